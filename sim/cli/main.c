@@ -1,0 +1,377 @@
+/* hvsim: the command-line front end. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "config.h"
+#include "diag.h"
+#include "hvsim_config.h"
+#include "machine.h"
+
+/* Exit statuses other than the guest's own (docs/cli.md). */
+#define EXIT_USAGE 2		/* bad arguments or input files */
+#define EXIT_NO_GUEST_EXIT 3	/* the guest ended without writing the debug port */
+
+static const char usage_text[] =
+	"usage: hvsim run [OPTIONS] [CONFIG.yaml]\n"
+	"       hvsim boot [OPTIONS] KERNEL [ARGS...]\n"
+	"       hvsim --help | --version\n"
+	"\n"
+	"Commands:\n"
+	"  run     boot the hv_model hypervisor firmware with the partitions the\n"
+	"          configuration describes (built-in default without CONFIG.yaml)\n"
+	"  boot    start a multiboot (v1) kernel on the bare platform; ARGS become\n"
+	"          its command line after the kernel's name\n"
+	"\n"
+	"Options (both commands):\n"
+	"  -o, --output-dir DIR   write stats.json and stats.txt to DIR (default .)\n"
+	"  -q, --quiet            do not echo the guest's UART output or the summary\n"
+	"      --no-stats         do not write stats.json / stats.txt\n"
+	"      --max-cycles N     end the run when an LP's clock reaches N cycles\n"
+	"  -n, --lps N            logical processors (boot default 1; run: overrides the config)\n"
+	"  -m, --ram SIZE         RAM, e.g. 512M or 2G (boot default 256M; run: overrides)\n"
+	"  -p, --profile NAME     microarchitecture profile name or YAML path\n"
+	"                         (default sandybridge)\n"
+	"      --quantum CYCLES   LP synchronisation quantum (default 1000)\n"
+	"Options (boot):\n"
+	"      --module PATH[=ARGS]  load PATH as a multiboot module (repeatable)\n"
+	"      --raw-exit         exit with the value the guest wrote to port 0xF4\n"
+	"                         instead of (value << 1) | 1\n"
+	"\n"
+	"Exit status: boot returns (v << 1) | 1 for a guest that writes v to the\n"
+	"debug-exit port 0xF4 (v itself with --raw-exit); run returns 0 when the\n"
+	"firmware exits with 0 and 1 otherwise; 2 means bad arguments or input,\n"
+	"3 that the guest stopped without writing the port (triple fault, every\n"
+	"LP halted for good, or --max-cycles).\n";
+
+static void usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-') {
+		diag_error("%s: '%s' is not a non-negative integer", opt, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int ensure_dir(const char *dir)
+{
+	struct stat st;
+
+	if (!stat(dir, &st))
+		return S_ISDIR(st.st_mode) ? 0 : (diag_error("%s: not a directory", dir), -ENOTDIR);
+	if (mkdir(dir, 0777)) {
+		diag_error("%s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+struct common {
+	const char *outdir;
+	int quiet, no_stats, raw_exit;
+	uint64_t max_cycles, quantum;
+	unsigned lps;
+	uint64_t ram;
+	const char *profile;
+	struct multiboot_module_arg mods[16];
+	char *mod_bufs[16];
+	unsigned nmods;
+};
+
+enum { OPT_NO_STATS = 256, OPT_MAX_CYCLES, OPT_QUANTUM, OPT_MODULE, OPT_RAW_EXIT };
+
+static const struct option long_opts[] = {
+	{ "output-dir", required_argument, NULL, 'o' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "no-stats", no_argument, NULL, OPT_NO_STATS },
+	{ "max-cycles", required_argument, NULL, OPT_MAX_CYCLES },
+	{ "lps", required_argument, NULL, 'n' },
+	{ "ram", required_argument, NULL, 'm' },
+	{ "profile", required_argument, NULL, 'p' },
+	{ "quantum", required_argument, NULL, OPT_QUANTUM },
+	{ "module", required_argument, NULL, OPT_MODULE },
+	{ "raw-exit", no_argument, NULL, OPT_RAW_EXIT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Options stop at the first operand, so a kernel's own arguments may look
+ * like options. */
+static int parse_common(int argc, char **argv, struct common *c, int is_boot)
+{
+	int opt;
+	uint64_t v;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+o:qn:m:p:h", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'o':
+			c->outdir = optarg;
+			break;
+		case 'q':
+			c->quiet = 1;
+			break;
+		case OPT_NO_STATS:
+			c->no_stats = 1;
+			break;
+		case OPT_MAX_CYCLES:
+			if (parse_u64("--max-cycles", optarg, &c->max_cycles))
+				return -EINVAL;
+			break;
+		case OPT_QUANTUM:
+			if (parse_u64("--quantum", optarg, &c->quantum))
+				return -EINVAL;
+			if (!c->quantum) {
+				diag_error("--quantum: must be at least 1 cycle");
+				return -EINVAL;
+			}
+			break;
+		case 'n':
+			if (parse_u64("--lps", optarg, &v))
+				return -EINVAL;
+			if (v < 1 || v > CONFIG_MAX_LPS) {
+				diag_error("--lps: must be 1..%d (got %s)", CONFIG_MAX_LPS, optarg);
+				return -EINVAL;
+			}
+			c->lps = (unsigned)v;
+			break;
+		case 'm':
+			if (config_parse_size(optarg, &c->ram)) {
+				diag_error("--ram: '%s' is not a size (e.g. 256M, 2G)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'p':
+			c->profile = optarg;
+			break;
+		case OPT_MODULE:
+			if (!is_boot) {
+				diag_error("--module is an option of 'hvsim boot' (modules of 'run' are in the config)");
+				return -EINVAL;
+			}
+			if (c->nmods >= sizeof(c->mods) / sizeof(c->mods[0])) {
+				diag_error("--module: at most %zu modules", sizeof(c->mods) / sizeof(c->mods[0]));
+				return -EINVAL;
+			} else {
+				char *s = strdup(optarg), *eq = strchr(s, '=');
+
+				if (!s)
+					return -ENOMEM;
+				c->mod_bufs[c->nmods] = s;
+				if (eq)
+					*eq = '\0';
+				c->mods[c->nmods].path = s;
+				c->mods[c->nmods].cmdline = eq ? eq + 1 : s;
+				c->nmods++;
+			}
+			break;
+		case OPT_RAW_EXIT:
+			if (!is_boot) {
+				diag_error("--raw-exit is an option of 'hvsim boot'");
+				return -EINVAL;
+			}
+			c->raw_exit = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			fprintf(stderr, "Try 'hvsim --help'.\n");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Run a built machine and report; returns the process exit status. */
+static int run_machine(struct machine *mach, const struct common *c, const struct machine_report *rep0,
+		       int is_boot)
+{
+	struct machine_report rep = *rep0;
+	double t0 = now_seconds();
+	int rc = machine_run(mach);
+	enum machine_end end;
+	uint32_t v;
+
+	rep.host_seconds = now_seconds() - t0;
+	if (rc) {
+		diag_error("the simulation failed (%s)", strerror(-rc));
+		return EXIT_USAGE;
+	}
+	if (!c->no_stats) {
+		if (ensure_dir(c->outdir) || machine_write_stats(mach, c->outdir, &rep))
+			return EXIT_USAGE;
+	}
+	if (!c->quiet)
+		machine_print_summary(mach, stdout, &rep);
+	fflush(stdout);
+	end = machine_end_kind(mach);
+	v = machine_exit_value(mach);
+	if (end != MACHINE_END_DEBUG_EXIT) {
+		diag_error("%s", machine_end_text(mach));
+		return EXIT_NO_GUEST_EXIT;
+	}
+	if (is_boot)
+		return c->raw_exit ? (int)(v & 0xff) : (int)(((v << 1) | 1) & 0xff);
+	return v == 0 ? 0 : 1;
+}
+
+static char *join_cmdline(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	if (!s)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+static int cmd_boot(int argc, char **argv)
+{
+	struct common c = { .outdir = ".", .lps = 1, .ram = 256ull << 20, .profile = "sandybridge" };
+	struct machine_opts o = { 0 };
+	struct machine *mach;
+	struct machine_report rep = { .command = "boot" };
+	char *cmdline;
+	int status;
+
+	if (parse_common(argc, argv, &c, 1))
+		return EXIT_USAGE;
+	if (optind >= argc) {
+		diag_error("boot: missing KERNEL");
+		fprintf(stderr, "Try 'hvsim --help'.\n");
+		return EXIT_USAGE;
+	}
+	cmdline = join_cmdline(argc - optind, argv + optind);
+	o.lps = c.lps;
+	o.ram = c.ram;
+	o.profile = c.profile;
+	o.quantum_cycles = c.quantum;
+	o.max_cycles = c.max_cycles;
+	o.boot = MACHINE_BOOT_MULTIBOOT;
+	o.mb.kernel_path = argv[optind];
+	o.mb.cmdline = cmdline;
+	o.mb.modules = c.mods;
+	o.mb.nmodules = c.nmods;
+	o.console = c.quiet ? NULL : stdout;
+	rep.image = argv[optind];
+	if (machine_new(&o, &mach)) {
+		free(cmdline);
+		return EXIT_USAGE;
+	}
+	status = run_machine(mach, &c, &rep, 1);
+	machine_free(mach);
+	free(cmdline);
+	for (unsigned i = 0; i < c.nmods; i++)
+		free(c.mod_bufs[i]);
+	return status;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct common c = { 0 };
+	struct config *cfg = NULL;
+	struct machine_opts o = { 0 };
+	struct bootinfo_module_arg mods[CONFIG_MAX_MODULES];
+	struct machine *mach;
+	struct machine_report rep = { .command = "run" };
+	char fw[PATH_MAX];
+	int status;
+
+	if (parse_common(argc, argv, &c, 0))
+		return EXIT_USAGE;
+	if (argc - optind > 1) {
+		diag_error("run: expected at most one CONFIG.yaml, got %d arguments", argc - optind);
+		return EXIT_USAGE;
+	}
+	if (optind < argc ? config_load(argv[optind], &cfg) : config_default(&cfg))
+		return EXIT_USAGE;
+	if (cfg->firmware)
+		snprintf(fw, sizeof(fw), "%s", cfg->firmware);
+	else if (machine_find_firmware(fw, sizeof(fw))) {
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
+	for (unsigned i = 0; i < cfg->nmodules; i++)
+		mods[i] = (struct bootinfo_module_arg){ cfg->modules[i].path, cfg->modules[i].name };
+	o.lps = c.lps ? c.lps : cfg->lps;
+	o.ram = c.ram ? c.ram : cfg->ram;
+	o.profile = c.profile ? c.profile : cfg->profile;
+	o.quantum_cycles = c.quantum ? c.quantum : cfg->quantum_cycles;
+	o.max_cycles = c.max_cycles;
+	o.boot = MACHINE_BOOT_FIRMWARE;
+	o.fw.firmware_path = fw;
+	o.fw.modules = mods;
+	o.fw.nmodules = cfg->nmodules;
+	o.fw.config_text = cfg->text;
+	o.fw.config_length = cfg->text_len;
+	o.fw.cmdline = cfg->cmdline;
+	o.console = c.quiet ? NULL : stdout;
+	if (!c.outdir)
+		c.outdir = cfg->output_dir ? cfg->output_dir : ".";
+	rep.image = fw;
+	rep.config = cfg->source;
+	if (machine_new(&o, &mach)) {
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
+	status = run_machine(mach, &c, &rep, 0);
+	machine_free(mach);
+	config_free(cfg);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	/* SystemC prints a banner unless told not to. */
+	setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("hvsim %s\n", HVSIM_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "boot"))
+		return cmd_boot(argc - 1, argv + 1);
+	diag_error("unknown command '%s'", argv[1]);
+	fprintf(stderr, "Try 'hvsim --help'.\n");
+	return EXIT_USAGE;
+}

@@ -1,0 +1,61 @@
+/* Per-block cycle costs from Capstone's decode and the profile.
+ *
+ * Each translation block is decoded once when the CPU first sees it; the
+ * result (instruction count, cycles, and the sites of instructions the CPU
+ * must implement itself) is cached by the CPU and charged every time the
+ * block runs (DESIGN.md "Cycle accounting").  Only sim/cpu/ includes Capstone. */
+#ifndef SIM_CPU_COST_H
+#define SIM_CPU_COST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.h"
+
+/* Instructions Unicorn runs natively but the CPU model must implement. */
+enum cost_site_kind {
+	SITE_RDMSR = 1,
+	SITE_WRMSR,
+	SITE_RDTSC,
+	SITE_RDTSCP,
+	SITE_MARKER,	/* reserved for zero-cost markers */
+	SITE_INVLPG,	/* Unicorn's INVLPG misses stale code in large pages */
+};
+
+struct cost_site {
+	uint64_t addr;
+	uint32_t prefix_cycles;	/* cycles of the block's instructions before this one */
+	uint32_t end_cycles;	/* prefix_cycles plus this instruction's own */
+	uint32_t index;		/* instructions before this one in the block */
+	uint8_t size;
+	uint8_t kind;		/* enum cost_site_kind */
+};
+
+#define COST_MAX_SITES 16
+
+struct cost_block {
+	uint32_t ninsn;
+	uint32_t nbytes;	/* bytes decoded */
+	uint64_t cycles;
+	uint32_t nsites;	/* sites beyond COST_MAX_SITES are dropped: see overflow */
+	uint32_t overflow;	/* 1 if more than COST_MAX_SITES sites were found */
+	struct cost_site sites[COST_MAX_SITES];
+};
+
+struct cost_model;
+
+struct cost_model *cost_model_new(const struct cpu_profile *p);
+void cost_model_free(struct cost_model *cm);
+
+/* Price `ninsn` instructions at `code` (len bytes readable) whose first is
+ * at guest address `addr`, decoded as mode_bits 16, 32 or 64 code.
+ * ninsn 0 means "decode all of len".  Undecodable bytes end the block
+ * (cost COST_OTHER for the remainder). Returns 0 or -EINVAL. */
+int cost_price_block(struct cost_model *cm, const uint8_t *code, size_t len, uint64_t addr,
+		     unsigned mode_bits, uint32_t ninsn, struct cost_block *out);
+
+/* Class of a single instruction (for tests and tracing). */
+int cost_classify(struct cost_model *cm, const uint8_t *code, size_t len, uint64_t addr,
+		  unsigned mode_bits, enum cost_class *cls, uint32_t *cycles);
+
+#endif

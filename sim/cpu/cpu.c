@@ -1,0 +1,1459 @@
+/* One logical processor on a Unicorn engine.  See cpu.h and DESIGN.md
+ * "Execution model on Unicorn". */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicorn/unicorn.h>
+
+#include "cost.h"
+#include "cpu.h"
+#include "cpu_state.h"
+#include "diag.h"
+
+#define CR0_PE (1ull << 0)
+#define CR0_WP (1ull << 16)
+#define CR0_PG (1ull << 31)
+#define CR4_TSD (1ull << 2)
+#define CR4_PSE (1ull << 4)
+#define CR4_PAE (1ull << 5)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define EFER_NXE (1ull << 11)
+#define RFLAGS_TF (1ull << 8)
+#define RFLAGS_IF (1ull << 9)
+#define RFLAGS_NT (1ull << 14)
+#define RFLAGS_RF (1ull << 16)
+#define RFLAGS_VM (1ull << 17)
+#define RFLAGS_AC (1ull << 18)
+
+/* Exception vectors (SDM Vol. 3 6.3.1). */
+enum {
+	VEC_DE = 0, VEC_DB = 1, VEC_NMI = 2, VEC_BP = 3, VEC_OF = 4, VEC_BR = 5, VEC_UD = 6,
+	VEC_NM = 7, VEC_DF = 8, VEC_TS = 10, VEC_NP = 11, VEC_SS = 12, VEC_GP = 13, VEC_PF = 14,
+	VEC_MF = 16, VEC_AC = 17, VEC_MC = 18, VEC_XM = 19, VEC_VE = 20, VEC_CP = 21,
+};
+
+#define MSR_IA32_TSC 0x10
+#define MSR_IA32_APIC_BASE 0x1b
+#define MSR_IA32_TSC_ADJUST 0x3b
+#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_PAT 0x277
+#define MSR_EFER 0xc0000080
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_FMASK 0xc0000084
+#define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_TSC_AUX 0xc0000103
+
+/* A priced block, cached by (linear address, size). */
+struct block {
+	uint64_t addr;
+	uint32_t size;
+	uint32_t ninsn;
+	uint64_t cycles;
+	struct cost_block *detail;	/* only when the block has sites */
+};
+
+struct site {
+	uint64_t addr;
+	uint8_t kind, size;
+};
+
+#define MAX_OPEN_BUS_PAGES 256
+
+struct cpu {
+	unsigned index, nlps;
+	const struct cpu_profile *prof;
+	struct memmap *mem;
+	uc_engine *uc;
+	struct cpu_ctx *ctx;
+	struct cost_model *cm;
+	enum cpu_run_state state;
+	char shutdown_reason[160];
+
+	uint64_t cycles;		/* LP clock */
+	uint64_t until;			/* cpu_run budget */
+	uint64_t block_start;		/* cycles before the current block */
+	struct block cur;		/* the block executing (a copy: the table may grow) */
+	/* After an emulated site the engine resumes at the next instruction
+	 * in a new block that continues the current one: not charged again. */
+	uint64_t cont_addr;
+	uint32_t cont_end_cycles, cont_index;
+	int stop_req;			/* cpu_request_stop() */
+	int stopping;			/* we called uc_emu_stop() */
+	uint64_t stop_addr;		/* block whose hook stopped the engine, or 0 */
+
+	/* work handed from a hook to the run loop */
+	int flush;			/* retranslate [flush_lo, flush_hi) */
+	uint64_t flush_lo, flush_hi;
+	int fault_pending;		/* Unicorn reported a fault or INT n */
+	unsigned fault_vec;
+	int invlpg_pending;		/* an INVLPG to complete */
+	uint64_t invlpg_addr;
+	unsigned invlpg_size;
+	int raise_pending;		/* a site raised an exception */
+	unsigned raise_vec;
+	uint32_t raise_err;
+
+	struct block *blocks;		/* open addressing, power of two */
+	size_t nblocks, cap;
+	struct site *sites;		/* open addressing */
+	size_t nsites, site_cap;
+
+	int64_t tsc_offset;		/* IA32_TSC = cycles + tsc_offset */
+	uint64_t *msr;			/* values of profile MSRs not held by Unicorn */
+	unsigned open_bus_pages;
+	int debug;			/* HVSIM_DEBUG=exceptions: trace deliveries */
+	struct cpu_stats st;
+	uc_hook hooks[8];
+};
+
+static int calibrated;
+
+int cpu_selfcheck(void)
+{
+	int rc;
+
+	if (calibrated)
+		return 0;
+	rc = cpu_ctx_calibrate();
+	if (!rc)
+		calibrated = 1;
+	return rc;
+}
+
+static void shutdown_lp(struct cpu *c, const char *fmt, ...) SIM_PRINTF(2, 3);
+
+static void shutdown_lp(struct cpu *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->state == CPU_SHUTDOWN)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->shutdown_reason, sizeof(c->shutdown_reason), fmt, ap);
+	va_end(ap);
+	c->state = CPU_SHUTDOWN;
+}
+
+static void stop_engine(struct cpu *c)
+{
+	c->stopping = 1;
+	uc_emu_stop(c->uc);
+}
+
+static uint64_t reg(struct cpu *c, int r)
+{
+	uint64_t v = 0;
+
+	uc_reg_read(c->uc, r, &v);
+	return v;
+}
+
+static void set_reg(struct cpu *c, int r, uint64_t v)
+{
+	uc_reg_write(c->uc, r, &v);
+}
+
+static unsigned cur_cpl(struct cpu *c)
+{
+	if (!(reg(c, UC_X86_REG_CR0) & CR0_PE))
+		return 0;
+	if (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_VM)
+		return 3;
+	return (unsigned)reg(c, UC_X86_REG_CS) & 3;
+}
+
+static uint64_t engine_msr(struct cpu *c, uint32_t idx);
+
+/* ---- linear addresses (SDM Vol. 3 ch. 4) ------------------------------- */
+
+/* Page-fault error code bits (SDM Vol. 3 4.7). */
+#define PF_P 1u
+#define PF_W 2u
+#define PF_U 4u
+#define PF_RSVD 8u
+#define PF_I 16u
+
+static int phys_read64(struct cpu *c, uint64_t pa, uint64_t *v)
+{
+	return memmap_read_phys(c->mem, pa, v, 8);
+}
+
+/* Translate a linear address for an access by the processor itself
+ * (supervisor, as for IDT, GDT and stack accesses during delivery) or
+ * for fetching code.  Returns 0, or VEC_PF with *err set, or -EFAULT when
+ * a paging structure is not in RAM (the caller treats it as a fault). */
+static int translate(struct cpu *c, uint64_t lin, int write, uint64_t *pa, uint32_t *err)
+{
+	uint64_t cr0 = reg(c, UC_X86_REG_CR0), cr3 = reg(c, UC_X86_REG_CR3);
+	uint64_t cr4 = reg(c, UC_X86_REG_CR4), efer = engine_msr(c, MSR_EFER);
+	uint64_t e;
+	int wp = !!(cr0 & CR0_WP);
+
+	*err = write ? PF_W : 0;
+	if (!(cr0 & CR0_PG)) {
+		*pa = lin & 0xffffffffull;
+		if (efer & EFER_LMA)
+			*pa = lin;
+		return 0;
+	}
+	if (!(cr4 & CR4_PAE)) {
+		/* 32-bit paging */
+		uint32_t pde, pte, l = (uint32_t)lin;
+
+		if (memmap_read_phys(c->mem, (cr3 & 0xfffff000) + ((l >> 22) << 2), &pde, 4))
+			return -EFAULT;
+		if (!(pde & 1))
+			return VEC_PF;
+		if ((pde & 0x80) && (cr4 & CR4_PSE)) {
+			if (write && wp && !(pde & 2))
+				return *err |= PF_P, VEC_PF;
+			*pa = (pde & 0xffc00000) | (l & 0x3fffff);
+			return 0;
+		}
+		if (memmap_read_phys(c->mem, (pde & 0xfffff000) + (((l >> 12) & 0x3ff) << 2), &pte, 4))
+			return -EFAULT;
+		if (!(pte & 1))
+			return VEC_PF;
+		if (write && wp && (!(pte & 2) || !(pde & 2)))
+			return *err |= PF_P, VEC_PF;
+		*pa = (pte & 0xfffff000) | (l & 0xfff);
+		return 0;
+	}
+
+	uint64_t table, mask = 0x000ffffffffff000ull;
+	int levels, rw = 1;
+
+	if (efer & EFER_LMA) {
+		levels = 4;
+		table = cr3 & mask;
+	} else {
+		/* PAE: the PDPTE selected by bits 31:30 (SDM 4.4.1). */
+		if (phys_read64(c, (cr3 & 0xffffffe0) + ((lin >> 30) & 3) * 8, &e))
+			return -EFAULT;
+		if (!(e & 1))
+			return VEC_PF;
+		table = e & mask;
+		levels = 2;
+	}
+	for (int lvl = levels; lvl >= 1; lvl--) {
+		unsigned shift = 12 + 9 * (lvl - 1);
+
+		if (phys_read64(c, table + ((lin >> shift) & 0x1ff) * 8, &e))
+			return -EFAULT;
+		if (!(e & 1))
+			return VEC_PF;
+		rw &= !!(e & 2);
+		if (lvl == 1 || ((e & 0x80) && lvl <= 3)) {
+			uint64_t psize = 1ull << shift;
+
+			if (write && wp && !rw)
+				return *err |= PF_P, VEC_PF;
+			*pa = (e & mask & ~(psize - 1)) | (lin & (psize - 1));
+			return 0;
+		}
+		table = e & mask;
+	}
+	return VEC_PF;
+}
+
+/* Copy between a linear range and a buffer, page by page. */
+static int lin_access(struct cpu *c, uint64_t lin, void *buf, size_t n, int write, uint32_t *err,
+		      uint64_t *fault_lin)
+{
+	uint8_t *b = buf;
+
+	while (n) {
+		uint64_t pa;
+		size_t chunk = 0x1000 - (lin & 0xfff);
+		int r;
+
+		if (chunk > n)
+			chunk = n;
+		r = translate(c, lin, write, &pa, err);
+		if (r) {
+			*fault_lin = lin;
+			return r;
+		}
+		r = write ? memmap_write_phys(c->mem, pa, b, chunk) : memmap_read_phys(c->mem, pa, b, chunk);
+		if (r) {
+			*fault_lin = lin;
+			return -EFAULT;
+		}
+		lin += chunk;
+		b += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+/* ---- block pricing --------------------------------------------------- */
+
+static uint64_t hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
+static struct block *block_find(struct cpu *c, uint64_t addr, uint32_t size)
+{
+	size_t mask = c->cap - 1;
+
+	for (size_t i = hash64(addr ^ ((uint64_t)size << 48)) & mask;; i = (i + 1) & mask) {
+		struct block *b = &c->blocks[i];
+
+		if (!b->size)
+			return NULL;
+		if (b->addr == addr && b->size == size)
+			return b;
+	}
+}
+
+static struct block *block_insert(struct cpu *c, const struct block *nb)
+{
+	size_t mask;
+
+	if ((c->nblocks + 1) * 2 > c->cap) {
+		size_t ocap = c->cap;
+		struct block *old = c->blocks;
+
+		c->cap = ocap ? ocap * 2 : 4096;
+		c->blocks = calloc(c->cap, sizeof(*c->blocks));
+		if (!c->blocks)
+			abort();
+		c->nblocks = 0;
+		for (size_t i = 0; i < ocap; i++)
+			if (old[i].size)
+				block_insert(c, &old[i]);
+		free(old);
+	}
+	mask = c->cap - 1;
+	for (size_t i = hash64(nb->addr ^ ((uint64_t)nb->size << 48)) & mask;; i = (i + 1) & mask) {
+		if (!c->blocks[i].size) {
+			c->blocks[i] = *nb;
+			c->nblocks++;
+			return &c->blocks[i];
+		}
+	}
+}
+
+static struct site *site_find(struct cpu *c, uint64_t addr)
+{
+	size_t mask = c->site_cap - 1;
+
+	if (!c->site_cap)
+		return NULL;
+	for (size_t i = hash64(addr) & mask;; i = (i + 1) & mask) {
+		if (!c->sites[i].kind)
+			return NULL;
+		if (c->sites[i].addr == addr)
+			return &c->sites[i];
+	}
+}
+
+static void site_insert(struct cpu *c, uint64_t addr, uint8_t kind, uint8_t size)
+{
+	size_t mask;
+
+	if ((c->nsites + 1) * 2 > c->site_cap) {
+		size_t ocap = c->site_cap;
+		struct site *old = c->sites;
+
+		c->site_cap = ocap ? ocap * 2 : 64;
+		c->sites = calloc(c->site_cap, sizeof(*c->sites));
+		if (!c->sites)
+			abort();
+		c->nsites = 0;
+		for (size_t i = 0; i < ocap; i++)
+			if (old[i].kind)
+				site_insert(c, old[i].addr, old[i].kind, old[i].size);
+		free(old);
+	}
+	mask = c->site_cap - 1;
+	for (size_t i = hash64(addr) & mask;; i = (i + 1) & mask) {
+		if (!c->sites[i].kind) {
+			c->sites[i] = (struct site){ addr, kind, size };
+			c->nsites++;
+			return;
+		}
+	}
+}
+
+static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user);
+
+/* First sight of a block: decode and price it once.  Returns NULL when
+ * the block must be retranslated first (new site hooks). */
+static const struct block *block_price(struct cpu *c, uint64_t addr, uint32_t size)
+{
+	uint8_t code[4096];
+	struct cost_block cb;
+	struct block nb = { .addr = addr, .size = size };
+	uint64_t flo = 0;
+	uint32_t err;
+	int added = 0;
+	size_t len = size;
+
+	if (!len || len > sizeof(code))
+		len = len ? sizeof(code) : 16;
+	if (lin_access(c, addr, code, len, 0, &err, &flo)) {
+		/* Code outside RAM (e.g. an MMIO window): price it as "other". */
+		nb.ninsn = 1;
+		nb.cycles = c->prof->cost[COST_OTHER];
+		return block_insert(c, &nb);
+	}
+	cost_price_block(c->cm, code, len, addr, cpu_ctx_code_bits(c->ctx), 0, &cb);
+	nb.ninsn = cb.ninsn;
+	nb.cycles = cb.cycles;
+	c->st.blocks_decoded++;
+	if (cb.nsites) {
+		nb.detail = malloc(sizeof(cb));
+		if (!nb.detail)
+			abort();
+		*nb.detail = cb;
+		for (uint32_t i = 0; i < cb.nsites; i++) {
+			const struct cost_site *s = &cb.sites[i];
+			uc_hook h;
+
+			if (site_find(c, s->addr))
+				continue;
+			if (uc_hook_add(c->uc, &h, UC_HOOK_CODE, (void *)hook_site, c, s->addr, s->addr) !=
+			    UC_ERR_OK)
+				continue;
+			site_insert(c, s->addr, s->kind, s->size);
+			added = 1;
+		}
+	}
+	block_insert(c, &nb);
+	if (added) {
+		/* The block was translated before its hooks existed. */
+		c->flush = 1;
+		c->flush_lo = addr;
+		c->flush_hi = addr + size;
+		return NULL;
+	}
+	return block_find(c, addr, size);
+}
+
+static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+	struct cpu *c = user;
+	const struct block *b;
+
+	if (c->cycles >= c->until || c->stop_req) {
+		stop_engine(c);
+		c->stop_addr = addr;
+		return;
+	}
+	b = block_find(c, addr, size);
+	if (!b) {
+		b = block_price(c, addr, size);
+		if (!b) {
+			stop_engine(c);
+			c->stop_addr = addr;
+			return;
+		}
+	}
+	if (addr == c->cont_addr) {
+		/* The rest of c->cur, already charged; only what this block runs
+		 * beyond the old one's end is new (a block cut short by a size
+		 * limit can be retranslated longer). */
+		uint64_t start = c->block_start + c->cont_end_cycles;
+		uint32_t rest = c->cur.ninsn - c->cont_index - 1;
+
+		c->cont_addr = 0;
+		if (start + b->cycles > c->cycles)
+			c->cycles = start + b->cycles;
+		if (b->ninsn > rest)
+			c->st.instructions += b->ninsn - rest;
+		c->cur = *b;
+		c->block_start = start;
+		return;
+	}
+	c->cur = *b;
+	c->block_start = c->cycles;
+	c->cycles += b->cycles;
+	c->st.instructions += b->ninsn;
+	c->st.blocks++;
+}
+
+/* ---- exceptions and interrupts (SDM Vol. 3 ch. 6) -------------------- */
+
+static int has_error_code(unsigned vec)
+{
+	return vec == VEC_DF || (vec >= VEC_TS && vec <= VEC_PF) || vec == VEC_AC || vec == VEC_CP;
+}
+
+enum { EV_HW, EV_SOFT };
+
+/* A fault raised while delivering an event. */
+struct nested {
+	unsigned vec;
+	uint32_t err;
+	uint64_t cr2;
+	int has_cr2;
+};
+
+static int read_desc(struct cpu *c, const struct cpu_sysstate *s, uint16_t sel, uint64_t *d,
+		     struct nested *nf, uint32_t ext)
+{
+	uint64_t base = (sel & 4) ? s->ldt.base : s->gdt_base;
+	uint32_t limit = (sel & 4) ? s->ldt.limit : s->gdt_limit;
+	uint64_t fl;
+	uint32_t err;
+
+	if ((sel & ~3u) == 0 || (uint32_t)(sel & ~7u) + 7 > limit) {
+		*nf = (struct nested){ VEC_GP, (sel & 0xfffc) | ext };
+		return -1;
+	}
+	if (lin_access(c, base + (sel & ~7u), d, 8, 0, &err, &fl)) {
+		*nf = (struct nested){ VEC_PF, err, fl, 1 };
+		return -1;
+	}
+	return 0;
+}
+
+static int push_bytes(struct cpu *c, uint64_t *sp, uint64_t base, uint64_t mask, uint64_t v, unsigned n,
+		      struct nested *nf)
+{
+	uint32_t err;
+	uint64_t fl;
+
+	*sp = (*sp - n) & mask;
+	if (lin_access(c, base + *sp, &v, n, 1, &err, &fl)) {
+		*nf = (struct nested){ VEC_PF, err | PF_W, fl, 1 };
+		return -1;
+	}
+	return 0;
+}
+
+/* Deliver one event.  `rip` is the return address the handler sees.
+ * Returns 0, or -1 with *nf describing a fault raised by the delivery. */
+static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t errc, uint64_t rip,
+		   struct nested *nf)
+{
+	struct cpu_sysstate s;
+	uint64_t rsp = reg(c, UC_X86_REG_RSP), rflags = reg(c, UC_X86_REG_RFLAGS);
+	uint32_t ext = kind == EV_HW ? 1 : 0;	/* EXT bit of error codes (SDM 6.13) */
+	uint32_t idt_err = vec * 8 + 2 + ext;
+	uint32_t err;
+	uint64_t fl;
+
+	if (cpu_ctx_read(c->ctx, &s))
+		return shutdown_lp(c, "host: cannot read CPU state"), 0;
+	s.rflags = rflags;
+
+	if (!(s.cr0 & CR0_PE)) {
+		/* Real mode: IVT of 4-byte far pointers (SDM Vol. 3 20.1.4). */
+		uint16_t ivt[2];
+		uint64_t sp = rsp & 0xffff, ssb = s.seg[SEG_SS].base;
+
+		if (vec * 4 + 3 > s.idt_limit) {
+			*nf = (struct nested){ VEC_GP, 0 };
+			return -1;
+		}
+		if (lin_access(c, s.idt_base + vec * 4, ivt, 4, 0, &err, &fl)) {
+			*nf = (struct nested){ VEC_GP, 0 };
+			return -1;
+		}
+		if (push_bytes(c, &sp, ssb, 0xffff, rflags & 0xffff, 2, nf) ||
+		    push_bytes(c, &sp, ssb, 0xffff, s.seg[SEG_CS].sel, 2, nf) ||
+		    push_bytes(c, &sp, ssb, 0xffff, rip & 0xffff, 2, nf))
+			return -1;
+		rflags &= ~(RFLAGS_IF | RFLAGS_TF | RFLAGS_AC | RFLAGS_RF);
+		s.seg[SEG_CS].sel = ivt[1];
+		s.seg[SEG_CS].base = (uint64_t)ivt[1] << 4;
+		set_reg(c, UC_X86_REG_RSP, (rsp & ~0xffffull) | sp);
+		set_reg(c, UC_X86_REG_RFLAGS, rflags);
+		s.rflags = rflags;
+		if (cpu_ctx_write(c->ctx, &s))
+			return shutdown_lp(c, "host: cannot load CPU state"), 0;
+		set_reg(c, UC_X86_REG_RIP, ivt[0]);
+		return 0;
+	}
+
+	int lm = !!(s.efer & EFER_LMA);
+	unsigned gsize = lm ? 16 : 8;
+	uint64_t g[2] = { 0, 0 };
+
+	if (vec * gsize + gsize - 1 > s.idt_limit) {
+		*nf = (struct nested){ VEC_GP, idt_err };
+		return -1;
+	}
+	if (lin_access(c, s.idt_base + vec * gsize, g, gsize, 0, &err, &fl)) {
+		*nf = (struct nested){ VEC_PF, err, fl, 1 };
+		return -1;
+	}
+	unsigned type = (g[0] >> 40) & 0xf, gdpl = (g[0] >> 45) & 3;
+	int gate32 = lm || (type & 8);
+	int trap = type & 1;
+
+	if (lm ? (type != 0xe && type != 0xf) : (type != 0xe && type != 0xf && type != 0x6 && type != 0x7)) {
+		/* Task gates (type 5) would need task switching, which hvsim does
+		 * not model; like any other bad type they raise #GP here. */
+		*nf = (struct nested){ VEC_GP, idt_err };
+		return -1;
+	}
+	if (kind == EV_SOFT && gdpl < s.cpl) {
+		*nf = (struct nested){ VEC_GP, vec * 8 + 2 };
+		return -1;
+	}
+	if (!((g[0] >> 47) & 1)) {
+		*nf = (struct nested){ VEC_NP, idt_err };
+		return -1;
+	}
+	uint16_t sel = (uint16_t)(g[0] >> 16);
+	uint64_t target = (g[0] & 0xffff) | ((g[0] >> 32) & 0xffff0000ull);
+	uint64_t d;
+	struct cpu_seg ncs;
+
+	if (lm)
+		target |= g[1] << 32;
+	else if (!gate32)
+		target &= 0xffff;
+	if (read_desc(c, &s, sel, &d, nf, ext))
+		return -1;
+	cpu_seg_from_desc(d, sel, &ncs);
+	/* The target must be a present code segment with DPL <= CPL, 64-bit in
+	 * long mode (SDM 6.12.1, 6.14.1). */
+	if (!(ncs.attr & SEG_ATTR_S) || !(SEG_ATTR_TYPE(ncs.attr) & 8) || SEG_ATTR_DPL(ncs.attr) > s.cpl ||
+	    (lm && (!(ncs.attr & SEG_ATTR_L) || (ncs.attr & SEG_ATTR_DB)))) {
+		*nf = (struct nested){ VEC_GP, (sel & 0xfffc) | ext };
+		return -1;
+	}
+	if (!(ncs.attr & SEG_ATTR_P)) {
+		*nf = (struct nested){ VEC_NP, (sel & 0xfffc) | ext };
+		return -1;
+	}
+	unsigned ncpl = (SEG_ATTR_TYPE(ncs.attr) & 4) ? s.cpl : SEG_ATTR_DPL(ncs.attr);	/* conforming keeps CPL */
+	uint64_t old_ss = s.seg[SEG_SS].sel, old_rsp = rsp;
+	uint64_t sp = rsp, ssbase = s.seg[SEG_SS].base, spmask;
+	unsigned ist = lm ? (g[0] >> 32) & 7 : 0;
+	struct cpu_seg nss = s.seg[SEG_SS];
+
+	if (lm) {
+		if (ist || ncpl < s.cpl) {
+			uint64_t off = ist ? 0x24 + (ist - 1) * 8 : 4 + ncpl * 8;	/* 64-bit TSS (SDM 8.7) */
+
+			if (lin_access(c, s.tr.base + off, &sp, 8, 0, &err, &fl)) {
+				*nf = (struct nested){ VEC_PF, err, fl, 1 };
+				return -1;
+			}
+		}
+		if (ncpl < s.cpl)
+			nss = (struct cpu_seg){ (uint16_t)ncpl, 0, 0xffffffff, SEG_ATTR_P | SEG_ATTR_S | (ncpl << 13) |
+						(3u << 8) | SEG_ATTR_DB | SEG_ATTR_G };
+		sp &= ~0xfull;	/* SDM 6.14.2 */
+		ssbase = 0;
+		spmask = ~0ull;
+		if (push_bytes(c, &sp, 0, spmask, old_ss, 8, nf) ||
+		    push_bytes(c, &sp, 0, spmask, old_rsp, 8, nf) ||
+		    push_bytes(c, &sp, 0, spmask, rflags, 8, nf) ||
+		    push_bytes(c, &sp, 0, spmask, s.seg[SEG_CS].sel, 8, nf) ||
+		    push_bytes(c, &sp, 0, spmask, rip, 8, nf) ||
+		    (push_err && push_bytes(c, &sp, 0, spmask, errc, 8, nf)))
+			return -1;
+	} else {
+		unsigned n = gate32 ? 4 : 2;
+
+		if (rflags & RFLAGS_VM) {
+			*nf = (struct nested){ VEC_GP, 0 };	/* virtual-8086 mode is not modelled */
+			return -1;
+		}
+		if (ncpl < s.cpl) {
+			/* Inner stack from the 32-bit TSS (SDM 7.2.1): ESPn at 4+8n, SSn at 8+8n. */
+			uint32_t esp;
+			uint16_t ss;
+
+			if (lin_access(c, s.tr.base + 4 + ncpl * 8, &esp, 4, 0, &err, &fl) ||
+			    lin_access(c, s.tr.base + 8 + ncpl * 8, &ss, 2, 0, &err, &fl)) {
+				*nf = (struct nested){ VEC_PF, err, fl, 1 };
+				return -1;
+			}
+			if (read_desc(c, &s, ss, &d, nf, ext)) {
+				nf->vec = VEC_TS;
+				return -1;
+			}
+			cpu_seg_from_desc(d, ss, &nss);
+			sp = esp;
+			ssbase = nss.base;
+		}
+		spmask = (nss.attr & SEG_ATTR_DB) ? 0xffffffffull : 0xffffull;
+		sp &= spmask;
+		if (ncpl < s.cpl &&
+		    (push_bytes(c, &sp, ssbase, spmask, old_ss, n, nf) ||
+		     push_bytes(c, &sp, ssbase, spmask, old_rsp, n, nf)))
+			return -1;
+		if (push_bytes(c, &sp, ssbase, spmask, rflags, n, nf) ||
+		    push_bytes(c, &sp, ssbase, spmask, s.seg[SEG_CS].sel, n, nf) ||
+		    push_bytes(c, &sp, ssbase, spmask, rip, n, nf) ||
+		    (push_err && push_bytes(c, &sp, ssbase, spmask, errc, n, nf)))
+			return -1;
+		sp = (rsp & ~spmask) | sp;
+	}
+	rflags &= ~(RFLAGS_TF | RFLAGS_NT | RFLAGS_RF | RFLAGS_VM);
+	if (!trap)
+		rflags &= ~RFLAGS_IF;
+	ncs.sel = (sel & ~3u) | ncpl;
+	s.seg[SEG_CS] = ncs;
+	s.seg[SEG_SS] = nss;
+	s.cpl = ncpl;
+	s.rflags = rflags;
+	set_reg(c, UC_X86_REG_RSP, sp);
+	set_reg(c, UC_X86_REG_RFLAGS, rflags);
+	if (cpu_ctx_write(c->ctx, &s))
+		return shutdown_lp(c, "host: cannot load CPU state"), 0;
+	set_reg(c, UC_X86_REG_RIP, target);
+	return 0;
+}
+
+static int contributory(unsigned v)
+{
+	return v == VEC_DE || (v >= VEC_TS && v <= VEC_GP);
+}
+
+/* Deliver an exception or interrupt with the double-fault rules of
+ * SDM Vol. 3 6.15 (Table 6-5) for faults raised during delivery. */
+static void raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip)
+{
+	struct nested nf;
+	int push_err = kind == EV_HW && has_error_code(vec);
+
+	if (c->debug)
+		fprintf(stderr, "hvsim: LP%u: %s %u (error 0x%x) at rip 0x%llx, cycle %llu, rsp 0x%llx\n",
+			c->index, kind == EV_SOFT ? "software interrupt" : "exception", vec, errc,
+			(unsigned long long)rip, (unsigned long long)c->cycles,
+			(unsigned long long)reg(c, UC_X86_REG_RSP));
+	if (c->debug)
+		fprintf(stderr, "hvsim:   rax %llx rbx %llx rcx %llx rdx %llx rsi %llx rdi %llx\n",
+			(unsigned long long)reg(c, UC_X86_REG_RAX), (unsigned long long)reg(c, UC_X86_REG_RBX),
+			(unsigned long long)reg(c, UC_X86_REG_RCX), (unsigned long long)reg(c, UC_X86_REG_RDX),
+			(unsigned long long)reg(c, UC_X86_REG_RSI), (unsigned long long)reg(c, UC_X86_REG_RDI));
+	c->st.exceptions++;
+	c->cycles += c->prof->cost[COST_INT];
+	for (int depth = 0;; depth++) {
+		if (!deliver(c, vec, kind, push_err, errc, rip, &nf))
+			return;
+		if (nf.has_cr2)
+			set_reg(c, UC_X86_REG_CR2, nf.cr2);
+		if (c->debug)
+			fprintf(stderr, "hvsim: LP%u: delivering vector %u raised %u (error 0x%x)\n", c->index, vec,
+				nf.vec, nf.err);
+		if (vec == VEC_DF || depth > 2) {
+			shutdown_lp(c, "triple fault: vector %u raised while delivering a double fault", nf.vec);
+			return;
+		}
+		if ((contributory(vec) && contributory(nf.vec)) ||
+		    (vec == VEC_PF && (contributory(nf.vec) || nf.vec == VEC_PF))) {
+			vec = VEC_DF;
+			errc = 0;
+		} else {
+			vec = nf.vec;
+			errc = nf.err;
+		}
+		kind = EV_HW;
+		push_err = has_error_code(vec);
+	}
+}
+
+static void raise_fault(struct cpu *c, unsigned vec, uint32_t errc)
+{
+	raise_event(c, vec, EV_HW, errc, reg(c, UC_X86_REG_RIP));
+}
+
+static void hook_intr(uc_engine *uc, uint32_t intno, void *user)
+{
+	struct cpu *c = user;
+
+	c->fault_pending = 1;
+	c->fault_vec = intno;
+	stop_engine(c);
+}
+
+/* From inside a code hook: raise `vec` at the current instruction once
+ * the engine has stopped (the instruction is not executed). */
+static void raise_from_hook(struct cpu *c, unsigned vec, uint32_t errc)
+{
+	c->raise_pending = 1;
+	c->raise_vec = vec;
+	c->raise_err = errc;
+	stop_engine(c);
+}
+
+/* ---- MSRs, TSC (SDM Vol. 4; Vol. 3 17.17) --------------------------- */
+
+static const struct cost_site *cur_site(struct cpu *c, uint64_t addr)
+{
+	if (!c->cur.detail)
+		return NULL;
+	for (uint32_t i = 0; i < c->cur.detail->nsites; i++)
+		if (c->cur.detail->sites[i].addr == addr)
+			return &c->cur.detail->sites[i];
+	return NULL;
+}
+
+static uint64_t tsc_now(struct cpu *c, uint64_t site_addr)
+{
+	uint64_t cyc = c->cycles;
+
+	const struct cost_site *s = cur_site(c, site_addr);
+
+	/* The block was charged whole at its start; the TSC at an instruction
+	 * counts only the instructions before it. */
+	if (s)
+		cyc = c->block_start + s->prefix_cycles;
+	return cyc + (uint64_t)c->tsc_offset;
+}
+
+/* MSRs whose state Unicorn's CPU keeps (it acts on them). */
+static int msr_in_engine(uint32_t idx)
+{
+	switch (idx) {
+	case MSR_IA32_SYSENTER_CS:
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+	case MSR_IA32_PAT:
+	case MSR_EFER:
+	case MSR_STAR:
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_FMASK:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_TSC_AUX:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int msr_needs_canonical(uint32_t idx)
+{
+	return idx == MSR_LSTAR || idx == MSR_CSTAR || idx == MSR_FS_BASE || idx == MSR_GS_BASE ||
+	       idx == MSR_KERNEL_GS_BASE || idx == MSR_IA32_SYSENTER_ESP || idx == MSR_IA32_SYSENTER_EIP;
+}
+
+static uint64_t engine_msr(struct cpu *c, uint32_t idx)
+{
+	uc_x86_msr m = { .rid = idx };
+
+	uc_reg_read(c->uc, UC_X86_REG_MSR, &m);
+	return m.value;
+}
+
+/* Returns 0, or -1 for #GP. */
+static int msr_read(struct cpu *c, uint32_t idx, uint64_t *v, uint64_t site)
+{
+	const struct profile_msr *pm = profile_find_msr(c->prof, idx);
+
+	if (!pm)
+		return -1;
+	if (idx == MSR_IA32_TSC)
+		*v = tsc_now(c, site);
+	else if (msr_in_engine(idx))
+		*v = engine_msr(c, idx);
+	else
+		*v = c->msr[pm - c->prof->msrs];
+	return 0;
+}
+
+static int msr_write(struct cpu *c, uint32_t idx, uint64_t v, uint64_t site)
+{
+	const struct profile_msr *pm = profile_find_msr(c->prof, idx);
+	uint64_t cur;
+
+	if (!pm || (pm->flags & PROFILE_MSR_RO))
+		return -1;
+	if (msr_read(c, idx, &cur, site))
+		return -1;
+	if (idx == MSR_IA32_TSC) {
+		/* Writing the TSC moves IA32_TSC_ADJUST by the same amount (SDM 17.17.3). */
+		const struct profile_msr *adj = profile_find_msr(c->prof, MSR_IA32_TSC_ADJUST);
+		int64_t delta = (int64_t)(v - cur);
+
+		c->tsc_offset += delta;
+		if (adj)
+			c->msr[adj - c->prof->msrs] += (uint64_t)delta;
+		return 0;
+	}
+	if ((v ^ cur) & ~pm->write_mask)
+		return -1;
+	if (msr_needs_canonical(idx) && (uint64_t)((int64_t)(v << 16) >> 16) != v)
+		return -1;
+	if (idx == MSR_IA32_TSC_ADJUST) {
+		c->tsc_offset += (int64_t)(v - cur);
+	} else if (idx == MSR_EFER) {
+		/* LME cannot change while paging is on (SDM Vol. 3 10.8.5). */
+		if (((v ^ cur) & EFER_LME) && (reg(c, UC_X86_REG_CR0) & CR0_PG))
+			return -1;
+	}
+	if (msr_in_engine(idx)) {
+		uc_x86_msr m = { .rid = idx, .value = v };
+
+		if (idx == MSR_EFER)
+			m.value = (v & ~EFER_LMA) | (cur & EFER_LMA);
+		uc_reg_write(c->uc, UC_X86_REG_MSR, &m);
+	} else {
+		c->msr[pm - c->prof->msrs] = v;
+	}
+	return 0;
+}
+
+/* Resume after an emulated site instruction: the block the engine starts
+ * at the next instruction continues the current one (hook_block). */
+static void continue_after_site(struct cpu *c, uint64_t addr, unsigned size)
+{
+	const struct cost_site *cs = cur_site(c, addr);
+
+	if (cs) {
+		c->cont_addr = addr + size;
+		c->cont_end_cycles = cs->end_cycles;
+		c->cont_index = cs->index;
+	}
+	set_reg(c, UC_X86_REG_RIP, addr + size);
+}
+
+static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+	struct cpu *c = user;
+	const struct site *s = site_find(c, addr);
+	uint64_t v;
+	uint32_t idx;
+
+	if (!s)
+		return;
+	switch (s->kind) {
+	case SITE_RDTSC:
+	case SITE_RDTSCP:
+		/* CR4.TSD restricts the TSC to CPL 0 (SDM Vol. 2B RDTSC). */
+		if ((reg(c, UC_X86_REG_CR4) & CR4_TSD) && cur_cpl(c)) {
+			raise_from_hook(c, VEC_GP, 0);
+			return;
+		}
+		v = tsc_now(c, addr);
+		set_reg(c, UC_X86_REG_RAX, (uint32_t)v);
+		set_reg(c, UC_X86_REG_RDX, v >> 32);
+		if (s->kind == SITE_RDTSCP)
+			set_reg(c, UC_X86_REG_RCX, (uint32_t)engine_msr(c, MSR_TSC_AUX));
+		break;
+	case SITE_RDMSR:
+	case SITE_WRMSR:
+		c->st.msr_accesses++;
+		idx = (uint32_t)reg(c, UC_X86_REG_RCX);
+		if (cur_cpl(c)) {
+			raise_from_hook(c, VEC_GP, 0);
+			return;
+		}
+		if (s->kind == SITE_RDMSR) {
+			if (msr_read(c, idx, &v, addr)) {
+				raise_from_hook(c, VEC_GP, 0);
+				return;
+			}
+			set_reg(c, UC_X86_REG_RAX, (uint32_t)v);
+			set_reg(c, UC_X86_REG_RDX, v >> 32);
+		} else {
+			v = (uint32_t)reg(c, UC_X86_REG_RAX) | (reg(c, UC_X86_REG_RDX) << 32);
+			if (msr_write(c, idx, v, addr)) {
+				raise_from_hook(c, VEC_GP, 0);
+				return;
+			}
+		}
+		break;
+	case SITE_INVLPG:
+		/* Privileged (SDM Vol. 2A INVLPG).  Unicorn flushes a large page's
+		 * data translations but keeps running code cached from it, so
+		 * the run loop drops every cached translation (outside the
+		 * engine: not while a block of it executes). */
+		if (cur_cpl(c)) {
+			raise_from_hook(c, VEC_GP, 0);
+			return;
+		}
+		c->invlpg_pending = 1;
+		c->invlpg_addr = addr;
+		c->invlpg_size = s->size;
+		stop_engine(c);
+		return;
+	default:
+		return;
+	}
+	/* Writing RIP makes Unicorn skip the native instruction and continue
+	 * in a new block at the next one. */
+	continue_after_site(c, addr, s->size);
+}
+
+/* ---- CPUID, port I/O, memory holes ----------------------------------- */
+
+static int hook_cpuid(uc_engine *uc, void *user)
+{
+	struct cpu *c = user;
+	uint32_t leaf = (uint32_t)reg(c, UC_X86_REG_RAX), sub = (uint32_t)reg(c, UC_X86_REG_RCX);
+	uint32_t r[4];
+
+	profile_cpuid(c->prof, leaf, sub, r);
+	if (leaf == 1) {
+		/* Initial APIC id and logical processor count (SDM Vol. 2A CPUID). */
+		r[1] = (r[1] & 0x0000ffff) | (c->index << 24) | ((c->nlps & 0xff) << 16);
+		/* OSXSAVE mirrors CR4.OSXSAVE. */
+		r[2] &= ~(1u << 27);
+		if ((r[2] & (1u << 26)) && (reg(c, UC_X86_REG_CR4) & (1ull << 18)))
+			r[2] |= 1u << 27;
+	} else if (leaf == 0xb) {
+		r[3] = c->index;
+	}
+	set_reg(c, UC_X86_REG_RAX, r[0]);
+	set_reg(c, UC_X86_REG_RBX, r[1]);
+	set_reg(c, UC_X86_REG_RCX, r[2]);
+	set_reg(c, UC_X86_REG_RDX, r[3]);
+	return 1;
+}
+
+static uint32_t hook_in(uc_engine *uc, uint32_t port, int size, void *user)
+{
+	struct cpu *c = user;
+
+	c->st.io_accesses++;
+	return memmap_port_in(c->mem, (uint16_t)port, (unsigned)size);
+}
+
+static void hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void *user)
+{
+	struct cpu *c = user;
+
+	c->st.io_accesses++;
+	memmap_port_out(c->mem, (uint16_t)port, value, (unsigned)size);
+	if (c->stop_req)
+		stop_engine(c);
+}
+
+static uint64_t mmio_read(uc_engine *uc, uint64_t off, unsigned size, void *opaque)
+{
+	const struct memmap_region *r = opaque;
+
+	return r->read(r->opaque, off, size);
+}
+
+static void mmio_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t value, void *opaque)
+{
+	const struct memmap_region *r = opaque;
+
+	r->write(r->opaque, off, value, size);
+}
+
+static uint64_t open_bus_read(uc_engine *uc, uint64_t off, unsigned size, void *opaque)
+{
+	return ~0ull;
+}
+
+static void open_bus_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t value, void *opaque)
+{
+}
+
+/* Physical addresses with nothing behind them read as all ones and ignore
+ * writes, as on a PC: map an open-bus page on first touch. */
+static bool hook_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value,
+			  void *user)
+{
+	struct cpu *c = user;
+	uint64_t page = addr & ~0xfffull;
+
+	if (c->open_bus_pages >= MAX_OPEN_BUS_PAGES) {
+		shutdown_lp(c, "guest touched more than %d pages with nothing behind them (last 0x%llx)",
+			    MAX_OPEN_BUS_PAGES, (unsigned long long)addr);
+		return false;
+	}
+	if (uc_mmio_map(uc, page, 0x1000, open_bus_read, c, open_bus_write, c) != UC_ERR_OK)
+		return false;
+	c->open_bus_pages++;
+	return true;
+}
+
+static bool hook_invalid(uc_engine *uc, void *user)
+{
+	return false;	/* handled by the run loop with a precise RIP */
+}
+
+/* ---- life cycle ------------------------------------------------------ */
+
+struct cpu *cpu_new(const struct cpu_config *cfg)
+{
+	struct cpu *c;
+	struct memmap *m = cfg->mem;
+	int ok = 1;
+
+	if (cpu_selfcheck())
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->index = cfg->index;
+	c->nlps = cfg->nlps;
+	c->prof = cfg->profile;
+	c->mem = m;
+	c->state = cfg->bsp ? CPU_RUNNING : CPU_WAIT_SIPI;
+	c->debug = getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "exceptions");
+	if (getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "blocks"))
+		c->debug = 2;
+	c->msr = calloc(c->prof->nmsrs ? c->prof->nmsrs : 1, sizeof(*c->msr));
+	c->cm = cost_model_new(c->prof);
+	c->cap = 4096;
+	c->blocks = calloc(c->cap, sizeof(*c->blocks));
+	if (!c->msr || !c->cm || !c->blocks || uc_open(UC_ARCH_X86, UC_MODE_64, &c->uc) != UC_ERR_OK)
+		goto fail;
+	/* Unicorn's default model (qemu64) lacks instructions the profile
+	 * advertises (SSSE3, SSE4.x, POPCNT): execute as a Sandy Bridge.  What
+	 * the guest is told is the profile's CPUID, not this model's. */
+	if (uc_ctl_set_cpu_model(c->uc, UC_CPU_X86_SANDYBRIDGE) != UC_ERR_OK)
+		goto fail;
+	c->ctx = cpu_ctx_new(c->uc);
+	if (!c->ctx)
+		goto fail;
+	if (uc_mem_map_ptr(c->uc, 0, memmap_ram_low(m), UC_PROT_ALL, memmap_ram(m)) != UC_ERR_OK)
+		goto fail;
+	if (memmap_ram_high(m) &&
+	    uc_mem_map_ptr(c->uc, MEMMAP_HIGH_RAM_BASE, memmap_ram_high(m), UC_PROT_ALL,
+			   memmap_ram(m) + memmap_ram_low(m)) != UC_ERR_OK)
+		goto fail;
+	for (size_t i = 0; i < memmap_mmio_count(m); i++) {
+		const struct memmap_region *r = memmap_mmio_at(m, i);
+		uint64_t base = r->base & ~0xfffull, end = (r->base + r->size + 0xfff) & ~0xfffull;
+
+		if (uc_mmio_map(c->uc, base, end - base, mmio_read, (void *)r, mmio_write, (void *)r) != UC_ERR_OK)
+			goto fail;
+	}
+	ok &= uc_hook_add(c->uc, &c->hooks[0], UC_HOOK_BLOCK, (void *)hook_block, c, 1, 0) == UC_ERR_OK;
+	ok &= uc_hook_add(c->uc, &c->hooks[1], UC_HOOK_INTR, (void *)hook_intr, c, 1, 0) == UC_ERR_OK;
+	ok &= uc_hook_add(c->uc, &c->hooks[2], UC_HOOK_INSN_INVALID, (void *)hook_invalid, c, 1, 0) == UC_ERR_OK;
+	ok &= uc_hook_add(c->uc, &c->hooks[3], UC_HOOK_INSN, (void *)hook_cpuid, c, 1, 0, UC_X86_INS_CPUID) ==
+	      UC_ERR_OK;
+	ok &= uc_hook_add(c->uc, &c->hooks[4], UC_HOOK_INSN, (void *)hook_in, c, 1, 0, UC_X86_INS_IN) == UC_ERR_OK;
+	ok &= uc_hook_add(c->uc, &c->hooks[5], UC_HOOK_INSN, (void *)hook_out, c, 1, 0, UC_X86_INS_OUT) ==
+	      UC_ERR_OK;
+	ok &= uc_hook_add(c->uc, &c->hooks[6], UC_HOOK_MEM_UNMAPPED, (void *)hook_unmapped, c, 1, 0) == UC_ERR_OK;
+	if (!ok)
+		goto fail;
+	/* No exit address: execution ends only when the model stops it. */
+	uc_ctl_exits_enable(c->uc);
+	for (size_t i = 0; i < c->prof->nmsrs; i++)
+		c->msr[i] = c->prof->msrs[i].reset;
+	{
+		const struct profile_msr *apic = profile_find_msr(c->prof, MSR_IA32_APIC_BASE);
+
+		if (apic && !cfg->bsp)
+			c->msr[apic - c->prof->msrs] &= ~(1ull << 8);	/* BSP flag (SDM 10.4.4) */
+		/* Unicorn's own PAT and EFER start as the profile says. */
+		for (size_t i = 0; i < c->prof->nmsrs; i++) {
+			uint32_t idx = c->prof->msrs[i].index;
+
+			if (msr_in_engine(idx) && idx != MSR_EFER) {
+				uc_x86_msr mv = { .rid = idx, .value = c->prof->msrs[i].reset };
+
+				uc_reg_write(c->uc, UC_X86_REG_MSR, &mv);
+			}
+		}
+	}
+	return c;
+fail:
+	diag_error("cannot create logical processor %u", cfg->index);
+	cpu_free(c);
+	return NULL;
+}
+
+void cpu_free(struct cpu *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->cap; i++)
+		free(c->blocks[i].detail);
+	free(c->blocks);
+	free(c->sites);
+	cpu_ctx_free(c->ctx);
+	if (c->uc)
+		uc_close(c->uc);
+	cost_model_free(c->cm);
+	free(c->msr);
+	free(c);
+}
+
+static struct cpu_seg flat_seg(uint16_t sel, uint32_t attr)
+{
+	return (struct cpu_seg){ sel, 0, 0xffffffff, attr };
+}
+
+int cpu_boot(struct cpu *c, const struct boot_entry *e)
+{
+	struct cpu_sysstate s;
+
+	memset(&s, 0, sizeof(s));
+	s.gdt_base = e->gdt_base;
+	s.gdt_limit = e->gdt_limit;
+	s.idt_limit = 0x3ff;
+	s.tr = (struct cpu_seg){ 0, 0, 0xffff, SEG_ATTR_P | (0xb << 8) };	/* busy TSS */
+	s.ldt = (struct cpu_seg){ 0, 0, 0xffff, SEG_ATTR_P | (0x2 << 8) };
+	s.rflags = 2;
+	switch (e->mode) {
+	case BOOT_MODE_PROT32:
+		/* Multiboot spec 3.2: flat 32-bit segments, PE on, paging off. */
+		for (int i = 0; i < SEG_NSEGS; i++)
+			s.seg[i] = flat_seg(0x10, 0x00cf9300);
+		s.seg[SEG_CS] = flat_seg(0x08, 0x00cf9b00);
+		s.cr0 = 0x11;	/* PE | ET */
+		break;
+	case BOOT_MODE_LONG64:
+		/* include/hv/bootinfo.h: long mode, identity map, flat GDT. */
+		for (int i = 0; i < SEG_NSEGS; i++)
+			s.seg[i] = flat_seg(0x10, 0x00cf9300);
+		s.seg[SEG_FS] = s.seg[SEG_GS] = (struct cpu_seg){ 0, 0, 0, 0 };
+		s.seg[SEG_CS] = flat_seg(0x08, 0x00af9b00);
+		s.cr0 = 0x80050033;	/* PG | AM | WP | NE | ET | MP | PE */
+		s.cr3 = e->cr3;
+		s.cr4 = 0x620;	/* OSXMMEXCPT | OSFXSR | PAE */
+		s.efer = EFER_LME | EFER_LMA;
+		break;
+	default:
+		return -EINVAL;
+	}
+	{
+		static const int gprs[] = { UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX,
+					    UC_X86_REG_RSI, UC_X86_REG_RDI, UC_X86_REG_RBP, UC_X86_REG_RSP,
+					    UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
+					    UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15 };
+
+		for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
+			set_reg(c, gprs[i], 0);
+	}
+	set_reg(c, UC_X86_REG_RFLAGS, 2);
+	set_reg(c, UC_X86_REG_CR0, s.cr0);
+	set_reg(c, UC_X86_REG_CR4, s.cr4);
+	set_reg(c, UC_X86_REG_CR3, s.cr3);
+	if (cpu_ctx_write(c->ctx, &s))
+		return -EIO;
+	set_reg(c, UC_X86_REG_RAX, e->rax);
+	set_reg(c, UC_X86_REG_RBX, e->rbx);
+	set_reg(c, UC_X86_REG_RDI, e->rdi);
+	set_reg(c, UC_X86_REG_RSP, e->rsp);
+	set_reg(c, UC_X86_REG_RIP, e->rip);
+	c->state = CPU_RUNNING;
+	return 0;
+}
+
+/* ---- running --------------------------------------------------------- */
+
+static int is_rdtscp(struct cpu *c, uint64_t rip)
+{
+	uint8_t b[3];
+	uint32_t err;
+	uint64_t fl;
+
+	return !lin_access(c, rip, b, 3, 0, &err, &fl) && b[0] == 0x0f && b[1] == 0x01 && b[2] == 0xf9;
+}
+
+static void handle_invalid(struct cpu *c)
+{
+	uint64_t rip = reg(c, UC_X86_REG_RIP);
+
+	/* RDTSCP outside a priced block's site list (e.g. reached by a jump
+	 * into the middle of a block) still behaves architecturally. */
+	if (is_rdtscp(c, rip)) {
+		uint64_t v = c->cycles + (uint64_t)c->tsc_offset;
+
+		set_reg(c, UC_X86_REG_RAX, (uint32_t)v);
+		set_reg(c, UC_X86_REG_RDX, v >> 32);
+		set_reg(c, UC_X86_REG_RCX, (uint32_t)engine_msr(c, MSR_TSC_AUX));
+		set_reg(c, UC_X86_REG_RIP, rip + 3);
+		return;
+	}
+	raise_fault(c, VEC_UD, 0);
+}
+
+static void handle_fault(struct cpu *c)
+{
+	uint32_t errc = 0;
+	int soft = 0;
+	unsigned vec = c->fault_vec;
+	uint64_t rip = reg(c, UC_X86_REG_RIP);
+
+	if (cpu_ctx_take_fault(c->ctx, &errc, &soft)) {
+		shutdown_lp(c, "host: cannot read fault state");
+		return;
+	}
+	/* INT n, INT3 and INTO report RIP past the instruction; faults report
+	 * the faulting instruction (SDM 6.5). */
+	raise_event(c, vec, soft ? EV_SOFT : EV_HW, errc, rip);
+}
+
+static int halted_at(struct cpu *c, uint64_t rip)
+{
+	uint8_t b;
+	uint32_t err;
+	uint64_t fl;
+
+	return rip && !lin_access(c, rip - 1, &b, 1, 0, &err, &fl) && b == 0xf4;
+}
+
+/* Unicorn 2.1.1: when a block hook stops the engine at a block entered
+ * through a chained branch, the PC it leaves is the start of the block
+ * before, although that block has run to its end and the stopping one
+ * has not started.  The hook knows the block it stopped at, so restore
+ * RIP from it (a linear address: subtract the CS base). */
+static void fix_stop_rip(struct cpu *c)
+{
+	uint64_t rip = reg(c, UC_X86_REG_RIP);
+	struct cpu_sysstate s;
+
+	if (rip == c->stop_addr)
+		return;
+	if (cpu_ctx_read(c->ctx, &s))
+		return;
+	if (rip + s.seg[SEG_CS].base == c->stop_addr)
+		return;
+	set_reg(c, UC_X86_REG_RIP, c->stop_addr - s.seg[SEG_CS].base);
+}
+
+enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
+{
+	uint64_t start = c->cycles;
+
+	c->until = until;
+	while (c->state == CPU_RUNNING && c->cycles < until && !c->stop_req) {
+		uint64_t rip = reg(c, UC_X86_REG_RIP);
+		uc_err e;
+
+		c->stopping = 0;
+		c->stop_addr = 0;
+		c->fault_pending = 0;
+		c->raise_pending = 0;
+		if (rip != c->cont_addr)
+			c->cont_addr = 0;
+		if (c->debug > 1)
+			fprintf(stderr, "S %llx cyc %llu until %llu\n", (unsigned long long)rip,
+				(unsigned long long)c->cycles, (unsigned long long)until);
+		e = uc_emu_start(c->uc, rip, 0, 0, 0);
+		if (c->debug > 1)
+			fprintf(stderr, "E %llx err %d stopping %d stop_addr %llx\n",
+				(unsigned long long)reg(c, UC_X86_REG_RIP), e, c->stopping,
+				(unsigned long long)c->stop_addr);
+		if (c->stop_addr)
+			fix_stop_rip(c);
+		if (c->flush) {
+			c->flush = 0;
+			uc_ctl_remove_cache(c->uc, c->flush_lo, c->flush_hi);
+			continue;
+		}
+		if (c->raise_pending) {
+			raise_fault(c, c->raise_vec, c->raise_err);
+			continue;
+		}
+		if (c->invlpg_pending) {
+			c->invlpg_pending = 0;
+			uc_ctl_flush_tb(c->uc);
+			uc_ctl_flush_tlb(c->uc);
+			continue_after_site(c, c->invlpg_addr, c->invlpg_size);
+			continue;
+		}
+		if (c->fault_pending) {
+			handle_fault(c);
+			continue;
+		}
+		if (e == UC_ERR_INSN_INVALID) {
+			handle_invalid(c);
+			continue;
+		}
+		if (e != UC_ERR_OK) {
+			if (c->state != CPU_SHUTDOWN)
+				shutdown_lp(c, "execution stopped at 0x%llx: %s",
+					    (unsigned long long)reg(c, UC_X86_REG_RIP), uc_strerror(e));
+			break;
+		}
+		if (c->stopping)
+			continue;
+		if (halted_at(c, reg(c, UC_X86_REG_RIP))) {
+			/* The HLT was charged with its block. */
+			c->state = CPU_HALTED;
+			break;
+		}
+		shutdown_lp(c, "execution stopped at 0x%llx for no known reason",
+			    (unsigned long long)reg(c, UC_X86_REG_RIP));
+	}
+	c->st.busy_cycles += c->cycles - start;
+	c->stop_req = 0;
+	return c->state;
+}
+
+void cpu_request_stop(struct cpu *c)
+{
+	c->stop_req = 1;
+	uc_emu_stop(c->uc);
+	c->stopping = 1;
+}
+
+enum cpu_run_state cpu_state(const struct cpu *c)
+{
+	return c->state;
+}
+
+uint64_t cpu_cycles(const struct cpu *c)
+{
+	return c->cycles;
+}
+
+void cpu_idle_until(struct cpu *c, uint64_t cycles)
+{
+	if (cycles > c->cycles) {
+		c->st.halted_cycles += cycles - c->cycles;
+		c->cycles = cycles;
+	}
+}
+
+const struct cpu_stats *cpu_get_stats(const struct cpu *c)
+{
+	((struct cpu *)c)->st.cycles = c->cycles;
+	return &c->st;
+}
+
+unsigned cpu_index(const struct cpu *c)
+{
+	return c->index;
+}
+
+const char *cpu_shutdown_reason(const struct cpu *c)
+{
+	return c->state == CPU_SHUTDOWN ? c->shutdown_reason : NULL;
+}
+
+void cpu_get_regs(struct cpu *c, struct cpu_regs *r)
+{
+	r->rax = reg(c, UC_X86_REG_RAX);
+	r->rbx = reg(c, UC_X86_REG_RBX);
+	r->rcx = reg(c, UC_X86_REG_RCX);
+	r->rdx = reg(c, UC_X86_REG_RDX);
+	r->rsi = reg(c, UC_X86_REG_RSI);
+	r->rdi = reg(c, UC_X86_REG_RDI);
+	r->rbp = reg(c, UC_X86_REG_RBP);
+	r->rsp = reg(c, UC_X86_REG_RSP);
+	r->r8 = reg(c, UC_X86_REG_R8);
+	r->r9 = reg(c, UC_X86_REG_R9);
+	r->r10 = reg(c, UC_X86_REG_R10);
+	r->r11 = reg(c, UC_X86_REG_R11);
+	r->r12 = reg(c, UC_X86_REG_R12);
+	r->r13 = reg(c, UC_X86_REG_R13);
+	r->r14 = reg(c, UC_X86_REG_R14);
+	r->r15 = reg(c, UC_X86_REG_R15);
+	r->rip = reg(c, UC_X86_REG_RIP);
+	r->rflags = reg(c, UC_X86_REG_RFLAGS);
+	r->cr0 = reg(c, UC_X86_REG_CR0);
+	r->cr2 = reg(c, UC_X86_REG_CR2);
+	r->cr3 = reg(c, UC_X86_REG_CR3);
+	r->cr4 = reg(c, UC_X86_REG_CR4);
+	r->efer = engine_msr(c, MSR_EFER);
+	r->cs = (uint16_t)reg(c, UC_X86_REG_CS);
+	r->ss = (uint16_t)reg(c, UC_X86_REG_SS);
+}

@@ -1,0 +1,83 @@
+/* One logical processor: an x86-64 core executed by a Unicorn engine,
+ * priced per block from Capstone's decode and the profile.
+ *
+ * sim/cpu/ is the only code that includes Unicorn or Capstone; everything
+ * else sees the opaque struct cpu below.  The CPU implements what Unicorn
+ * does not (DESIGN.md "Instructions Unicorn does not do for us"): MSRs and
+ * RDTSC/RDTSCP at pre-scanned sites, CPUID from the profile, exception and
+ * interrupt delivery through the IDT in real, protected and long mode,
+ * HLT as an idle state. */
+#ifndef SIM_CPU_CPU_H
+#define SIM_CPU_CPU_H
+
+#include <stdint.h>
+
+#include "loader.h"
+#include "memmap.h"
+#include "profile.h"
+
+struct cpu;
+
+enum cpu_run_state {
+	CPU_RUNNING,
+	CPU_HALTED,	/* HLT: idle until an interrupt can wake it */
+	CPU_WAIT_SIPI,	/* application processor after reset (SDM Vol. 3 8.4) */
+	CPU_SHUTDOWN,	/* triple fault or unrecoverable host error: the LP stops */
+};
+
+struct cpu_stats {
+	uint64_t instructions;	/* retired, counted per block */
+	uint64_t cycles;	/* LP clock (includes idle) */
+	uint64_t busy_cycles;	/* cycles spent executing */
+	uint64_t halted_cycles;
+	uint64_t blocks;	/* blocks executed */
+	uint64_t blocks_decoded;	/* distinct blocks priced */
+	uint64_t exceptions;	/* delivered through the IDT */
+	uint64_t msr_accesses;
+	uint64_t io_accesses;
+};
+
+struct cpu_config {
+	unsigned index;		/* LP index = APIC id */
+	unsigned nlps;		/* for CPUID topology */
+	const struct cpu_profile *profile;
+	struct memmap *mem;
+	int bsp;		/* 1: starts running; 0: waits for SIPI */
+};
+
+/* Checks, once per process, the Unicorn facts this CPU model rests on
+ * (context layout, mode loading, fault bookkeeping).  Returns 0 or a
+ * negative errno after printing what failed. */
+int cpu_selfcheck(void);
+
+struct cpu *cpu_new(const struct cpu_config *cfg);
+void cpu_free(struct cpu *c);
+
+/* Put the LP in the state a boot path asks for (loader.h). */
+int cpu_boot(struct cpu *c, const struct boot_entry *e);
+
+/* Run until the LP's cycle count reaches `until_cycles`, it halts, shuts
+ * down, or cpu_request_stop() is called.  Returns the run state. */
+enum cpu_run_state cpu_run(struct cpu *c, uint64_t until_cycles);
+/* Ask a running LP to return from cpu_run at its next block boundary. */
+void cpu_request_stop(struct cpu *c);
+
+enum cpu_run_state cpu_state(const struct cpu *c);
+uint64_t cpu_cycles(const struct cpu *c);
+/* Idle the LP's clock forward (HLT, wait-for-SIPI) to `cycles`. */
+void cpu_idle_until(struct cpu *c, uint64_t cycles);
+const struct cpu_stats *cpu_get_stats(const struct cpu *c);
+unsigned cpu_index(const struct cpu *c);
+/* Why the LP shut down (NULL if it did not). */
+const char *cpu_shutdown_reason(const struct cpu *c);
+
+/* Register snapshot for reports and tests. */
+struct cpu_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags, cr0, cr2, cr3, cr4, efer;
+	uint16_t cs, ss;
+};
+void cpu_get_regs(struct cpu *c, struct cpu_regs *r);
+
+#endif

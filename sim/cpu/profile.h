@@ -1,0 +1,79 @@
+/* Microarchitecture profile: clock, per-class instruction costs, CPUID
+ * table and implemented MSRs, loaded from a YAML file
+ * (sim/cpu/profiles/<name>.yaml).  Every number in a shipped profile names
+ * its source in the file. */
+#ifndef SIM_CPU_PROFILE_H
+#define SIM_CPU_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Instruction classes priced by the profile (key in YAML `costs:`). */
+enum cost_class {
+	COST_ALU,	/* alu: integer add/sub/logic/shift/mov reg-reg, lea, setcc, cmov */
+	COST_MUL,	/* mul: integer multiply */
+	COST_DIV,	/* div: integer divide */
+	COST_LOAD,	/* load: extra for an instruction reading memory (L1 hit) */
+	COST_STORE,	/* store: extra for an instruction writing memory */
+	COST_BRANCH,	/* branch: jmp/jcc/loop */
+	COST_CALL,	/* call */
+	COST_RET,	/* ret */
+	COST_STACK,	/* stack: push/pop */
+	COST_STRING,	/* string: movs/stos/lods/cmps/scas, per execution */
+	COST_FP,	/* fp: x87 */
+	COST_SIMD,	/* simd: SSE/AVX */
+	COST_SERIAL,	/* serial: cpuid, serialising and system instructions */
+	COST_MSR,	/* msr: rdmsr/wrmsr */
+	COST_TSC,	/* tsc: rdtsc/rdtscp */
+	COST_IO,	/* io: in/out (device time is added by the device) */
+	COST_INT,	/* int: software interrupt, iret, exception delivery */
+	COST_NOP,	/* nop: nop, pause hint excluded */
+	COST_PAUSE,	/* pause */
+	COST_HLT,	/* hlt (the instruction itself; idle time is separate) */
+	COST_OTHER,	/* other: anything not classified above */
+	COST_NCLASSES
+};
+
+const char *cost_class_name(enum cost_class c);	/* YAML key, e.g. "alu" */
+
+struct profile_cpuid {
+	uint32_t leaf, subleaf;
+	int any_subleaf;	/* 1: entry applies to every subleaf */
+	uint32_t eax, ebx, ecx, edx;
+};
+
+#define PROFILE_MSR_RO 0x1	/* any write raises #GP */
+
+struct profile_msr {
+	uint32_t index;
+	char name[40];
+	uint64_t reset;		/* value at reset */
+	uint64_t write_mask;	/* bits software may change; a write that changes others raises #GP */
+	uint32_t flags;		/* PROFILE_MSR_* */
+};
+
+struct cpu_profile {
+	char name[48];
+	char description[160];
+	uint64_t freq_khz;		/* core clock = TSC rate */
+	uint32_t cost[COST_NCLASSES];	/* cycles */
+	struct profile_cpuid *cpuid;
+	size_t ncpuid;
+	struct profile_msr *msrs;
+	size_t nmsrs;
+};
+
+/* Load from a file; on error prints "file:line:col: reason" and returns
+ * -EINVAL (bad content) or -errno (I/O). */
+int profile_load(const char *path, struct cpu_profile **out);
+/* Same from memory; `name` is used in messages in place of a file name. */
+int profile_load_string(const char *text, size_t len, const char *name, struct cpu_profile **out);
+void profile_free(struct cpu_profile *p);
+
+const struct profile_msr *profile_find_msr(const struct cpu_profile *p, uint32_t index);
+/* CPUID as the profile answers it.  Leaves above the maximum basic (or
+ * extended) leaf answer as the highest basic leaf does, as Intel CPUs do
+ * (SDM Vol. 2A, CPUID, "INPUT EAX = 0"). */
+void profile_cpuid(const struct cpu_profile *p, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+#endif

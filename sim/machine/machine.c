@@ -1,0 +1,297 @@
+/* Builds a machine from its options and runs it.  See machine.h. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acpi.h"
+#include "cpu.h"
+#include "dev.h"
+#include "diag.h"
+#include "hvsim_config.h"
+#include "machine.h"
+#include "memmap.h"
+#include "profile.h"
+#include "sc_kernel.h"
+
+#define IRQ_COM1 4
+
+struct machine {
+	struct machine_opts o;
+	struct cpu_profile *prof;
+	struct memmap *mem;
+	struct sim_clock *clk;
+	struct uart *uart;
+	struct debugexit *dbg;
+	struct fwcfg *fwcfg;
+	struct pci *pci;
+	struct pmtimer *pmt;
+	struct cpu **lps;
+	unsigned nlps;
+	struct boot_entry entry;
+
+	enum machine_end end;
+	char end_text[256];
+	uint32_t exit_value;
+	int stopping;
+};
+
+static int file_exists(const char *p)
+{
+	return access(p, R_OK) == 0;
+}
+
+/* Data files are looked up in the build tree first (running from a
+ * checkout), then where `meson install` puts them. */
+int machine_find_profile(const char *name, char *out, size_t outlen)
+{
+	const char *dirs[] = { HVSIM_SOURCE_DATADIR "/sim/cpu/profiles", HVSIM_DATADIR "/profiles" };
+
+	if (strchr(name, '/') || (strlen(name) > 5 && !strcmp(name + strlen(name) - 5, ".yaml"))) {
+		snprintf(out, outlen, "%s", name);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(out, outlen, "%s/%s.yaml", dirs[i], name);
+		if (file_exists(out))
+			return 0;
+	}
+	diag_error("no profile named '%s' (looked in %s and %s)", name, dirs[0], dirs[1]);
+	return -ENOENT;
+}
+
+int machine_find_firmware(char *out, size_t outlen)
+{
+	const char *env = getenv("HVSIM_FIRMWARE");
+	const char *cands[] = { HVSIM_BUILD_DATADIR "/hv_model/hv_model.elf", HVSIM_DATADIR "/firmware/hv_model.elf" };
+
+	if (env && *env) {
+		snprintf(out, outlen, "%s", env);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+		snprintf(out, outlen, "%s", cands[i]);
+		if (file_exists(out))
+			return 0;
+	}
+	diag_error("the hv_model firmware was not found (looked for %s and %s; set HVSIM_FIRMWARE)", cands[0],
+		   cands[1]);
+	return -ENOENT;
+}
+
+void machine_note_end(struct machine *m, enum machine_end kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (m->end != MACHINE_END_NONE)
+		return;	/* the first reason wins */
+	m->end = kind;
+	va_start(ap, fmt);
+	vsnprintf(m->end_text, sizeof(m->end_text), fmt, ap);
+	va_end(ap);
+	m->stopping = 1;
+	for (unsigned i = 0; i < m->nlps; i++)
+		if (m->lps[i])
+			cpu_request_stop(m->lps[i]);
+}
+
+static void on_debug_exit(void *opaque, uint32_t v)
+{
+	struct machine *m = opaque;
+
+	if (m->end != MACHINE_END_NONE)
+		return;
+	m->exit_value = v;
+	machine_note_end(m, MACHINE_END_DEBUG_EXIT, "guest wrote %u to the debug-exit port", v);
+}
+
+/* fw_cfg "opt/hvsim/costs": u32 count, count u32 class costs (enum
+ * cost_class order), u64 clock in kHz; lets guest tests compute the
+ * cycles they should observe with RDTSC. */
+static int publish_costs(struct machine *m)
+{
+	uint8_t buf[4 + 4 * COST_NCLASSES + 8];
+	uint32_t n = COST_NCLASSES;
+
+	memcpy(buf, &n, 4);
+	memcpy(buf + 4, m->prof->cost, 4 * COST_NCLASSES);
+	memcpy(buf + 4 + 4 * COST_NCLASSES, &m->prof->freq_khz, 8);
+	return fwcfg_add_file(m->fwcfg, "opt/hvsim/costs", buf, sizeof(buf)) < 0 ? -EINVAL : 0;
+}
+
+int machine_new(const struct machine_opts *o, struct machine **out)
+{
+	struct machine *m;
+	char path[PATH_MAX];
+	int rc;
+
+	*out = NULL;
+	if (o->lps < 1 || o->lps > 64) {
+		diag_error("the number of LPs must be 1..64 (got %u)", o->lps);
+		return -EINVAL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->o = *o;
+	m->nlps = o->lps;
+	if (!m->o.quantum_cycles)
+		m->o.quantum_cycles = 1000;
+
+	rc = machine_find_profile(o->profile, path, sizeof(path));
+	if (rc || (rc = profile_load(path, &m->prof)))
+		goto fail;
+	rc = -ENOMEM;
+	m->mem = memmap_new(o->ram);
+	if (!m->mem) {
+		diag_error("cannot provide %llu bytes of RAM (a multiple of 4 KiB, at least 1 MiB)",
+			   (unsigned long long)o->ram);
+		rc = -EINVAL;
+		goto fail;
+	}
+	m->clk = sc_kernel_clock();
+	m->uart = uart_new(m->mem, UART_COM1_BASE, (struct irq_line){ NULL, NULL, IRQ_COM1 }, o->console);
+	m->dbg = debugexit_new(m->mem, DEBUGEXIT_PORT, on_debug_exit, m);
+	m->fwcfg = fwcfg_new(m->mem, o->ram, o->lps);
+	m->pci = pci_new(m->mem);
+	m->pmt = pmtimer_new(m->mem, PMTIMER_PORT, m->clk);
+	if (!m->uart || !m->dbg || !m->fwcfg || !m->pci || !m->pmt)
+		goto fail;
+	if ((rc = publish_costs(m)))
+		goto fail;
+	{
+		struct acpi_config ac = {
+			.ncpus = o->lps,
+			.ioapic_id = (uint8_t)o->lps,
+			.ioapic_addr = ACPI_IOAPIC_ADDR,
+			.lapic_addr = ACPI_LAPIC_ADDR,
+			.pm_timer_port = PMTIMER_PORT,
+			.sci_irq = 9,
+		};
+
+		if ((rc = acpi_build(m->mem, &ac))) {
+			diag_error("cannot build the ACPI tables (%s)", strerror(-rc));
+			goto fail;
+		}
+	}
+
+	if (o->boot == MACHINE_BOOT_MULTIBOOT) {
+		rc = multiboot_boot(m->mem, &o->mb, &m->entry);
+	} else {
+		struct bootinfo_args fa = o->fw;
+
+		fa.lp_count = o->lps;
+		fa.tsc_khz = m->prof->freq_khz;
+		fa.acpi_rsdp = ACPI_RSDP_ADDR;
+		rc = bootinfo_boot(m->mem, &fa, &m->entry);
+	}
+	if (rc)
+		goto fail;
+
+	rc = -ENOMEM;
+	m->lps = calloc(m->nlps, sizeof(*m->lps));
+	if (!m->lps)
+		goto fail;
+	for (unsigned i = 0; i < m->nlps; i++) {
+		struct cpu_config cc = {
+			.index = i, .nlps = m->nlps, .profile = m->prof, .mem = m->mem, .bsp = i == 0,
+		};
+
+		m->lps[i] = cpu_new(&cc);
+		if (!m->lps[i]) {
+			rc = -EIO;
+			goto fail;
+		}
+	}
+	if ((rc = cpu_boot(m->lps[0], &m->entry)))
+		goto fail;
+	*out = m;
+	return 0;
+fail:
+	machine_free(m);
+	return rc ? rc : -EINVAL;
+}
+
+void machine_free(struct machine *m)
+{
+	if (!m)
+		return;
+	for (unsigned i = 0; m->lps && i < m->nlps; i++)
+		cpu_free(m->lps[i]);
+	free(m->lps);
+	pmtimer_free(m->pmt);
+	pci_free(m->pci);
+	fwcfg_free(m->fwcfg);
+	debugexit_free(m->dbg);
+	uart_free(m->uart);
+	memmap_free(m->mem);
+	profile_free(m->prof);
+	free(m);
+}
+
+int machine_run(struct machine *m)
+{
+	return sc_kernel_run(m);
+}
+
+enum machine_end machine_end_kind(const struct machine *m)
+{
+	return m->end;
+}
+
+const char *machine_end_text(const struct machine *m)
+{
+	return m->end_text;
+}
+
+uint32_t machine_exit_value(const struct machine *m)
+{
+	return m->exit_value;
+}
+
+const char *machine_uart_output(const struct machine *m, size_t *len)
+{
+	return uart_output(m->uart, len);
+}
+
+unsigned machine_lp_count(const struct machine *m)
+{
+	return m->nlps;
+}
+
+struct cpu *machine_lp(const struct machine *m, unsigned i)
+{
+	return i < m->nlps ? m->lps[i] : NULL;
+}
+
+int machine_stopping(const struct machine *m)
+{
+	return m->stopping;
+}
+
+uint64_t machine_khz(const struct machine *m)
+{
+	return m->prof->freq_khz;
+}
+
+uint64_t machine_quantum(const struct machine *m)
+{
+	return m->o.quantum_cycles;
+}
+
+uint64_t machine_max_cycles(const struct machine *m)
+{
+	return m->o.max_cycles;
+}
+
+const char *machine_profile_name(const struct machine *m)
+{
+	return m->prof->name;
+}
+
+uint64_t machine_ram(const struct machine *m)
+{
+	return m->o.ram;
+}

@@ -1,0 +1,254 @@
+/* Reports: stats.json (versioned schema, units named), stats.txt
+ * (gem5-style "name value # description") and the console summary.
+ *
+ * Everything outside the "host" object of stats.json, and every stats.txt
+ * line not under "host.", depends only on the inputs: two runs of the same
+ * configuration give identical bytes there (tests/determinism.sh). */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "diag.h"
+#include "hvsim_config.h"
+#include "machine.h"
+
+#define STATS_SCHEMA "hvsim-stats"
+#define STATS_VERSION 1
+
+static const char *end_name(enum machine_end e)
+{
+	switch (e) {
+	case MACHINE_END_DEBUG_EXIT:
+		return "debug-exit";
+	case MACHINE_END_SHUTDOWN:
+		return "shutdown";
+	case MACHINE_END_IDLE:
+		return "idle";
+	case MACHINE_END_LIMIT:
+		return "cycle-limit";
+	default:
+		return "none";
+	}
+}
+
+struct totals {
+	uint64_t insns, cycles, max_cycles;
+};
+
+static struct totals totals(struct machine *m)
+{
+	struct totals t = { 0, 0, 0 };
+
+	for (unsigned i = 0; i < machine_lp_count(m); i++) {
+		const struct cpu_stats *s = cpu_get_stats(machine_lp(m, i));
+
+		t.insns += s->instructions;
+		t.cycles += s->busy_cycles;
+		if (s->cycles > t.max_cycles)
+			t.max_cycles = s->cycles;
+	}
+	return t;
+}
+
+static double mips(uint64_t insns, double secs)
+{
+	return secs > 0 ? (double)insns / secs / 1e6 : 0;
+}
+
+/* One gem5-style line. */
+static void txt(FILE *f, const char *name, const char *value, const char *desc)
+{
+	fprintf(f, "%-40s %20s  # %s\n", name, value, desc);
+}
+
+static void txt_u(FILE *f, const char *name, uint64_t v, const char *desc)
+{
+	char b[32];
+
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
+	txt(f, name, b, desc);
+}
+
+static void txt_d(FILE *f, const char *name, double v, const char *desc)
+{
+	char b[32];
+
+	snprintf(b, sizeof(b), "%.6f", v);
+	txt(f, name, b, desc);
+}
+
+static int write_json(struct machine *m, const char *path, const struct machine_report *r)
+{
+	struct totals t = totals(m);
+	uint64_t khz = machine_khz(m);
+	uint64_t sim_ps = sim_cycles_to_ps(t.max_cycles, khz);
+	json_t *root = json_object(), *lps = json_array(), *units = json_object();
+	size_t uart_len = 0;
+	int rc = 0;
+
+	machine_uart_output(m, &uart_len);
+	json_object_set_new(root, "schema", json_string(STATS_SCHEMA));
+	json_object_set_new(root, "version", json_integer(STATS_VERSION));
+	json_object_set_new(units, "instructions", json_string("instructions"));
+	json_object_set_new(units, "cycles", json_string("LP clock cycles"));
+	json_object_set_new(units, "sim_time_ps", json_string("picoseconds of simulated time"));
+	json_object_set_new(units, "sim_seconds", json_string("seconds of simulated time"));
+	json_object_set_new(units, "frequency_khz", json_string("kHz"));
+	json_object_set_new(units, "ram_bytes", json_string("bytes"));
+	json_object_set_new(units, "host_seconds", json_string("seconds of host wall-clock time"));
+	json_object_set_new(units, "mips", json_string("simulated instructions per host microsecond"));
+	json_object_set_new(root, "units", units);
+
+	json_t *prov = json_object();
+	json_object_set_new(prov, "simulator", json_string("hvsim " HVSIM_VERSION));
+	json_object_set_new(prov, "command", json_string(r->command));
+	json_object_set_new(prov, "image", json_string(r->image ? r->image : ""));
+	json_object_set_new(prov, "config", json_string(r->config ? r->config : ""));
+	json_object_set_new(prov, "profile", json_string(machine_profile_name(m)));
+	json_object_set_new(root, "provenance", prov);
+
+	json_t *mach = json_object();
+	json_object_set_new(mach, "lps", json_integer(machine_lp_count(m)));
+	json_object_set_new(mach, "ram_bytes", json_integer((json_int_t)machine_ram(m)));
+	json_object_set_new(mach, "frequency_khz", json_integer((json_int_t)khz));
+	json_object_set_new(mach, "quantum_cycles", json_integer((json_int_t)machine_quantum(m)));
+	json_object_set_new(root, "machine", mach);
+
+	json_t *end = json_object();
+	json_object_set_new(end, "kind", json_string(end_name(machine_end_kind(m))));
+	json_object_set_new(end, "detail", json_string(machine_end_text(m)));
+	json_object_set_new(end, "exit_value", json_integer(machine_exit_value(m)));
+	json_object_set_new(end, "uart_bytes", json_integer((json_int_t)uart_len));
+	json_object_set_new(root, "end", end);
+
+	json_t *tot = json_object();
+	json_object_set_new(tot, "instructions", json_integer((json_int_t)t.insns));
+	json_object_set_new(tot, "cycles", json_integer((json_int_t)t.cycles));
+	json_object_set_new(tot, "sim_time_ps", json_integer((json_int_t)sim_ps));
+	json_object_set_new(tot, "sim_seconds", json_real((double)sim_ps / 1e12));
+	json_object_set_new(root, "totals", tot);
+
+	for (unsigned i = 0; i < machine_lp_count(m); i++) {
+		const struct cpu_stats *s = cpu_get_stats(machine_lp(m, i));
+		json_t *lp = json_object();
+
+		json_object_set_new(lp, "index", json_integer(i));
+		json_object_set_new(lp, "instructions", json_integer((json_int_t)s->instructions));
+		json_object_set_new(lp, "cycles", json_integer((json_int_t)s->cycles));
+		json_object_set_new(lp, "busy_cycles", json_integer((json_int_t)s->busy_cycles));
+		json_object_set_new(lp, "halted_cycles", json_integer((json_int_t)s->halted_cycles));
+		json_object_set_new(lp, "sim_time_ps", json_integer((json_int_t)sim_cycles_to_ps(s->cycles, khz)));
+		json_object_set_new(lp, "blocks", json_integer((json_int_t)s->blocks));
+		json_object_set_new(lp, "blocks_decoded", json_integer((json_int_t)s->blocks_decoded));
+		json_object_set_new(lp, "exceptions", json_integer((json_int_t)s->exceptions));
+		json_object_set_new(lp, "msr_accesses", json_integer((json_int_t)s->msr_accesses));
+		json_object_set_new(lp, "io_accesses", json_integer((json_int_t)s->io_accesses));
+		json_array_append_new(lps, lp);
+	}
+	json_object_set_new(root, "lps", lps);
+
+	/* Host-dependent fields live here and only here. */
+	json_t *host = json_object(), *hlps = json_array();
+	json_object_set_new(host, "host_seconds", json_real(r->host_seconds));
+	json_object_set_new(host, "mips", json_real(mips(t.insns, r->host_seconds)));
+	for (unsigned i = 0; i < machine_lp_count(m); i++) {
+		const struct cpu_stats *s = cpu_get_stats(machine_lp(m, i));
+
+		json_array_append_new(hlps, json_real(mips(s->instructions, r->host_seconds)));
+	}
+	json_object_set_new(host, "lp_mips", hlps);
+	json_object_set_new(root, "host", host);
+
+	if (json_dump_file(root, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9))) {
+		diag_error("cannot write %s: %s", path, strerror(errno));
+		rc = -EIO;
+	}
+	json_decref(root);
+	return rc;
+}
+
+static int write_txt(struct machine *m, const char *path, const struct machine_report *r)
+{
+	struct totals t = totals(m);
+	uint64_t khz = machine_khz(m), sim_ps = sim_cycles_to_ps(t.max_cycles, khz);
+	FILE *f = fopen(path, "w");
+	char name[64];
+
+	if (!f) {
+		diag_error("cannot write %s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	fprintf(f, "---------- Begin Simulation Statistics ----------\n");
+	txt_d(f, "sim_seconds", (double)sim_ps / 1e12, "Simulated time (s)");
+	txt_u(f, "sim_ticks", sim_ps, "Simulated time (ps)");
+	txt_u(f, "sim_freq_khz", khz, "LP clock (kHz)");
+	txt_u(f, "sim_insts", t.insns, "Instructions simulated, all LPs (count)");
+	txt_u(f, "sim_cycles", t.cycles, "Cycles spent executing, all LPs (cycles)");
+	txt(f, "sim_end", end_name(machine_end_kind(m)), "How the run ended");
+	txt_u(f, "sim_exit_value", machine_exit_value(m), "Value written to the debug-exit port");
+	for (unsigned i = 0; i < machine_lp_count(m); i++) {
+		const struct cpu_stats *s = cpu_get_stats(machine_lp(m, i));
+
+#define LPSTAT(field, desc)                                                   \
+	do {                                                                  \
+		snprintf(name, sizeof(name), "system.lp%u." #field, i);       \
+		txt_u(f, name, s->field, desc);                               \
+	} while (0)
+		LPSTAT(instructions, "Instructions retired (count)");
+		LPSTAT(cycles, "LP clock including idle (cycles)");
+		LPSTAT(busy_cycles, "Cycles executing (cycles)");
+		LPSTAT(halted_cycles, "Cycles idle in HLT or wait-for-SIPI (cycles)");
+		LPSTAT(blocks, "Translation blocks executed (count)");
+		LPSTAT(blocks_decoded, "Distinct blocks decoded and priced (count)");
+		LPSTAT(exceptions, "Exceptions and interrupts delivered through the IDT (count)");
+		LPSTAT(msr_accesses, "RDMSR/WRMSR executed (count)");
+		LPSTAT(io_accesses, "IN/OUT port accesses (count)");
+#undef LPSTAT
+	}
+	txt_d(f, "host.seconds", r->host_seconds, "Host wall-clock time (s)");
+	txt_d(f, "host.mips", mips(t.insns, r->host_seconds), "Simulated instructions per host microsecond");
+	fprintf(f, "---------- End Simulation Statistics   ----------\n");
+	if (fclose(f)) {
+		diag_error("cannot write %s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+int machine_write_stats(struct machine *m, const char *dir, const struct machine_report *r)
+{
+	char path[4096];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/stats.json", dir);
+	rc = write_json(m, path, r);
+	snprintf(path, sizeof(path), "%s/stats.txt", dir);
+	if (!rc)
+		rc = write_txt(m, path, r);
+	return rc;
+}
+
+void machine_print_summary(struct machine *m, FILE *f, const struct machine_report *r)
+{
+	struct totals t = totals(m);
+	uint64_t khz = machine_khz(m), sim_ps = sim_cycles_to_ps(t.max_cycles, khz);
+
+	fprintf(f, "\n==== hvsim %s: %s ====\n", r->command, r->image ? r->image : "");
+	fprintf(f, "end:             %s (%s)\n", end_name(machine_end_kind(m)), machine_end_text(m));
+	fprintf(f, "profile:         %s, %u LP(s), %llu kHz\n", machine_profile_name(m), machine_lp_count(m),
+		(unsigned long long)khz);
+	fprintf(f, "instructions:    %llu\n", (unsigned long long)t.insns);
+	fprintf(f, "cycles:          %llu\n", (unsigned long long)t.cycles);
+	fprintf(f, "simulated time:  %.9f s\n", (double)sim_ps / 1e12);
+	fprintf(f, "host time:       %.3f s\n", r->host_seconds);
+	fprintf(f, "simulated MIPS:  %.1f\n", mips(t.insns, r->host_seconds));
+	for (unsigned i = 0; i < machine_lp_count(m) && machine_lp_count(m) > 1; i++) {
+		const struct cpu_stats *s = cpu_get_stats(machine_lp(m, i));
+
+		fprintf(f, "  lp%u: %llu instructions, %llu cycles (%llu halted)\n", i,
+			(unsigned long long)s->instructions, (unsigned long long)s->cycles,
+			(unsigned long long)s->halted_cycles);
+	}
+}
