@@ -1388,6 +1388,12 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 	return c->state;
 }
 
+void cpu_limit_run(struct cpu *c, uint64_t until)
+{
+	if (until < c->until)
+		c->until = until;
+}
+
 void cpu_request_stop(struct cpu *c)
 {
 	c->stop_req = 1;

@@ -59,6 +59,9 @@ int cpu_boot(struct cpu *c, const struct boot_entry *e);
 /* Run until the LP's cycle count reaches `until_cycles`, it halts, shuts
  * down, or cpu_request_stop() is called.  Returns the run state. */
 enum cpu_run_state cpu_run(struct cpu *c, uint64_t until_cycles);
+/* Lower the cycle count at which the current cpu_run returns (a device
+ * event became due earlier); never raises it. */
+void cpu_limit_run(struct cpu *c, uint64_t until_cycles);
 /* Ask a running LP to return from cpu_run at its next block boundary. */
 void cpu_request_stop(struct cpu *c);
 

@@ -5,6 +5,7 @@
 #include <systemc>
 #include <tlm_utils/tlm_quantumkeeper.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <queue>
@@ -51,6 +52,14 @@ uint64_t now_ps()
 
 uint64_t clock_now(void *) { return now_ps(); }
 
+// The first LP cycle at or after `ps`.
+uint64_t ceil_cycles(uint64_t ps)
+{
+	uint64_t c = sim_ps_to_cycles(ps, K.khz);
+
+	return sim_cycles_to_ps(c, K.khz) < ps ? c + 1 : c;
+}
+
 uint64_t clock_schedule(void *, uint64_t when, sim_event_fn *fn, void *opaque)
 {
 	uint64_t now = now_ps();
@@ -61,6 +70,9 @@ uint64_t clock_schedule(void *, uint64_t when, sim_event_fn *fn, void *opaque)
 	K.q.push(pending_event{ when, K.seq, K.seq, fn, opaque });
 	if (K.wake)
 		K.wake->notify(SC_ZERO_TIME);
+	// An LP running past this time returns in time for it.
+	if (K.running)
+		cpu_limit_run(K.running, ceil_cycles(when));
 	return K.seq;
 }
 
@@ -130,8 +142,17 @@ SC_MODULE(lp_thread)
 			enum cpu_run_state st = cpu_state(cpu);
 
 			if (st == CPU_RUNNING) {
-				uint64_t until = cpu_cycles(cpu) + quantum;
+				// A lone LP has nobody to keep in step with: it runs to
+				// the next device event.  Several LPs run a quantum at a
+				// time.  Either way no LP runs past a pending event.
+				uint64_t cyc = cpu_cycles(cpu);
+				uint64_t until = machine_lp_count(K.m) > 1 ? cyc + quantum : UINT64_MAX / 2;
 
+				if (!K.q.empty()) {
+					uint64_t ev = ceil_cycles(K.q.top().when);
+
+					until = std::min(until, std::max(ev, cyc + 1));
+				}
 				if (limit && until > limit)
 					until = limit;
 				K.running = cpu;
@@ -146,8 +167,10 @@ SC_MODULE(lp_thread)
 				uint64_t local = sim_cycles_to_ps(cpu_cycles(cpu), K.khz);
 				uint64_t global = sc_time_stamp().value();
 
+				bool event_due = !K.q.empty() && K.q.top().when <= local;
+
 				qk.set(sc_time::from_value(local > global ? local - global : 0));
-				if (qk.need_sync() || st != CPU_RUNNING)
+				if (qk.need_sync() || event_due || st != CPU_RUNNING)
 					qk.sync();
 			} else if (st == CPU_SHUTDOWN) {
 				machine_note_end(K.m, MACHINE_END_SHUTDOWN, "LP%u shut down: %s", cpu_index(cpu),
