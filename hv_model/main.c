@@ -82,7 +82,7 @@ static void hv_print_ram_line(const struct hv_bootinfo *bi, uint64_t addr, uint6
 	const char *s = (const char *)(uintptr_t)addr;
 	size_t n = 0;
 
-	if (!addr || !hv_range_in_ram(bi, addr, len)) {
+	if (!addr || !len || !hv_range_in_ram(bi, addr, len)) {
 		rt_puts("(none)");
 		return;
 	}
@@ -120,8 +120,10 @@ static void hv_print_banner(const struct hv_bootinfo *bi)
 	rt_puts("  config: ");
 	hv_print_ram_line(bi, bi->config, bi->config_length, CONFIG_LINE_MAX);
 	rt_puts("\n  cmdline: ");
-	/* the command line's length is not given: bound it by the limit */
-	hv_print_ram_line(bi, bi->cmdline, CONFIG_LINE_MAX, CONFIG_LINE_MAX);
+	/* the command line's length is not given: stop at the end of RAM */
+	hv_print_ram_line(bi, bi->cmdline,
+			  bi->cmdline < bi->ram_size ? bi->ram_size - bi->cmdline : 0,
+			  CONFIG_LINE_MAX);
 	rt_puts("\n");
 }
 

@@ -107,9 +107,8 @@ static void on_debug_exit(void *opaque, uint32_t v)
 	machine_note_end(m, MACHINE_END_DEBUG_EXIT, "guest wrote %u to the debug-exit port", v);
 }
 
-/* fw_cfg "opt/hvsim/costs": u32 count, count u32 class costs (enum
- * cost_class order), u64 clock in kHz; lets guest tests compute the
- * cycles they should observe with RDTSC. */
+/* The profile's costs for guests that predict RDTSC deltas
+ * (include/hv/costs.h). */
 static int publish_costs(struct machine *m)
 {
 	uint8_t buf[4 + 4 * COST_NCLASSES + 8];
@@ -118,7 +117,7 @@ static int publish_costs(struct machine *m)
 	memcpy(buf, &n, 4);
 	memcpy(buf + 4, m->prof->cost, 4 * COST_NCLASSES);
 	memcpy(buf + 4 + 4 * COST_NCLASSES, &m->prof->freq_khz, 8);
-	return fwcfg_add_file(m->fwcfg, "opt/hvsim/costs", buf, sizeof(buf)) < 0 ? -EINVAL : 0;
+	return fwcfg_add_file(m->fwcfg, HV_FWCFG_COSTS_FILE, buf, sizeof(buf)) < 0 ? -EINVAL : 0;
 }
 
 int machine_new(const struct machine_opts *o, struct machine **out)

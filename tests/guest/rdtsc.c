@@ -11,16 +11,11 @@
  * sequence, so the expected delta is exact:
  *   rdtsc; mov; mov; mov $N, %ecx; N x { body; dec %ecx; jnz }; rdtsc
  *   = tsc + 3 alu + N * (body + alu + branch). */
+#include <hv/costs.h>
+
 #include "guest.h"
 
-/* enum cost_class, sim/cpu/profile.h (order is the file format) */
-enum {
-	C_ALU, C_MUL, C_DIV, C_LOAD, C_STORE, C_BRANCH, C_CALL, C_RET, C_STACK, C_STRING,
-	C_FP, C_SIMD, C_SERIAL, C_MSR, C_TSC, C_IO, C_INT, C_NOP, C_PAUSE, C_HLT, C_OTHER,
-	C_NCLASSES
-};
-
-#define COSTS_FILE "opt/hvsim/costs"
+#define COSTS_FILE HV_FWCFG_COSTS_FILE
 #define COSTS_MAX 64
 #define DEFAULT_PROFILE_KHZ 3400000ull	/* Core i7-2600: 3.40 GHz */
 #define LOOP_N 1000
@@ -50,17 +45,17 @@ static void load_costs(void)
 	fwcfg_select(key);
 	fwcfg_read_bytes(buf, size);
 	memcpy(&n, buf, 4);
-	report(n >= C_NCLASSES && n <= COSTS_MAX && size == 4 + 4 * n + 8,
+	report(n >= COST_NCLASSES && n <= COSTS_MAX && size == 4 + 4 * n + 8,
 	       "%s: %u classes in %u bytes", COSTS_FILE, n, size);
-	if (n < C_NCLASSES || n > COSTS_MAX || size != 4 + 4 * n + 8)
+	if (n < COST_NCLASSES || n > COSTS_MAX || size != 4 + 4 * n + 8)
 		return;
 	memcpy(cost, buf + 4, 4 * n);
 	memcpy(&freq_khz, buf + 4 + 4 * n, 8);
 	have_costs = true;
 	printf("costs: alu %u mul %u div %u load %u store %u branch %u call %u ret %u stack %u "
 	       "nop %u tsc %u; %lu kHz\n",
-	       cost[C_ALU], cost[C_MUL], cost[C_DIV], cost[C_LOAD], cost[C_STORE], cost[C_BRANCH],
-	       cost[C_CALL], cost[C_RET], cost[C_STACK], cost[C_NOP], cost[C_TSC],
+	       cost[COST_ALU], cost[COST_MUL], cost[COST_DIV], cost[COST_LOAD], cost[COST_STORE], cost[COST_BRANCH],
+	       cost[COST_CALL], cost[COST_RET], cost[COST_STACK], cost[COST_NOP], cost[COST_TSC],
 	       (unsigned long)freq_khz);
 	report(freq_khz == DEFAULT_PROFILE_KHZ, "profile clock %lu kHz (default profile: 3400000)",
 	       (unsigned long)freq_khz);
@@ -94,9 +89,9 @@ static void test_back_to_back(void)
 		report(d > 0, "back-to-back RDTSC delta %lu > 0", (unsigned long)d);
 		return;
 	}
-	report(d == cost[C_TSC] + 2ull * cost[C_ALU],
+	report(d == cost[COST_TSC] + 2ull * cost[COST_ALU],
 	       "rdtsc; mov; mov; rdtsc = tsc + 2 alu = %lu (measured %lu)",
-	       (unsigned long)(cost[C_TSC] + 2ull * cost[C_ALU]), (unsigned long)d);
+	       (unsigned long)(cost[COST_TSC] + 2ull * cost[COST_ALU]), (unsigned long)d);
 }
 
 /* One measured loop: `body` runs LOOP_N times with RBX = a scratch
@@ -130,8 +125,8 @@ static void check_loop(const char *what, uint64_t measured, uint64_t body)
 		report(measured > 0, "%s: delta %lu > 0", what, (unsigned long)measured);
 		return;
 	}
-	want = cost[C_TSC] + 3ull * cost[C_ALU] +
-	       (uint64_t)LOOP_N * (body + cost[C_ALU] + cost[C_BRANCH]);
+	want = cost[COST_TSC] + 3ull * cost[COST_ALU] +
+	       (uint64_t)LOOP_N * (body + cost[COST_ALU] + cost[COST_BRANCH]);
 	report(measured == want, "%s: %lu cycles (expected %lu)", what, (unsigned long)measured,
 	       (unsigned long)want);
 }
@@ -141,25 +136,25 @@ static void test_loops(void)
 	uint64_t d;
 
 	d = TSC_LOOP("addq %%r10, %%r11\n\txorq %%r11, %%r10\n\t");
-	check_loop("loop of add, xor (alu)", d, 2ull * cost[C_ALU]);
+	check_loop("loop of add, xor (alu)", d, 2ull * cost[COST_ALU]);
 	d = TSC_LOOP("addq (%%rbx), %%r10\n\t");
-	check_loop("loop of add from memory (alu + load)", d, cost[C_ALU] + cost[C_LOAD]);
+	check_loop("loop of add from memory (alu + load)", d, cost[COST_ALU] + cost[COST_LOAD]);
 	d = TSC_LOOP("movq %%r10, 8(%%rbx)\n\t");
-	check_loop("loop of mov to memory (alu + store)", d, cost[C_ALU] + cost[C_STORE]);
+	check_loop("loop of mov to memory (alu + store)", d, cost[COST_ALU] + cost[COST_STORE]);
 	d = TSC_LOOP("addq %%r10, 16(%%rbx)\n\t");
 	check_loop("loop of add to memory (alu + load + store)", d,
-		   cost[C_ALU] + cost[C_LOAD] + cost[C_STORE]);
+		   cost[COST_ALU] + cost[COST_LOAD] + cost[COST_STORE]);
 	d = TSC_LOOP("imulq %%r11, %%r10\n\t");
-	check_loop("loop of imul (mul)", d, cost[C_MUL]);
+	check_loop("loop of imul (mul)", d, cost[COST_MUL]);
 	d = TSC_LOOP("movl $100, %%eax\n\txorl %%edx, %%edx\n\tdivl %%r11d\n\t");
-	check_loop("loop of mov, xor, div (2 alu + div)", d, 2ull * cost[C_ALU] + cost[C_DIV]);
+	check_loop("loop of mov, xor, div (2 alu + div)", d, 2ull * cost[COST_ALU] + cost[COST_DIV]);
 	d = TSC_LOOP("nop\n\tleaq 8(%%rbx), %%r10\n\t");
-	check_loop("loop of nop, lea (nop + alu, no load)", d, cost[C_NOP] + cost[C_ALU]);
+	check_loop("loop of nop, lea (nop + alu, no load)", d, cost[COST_NOP] + cost[COST_ALU]);
 	d = TSC_LOOP("pushq %%r10\n\tpopq %%r10\n\t");
-	check_loop("loop of push, pop (2 stack)", d, 2ull * cost[C_STACK]);
+	check_loop("loop of push, pop (2 stack)", d, 2ull * cost[COST_STACK]);
 	d = TSC_LOOP("call 2f\n\tjmp 3f\n2:\n\tret\n3:\n\t");
 	check_loop("loop of call, ret, jmp (call + ret + branch)", d,
-		   cost[C_CALL] + cost[C_RET] + cost[C_BRANCH]);
+		   cost[COST_CALL] + cost[COST_RET] + cost[COST_BRANCH]);
 	/* the mix: add-from-memory, mov-to-memory, imul, lea, nop, xor */
 	d = TSC_LOOP("addq (%%rbx), %%rax\n\t"
 		     "movq %%rax, 8(%%rbx)\n\t"
@@ -168,7 +163,7 @@ static void test_loops(void)
 		     "nop\n\t"
 		     "xorq %%r10, %%rdx\n\t");
 	check_loop("mixed loop (4 alu + load + store + mul + nop)", d,
-		   4ull * cost[C_ALU] + cost[C_LOAD] + cost[C_STORE] + cost[C_MUL] + cost[C_NOP]);
+		   4ull * cost[COST_ALU] + cost[COST_LOAD] + cost[COST_STORE] + cost[COST_MUL] + cost[COST_NOP]);
 }
 
 void test_main(uint32_t magic, struct multiboot_info *info)
