@@ -1231,9 +1231,6 @@ int cpu_boot(struct cpu *c, const struct boot_entry *e)
 			set_reg(c, gprs[i], 0);
 	}
 	set_reg(c, UC_X86_REG_RFLAGS, 2);
-	set_reg(c, UC_X86_REG_CR0, s.cr0);
-	set_reg(c, UC_X86_REG_CR4, s.cr4);
-	set_reg(c, UC_X86_REG_CR3, s.cr3);
 	if (cpu_ctx_write(c->ctx, &s))
 		return -EIO;
 	set_reg(c, UC_X86_REG_RAX, e->rax);
