@@ -52,6 +52,13 @@ static struct totals totals(struct machine *m)
 	return t;
 }
 
+static const char *base_name(const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+
+	return slash ? slash + 1 : path ? path : "";
+}
+
 static double mips(uint64_t insns, double secs)
 {
 	return secs > 0 ? (double)insns / secs / 1e6 : 0;
@@ -104,7 +111,8 @@ static int write_json(struct machine *m, const char *path, const struct machine_
 	json_t *prov = json_object();
 	json_object_set_new(prov, "simulator", json_string("hvsim " HVSIM_VERSION));
 	json_object_set_new(prov, "command", json_string(r->command));
-	json_object_set_new(prov, "image", json_string(r->image ? r->image : ""));
+	/* The file name only: where it lies describes the host. */
+	json_object_set_new(prov, "image", json_string(base_name(r->image)));
 	json_object_set_new(prov, "config", json_string(r->config ? r->config : ""));
 	json_object_set_new(prov, "profile", json_string(machine_profile_name(m)));
 	json_object_set_new(root, "provenance", prov);
@@ -151,6 +159,7 @@ static int write_json(struct machine *m, const char *path, const struct machine_
 
 	/* Host-dependent fields live here and only here. */
 	json_t *host = json_object(), *hlps = json_array();
+	json_object_set_new(host, "image_path", json_string(r->image ? r->image : ""));
 	json_object_set_new(host, "host_seconds", json_real(r->host_seconds));
 	json_object_set_new(host, "mips", json_real(mips(t.insns, r->host_seconds)));
 	for (unsigned i = 0; i < machine_lp_count(m); i++) {
@@ -181,7 +190,12 @@ static int write_txt(struct machine *m, const char *path, const struct machine_r
 		return -EIO;
 	}
 	fprintf(f, "---------- Begin Simulation Statistics ----------\n");
-	txt_d(f, "sim_seconds", (double)sim_ps / 1e12, "Simulated time (s)");
+	{
+		char b[32];
+
+		snprintf(b, sizeof(b), "%.12f", (double)sim_ps / 1e12);
+		txt(f, "sim_seconds", b, "Simulated time (s)");
+	}
 	txt_u(f, "sim_ticks", sim_ps, "Simulated time (ps)");
 	txt_u(f, "sim_freq_khz", khz, "LP clock (kHz)");
 	txt_u(f, "sim_insts", t.insns, "Instructions simulated, all LPs (count)");
