@@ -922,6 +922,38 @@ static void continue_after_site(struct cpu *c, uint64_t addr, unsigned size)
 	set_reg(c, UC_X86_REG_RIP, addr + size);
 }
 
+/* Is the instruction a site was found at still there?  Sites are keyed by
+ * linear address, and code can change under them (self-modifying code,
+ * another address space): then the native instruction runs instead. */
+static int site_still_there(struct cpu *c, const struct site *s)
+{
+	uint8_t b[16];
+	uint32_t err;
+	uint64_t fl;
+	unsigned n = s->size;
+
+	if (n < 2 || n > sizeof(b) || lin_access(c, s->addr, b, n, 0, &err, &fl))
+		return 0;
+	switch (s->kind) {
+	case SITE_RDTSC:
+		return b[n - 2] == 0x0f && b[n - 1] == 0x31;
+	case SITE_RDMSR:
+		return b[n - 2] == 0x0f && b[n - 1] == 0x32;
+	case SITE_WRMSR:
+		return b[n - 2] == 0x0f && b[n - 1] == 0x30;
+	case SITE_RDTSCP:
+		return n >= 3 && b[n - 3] == 0x0f && b[n - 2] == 0x01 && b[n - 1] == 0xf9;
+	case SITE_INVLPG:
+		/* 0F 01 /7 with a memory operand, after any prefixes */
+		for (unsigned i = 0; i + 2 < n; i++)
+			if (b[i] == 0x0f && b[i + 1] == 0x01)
+				return ((b[i + 2] >> 3) & 7) == 7 && (b[i + 2] >> 6) != 3;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
 	struct cpu *c = user;
@@ -929,7 +961,7 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	uint64_t v;
 	uint32_t idx;
 
-	if (!s)
+	if (!s || !site_still_there(c, s))
 		return;
 	switch (s->kind) {
 	case SITE_RDTSC:
@@ -1244,22 +1276,32 @@ int cpu_boot(struct cpu *c, const struct boot_entry *e)
 
 /* ---- running --------------------------------------------------------- */
 
-static int is_rdtscp(struct cpu *c, uint64_t rip)
+static int insn_is(struct cpu *c, uint64_t rip, const uint8_t *op, unsigned n)
 {
-	uint8_t b[3];
+	uint8_t b[4];
 	uint32_t err;
 	uint64_t fl;
 
-	return !lin_access(c, rip, b, 3, 0, &err, &fl) && b[0] == 0x0f && b[1] == 0x01 && b[2] == 0xf9;
+	return !lin_access(c, rip, b, n, 0, &err, &fl) && !memcmp(b, op, n);
 }
 
 static void handle_invalid(struct cpu *c)
 {
+	static const uint8_t rdpmc[] = { 0x0f, 0x33 }, rdtscp[] = { 0x0f, 0x01, 0xf9 };
 	uint64_t rip = reg(c, UC_X86_REG_RIP);
+
+	/* RDPMC exists on every P6 and later core; Unicorn raises #UD for it.
+	 * The profiles model no performance counters (CPUID leaf 0xA is 0), so
+	 * every counter index is invalid: #GP(0), as it is at CPL > 0 with
+	 * CR4.PCE clear (SDM Vol. 2B RDPMC). */
+	if (insn_is(c, rip, rdpmc, sizeof(rdpmc))) {
+		raise_fault(c, VEC_GP, 0);
+		return;
+	}
 
 	/* RDTSCP outside a priced block's site list (e.g. reached by a jump
 	 * into the middle of a block) still behaves architecturally. */
-	if (is_rdtscp(c, rip)) {
+	if (insn_is(c, rip, rdtscp, sizeof(rdtscp))) {
 		uint64_t v = c->cycles + (uint64_t)c->tsc_offset;
 
 		set_reg(c, UC_X86_REG_RAX, (uint32_t)v);

@@ -379,3 +379,49 @@ Test(cpu, hlt_idles_and_the_clock_can_move_on)
 	cr_assert_eq(cpu_cycles(cpu), 1000);
 	cr_assert_eq(cpu_get_stats(cpu)->halted_cycles, 987);
 }
+
+Test(cpu, rdpmc_of_a_counter_the_profile_lacks_raises_gp)
+{
+	static const uint8_t code[] = {
+		0xb9, 0x40, 0, 0, 0,	/* mov ecx, 64 */
+		0x0f, 0x33,		/* rdpmc */
+		0xf4,
+	};
+	struct cpu_regs r;
+
+	boot(BOOT_MODE_LONG64, code, sizeof(code));
+	gate(13, HANDLER);
+	gate(6, HANDLER + 0x100);	/* #UD would halt elsewhere */
+	handler(gp_handler, sizeof(gp_handler));
+	cr_assert_eq(run_to_end(), CPU_HALTED);
+	cpu_get_regs(cpu, &r);
+	cr_assert_eq(r.rip, HANDLER + sizeof(gp_handler), "#GP, not #UD");
+	cr_assert_eq(r.r10, CODE + 5);
+}
+
+Test(cpu, a_site_whose_code_changed_runs_the_new_instruction)
+{
+	/* Sites are found by linear address; code rewritten in place (here a
+	 * 3-byte "rdtsc; ret" becomes a 3-byte "mov al, 42; ret") must run as
+	 * the new instruction, not be emulated as the old one. */
+	static const uint8_t code[] = {
+		0xe8, 0x0f, 0, 0, 0,			/* 0:  call f */
+		0xc7, 0x05, 0x05, 0, 0, 0,		/* 5:  mov dword [rip+5], ...  (f) */
+		0xb0, 0x2a, 0xc3, 0x90,			/*     ... 0x90c32ab0 */
+		0xe9, 0xec, 0x00, 0, 0,			/* 15: jmp 0x100 */
+		0x0f, 0x31, 0xc3, 0x90,			/* 20: f: rdtsc; ret */
+	};
+	static const uint8_t tail[] = {
+		0x31, 0xc0,				/* 0x100: xor eax, eax */
+		0xe8, 0x0d, 0xff, 0xff, 0xff,		/* 0x102: call f (20 - 0x107) */
+		0xf4,					/* 0x107: hlt */
+	};
+	struct cpu_regs r;
+
+	boot(BOOT_MODE_LONG64, code, sizeof(code));
+	cr_assert_eq(memmap_write_phys(mem, CODE + 0x100, tail, sizeof(tail)), 0);
+	cr_assert_eq(run_to_end(), CPU_HALTED, "%s", cpu_shutdown_reason(cpu));
+	cpu_get_regs(cpu, &r);
+	cr_assert_eq(r.rax, 42, "got rax 0x%llx", (unsigned long long)r.rax);
+	cr_assert_eq(r.rip, CODE + 0x108);
+}
