@@ -15,7 +15,7 @@
 
 /* Exit statuses other than the guest's own (docs/cli.md). */
 #define EXIT_USAGE 2		/* bad arguments or input files */
-#define EXIT_NO_GUEST_EXIT 3	/* the guest ended without writing the debug port */
+#define EXIT_NO_GUEST_EXIT 4	/* the guest ended without writing the debug port */
 
 static const char usage_text[] =
 	"usage: hvsim run [OPTIONS] [CONFIG.yaml]\n"
@@ -45,9 +45,10 @@ static const char usage_text[] =
 	"\n"
 	"Exit status: boot returns (v << 1) | 1 for a guest that writes v to the\n"
 	"debug-exit port 0xF4 (v itself with --raw-exit); run returns 0 when the\n"
-	"firmware exits with 0 and 1 otherwise; 2 means bad arguments or input,\n"
-	"3 that the guest stopped without writing the port (triple fault, every\n"
-	"LP halted for good, or --max-cycles).\n";
+	"firmware exits with 0 and 1 otherwise.  hvsim's own statuses are even,\n"
+	"so they never look like a guest's (v << 1) | 1: 2 means bad arguments or\n"
+	"input, 4 that the guest stopped without writing the port (triple fault,\n"
+	"every LP halted for good, or --max-cycles).\n";
 
 static void usage(FILE *f)
 {

@@ -1,5 +1,5 @@
 /* Multiboot kernel that halts with interrupts off: nothing can ever wake
- * it, so hvsim must end the run (exit status 3) instead of hanging. */
+ * it, so hvsim must end the run (exit status 4) instead of hanging. */
 	.text
 	.align 4
 	.long 0x1BADB002, 0x3, -(0x1BADB002 + 0x3)

@@ -61,9 +61,9 @@ def main():
           stderr_has=['none.yaml'])
     check('guest exit status is (v << 1) | 1', [hvsim, 'boot'] + q + [guest], 1)
     check('--raw-exit passes v through', [hvsim, 'boot', '--raw-exit'] + q + [guest], 0)
-    check('every LP halted for good', [hvsim, 'boot'] + q + [idle], 3, stderr_has=['halted'])
-    check('triple fault', [hvsim, 'boot'] + q + [triple], 3, stderr_has=['triple fault'])
-    check('cycle limit', [hvsim, 'boot', '--max-cycles', '1000'] + q + [guest], 3,
+    check('every LP halted for good', [hvsim, 'boot'] + q + [idle], 4, stderr_has=['halted'])
+    check('triple fault', [hvsim, 'boot'] + q + [triple], 4, stderr_has=['triple fault'])
+    check('cycle limit', [hvsim, 'boot', '--max-cycles', '1000'] + q + [guest], 4,
           stderr_has=['cycle limit'])
     out = os.path.join(work, 'out')
     check('reports written', [hvsim, 'boot', '-q', '-o', out, guest], 1)
