@@ -1250,6 +1250,15 @@ int cpu_boot(struct cpu *c, const struct boot_entry *e)
 		s.cr4 = 0x620;	/* OSXMMEXCPT | OSFXSR | PAE */
 		s.efer = EFER_LME | EFER_LMA;
 		break;
+	case BOOT_MODE_REAL16:
+		/* Real mode (SDM Vol. 3 9.1.4, 20.1): 64 KiB segments, base =
+		 * selector << 4; CS:IP chosen so IP is the low 4 bits. */
+		for (int i = 0; i < SEG_NSEGS; i++)
+			s.seg[i] = (struct cpu_seg){ 0, 0, 0xffff, SEG_ATTR_P | SEG_ATTR_S | (3u << 8) };
+		s.seg[SEG_CS] = (struct cpu_seg){ (uint16_t)(e->rip >> 4), e->rip & ~0xfull, 0xffff,
+						  SEG_ATTR_P | SEG_ATTR_S | (0xbu << 8) };
+		s.cr0 = 0x10;	/* ET */
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -1269,7 +1278,7 @@ int cpu_boot(struct cpu *c, const struct boot_entry *e)
 	set_reg(c, UC_X86_REG_RBX, e->rbx);
 	set_reg(c, UC_X86_REG_RDI, e->rdi);
 	set_reg(c, UC_X86_REG_RSP, e->rsp);
-	set_reg(c, UC_X86_REG_RIP, e->rip);
+	set_reg(c, UC_X86_REG_RIP, e->mode == BOOT_MODE_REAL16 ? e->rip & 0xf : e->rip);
 	c->state = CPU_RUNNING;
 	return 0;
 }
@@ -1329,13 +1338,18 @@ static void handle_fault(struct cpu *c)
 	raise_event(c, vec, soft ? EV_SOFT : EV_HW, errc, rip);
 }
 
+/* Did the engine stop just past a HLT?  RIP is relative to CS, whose base
+ * counts outside 64-bit code (real mode: selector << 4). */
 static int halted_at(struct cpu *c, uint64_t rip)
 {
+	struct cpu_sysstate s;
 	uint8_t b;
 	uint32_t err;
-	uint64_t fl;
+	uint64_t fl, base = 0;
 
-	return rip && !lin_access(c, rip - 1, &b, 1, 0, &err, &fl) && b == 0xf4;
+	if (!cpu_ctx_read(c->ctx, &s) && !((s.efer & EFER_LMA) && (s.seg[SEG_CS].attr & SEG_ATTR_L)))
+		base = s.seg[SEG_CS].base;
+	return !lin_access(c, base + rip - 1, &b, 1, 0, &err, &fl) && b == 0xf4;
 }
 
 /* Unicorn 2.1.1: when a block hook stops the engine at a block entered

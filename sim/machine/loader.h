@@ -41,6 +41,7 @@ int loader_read_file(const char *path, uint8_t **data, size_t *len);
 enum boot_mode {
 	BOOT_MODE_PROT32 = 1,	/* flat 32-bit protected mode, paging off (multiboot) */
 	BOOT_MODE_LONG64,	/* 64-bit long mode, paging on (hvsim run) */
+	BOOT_MODE_REAL16,	/* real mode at CS:IP = (rip >> 4):(rip & 0xf), as after SIPI */
 };
 
 struct boot_entry {

@@ -425,3 +425,43 @@ Test(cpu, a_site_whose_code_changed_runs_the_new_instruction)
 	cr_assert_eq(r.rax, 42, "got rax 0x%llx", (unsigned long long)r.rax);
 	cr_assert_eq(r.rip, CODE + 0x108);
 }
+
+Test(cpu, real_mode_exceptions_go_through_the_ivt)
+{
+	/* at 0x1000 (CS:IP = 0100:0000) */
+	static const uint8_t code[] = {
+		0x31, 0xd2,		/* xor dx, dx */
+		0xb8, 0x01, 0x00,	/* mov ax, 1 */
+		0xf7, 0xf2,		/* div dx  -> #DE */
+		0xf4,
+	};
+	/* at 0x2000: mov bx, 0x1234; hlt */
+	static const uint8_t de[] = { 0xbb, 0x34, 0x12, 0xf4 };
+	uint16_t ivt0[2] = { 0x0000, 0x0200 };	/* vector 0 -> 0200:0000 */
+	uint16_t frame[3];
+	struct cpu_config cc = { 0 };
+	struct boot_entry e = { .mode = BOOT_MODE_REAL16, .rip = 0x1000, .rsp = 0x8000 };
+	struct cpu_regs r;
+
+	mem = memmap_new(16u << 20);
+	cr_assert_eq(profile_load_string(profile_yaml, sizeof(profile_yaml) - 1, "test", &prof), 0);
+	memmap_write_phys(mem, 0x1000, code, sizeof(code));
+	memmap_write_phys(mem, 0x2000, de, sizeof(de));
+	memmap_write_phys(mem, 0, ivt0, sizeof(ivt0));
+	cc.profile = prof;
+	cc.mem = mem;
+	cc.nlps = 1;
+	cc.bsp = 1;
+	cpu = cpu_new(&cc);
+	cr_assert_not_null(cpu);
+	cr_assert_eq(cpu_boot(cpu, &e), 0);
+	cr_assert_eq(run_to_end(), CPU_HALTED, "%s", cpu_shutdown_reason(cpu));
+	cpu_get_regs(cpu, &r);
+	cr_assert_eq(r.rbx & 0xffff, 0x1234);
+	cr_assert_eq(r.cs, 0x0200);
+	cr_assert_eq(r.rsp & 0xffff, 0x8000 - 6, "FLAGS, CS, IP pushed");
+	memmap_read_phys(mem, 0x8000 - 6, frame, sizeof(frame));
+	cr_assert_eq(frame[0], 5, "IP of the DIV");
+	cr_assert_eq(frame[1], 0x0100, "CS");
+	cr_assert_eq(r.rflags & 0x200, 0, "IF cleared");
+}
