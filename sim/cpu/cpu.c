@@ -1285,32 +1285,45 @@ int cpu_boot(struct cpu *c, const struct boot_entry *e)
 
 /* ---- running --------------------------------------------------------- */
 
-static int insn_is(struct cpu *c, uint64_t rip, const uint8_t *op, unsigned n)
+/* Linear address of the instruction at RIP: the CS base counts outside
+ * 64-bit code (real mode: selector << 4).  Reads the saved context, so
+ * only for the rare paths that look at instruction bytes. */
+static uint64_t rip_linear(struct cpu *c, uint64_t rip)
+{
+	struct cpu_sysstate s;
+
+	if (cpu_ctx_read(c->ctx, &s) || ((s.efer & EFER_LMA) && (s.seg[SEG_CS].attr & SEG_ATTR_L)))
+		return rip;
+	return rip + s.seg[SEG_CS].base;
+}
+
+/* Are the bytes at linear address `lin` the opcode `op`? */
+static int insn_is(struct cpu *c, uint64_t lin, const uint8_t *op, unsigned n)
 {
 	uint8_t b[4];
 	uint32_t err;
 	uint64_t fl;
 
-	return !lin_access(c, rip, b, n, 0, &err, &fl) && !memcmp(b, op, n);
+	return n <= sizeof(b) && !lin_access(c, lin, b, n, 0, &err, &fl) && !memcmp(b, op, n);
 }
 
 static void handle_invalid(struct cpu *c)
 {
 	static const uint8_t rdpmc[] = { 0x0f, 0x33 }, rdtscp[] = { 0x0f, 0x01, 0xf9 };
-	uint64_t rip = reg(c, UC_X86_REG_RIP);
+	uint64_t rip = reg(c, UC_X86_REG_RIP), lin = rip_linear(c, rip);
 
 	/* RDPMC exists on every P6 and later core; Unicorn raises #UD for it.
 	 * The profiles model no performance counters (CPUID leaf 0xA is 0), so
 	 * every counter index is invalid: #GP(0), as it is at CPL > 0 with
 	 * CR4.PCE clear (SDM Vol. 2B RDPMC). */
-	if (insn_is(c, rip, rdpmc, sizeof(rdpmc))) {
+	if (insn_is(c, lin, rdpmc, sizeof(rdpmc))) {
 		raise_fault(c, VEC_GP, 0);
 		return;
 	}
 
 	/* RDTSCP outside a priced block's site list (e.g. reached by a jump
 	 * into the middle of a block) still behaves architecturally. */
-	if (insn_is(c, rip, rdtscp, sizeof(rdtscp))) {
+	if (insn_is(c, lin, rdtscp, sizeof(rdtscp))) {
 		uint64_t v = c->cycles + (uint64_t)c->tsc_offset;
 
 		set_reg(c, UC_X86_REG_RAX, (uint32_t)v);
@@ -1338,18 +1351,14 @@ static void handle_fault(struct cpu *c)
 	raise_event(c, vec, soft ? EV_SOFT : EV_HW, errc, rip);
 }
 
-/* Did the engine stop just past a HLT?  RIP is relative to CS, whose base
- * counts outside 64-bit code (real mode: selector << 4). */
+/* Did the engine stop just past a HLT? */
 static int halted_at(struct cpu *c, uint64_t rip)
 {
-	struct cpu_sysstate s;
 	uint8_t b;
 	uint32_t err;
-	uint64_t fl, base = 0;
+	uint64_t fl;
 
-	if (!cpu_ctx_read(c->ctx, &s) && !((s.efer & EFER_LMA) && (s.seg[SEG_CS].attr & SEG_ATTR_L)))
-		base = s.seg[SEG_CS].base;
-	return !lin_access(c, base + rip - 1, &b, 1, 0, &err, &fl) && b == 0xf4;
+	return !lin_access(c, rip_linear(c, rip) - 1, &b, 1, 0, &err, &fl) && b == 0xf4;
 }
 
 /* Unicorn 2.1.1: when a block hook stops the engine at a block entered
@@ -1359,16 +1368,13 @@ static int halted_at(struct cpu *c, uint64_t rip)
  * RIP from it (a linear address: subtract the CS base). */
 static void fix_stop_rip(struct cpu *c)
 {
-	uint64_t rip = reg(c, UC_X86_REG_RIP);
-	struct cpu_sysstate s;
+	uint64_t rip = reg(c, UC_X86_REG_RIP), base;
 
 	if (rip == c->stop_addr)
 		return;
-	if (cpu_ctx_read(c->ctx, &s))
-		return;
-	if (rip + s.seg[SEG_CS].base == c->stop_addr)
-		return;
-	set_reg(c, UC_X86_REG_RIP, c->stop_addr - s.seg[SEG_CS].base);
+	base = rip_linear(c, rip) - rip;
+	if (rip + base != c->stop_addr)
+		set_reg(c, UC_X86_REG_RIP, c->stop_addr - base);
 }
 
 enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)

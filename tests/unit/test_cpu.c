@@ -11,6 +11,8 @@
 #define PML4 0x2000ull
 #define GDT 0x5000ull
 #define STACK 0x80000ull
+#define REAL_CODE 0x1000ull	/* real mode: CS:IP = 0100:0000 */
+#define REAL_STACK 0x8000ull
 
 /* Distinct costs per class so each shows in a cycle count. */
 static const char profile_yaml[] =
@@ -38,7 +40,8 @@ static void put64(uint64_t pa, uint64_t v)
 }
 
 /* Long mode with 1 GiB identity-mapped (2 MiB pages), a flat GDT and an
- * IDT at physical 0 (limit 0x3ff: vectors 0-63). */
+ * IDT at physical 0 (limit 0x3ff: vectors 0-63); in real mode that is the
+ * IVT and the code sits at REAL_CODE. */
 static void boot(enum boot_mode mode, const uint8_t *code, size_t n)
 {
 	struct cpu_config cc = { 0 };
@@ -53,7 +56,7 @@ static void boot(enum boot_mode mode, const uint8_t *code, size_t n)
 		put64(PML4 + 0x2000 + i * 8, (i << 21) | 0x83);
 	put64(GDT + 8, mode == BOOT_MODE_LONG64 ? 0x00af9b000000ffffull : 0x00cf9b000000ffffull);
 	put64(GDT + 16, 0x00cf93000000ffffull);
-	cr_assert_eq(memmap_write_phys(mem, CODE, code, n), 0);
+	cr_assert_eq(memmap_write_phys(mem, mode == BOOT_MODE_REAL16 ? REAL_CODE : CODE, code, n), 0);
 	cc.profile = prof;
 	cc.mem = mem;
 	cc.nlps = 1;
@@ -61,8 +64,8 @@ static void boot(enum boot_mode mode, const uint8_t *code, size_t n)
 	cpu = cpu_new(&cc);
 	cr_assert_not_null(cpu);
 	e.mode = mode;
-	e.rip = CODE;
-	e.rsp = STACK;
+	e.rip = mode == BOOT_MODE_REAL16 ? REAL_CODE : CODE;
+	e.rsp = mode == BOOT_MODE_REAL16 ? REAL_STACK : STACK;
 	e.cr3 = PML4;
 	e.gdt_base = GDT;
 	e.gdt_limit = 23;
@@ -426,9 +429,15 @@ Test(cpu, a_site_whose_code_changed_runs_the_new_instruction)
 	cr_assert_eq(r.rip, CODE + 0x108);
 }
 
+static void ivt(unsigned vec, uint16_t cs, uint16_t ip)
+{
+	uint16_t v[2] = { ip, cs };
+
+	cr_assert_eq(memmap_write_phys(mem, vec * 4, v, sizeof(v)), 0);
+}
+
 Test(cpu, real_mode_exceptions_go_through_the_ivt)
 {
-	/* at 0x1000 (CS:IP = 0100:0000) */
 	static const uint8_t code[] = {
 		0x31, 0xd2,		/* xor dx, dx */
 		0xb8, 0x01, 0x00,	/* mov ax, 1 */
@@ -437,31 +446,41 @@ Test(cpu, real_mode_exceptions_go_through_the_ivt)
 	};
 	/* at 0x2000: mov bx, 0x1234; hlt */
 	static const uint8_t de[] = { 0xbb, 0x34, 0x12, 0xf4 };
-	uint16_t ivt0[2] = { 0x0000, 0x0200 };	/* vector 0 -> 0200:0000 */
 	uint16_t frame[3];
-	struct cpu_config cc = { 0 };
-	struct boot_entry e = { .mode = BOOT_MODE_REAL16, .rip = 0x1000, .rsp = 0x8000 };
 	struct cpu_regs r;
 
-	mem = memmap_new(16u << 20);
-	cr_assert_eq(profile_load_string(profile_yaml, sizeof(profile_yaml) - 1, "test", &prof), 0);
-	memmap_write_phys(mem, 0x1000, code, sizeof(code));
+	boot(BOOT_MODE_REAL16, code, sizeof(code));
 	memmap_write_phys(mem, 0x2000, de, sizeof(de));
-	memmap_write_phys(mem, 0, ivt0, sizeof(ivt0));
-	cc.profile = prof;
-	cc.mem = mem;
-	cc.nlps = 1;
-	cc.bsp = 1;
-	cpu = cpu_new(&cc);
-	cr_assert_not_null(cpu);
-	cr_assert_eq(cpu_boot(cpu, &e), 0);
+	ivt(0, 0x0200, 0);
 	cr_assert_eq(run_to_end(), CPU_HALTED, "%s", cpu_shutdown_reason(cpu));
 	cpu_get_regs(cpu, &r);
 	cr_assert_eq(r.rbx & 0xffff, 0x1234);
 	cr_assert_eq(r.cs, 0x0200);
-	cr_assert_eq(r.rsp & 0xffff, 0x8000 - 6, "FLAGS, CS, IP pushed");
-	memmap_read_phys(mem, 0x8000 - 6, frame, sizeof(frame));
+	cr_assert_eq(r.rsp & 0xffff, REAL_STACK - 6, "FLAGS, CS, IP pushed");
+	memmap_read_phys(mem, REAL_STACK - 6, frame, sizeof(frame));
 	cr_assert_eq(frame[0], 5, "IP of the DIV");
 	cr_assert_eq(frame[1], 0x0100, "CS");
 	cr_assert_eq(r.rflags & 0x200, 0, "IF cleared");
+}
+
+Test(cpu, real_mode_rdpmc_is_recognised_past_the_cs_base)
+{
+	/* The bytes of a faulting instruction are at CS base + IP, not IP. */
+	static const uint8_t code[] = {
+		0x66, 0xb9, 0x40, 0, 0, 0,	/* mov ecx, 64 */
+		0x0f, 0x33,			/* rdpmc  -> #GP, not #UD */
+		0xf4,
+	};
+	static const uint8_t gp[] = { 0xbb, 0x0d, 0x00, 0xf4 };	/* mov bx, 13; hlt */
+	static const uint8_t ud[] = { 0xbb, 0x06, 0x00, 0xf4 };	/* mov bx, 6; hlt */
+	struct cpu_regs r;
+
+	boot(BOOT_MODE_REAL16, code, sizeof(code));
+	memmap_write_phys(mem, 0x2000, gp, sizeof(gp));
+	memmap_write_phys(mem, 0x3000, ud, sizeof(ud));
+	ivt(13, 0x0200, 0);
+	ivt(6, 0x0300, 0);
+	cr_assert_eq(run_to_end(), CPU_HALTED, "%s", cpu_shutdown_reason(cpu));
+	cpu_get_regs(cpu, &r);
+	cr_assert_eq(r.rbx & 0xffff, 13, "vector %llu", (unsigned long long)(r.rbx & 0xffff));
 }
