@@ -78,11 +78,11 @@ static void txt_u(FILE *f, const char *name, uint64_t v, const char *desc)
 	txt(f, name, b, desc);
 }
 
-static void txt_d(FILE *f, const char *name, double v, const char *desc)
+static void txt_d(FILE *f, const char *name, double v, int digits, const char *desc)
 {
-	char b[32];
+	char b[40];
 
-	snprintf(b, sizeof(b), "%.6f", v);
+	snprintf(b, sizeof(b), "%.*f", digits, v);
 	txt(f, name, b, desc);
 }
 
@@ -190,12 +190,7 @@ static int write_txt(struct machine *m, const char *path, const struct machine_r
 		return -EIO;
 	}
 	fprintf(f, "---------- Begin Simulation Statistics ----------\n");
-	{
-		char b[32];
-
-		snprintf(b, sizeof(b), "%.12f", (double)sim_ps / 1e12);
-		txt(f, "sim_seconds", b, "Simulated time (s)");
-	}
+	txt_d(f, "sim_seconds", (double)sim_ps / 1e12, 12, "Simulated time (s)");
 	txt_u(f, "sim_ticks", sim_ps, "Simulated time (ps)");
 	txt_u(f, "sim_freq_khz", khz, "LP clock (kHz)");
 	txt_u(f, "sim_insts", t.insns, "Instructions simulated, all LPs (count)");
@@ -221,8 +216,8 @@ static int write_txt(struct machine *m, const char *path, const struct machine_r
 		LPSTAT(io_accesses, "IN/OUT port accesses (count)");
 #undef LPSTAT
 	}
-	txt_d(f, "host.seconds", r->host_seconds, "Host wall-clock time (s)");
-	txt_d(f, "host.mips", mips(t.insns, r->host_seconds), "Simulated instructions per host microsecond");
+	txt_d(f, "host.seconds", r->host_seconds, 6, "Host wall-clock time (s)");
+	txt_d(f, "host.mips", mips(t.insns, r->host_seconds), 6, "Simulated instructions per host microsecond");
 	fprintf(f, "---------- End Simulation Statistics   ----------\n");
 	if (fclose(f)) {
 		diag_error("cannot write %s: %s", path, strerror(errno));
