@@ -6,113 +6,8 @@
 #include <string.h>
 #include <unicorn/unicorn.h>
 
-#include "cost.h"
-#include "cpu.h"
-#include "cpu_state.h"
+#include "cpu_priv.h"
 #include "diag.h"
-
-#define CR0_PE (1ull << 0)
-#define CR0_WP (1ull << 16)
-#define CR0_PG (1ull << 31)
-#define CR4_TSD (1ull << 2)
-#define CR4_PSE (1ull << 4)
-#define CR4_PAE (1ull << 5)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define EFER_NXE (1ull << 11)
-#define RFLAGS_TF (1ull << 8)
-#define RFLAGS_IF (1ull << 9)
-#define RFLAGS_NT (1ull << 14)
-#define RFLAGS_RF (1ull << 16)
-#define RFLAGS_VM (1ull << 17)
-#define RFLAGS_AC (1ull << 18)
-
-/* Exception vectors (SDM Vol. 3 6.3.1). */
-enum {
-	VEC_DE = 0, VEC_DB = 1, VEC_NMI = 2, VEC_BP = 3, VEC_OF = 4, VEC_BR = 5, VEC_UD = 6,
-	VEC_NM = 7, VEC_DF = 8, VEC_TS = 10, VEC_NP = 11, VEC_SS = 12, VEC_GP = 13, VEC_PF = 14,
-	VEC_MF = 16, VEC_AC = 17, VEC_MC = 18, VEC_XM = 19, VEC_VE = 20, VEC_CP = 21,
-};
-
-#define MSR_IA32_TSC 0x10
-#define MSR_IA32_APIC_BASE 0x1b
-#define MSR_IA32_TSC_ADJUST 0x3b
-#define MSR_IA32_SYSENTER_CS 0x174
-#define MSR_IA32_SYSENTER_ESP 0x175
-#define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_IA32_PAT 0x277
-#define MSR_EFER 0xc0000080
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_FMASK 0xc0000084
-#define MSR_FS_BASE 0xc0000100
-#define MSR_GS_BASE 0xc0000101
-#define MSR_KERNEL_GS_BASE 0xc0000102
-#define MSR_TSC_AUX 0xc0000103
-
-/* A priced block, cached by (linear address, size). */
-struct block {
-	uint64_t addr;
-	uint32_t size;
-	uint32_t ninsn;
-	uint64_t cycles;
-	struct cost_block *detail;	/* only when the block has sites */
-};
-
-struct site {
-	uint64_t addr;
-	uint8_t kind, size;
-};
-
-#define MAX_OPEN_BUS_PAGES 256
-
-struct cpu {
-	unsigned index, nlps;
-	const struct cpu_profile *prof;
-	struct memmap *mem;
-	uc_engine *uc;
-	struct cpu_ctx *ctx;
-	struct cost_model *cm;
-	enum cpu_run_state state;
-	char shutdown_reason[160];
-
-	uint64_t cycles;		/* LP clock */
-	uint64_t until;			/* cpu_run budget */
-	uint64_t block_start;		/* cycles before the current block */
-	struct block cur;		/* the block executing (a copy: the table may grow) */
-	/* After an emulated site the engine resumes at the next instruction
-	 * in a new block that continues the current one: not charged again. */
-	uint64_t cont_addr;
-	uint32_t cont_end_cycles, cont_index;
-	int stop_req;			/* cpu_request_stop() */
-	int stopping;			/* we called uc_emu_stop() */
-	uint64_t stop_addr;		/* block whose hook stopped the engine, or 0 */
-
-	/* work handed from a hook to the run loop */
-	int flush;			/* retranslate [flush_lo, flush_hi) */
-	uint64_t flush_lo, flush_hi;
-	int fault_pending;		/* Unicorn reported a fault or INT n */
-	unsigned fault_vec;
-	int invlpg_pending;		/* an INVLPG to complete */
-	uint64_t invlpg_addr;
-	unsigned invlpg_size;
-	int raise_pending;		/* a site raised an exception */
-	unsigned raise_vec;
-	uint32_t raise_err;
-
-	struct block *blocks;		/* open addressing, power of two */
-	size_t nblocks, cap;
-	struct site *sites;		/* open addressing */
-	size_t nsites, site_cap;
-
-	int64_t tsc_offset;		/* IA32_TSC = cycles + tsc_offset */
-	uint64_t *msr;			/* values of profile MSRs not held by Unicorn */
-	unsigned open_bus_pages;
-	int debug;			/* HVSIM_DEBUG=exceptions: trace deliveries */
-	struct cpu_stats st;
-	uc_hook hooks[8];
-};
 
 static int calibrated;
 
@@ -128,9 +23,9 @@ int cpu_selfcheck(void)
 	return rc;
 }
 
-static void shutdown_lp(struct cpu *c, const char *fmt, ...) SIM_PRINTF(2, 3);
+void cpu_shutdown(struct cpu *c, const char *fmt, ...) SIM_PRINTF(2, 3);
 
-static void shutdown_lp(struct cpu *c, const char *fmt, ...)
+void cpu_shutdown(struct cpu *c, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -142,26 +37,7 @@ static void shutdown_lp(struct cpu *c, const char *fmt, ...)
 	c->state = CPU_SHUTDOWN;
 }
 
-static void stop_engine(struct cpu *c)
-{
-	c->stopping = 1;
-	uc_emu_stop(c->uc);
-}
-
-static uint64_t reg(struct cpu *c, int r)
-{
-	uint64_t v = 0;
-
-	uc_reg_read(c->uc, r, &v);
-	return v;
-}
-
-static void set_reg(struct cpu *c, int r, uint64_t v)
-{
-	uc_reg_write(c->uc, r, &v);
-}
-
-static unsigned cur_cpl(struct cpu *c)
+unsigned cpu_cpl(struct cpu *c)
 {
 	if (!(reg(c, UC_X86_REG_CR0) & CR0_PE))
 		return 0;
@@ -170,7 +46,6 @@ static unsigned cur_cpl(struct cpu *c)
 	return (unsigned)reg(c, UC_X86_REG_CS) & 3;
 }
 
-static uint64_t engine_msr(struct cpu *c, uint32_t idx);
 
 /* ---- linear addresses (SDM Vol. 3 ch. 4) ------------------------------- */
 
@@ -190,10 +65,10 @@ static int phys_read64(struct cpu *c, uint64_t pa, uint64_t *v)
  * (supervisor, as for IDT, GDT and stack accesses during delivery) or
  * for fetching code.  Returns 0, or VEC_PF with *err set, or -EFAULT when
  * a paging structure is not in RAM (the caller treats it as a fault). */
-static int translate(struct cpu *c, uint64_t lin, int write, uint64_t *pa, uint32_t *err)
+int cpu_translate_root(struct cpu *c, uint64_t lin, int write, uint64_t *pa, uint32_t *err)
 {
 	uint64_t cr0 = reg(c, UC_X86_REG_CR0), cr3 = reg(c, UC_X86_REG_CR3);
-	uint64_t cr4 = reg(c, UC_X86_REG_CR4), efer = engine_msr(c, MSR_EFER);
+	uint64_t cr4 = reg(c, UC_X86_REG_CR4), efer = cpu_engine_msr(c, MSR_EFER);
 	uint64_t e;
 	int wp = !!(cr0 & CR0_WP);
 
@@ -265,7 +140,7 @@ static int translate(struct cpu *c, uint64_t lin, int write, uint64_t *pa, uint3
 }
 
 /* Copy between a linear range and a buffer, page by page. */
-static int lin_access(struct cpu *c, uint64_t lin, void *buf, size_t n, int write, uint32_t *err,
+int cpu_lin_access(struct cpu *c, uint64_t lin, void *buf, size_t n, int write, uint32_t *err,
 		      uint64_t *fault_lin)
 {
 	uint8_t *b = buf;
@@ -277,7 +152,7 @@ static int lin_access(struct cpu *c, uint64_t lin, void *buf, size_t n, int writ
 
 		if (chunk > n)
 			chunk = n;
-		r = translate(c, lin, write, &pa, err);
+		r = c->vmx.nonroot ? vmx_translate(c, lin, write, &pa, err) : cpu_translate_root(c, lin, write, &pa, err);
 		if (r) {
 			*fault_lin = lin;
 			return r;
@@ -306,10 +181,10 @@ static uint64_t hash64(uint64_t x)
 
 static struct block *block_find(struct cpu *c, uint64_t addr, uint32_t size)
 {
-	size_t mask = c->cap - 1;
+	size_t mask = c->e->cap - 1;
 
 	for (size_t i = hash64(addr ^ ((uint64_t)size << 48)) & mask;; i = (i + 1) & mask) {
-		struct block *b = &c->blocks[i];
+		struct block *b = &c->e->blocks[i];
 
 		if (!b->size)
 			return NULL;
@@ -322,41 +197,41 @@ static struct block *block_insert(struct cpu *c, const struct block *nb)
 {
 	size_t mask;
 
-	if ((c->nblocks + 1) * 2 > c->cap) {
-		size_t ocap = c->cap;
-		struct block *old = c->blocks;
+	if ((c->e->nblocks + 1) * 2 > c->e->cap) {
+		size_t ocap = c->e->cap;
+		struct block *old = c->e->blocks;
 
-		c->cap = ocap ? ocap * 2 : 4096;
-		c->blocks = calloc(c->cap, sizeof(*c->blocks));
-		if (!c->blocks)
+		c->e->cap = ocap ? ocap * 2 : 4096;
+		c->e->blocks = calloc(c->e->cap, sizeof(*c->e->blocks));
+		if (!c->e->blocks)
 			abort();
-		c->nblocks = 0;
+		c->e->nblocks = 0;
 		for (size_t i = 0; i < ocap; i++)
 			if (old[i].size)
 				block_insert(c, &old[i]);
 		free(old);
 	}
-	mask = c->cap - 1;
+	mask = c->e->cap - 1;
 	for (size_t i = hash64(nb->addr ^ ((uint64_t)nb->size << 48)) & mask;; i = (i + 1) & mask) {
-		if (!c->blocks[i].size) {
-			c->blocks[i] = *nb;
-			c->nblocks++;
-			return &c->blocks[i];
+		if (!c->e->blocks[i].size) {
+			c->e->blocks[i] = *nb;
+			c->e->nblocks++;
+			return &c->e->blocks[i];
 		}
 	}
 }
 
 static struct site *site_find(struct cpu *c, uint64_t addr)
 {
-	size_t mask = c->site_cap - 1;
+	size_t mask = c->e->site_cap - 1;
 
-	if (!c->site_cap)
+	if (!c->e->site_cap)
 		return NULL;
 	for (size_t i = hash64(addr) & mask;; i = (i + 1) & mask) {
-		if (!c->sites[i].kind)
+		if (!c->e->sites[i].kind)
 			return NULL;
-		if (c->sites[i].addr == addr)
-			return &c->sites[i];
+		if (c->e->sites[i].addr == addr)
+			return &c->e->sites[i];
 	}
 }
 
@@ -364,25 +239,25 @@ static void site_insert(struct cpu *c, uint64_t addr, uint8_t kind, uint8_t size
 {
 	size_t mask;
 
-	if ((c->nsites + 1) * 2 > c->site_cap) {
-		size_t ocap = c->site_cap;
-		struct site *old = c->sites;
+	if ((c->e->nsites + 1) * 2 > c->e->site_cap) {
+		size_t ocap = c->e->site_cap;
+		struct site *old = c->e->sites;
 
-		c->site_cap = ocap ? ocap * 2 : 64;
-		c->sites = calloc(c->site_cap, sizeof(*c->sites));
-		if (!c->sites)
+		c->e->site_cap = ocap ? ocap * 2 : 64;
+		c->e->sites = calloc(c->e->site_cap, sizeof(*c->e->sites));
+		if (!c->e->sites)
 			abort();
-		c->nsites = 0;
+		c->e->nsites = 0;
 		for (size_t i = 0; i < ocap; i++)
 			if (old[i].kind)
 				site_insert(c, old[i].addr, old[i].kind, old[i].size);
 		free(old);
 	}
-	mask = c->site_cap - 1;
+	mask = c->e->site_cap - 1;
 	for (size_t i = hash64(addr) & mask;; i = (i + 1) & mask) {
-		if (!c->sites[i].kind) {
-			c->sites[i] = (struct site){ addr, kind, size };
-			c->nsites++;
+		if (!c->e->sites[i].kind) {
+			c->e->sites[i] = (struct site){ addr, kind, size };
+			c->e->nsites++;
 			return;
 		}
 	}
@@ -404,13 +279,13 @@ static const struct block *block_price(struct cpu *c, uint64_t addr, uint32_t si
 
 	if (!len || len > sizeof(code))
 		len = len ? sizeof(code) : 16;
-	if (lin_access(c, addr, code, len, 0, &err, &flo)) {
+	if (cpu_lin_access(c, addr, code, len, 0, &err, &flo)) {
 		/* Code outside RAM (e.g. an MMIO window): price it as "other". */
 		nb.ninsn = 1;
 		nb.cycles = c->prof->cost[COST_OTHER];
 		return block_insert(c, &nb);
 	}
-	cost_price_block(c->cm, code, len, addr, cpu_ctx_code_bits(c->ctx), 0, &cb);
+	cost_price_block(c->cm, code, len, addr, cpu_ctx_code_bits(c->e->ctx), 0, &cb);
 	nb.ninsn = cb.ninsn;
 	nb.cycles = cb.cycles;
 	c->st.blocks_decoded++;
@@ -425,7 +300,7 @@ static const struct block *block_price(struct cpu *c, uint64_t addr, uint32_t si
 
 			if (site_find(c, s->addr))
 				continue;
-			if (uc_hook_add(c->uc, &h, UC_HOOK_CODE, (void *)hook_site, c, s->addr, s->addr) !=
+			if (uc_hook_add(c->e->uc, &h, UC_HOOK_CODE, (void *)hook_site, c, s->addr, s->addr) !=
 			    UC_ERR_OK)
 				continue;
 			site_insert(c, s->addr, s->kind, s->size);
@@ -448,7 +323,7 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	struct cpu *c = user;
 	const struct block *b;
 
-	if (c->cycles >= c->until || c->stop_req) {
+	if (c->cycles >= c->until || c->stop_req || (c->vmx.nonroot && vmx_block_check(c))) {
 		stop_engine(c);
 		c->stop_addr = addr;
 		return;
@@ -492,7 +367,6 @@ static int has_error_code(unsigned vec)
 	return vec == VEC_DF || (vec >= VEC_TS && vec <= VEC_PF) || vec == VEC_AC || vec == VEC_CP;
 }
 
-enum { EV_HW, EV_SOFT };
 
 /* A fault raised while delivering an event. */
 struct nested {
@@ -514,7 +388,7 @@ static int read_desc(struct cpu *c, const struct cpu_sysstate *s, uint16_t sel, 
 		*nf = (struct nested){ VEC_GP, (sel & 0xfffc) | ext };
 		return -1;
 	}
-	if (lin_access(c, base + (sel & ~7u), d, 8, 0, &err, &fl)) {
+	if (cpu_lin_access(c, base + (sel & ~7u), d, 8, 0, &err, &fl)) {
 		*nf = (struct nested){ VEC_PF, err, fl, 1 };
 		return -1;
 	}
@@ -528,7 +402,7 @@ static int push_bytes(struct cpu *c, uint64_t *sp, uint64_t base, uint64_t mask,
 	uint64_t fl;
 
 	*sp = (*sp - n) & mask;
-	if (lin_access(c, base + *sp, &v, n, 1, &err, &fl)) {
+	if (cpu_lin_access(c, base + *sp, &v, n, 1, &err, &fl)) {
 		*nf = (struct nested){ VEC_PF, err | PF_W, fl, 1 };
 		return -1;
 	}
@@ -547,8 +421,8 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 	uint32_t err;
 	uint64_t fl;
 
-	if (cpu_ctx_read(c->ctx, &s))
-		return shutdown_lp(c, "host: cannot read CPU state"), 0;
+	if (cpu_ctx_read(c->e->ctx, &s))
+		return cpu_shutdown(c, "host: cannot read CPU state"), 0;
 	s.rflags = rflags;
 
 	if (!(s.cr0 & CR0_PE)) {
@@ -560,7 +434,7 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 			*nf = (struct nested){ VEC_GP, 0 };
 			return -1;
 		}
-		if (lin_access(c, s.idt_base + vec * 4, ivt, 4, 0, &err, &fl)) {
+		if (cpu_lin_access(c, s.idt_base + vec * 4, ivt, 4, 0, &err, &fl)) {
 			*nf = (struct nested){ VEC_GP, 0 };
 			return -1;
 		}
@@ -574,8 +448,8 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 		set_reg(c, UC_X86_REG_RSP, (rsp & ~0xffffull) | sp);
 		set_reg(c, UC_X86_REG_RFLAGS, rflags);
 		s.rflags = rflags;
-		if (cpu_ctx_write(c->ctx, &s))
-			return shutdown_lp(c, "host: cannot load CPU state"), 0;
+		if (cpu_ctx_write(c->e->ctx, &s))
+			return cpu_shutdown(c, "host: cannot load CPU state"), 0;
 		set_reg(c, UC_X86_REG_RIP, ivt[0]);
 		return 0;
 	}
@@ -588,7 +462,7 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 		*nf = (struct nested){ VEC_GP, idt_err };
 		return -1;
 	}
-	if (lin_access(c, s.idt_base + vec * gsize, g, gsize, 0, &err, &fl)) {
+	if (cpu_lin_access(c, s.idt_base + vec * gsize, g, gsize, 0, &err, &fl)) {
 		*nf = (struct nested){ VEC_PF, err, fl, 1 };
 		return -1;
 	}
@@ -643,7 +517,7 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 		if (ist || ncpl < s.cpl) {
 			uint64_t off = ist ? 0x24 + (ist - 1) * 8 : 4 + ncpl * 8;	/* 64-bit TSS (SDM 8.7) */
 
-			if (lin_access(c, s.tr.base + off, &sp, 8, 0, &err, &fl)) {
+			if (cpu_lin_access(c, s.tr.base + off, &sp, 8, 0, &err, &fl)) {
 				*nf = (struct nested){ VEC_PF, err, fl, 1 };
 				return -1;
 			}
@@ -673,8 +547,8 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 			uint32_t esp;
 			uint16_t ss;
 
-			if (lin_access(c, s.tr.base + 4 + ncpl * 8, &esp, 4, 0, &err, &fl) ||
-			    lin_access(c, s.tr.base + 8 + ncpl * 8, &ss, 2, 0, &err, &fl)) {
+			if (cpu_lin_access(c, s.tr.base + 4 + ncpl * 8, &esp, 4, 0, &err, &fl) ||
+			    cpu_lin_access(c, s.tr.base + 8 + ncpl * 8, &ss, 2, 0, &err, &fl)) {
 				*nf = (struct nested){ VEC_PF, err, fl, 1 };
 				return -1;
 			}
@@ -709,8 +583,8 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 	s.rflags = rflags;
 	set_reg(c, UC_X86_REG_RSP, sp);
 	set_reg(c, UC_X86_REG_RFLAGS, rflags);
-	if (cpu_ctx_write(c->ctx, &s))
-		return shutdown_lp(c, "host: cannot load CPU state"), 0;
+	if (cpu_ctx_write(c->e->ctx, &s))
+		return cpu_shutdown(c, "host: cannot load CPU state"), 0;
 	set_reg(c, UC_X86_REG_RIP, target);
 	return 0;
 }
@@ -722,7 +596,7 @@ static int contributory(unsigned v)
 
 /* Deliver an exception or interrupt with the double-fault rules of
  * SDM Vol. 3 6.15 (Table 6-5) for faults raised during delivery. */
-static void raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip)
+void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip)
 {
 	struct nested nf;
 	int push_err = kind == EV_HW && has_error_code(vec);
@@ -737,20 +611,36 @@ static void raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, ui
 			(unsigned long long)reg(c, UC_X86_REG_RAX), (unsigned long long)reg(c, UC_X86_REG_RBX),
 			(unsigned long long)reg(c, UC_X86_REG_RCX), (unsigned long long)reg(c, UC_X86_REG_RDX),
 			(unsigned long long)reg(c, UC_X86_REG_RSI), (unsigned long long)reg(c, UC_X86_REG_RDI));
+	/* Non-root: the exception bitmap decides first (SDM 26.2). */
+	if (c->vmx.nonroot && vmx_intercept_exception(c, vec, kind, errc, rip, kind == EV_SOFT ? 1 : 0))
+		return;
 	c->st.exceptions++;
 	c->cycles += c->prof->cost[COST_INT];
 	for (int depth = 0;; depth++) {
 		if (!deliver(c, vec, kind, push_err, errc, rip, &nf))
 			return;
+		if (c->vmx.nonroot && c->vmx.p.exit) {
+			/* EPT stopped the delivery: exit with the event as
+			 * IDT-vectoring information (SDM 28.2.4). */
+			vmx_exit_vectoring(c, vec, kind, push_err, errc);
+			return;
+		}
 		if (nf.has_cr2)
 			set_reg(c, UC_X86_REG_CR2, nf.cr2);
 		if (c->debug)
 			fprintf(stderr, "hvsim: LP%u: delivering vector %u raised %u (error 0x%x)\n", c->index, vec,
 				nf.vec, nf.err);
 		if (vec == VEC_DF || depth > 2) {
-			shutdown_lp(c, "triple fault: vector %u raised while delivering a double fault", nf.vec);
+			if (c->vmx.nonroot) {
+				vmx_intercept_triple_fault(c);
+				return;
+			}
+			cpu_shutdown(c, "triple fault: vector %u raised while delivering a double fault", nf.vec);
 			return;
 		}
+		unsigned ovec = vec, okind = kind, opush = push_err;
+		uint32_t oerr = errc;
+
 		if ((contributory(vec) && contributory(nf.vec)) ||
 		    (vec == VEC_PF && (contributory(nf.vec) || nf.vec == VEC_PF))) {
 			vec = VEC_DF;
@@ -759,14 +649,16 @@ static void raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, ui
 			vec = nf.vec;
 			errc = nf.err;
 		}
+		if (c->vmx.nonroot && vmx_intercept_nested(c, ovec, okind, opush, oerr, vec, errc, rip))
+			return;
 		kind = EV_HW;
 		push_err = has_error_code(vec);
 	}
 }
 
-static void raise_fault(struct cpu *c, unsigned vec, uint32_t errc)
+void cpu_raise_fault(struct cpu *c, unsigned vec, uint32_t errc)
 {
-	raise_event(c, vec, EV_HW, errc, reg(c, UC_X86_REG_RIP));
+	cpu_raise_event(c, vec, EV_HW, errc, reg(c, UC_X86_REG_RIP));
 }
 
 static void hook_intr(uc_engine *uc, uint32_t intno, void *user)
@@ -780,7 +672,7 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *user)
 
 /* From inside a code hook: raise `vec` at the current instruction once
  * the engine has stopped (the instruction is not executed). */
-static void raise_from_hook(struct cpu *c, unsigned vec, uint32_t errc)
+void cpu_raise_from_hook(struct cpu *c, unsigned vec, uint32_t errc)
 {
 	c->raise_pending = 1;
 	c->raise_vec = vec;
@@ -800,7 +692,7 @@ static const struct cost_site *cur_site(struct cpu *c, uint64_t addr)
 	return NULL;
 }
 
-static uint64_t tsc_now(struct cpu *c, uint64_t site_addr)
+uint64_t cpu_tsc_now(struct cpu *c, uint64_t site_addr)
 {
 	uint64_t cyc = c->cycles;
 
@@ -810,11 +702,12 @@ static uint64_t tsc_now(struct cpu *c, uint64_t site_addr)
 	 * counts only the instructions before it. */
 	if (s)
 		cyc = c->block_start + s->prefix_cycles;
-	return cyc + (uint64_t)c->tsc_offset;
+	cyc += (uint64_t)c->tsc_offset;
+	return c->vmx.nonroot ? vmx_guest_tsc(c, cyc) : cyc;
 }
 
 /* MSRs whose state Unicorn's CPU keeps (it acts on them). */
-static int msr_in_engine(uint32_t idx)
+int msr_in_engine(uint32_t idx)
 {
 	switch (idx) {
 	case MSR_IA32_SYSENTER_CS:
@@ -842,38 +735,42 @@ static int msr_needs_canonical(uint32_t idx)
 	       idx == MSR_KERNEL_GS_BASE || idx == MSR_IA32_SYSENTER_ESP || idx == MSR_IA32_SYSENTER_EIP;
 }
 
-static uint64_t engine_msr(struct cpu *c, uint32_t idx)
+uint64_t cpu_engine_msr(struct cpu *c, uint32_t idx)
 {
 	uc_x86_msr m = { .rid = idx };
 
-	uc_reg_read(c->uc, UC_X86_REG_MSR, &m);
+	uc_reg_read(c->e->uc, UC_X86_REG_MSR, &m);
 	return m.value;
 }
 
 /* Returns 0, or -1 for #GP. */
-static int msr_read(struct cpu *c, uint32_t idx, uint64_t *v, uint64_t site)
+int cpu_msr_read(struct cpu *c, uint32_t idx, uint64_t *v, uint64_t site)
 {
 	const struct profile_msr *pm = profile_find_msr(c->prof, idx);
 
 	if (!pm)
 		return -1;
 	if (idx == MSR_IA32_TSC)
-		*v = tsc_now(c, site);
+		*v = cpu_tsc_now(c, site);
 	else if (msr_in_engine(idx))
-		*v = engine_msr(c, idx);
+		*v = cpu_engine_msr(c, idx);
 	else
 		*v = c->msr[pm - c->prof->msrs];
 	return 0;
 }
 
-static int msr_write(struct cpu *c, uint32_t idx, uint64_t v, uint64_t site)
+int cpu_msr_write(struct cpu *c, uint32_t idx, uint64_t v, uint64_t site)
 {
 	const struct profile_msr *pm = profile_find_msr(c->prof, idx);
 	uint64_t cur;
 
 	if (!pm || (pm->flags & PROFILE_MSR_RO))
 		return -1;
-	if (msr_read(c, idx, &cur, site))
+	if (cpu_msr_read(c, idx, &cur, site))
+		return -1;
+	/* A locked IA32_FEATURE_CONTROL refuses every write (SDM Vol. 3C
+	 * "Enabling and Entering VMX Operation"). */
+	if (idx == 0x3a && (cur & 1))
 		return -1;
 	if (idx == MSR_IA32_TSC) {
 		/* Writing the TSC moves IA32_TSC_ADJUST by the same amount (SDM 17.17.3). */
@@ -901,7 +798,7 @@ static int msr_write(struct cpu *c, uint32_t idx, uint64_t v, uint64_t site)
 
 		if (idx == MSR_EFER)
 			m.value = (v & ~EFER_LMA) | (cur & EFER_LMA);
-		uc_reg_write(c->uc, UC_X86_REG_MSR, &m);
+		uc_reg_write(c->e->uc, UC_X86_REG_MSR, &m);
 	} else {
 		c->msr[pm - c->prof->msrs] = v;
 	}
@@ -910,7 +807,7 @@ static int msr_write(struct cpu *c, uint32_t idx, uint64_t v, uint64_t site)
 
 /* Resume after an emulated site instruction: the block the engine starts
  * at the next instruction continues the current one (hook_block). */
-static void continue_after_site(struct cpu *c, uint64_t addr, unsigned size)
+void cpu_continue_after_site(struct cpu *c, uint64_t addr, unsigned size)
 {
 	const struct cost_site *cs = cur_site(c, addr);
 
@@ -932,7 +829,7 @@ static int site_still_there(struct cpu *c, const struct site *s)
 	uint64_t fl;
 	unsigned n = s->size;
 
-	if (n < 2 || n > sizeof(b) || lin_access(c, s->addr, b, n, 0, &err, &fl))
+	if (n < 2 || n > sizeof(b) || cpu_lin_access(c, s->addr, b, n, 0, &err, &fl))
 		return 0;
 	switch (s->kind) {
 	case SITE_RDTSC:
@@ -963,39 +860,41 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 
 	if (!s || !site_still_there(c, s))
 		return;
+	if (c->vmx.nonroot && vmx_intercept_site(c, s->kind, addr, s->size))
+		return;
 	switch (s->kind) {
 	case SITE_RDTSC:
 	case SITE_RDTSCP:
 		/* CR4.TSD restricts the TSC to CPL 0 (SDM Vol. 2B RDTSC). */
-		if ((reg(c, UC_X86_REG_CR4) & CR4_TSD) && cur_cpl(c)) {
-			raise_from_hook(c, VEC_GP, 0);
+		if ((reg(c, UC_X86_REG_CR4) & CR4_TSD) && cpu_cpl(c)) {
+			cpu_raise_from_hook(c, VEC_GP, 0);
 			return;
 		}
-		v = tsc_now(c, addr);
+		v = cpu_tsc_now(c, addr);
 		set_reg(c, UC_X86_REG_RAX, (uint32_t)v);
 		set_reg(c, UC_X86_REG_RDX, v >> 32);
 		if (s->kind == SITE_RDTSCP)
-			set_reg(c, UC_X86_REG_RCX, (uint32_t)engine_msr(c, MSR_TSC_AUX));
+			set_reg(c, UC_X86_REG_RCX, (uint32_t)cpu_engine_msr(c, MSR_TSC_AUX));
 		break;
 	case SITE_RDMSR:
 	case SITE_WRMSR:
 		c->st.msr_accesses++;
 		idx = (uint32_t)reg(c, UC_X86_REG_RCX);
-		if (cur_cpl(c)) {
-			raise_from_hook(c, VEC_GP, 0);
+		if (cpu_cpl(c)) {
+			cpu_raise_from_hook(c, VEC_GP, 0);
 			return;
 		}
 		if (s->kind == SITE_RDMSR) {
-			if (msr_read(c, idx, &v, addr)) {
-				raise_from_hook(c, VEC_GP, 0);
+			if (cpu_msr_read(c, idx, &v, addr)) {
+				cpu_raise_from_hook(c, VEC_GP, 0);
 				return;
 			}
 			set_reg(c, UC_X86_REG_RAX, (uint32_t)v);
 			set_reg(c, UC_X86_REG_RDX, v >> 32);
 		} else {
 			v = (uint32_t)reg(c, UC_X86_REG_RAX) | (reg(c, UC_X86_REG_RDX) << 32);
-			if (msr_write(c, idx, v, addr)) {
-				raise_from_hook(c, VEC_GP, 0);
+			if (cpu_msr_write(c, idx, v, addr)) {
+				cpu_raise_from_hook(c, VEC_GP, 0);
 				return;
 			}
 		}
@@ -1005,8 +904,8 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		 * data translations but keeps running code cached from it, so
 		 * the run loop drops every cached translation (outside the
 		 * engine: not while a block of it executes). */
-		if (cur_cpl(c)) {
-			raise_from_hook(c, VEC_GP, 0);
+		if (cpu_cpl(c)) {
+			cpu_raise_from_hook(c, VEC_GP, 0);
 			return;
 		}
 		c->invlpg_pending = 1;
@@ -1019,7 +918,7 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	}
 	/* Writing RIP makes Unicorn skip the native instruction and continue
 	 * in a new block at the next one. */
-	continue_after_site(c, addr, s->size);
+	cpu_continue_after_site(c, addr, s->size);
 }
 
 /* ---- CPUID, port I/O, memory holes ----------------------------------- */
@@ -1030,6 +929,9 @@ static int hook_cpuid(uc_engine *uc, void *user)
 	uint32_t leaf = (uint32_t)reg(c, UC_X86_REG_RAX), sub = (uint32_t)reg(c, UC_X86_REG_RCX);
 	uint32_t r[4];
 
+	/* CPUID exits unconditionally in non-root operation (SDM 26.1.2). */
+	if (c->vmx.nonroot)
+		return vmx_intercept_cpuid(c);
 	profile_cpuid(c->prof, leaf, sub, r);
 	if (leaf == 1) {
 		/* Initial APIC id and logical processor count (SDM Vol. 2A CPUID). */
@@ -1052,6 +954,8 @@ static uint32_t hook_in(uc_engine *uc, uint32_t port, int size, void *user)
 {
 	struct cpu *c = user;
 
+	if (c->vmx.nonroot && vmx_intercept_io(c, 1, (uint16_t)port, (unsigned)size))
+		return 0;
 	c->st.io_accesses++;
 	return memmap_port_in(c->mem, (uint16_t)port, (unsigned)size);
 }
@@ -1060,6 +964,8 @@ static void hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, voi
 {
 	struct cpu *c = user;
 
+	if (c->vmx.nonroot && vmx_intercept_io(c, 0, (uint16_t)port, (unsigned)size))
+		return;
 	c->st.io_accesses++;
 	memmap_port_out(c->mem, (uint16_t)port, value, (unsigned)size);
 	if (c->stop_req)
@@ -1097,14 +1003,14 @@ static bool hook_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int si
 	struct cpu *c = user;
 	uint64_t page = addr & ~0xfffull;
 
-	if (c->open_bus_pages >= MAX_OPEN_BUS_PAGES) {
-		shutdown_lp(c, "guest touched more than %d pages with nothing behind them (last 0x%llx)",
+	if (c->e->open_bus_pages >= MAX_OPEN_BUS_PAGES) {
+		cpu_shutdown(c, "guest touched more than %d pages with nothing behind them (last 0x%llx)",
 			    MAX_OPEN_BUS_PAGES, (unsigned long long)addr);
 		return false;
 	}
 	if (uc_mmio_map(uc, page, 0x1000, open_bus_read, c, open_bus_write, c) != UC_ERR_OK)
 		return false;
-	c->open_bus_pages++;
+	c->e->open_bus_pages++;
 	return true;
 }
 
@@ -1115,11 +1021,74 @@ static bool hook_invalid(uc_engine *uc, void *user)
 
 /* ---- life cycle ------------------------------------------------------ */
 
+/* Open one engine on the LP's memory map with the CPU model's hooks.
+ * `guest`: a VMX non-root engine, whose addresses are translated by the
+ * model (vmx.c) rather than by Unicorn's page walk. */
+int cpu_engine_open(struct cpu *c, struct engine *e, int guest)
+{
+	struct memmap *m = c->mem;
+	int ok = 1;
+
+	memset(e, 0, sizeof(*e));
+	e->cap = 4096;
+	e->blocks = calloc(e->cap, sizeof(*e->blocks));
+	if (!e->blocks || uc_open(UC_ARCH_X86, UC_MODE_64, &e->uc) != UC_ERR_OK)
+		return -ENOMEM;
+	/* Unicorn's default model (qemu64) lacks instructions the profile
+	 * advertises (SSSE3, SSE4.x, POPCNT): execute as a Sandy Bridge.  What
+	 * the guest is told is the profile's CPUID, not this model's. */
+	if (uc_ctl_set_cpu_model(e->uc, UC_CPU_X86_SANDYBRIDGE) != UC_ERR_OK)
+		return -EIO;
+	if (guest && vmx_engine_setup(c, e))
+		return -EIO;
+	e->ctx = cpu_ctx_new(e->uc);
+	if (!e->ctx)
+		return -ENOMEM;
+	if (uc_mem_map_ptr(e->uc, 0, memmap_ram_low(m), UC_PROT_ALL, memmap_ram(m)) != UC_ERR_OK)
+		return -EIO;
+	if (memmap_ram_high(m) &&
+	    uc_mem_map_ptr(e->uc, MEMMAP_HIGH_RAM_BASE, memmap_ram_high(m), UC_PROT_ALL,
+			   memmap_ram(m) + memmap_ram_low(m)) != UC_ERR_OK)
+		return -EIO;
+	for (size_t i = 0; i < memmap_mmio_count(m); i++) {
+		const struct memmap_region *r = memmap_mmio_at(m, i);
+		uint64_t base = r->base & ~0xfffull, end = (r->base + r->size + 0xfff) & ~0xfffull;
+
+		if (uc_mmio_map(e->uc, base, end - base, mmio_read, (void *)r, mmio_write, (void *)r) != UC_ERR_OK)
+			return -EIO;
+	}
+	ok &= uc_hook_add(e->uc, &e->hooks[0], UC_HOOK_BLOCK, (void *)hook_block, c, 1, 0) == UC_ERR_OK;
+	ok &= uc_hook_add(e->uc, &e->hooks[1], UC_HOOK_INTR, (void *)hook_intr, c, 1, 0) == UC_ERR_OK;
+	ok &= uc_hook_add(e->uc, &e->hooks[2], UC_HOOK_INSN_INVALID, (void *)hook_invalid, c, 1, 0) == UC_ERR_OK;
+	ok &= uc_hook_add(e->uc, &e->hooks[3], UC_HOOK_INSN, (void *)hook_cpuid, c, 1, 0, UC_X86_INS_CPUID) ==
+	      UC_ERR_OK;
+	ok &= uc_hook_add(e->uc, &e->hooks[4], UC_HOOK_INSN, (void *)hook_in, c, 1, 0, UC_X86_INS_IN) == UC_ERR_OK;
+	ok &= uc_hook_add(e->uc, &e->hooks[5], UC_HOOK_INSN, (void *)hook_out, c, 1, 0, UC_X86_INS_OUT) ==
+	      UC_ERR_OK;
+	ok &= uc_hook_add(e->uc, &e->hooks[6], UC_HOOK_MEM_UNMAPPED, (void *)hook_unmapped, c, 1, 0) == UC_ERR_OK;
+	if (!ok)
+		return -EIO;
+	/* No exit address: execution ends only when the model stops it. */
+	uc_ctl_exits_enable(e->uc);
+	return 0;
+}
+
+void cpu_engine_close(struct engine *e)
+{
+	if (e->blocks)
+		for (size_t i = 0; i < e->cap; i++)
+			free(e->blocks[i].detail);
+	free(e->blocks);
+	free(e->sites);
+	cpu_ctx_free(e->ctx);
+	if (e->uc)
+		uc_close(e->uc);
+	memset(e, 0, sizeof(*e));
+}
+
 struct cpu *cpu_new(const struct cpu_config *cfg)
 {
 	struct cpu *c;
-	struct memmap *m = cfg->mem;
-	int ok = 1;
 
 	if (cpu_selfcheck())
 		return NULL;
@@ -1129,51 +1098,16 @@ struct cpu *cpu_new(const struct cpu_config *cfg)
 	c->index = cfg->index;
 	c->nlps = cfg->nlps;
 	c->prof = cfg->profile;
-	c->mem = m;
+	c->mem = cfg->mem;
 	c->state = cfg->bsp ? CPU_RUNNING : CPU_WAIT_SIPI;
 	c->debug = getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "exceptions");
 	if (getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "blocks"))
 		c->debug = 2;
 	c->msr = calloc(c->prof->nmsrs ? c->prof->nmsrs : 1, sizeof(*c->msr));
 	c->cm = cost_model_new(c->prof);
-	c->cap = 4096;
-	c->blocks = calloc(c->cap, sizeof(*c->blocks));
-	if (!c->msr || !c->cm || !c->blocks || uc_open(UC_ARCH_X86, UC_MODE_64, &c->uc) != UC_ERR_OK)
+	c->e = &c->root;
+	if (!c->msr || !c->cm || cpu_engine_open(c, &c->root, 0))
 		goto fail;
-	/* Unicorn's default model (qemu64) lacks instructions the profile
-	 * advertises (SSSE3, SSE4.x, POPCNT): execute as a Sandy Bridge.  What
-	 * the guest is told is the profile's CPUID, not this model's. */
-	if (uc_ctl_set_cpu_model(c->uc, UC_CPU_X86_SANDYBRIDGE) != UC_ERR_OK)
-		goto fail;
-	c->ctx = cpu_ctx_new(c->uc);
-	if (!c->ctx)
-		goto fail;
-	if (uc_mem_map_ptr(c->uc, 0, memmap_ram_low(m), UC_PROT_ALL, memmap_ram(m)) != UC_ERR_OK)
-		goto fail;
-	if (memmap_ram_high(m) &&
-	    uc_mem_map_ptr(c->uc, MEMMAP_HIGH_RAM_BASE, memmap_ram_high(m), UC_PROT_ALL,
-			   memmap_ram(m) + memmap_ram_low(m)) != UC_ERR_OK)
-		goto fail;
-	for (size_t i = 0; i < memmap_mmio_count(m); i++) {
-		const struct memmap_region *r = memmap_mmio_at(m, i);
-		uint64_t base = r->base & ~0xfffull, end = (r->base + r->size + 0xfff) & ~0xfffull;
-
-		if (uc_mmio_map(c->uc, base, end - base, mmio_read, (void *)r, mmio_write, (void *)r) != UC_ERR_OK)
-			goto fail;
-	}
-	ok &= uc_hook_add(c->uc, &c->hooks[0], UC_HOOK_BLOCK, (void *)hook_block, c, 1, 0) == UC_ERR_OK;
-	ok &= uc_hook_add(c->uc, &c->hooks[1], UC_HOOK_INTR, (void *)hook_intr, c, 1, 0) == UC_ERR_OK;
-	ok &= uc_hook_add(c->uc, &c->hooks[2], UC_HOOK_INSN_INVALID, (void *)hook_invalid, c, 1, 0) == UC_ERR_OK;
-	ok &= uc_hook_add(c->uc, &c->hooks[3], UC_HOOK_INSN, (void *)hook_cpuid, c, 1, 0, UC_X86_INS_CPUID) ==
-	      UC_ERR_OK;
-	ok &= uc_hook_add(c->uc, &c->hooks[4], UC_HOOK_INSN, (void *)hook_in, c, 1, 0, UC_X86_INS_IN) == UC_ERR_OK;
-	ok &= uc_hook_add(c->uc, &c->hooks[5], UC_HOOK_INSN, (void *)hook_out, c, 1, 0, UC_X86_INS_OUT) ==
-	      UC_ERR_OK;
-	ok &= uc_hook_add(c->uc, &c->hooks[6], UC_HOOK_MEM_UNMAPPED, (void *)hook_unmapped, c, 1, 0) == UC_ERR_OK;
-	if (!ok)
-		goto fail;
-	/* No exit address: execution ends only when the model stops it. */
-	uc_ctl_exits_enable(c->uc);
 	for (size_t i = 0; i < c->prof->nmsrs; i++)
 		c->msr[i] = c->prof->msrs[i].reset;
 	{
@@ -1188,10 +1122,12 @@ struct cpu *cpu_new(const struct cpu_config *cfg)
 			if (msr_in_engine(idx) && idx != MSR_EFER) {
 				uc_x86_msr mv = { .rid = idx, .value = c->prof->msrs[i].reset };
 
-				uc_reg_write(c->uc, UC_X86_REG_MSR, &mv);
+				uc_reg_write(c->e->uc, UC_X86_REG_MSR, &mv);
 			}
 		}
 	}
+	if (vmx_init(c))
+		goto fail;
 	return c;
 fail:
 	diag_error("cannot create logical processor %u", cfg->index);
@@ -1203,13 +1139,9 @@ void cpu_free(struct cpu *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->cap; i++)
-		free(c->blocks[i].detail);
-	free(c->blocks);
-	free(c->sites);
-	cpu_ctx_free(c->ctx);
-	if (c->uc)
-		uc_close(c->uc);
+	vmx_free(c);
+	cpu_engine_close(&c->root);
+	cpu_engine_close(&c->guest);
 	cost_model_free(c->cm);
 	free(c->msr);
 	free(c);
@@ -1272,7 +1204,7 @@ int cpu_boot(struct cpu *c, const struct boot_entry *e)
 			set_reg(c, gprs[i], 0);
 	}
 	set_reg(c, UC_X86_REG_RFLAGS, 2);
-	if (cpu_ctx_write(c->ctx, &s))
+	if (cpu_ctx_write(c->e->ctx, &s))
 		return -EIO;
 	set_reg(c, UC_X86_REG_RAX, e->rax);
 	set_reg(c, UC_X86_REG_RBX, e->rbx);
@@ -1288,11 +1220,11 @@ int cpu_boot(struct cpu *c, const struct boot_entry *e)
 /* Linear address of the instruction at RIP: the CS base counts outside
  * 64-bit code (real mode: selector << 4).  Reads the saved context, so
  * only for the rare paths that look at instruction bytes. */
-static uint64_t rip_linear(struct cpu *c, uint64_t rip)
+uint64_t cpu_rip_linear(struct cpu *c, uint64_t rip)
 {
 	struct cpu_sysstate s;
 
-	if (cpu_ctx_read(c->ctx, &s) || ((s.efer & EFER_LMA) && (s.seg[SEG_CS].attr & SEG_ATTR_L)))
+	if (cpu_ctx_read(c->e->ctx, &s) || ((s.efer & EFER_LMA) && (s.seg[SEG_CS].attr & SEG_ATTR_L)))
 		return rip;
 	return rip + s.seg[SEG_CS].base;
 }
@@ -1304,20 +1236,24 @@ static int insn_is(struct cpu *c, uint64_t lin, const uint8_t *op, unsigned n)
 	uint32_t err;
 	uint64_t fl;
 
-	return n <= sizeof(b) && !lin_access(c, lin, b, n, 0, &err, &fl) && !memcmp(b, op, n);
+	return n <= sizeof(b) && !cpu_lin_access(c, lin, b, n, 0, &err, &fl) && !memcmp(b, op, n);
 }
 
 static void handle_invalid(struct cpu *c)
 {
 	static const uint8_t rdpmc[] = { 0x0f, 0x33 }, rdtscp[] = { 0x0f, 0x01, 0xf9 };
-	uint64_t rip = reg(c, UC_X86_REG_RIP), lin = rip_linear(c, rip);
+	uint64_t rip = reg(c, UC_X86_REG_RIP), lin = cpu_rip_linear(c, rip);
 
+	if (vmx_handle_invalid(c, rip, lin))
+		return;
+	if (c->vmx.nonroot && vmx_intercept_ud(c, rip, lin))
+		return;
 	/* RDPMC exists on every P6 and later core; Unicorn raises #UD for it.
 	 * The profiles model no performance counters (CPUID leaf 0xA is 0), so
 	 * every counter index is invalid: #GP(0), as it is at CPL > 0 with
 	 * CR4.PCE clear (SDM Vol. 2B RDPMC). */
 	if (insn_is(c, lin, rdpmc, sizeof(rdpmc))) {
-		raise_fault(c, VEC_GP, 0);
+		cpu_raise_fault(c, VEC_GP, 0);
 		return;
 	}
 
@@ -1328,11 +1264,11 @@ static void handle_invalid(struct cpu *c)
 
 		set_reg(c, UC_X86_REG_RAX, (uint32_t)v);
 		set_reg(c, UC_X86_REG_RDX, v >> 32);
-		set_reg(c, UC_X86_REG_RCX, (uint32_t)engine_msr(c, MSR_TSC_AUX));
+		set_reg(c, UC_X86_REG_RCX, (uint32_t)cpu_engine_msr(c, MSR_TSC_AUX));
 		set_reg(c, UC_X86_REG_RIP, rip + 3);
 		return;
 	}
-	raise_fault(c, VEC_UD, 0);
+	cpu_raise_fault(c, VEC_UD, 0);
 }
 
 static void handle_fault(struct cpu *c)
@@ -1342,13 +1278,13 @@ static void handle_fault(struct cpu *c)
 	unsigned vec = c->fault_vec;
 	uint64_t rip = reg(c, UC_X86_REG_RIP);
 
-	if (cpu_ctx_take_fault(c->ctx, &errc, &soft)) {
-		shutdown_lp(c, "host: cannot read fault state");
+	if (cpu_ctx_take_fault(c->e->ctx, &errc, &soft)) {
+		cpu_shutdown(c, "host: cannot read fault state");
 		return;
 	}
 	/* INT n, INT3 and INTO report RIP past the instruction; faults report
 	 * the faulting instruction (SDM 6.5). */
-	raise_event(c, vec, soft ? EV_SOFT : EV_HW, errc, rip);
+	cpu_raise_event(c, vec, soft ? EV_SOFT : EV_HW, errc, rip);
 }
 
 /* Did the engine stop just past a HLT? */
@@ -1358,7 +1294,7 @@ static int halted_at(struct cpu *c, uint64_t rip)
 	uint32_t err;
 	uint64_t fl;
 
-	return !lin_access(c, rip_linear(c, rip) - 1, &b, 1, 0, &err, &fl) && b == 0xf4;
+	return !cpu_lin_access(c, cpu_rip_linear(c, rip) - 1, &b, 1, 0, &err, &fl) && b == 0xf4;
 }
 
 /* Unicorn 2.1.1: when a block hook stops the engine at a block entered
@@ -1372,7 +1308,7 @@ static void fix_stop_rip(struct cpu *c)
 
 	if (rip == c->stop_addr)
 		return;
-	base = rip_linear(c, rip) - rip;
+	base = cpu_rip_linear(c, rip) - rip;
 	if (rip + base != c->stop_addr)
 		set_reg(c, UC_X86_REG_RIP, c->stop_addr - base);
 }
@@ -1395,27 +1331,29 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 		if (c->debug > 1)
 			fprintf(stderr, "S %llx cyc %llu until %llu\n", (unsigned long long)rip,
 				(unsigned long long)c->cycles, (unsigned long long)until);
-		e = uc_emu_start(c->uc, rip, 0, 0, 0);
+		e = uc_emu_start(c->e->uc, rip, 0, 0, 0);
 		if (c->debug > 1)
 			fprintf(stderr, "E %llx err %d stopping %d stop_addr %llx\n",
 				(unsigned long long)reg(c, UC_X86_REG_RIP), e, c->stopping,
 				(unsigned long long)c->stop_addr);
 		if (c->stop_addr)
 			fix_stop_rip(c);
+		if (c->vmx.nonroot && vmx_run_pending(c, e))
+			continue;
 		if (c->flush) {
 			c->flush = 0;
-			uc_ctl_remove_cache(c->uc, c->flush_lo, c->flush_hi);
+			uc_ctl_remove_cache(c->e->uc, c->flush_lo, c->flush_hi);
 			continue;
 		}
 		if (c->raise_pending) {
-			raise_fault(c, c->raise_vec, c->raise_err);
+			cpu_raise_fault(c, c->raise_vec, c->raise_err);
 			continue;
 		}
 		if (c->invlpg_pending) {
 			c->invlpg_pending = 0;
-			uc_ctl_flush_tb(c->uc);
-			uc_ctl_flush_tlb(c->uc);
-			continue_after_site(c, c->invlpg_addr, c->invlpg_size);
+			uc_ctl_flush_tb(c->e->uc);
+			uc_ctl_flush_tlb(c->e->uc);
+			cpu_continue_after_site(c, c->invlpg_addr, c->invlpg_size);
 			continue;
 		}
 		if (c->fault_pending) {
@@ -1428,7 +1366,7 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 		}
 		if (e != UC_ERR_OK) {
 			if (c->state != CPU_SHUTDOWN)
-				shutdown_lp(c, "execution stopped at 0x%llx: %s",
+				cpu_shutdown(c, "execution stopped at 0x%llx: %s",
 					    (unsigned long long)reg(c, UC_X86_REG_RIP), uc_strerror(e));
 			break;
 		}
@@ -1436,10 +1374,18 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 			continue;
 		if (halted_at(c, reg(c, UC_X86_REG_RIP))) {
 			/* The HLT was charged with its block. */
+			if (c->vmx.nonroot && vmx_intercept_hlt(c, reg(c, UC_X86_REG_RIP)))
+				continue;
+			if (c->vmx.nonroot && c->vmx.preempt_deadline >= 0) {
+				/* Only the preemption timer can end a guest HLT. */
+				cpu_idle_until(c, (uint64_t)c->vmx.preempt_deadline);
+				vmx_exit(c, EXIT_REASON_PREEMPTION_TIMER, 0);
+				continue;
+			}
 			c->state = CPU_HALTED;
 			break;
 		}
-		shutdown_lp(c, "execution stopped at 0x%llx for no known reason",
+		cpu_shutdown(c, "execution stopped at 0x%llx for no known reason",
 			    (unsigned long long)reg(c, UC_X86_REG_RIP));
 	}
 	c->st.busy_cycles += c->cycles - start;
@@ -1456,7 +1402,7 @@ void cpu_limit_run(struct cpu *c, uint64_t until)
 void cpu_request_stop(struct cpu *c)
 {
 	c->stop_req = 1;
-	uc_emu_stop(c->uc);
+	uc_emu_stop(c->e->uc);
 	c->stopping = 1;
 }
 
@@ -1518,7 +1464,7 @@ void cpu_get_regs(struct cpu *c, struct cpu_regs *r)
 	r->cr2 = reg(c, UC_X86_REG_CR2);
 	r->cr3 = reg(c, UC_X86_REG_CR3);
 	r->cr4 = reg(c, UC_X86_REG_CR4);
-	r->efer = engine_msr(c, MSR_EFER);
+	r->efer = cpu_engine_msr(c, MSR_EFER);
 	r->cs = (uint16_t)reg(c, UC_X86_REG_CS);
 	r->ss = (uint16_t)reg(c, UC_X86_REG_SS);
 }

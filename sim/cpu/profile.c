@@ -278,35 +278,42 @@ static int match_key(struct pp *pp, const char *const *keys, size_t nkeys, uint3
 	return pp_err(pp, pp->ev.start_mark, "unknown key '%s'%s", ev_text(pp), where);
 }
 
-static int parse_costs(struct pp *pp)
+static const char *const vmx_cost_keys[VMX_NCOSTS] = {
+	"vm_exit", "vm_entry", "vmread", "vmwrite", "vmptrld", "vmptrst", "vmclear", "vmxon", "vmxoff",
+	"invept", "invvpid", "ept_entry",
+};
+
+/* A mapping naming every key of `keys` once, each a cost in cycles. */
+static int parse_cost_map(struct pp *pp, const char *section, const char *const *keys, int n, uint32_t *out)
 {
 	yaml_mark_t start = pp->ev.start_mark;
 	uint32_t seen = 0;
+	char where[40];
 	int rc;
 
+	snprintf(where, sizeof(where), " in %s", section);
 	if (pp->ev.type != YAML_MAPPING_START_EVENT)
-		return pp_err(pp, start, "costs: expected a mapping of instruction classes, found %s",
-			      ev_kind(&pp->ev));
+		return pp_err(pp, start, "%s: expected a mapping of costs, found %s", section, ev_kind(&pp->ev));
 	while ((rc = next_key(pp)) == 1) {
-		char what[32];
+		char what[48];
 		uint64_t v;
-		int k = match_key(pp, cost_keys, COST_NCLASSES, &seen, " in costs");
+		int k = match_key(pp, keys, (size_t)n, &seen, where);
 
 		if (k < 0)
 			return k;
-		snprintf(what, sizeof(what), "costs.%s", cost_keys[k]);
+		snprintf(what, sizeof(what), "%s.%s", section, keys[k]);
 		rc = pp_next(pp);
 		if (!rc)
 			rc = parse_uint(pp, what, PROFILE_MAX_COST, &v);
 		if (rc)
 			return rc;
-		pp->prof->cost[k] = (uint32_t)v;
+		out[k] = (uint32_t)v;
 	}
 	if (rc)
 		return rc;
-	for (int k = 0; k < COST_NCLASSES; k++) {
+	for (int k = 0; k < n; k++) {
 		if (!(seen & (1u << k)))
-			return pp_err(pp, start, "costs: missing class '%s'", cost_keys[k]);
+			return pp_err(pp, start, "%s: missing '%s'", section, keys[k]);
 	}
 	return 0;
 }
@@ -480,9 +487,9 @@ static int parse_list(struct pp *pp, const char *what, int (*entry)(struct pp *)
 	}
 }
 
-enum { TK_NAME, TK_DESC, TK_MHZ, TK_KHZ, TK_COSTS, TK_CPUID, TK_MSRS, TK_N };
+enum { TK_NAME, TK_DESC, TK_MHZ, TK_KHZ, TK_COSTS, TK_CPUID, TK_MSRS, TK_VMX_COSTS, TK_N };
 static const char *const top_keys[TK_N] = {
-	"name", "description", "frequency_mhz", "frequency_khz", "costs", "cpuid", "msrs",
+	"name", "description", "frequency_mhz", "frequency_khz", "costs", "cpuid", "msrs", "vmx_costs",
 };
 
 static int parse_top(struct pp *pp)
@@ -527,13 +534,20 @@ static int parse_top(struct pp *pp)
 			break;
 		}
 		case TK_COSTS:
-			rc = parse_costs(pp);
+			rc = parse_cost_map(pp, "costs", cost_keys, COST_NCLASSES, p->cost);
+			break;
+		case TK_VMX_COSTS:
+			rc = parse_cost_map(pp, "vmx_costs", vmx_cost_keys, VMX_NCOSTS, p->vmx_cost);
+			p->has_vmx = !rc;
 			break;
 		case TK_CPUID:
 			rc = parse_list(pp, "cpuid", parse_cpuid_entry);
 			break;
-		default:
+		case TK_MSRS:
 			rc = parse_list(pp, "msrs", parse_msr_entry);
+			break;
+		default:
+			rc = pp_err(pp, pp->ev.start_mark, "unknown key");
 			break;
 		}
 		if (rc)

@@ -28,6 +28,23 @@ struct profile_msr {
 	uint32_t flags;		/* PROFILE_MSR_* */
 };
 
+/* VMX transition and instruction costs (profile key vmx_costs). */
+enum vmx_cost {
+	VMX_COST_EXIT,		/* vm_exit: VM exit, hardware part */
+	VMX_COST_ENTRY,		/* vm_entry: VMLAUNCH/VMRESUME to the first guest instruction */
+	VMX_COST_VMREAD,
+	VMX_COST_VMWRITE,
+	VMX_COST_VMPTRLD,
+	VMX_COST_VMPTRST,
+	VMX_COST_VMCLEAR,
+	VMX_COST_VMXON,
+	VMX_COST_VMXOFF,
+	VMX_COST_INVEPT,
+	VMX_COST_INVVPID,
+	VMX_COST_EPT_ENTRY,	/* ept_entry: one EPT paging-structure entry read on a TLB miss */
+	VMX_NCOSTS
+};
+
 struct cpu_profile {
 	char name[48];
 	char description[160];
@@ -37,6 +54,8 @@ struct cpu_profile {
 	size_t ncpuid;
 	struct profile_msr *msrs;
 	size_t nmsrs;
+	int has_vmx;			/* vmx_costs given */
+	uint32_t vmx_cost[VMX_NCOSTS];	/* cycles */
 };
 
 /* Load from a file; on error prints "file:line:col: reason" and returns

@@ -103,13 +103,13 @@ Test(profile, shipped_leaf1_is_sandybridge_without_unmodelled_features)
 	cr_assert_eq(r[0], 0x000206A7, "signature %#x", r[0]);
 	cr_assert_eq((r[1] >> 8) & 0xff, 8, "CLFLUSH line size field");
 	cr_assert_eq(r[1] >> 16, 0, "APIC id/count are filled by the CPU model");
-	/* Not modelled: VMX 5, x2APIC 21, TSC-deadline 24, XSAVE 26,
-	 * OSXSAVE 27, AVX 28, hypervisor 31. */
-	static const int absent[] = { 5, 21, 24, 26, 27, 28, 31 };
+	/* Not modelled: x2APIC 21, TSC-deadline 24, XSAVE 26, OSXSAVE 27,
+	 * AVX 28, hypervisor 31. */
+	static const int absent[] = { 21, 24, 26, 27, 28, 31 };
 	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
 		cr_assert_eq(r[2] & (1u << absent[i]), 0, "ECX bit %d set", absent[i]);
-	/* SSE3 0, SSSE3 9, CX16 13, SSE4.1 19, SSE4.2 20, POPCNT 23. */
-	static const int ecx_present[] = { 0, 9, 13, 19, 20, 23 };
+	/* SSE3 0, VMX 5, SSSE3 9, CX16 13, SSE4.1 19, SSE4.2 20, POPCNT 23. */
+	static const int ecx_present[] = { 0, 5, 9, 13, 19, 20, 23 };
 	for (size_t i = 0; i < sizeof(ecx_present) / sizeof(ecx_present[0]); i++)
 		cr_assert_neq(r[2] & (1u << ecx_present[i]), 0, "ECX bit %d clear", ecx_present[i]);
 	/* FPU 0, TSC 4, MSR 5, PAE 6, CX8 8, APIC 9, SEP 11, MTRR 12, PGE 13,
@@ -220,7 +220,17 @@ Test(profile, shipped_msrs_have_architectural_reset_values_and_masks)
 	cr_assert_not_null(m);
 	cr_assert_eq(m->write_mask, 0xFFFFFFFF);
 
-	cr_assert_null(profile_find_msr(p, 0x480), "no VMX MSRs yet");
+	/* VMX: BASIC with revision 0x10 and TRUE controls, read-only. */
+	m = profile_find_msr(p, 0x480);
+	cr_assert_not_null(m);
+	cr_assert_eq(m->reset & 0x7fffffff, 0x10);
+	cr_assert_neq(m->reset & (1ull << 55), 0);
+	cr_assert_neq(m->flags & PROFILE_MSR_RO, 0);
+	m = profile_find_msr(p, 0x3A);
+	cr_assert_not_null(m);
+	cr_assert_eq(m->write_mask, 0x5, "lock and VMX outside SMX; no SMX");
+	cr_assert(p->has_vmx);
+	cr_assert_eq(p->vmx_cost[VMX_COST_EXIT] + p->vmx_cost[VMX_COST_ENTRY], 784, "ATC 2012 Sandy Bridge round trip");
 	cr_assert_null(profile_find_msr(p, 0xFFFFFFFF));
 	cr_assert_null(profile_find_msr(NULL, 0x10));
 	profile_free(p);

@@ -1,0 +1,266 @@
+/* Internals of the CPU model shared by cpu.c and vmx.c (sim/cpu only). */
+#ifndef SIM_CPU_CPU_PRIV_H
+#define SIM_CPU_CPU_PRIV_H
+
+#include <stdint.h>
+#include <unicorn/unicorn.h>
+
+#include "cost.h"
+#include "cpu.h"
+#include "cpu_state.h"
+#include "vmcs.h"
+
+#define CR0_PE (1ull << 0)
+#define CR0_WP (1ull << 16)
+#define CR0_PG (1ull << 31)
+#define CR4_TSD (1ull << 2)
+#define CR4_PSE (1ull << 4)
+#define CR4_PAE (1ull << 5)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define EFER_NXE (1ull << 11)
+#define RFLAGS_TF (1ull << 8)
+#define RFLAGS_IF (1ull << 9)
+#define RFLAGS_NT (1ull << 14)
+#define RFLAGS_RF (1ull << 16)
+#define RFLAGS_VM (1ull << 17)
+#define RFLAGS_AC (1ull << 18)
+
+/* Exception vectors (SDM Vol. 3 6.3.1). */
+enum {
+	VEC_DE = 0, VEC_DB = 1, VEC_NMI = 2, VEC_BP = 3, VEC_OF = 4, VEC_BR = 5, VEC_UD = 6,
+	VEC_NM = 7, VEC_DF = 8, VEC_TS = 10, VEC_NP = 11, VEC_SS = 12, VEC_GP = 13, VEC_PF = 14,
+	VEC_MF = 16, VEC_AC = 17, VEC_MC = 18, VEC_XM = 19, VEC_VE = 20, VEC_CP = 21,
+};
+
+#define MSR_IA32_TSC 0x10
+#define MSR_IA32_APIC_BASE 0x1b
+#define MSR_IA32_TSC_ADJUST 0x3b
+#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_PAT 0x277
+#define MSR_EFER 0xc0000080
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_FMASK 0xc0000084
+#define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_TSC_AUX 0xc0000103
+
+/* A priced block, cached by (linear address, size). */
+struct block {
+	uint64_t addr;
+	uint32_t size;
+	uint32_t ninsn;
+	uint64_t cycles;
+	struct cost_block *detail;	/* only when the block has sites */
+};
+
+struct site {
+	uint64_t addr;
+	uint8_t kind, size;
+};
+
+#define MAX_OPEN_BUS_PAGES 256
+
+/* One Unicorn engine with its own translations, priced blocks and site
+ * hooks.  An LP has two: VMX root mode and non-root mode run in different
+ * engines (DESIGN.md "Engines"), so neither flushes the other's caches. */
+struct engine {
+	uc_engine *uc;
+	struct cpu_ctx *ctx;
+	struct block *blocks;		/* open addressing, power of two */
+	size_t nblocks, cap;
+	struct site *sites;		/* open addressing */
+	size_t nsites, site_cap;
+	unsigned open_bus_pages;
+	uc_hook hooks[8];
+	/* non-root engines only (vmx.c) */
+	uint64_t vmcs;			/* the VMCS whose guest runs here */
+	uint64_t last_used;		/* VM entries on this LP at its last use */
+	uint64_t tlb_eptp;		/* EPTP and VPID its TLB entries were made under */
+	uint16_t tlb_vpid;
+	int tlb_valid;
+};
+
+#define VMX_GUEST_ENGINES 8		/* non-root engines kept per LP */
+
+/* A VM exit or guest event found inside a hook, carried out by the run
+ * loop once the engine has stopped (vmx.c). */
+struct vmx_pending {
+	int exit;			/* a VM exit to take */
+	uint32_t reason;
+	uint64_t qual, rip, gla, gpa;
+	uint32_t len, info;
+	uint32_t intr_info, intr_err;	/* exception or NMI exits */
+	int has_gla, has_gpa, has_len;
+	uint64_t rax;			/* IN: RAX before the engine ran it */
+	int restore_rax;
+	int pf;				/* a guest page fault to deliver */
+	uint64_t pf_addr;
+	uint32_t pf_err;
+	int ept_fail;			/* TLB fill found an EPT violation/misconfig */
+	int fetch;			/* ... for an instruction fetch */
+};
+
+struct vmx_reason_stats {
+	uint64_t count, cycles;		/* exits, and cycles from exit to the next entry */
+};
+
+struct vmx_stats {
+	uint64_t entries, failed_entries, exits;
+	uint64_t entry_cycles, exit_cycles;	/* transition costs charged */
+	uint64_t tlb_fills, ept_entry_reads;
+	struct vmx_reason_stats reason[80];
+};
+
+/* VMX operation of one LP (SDM Vol. 3C ch. 23-29); vmx.c. */
+struct vmx {
+	int supported;			/* CPUID.1:ECX.VMX in the profile */
+	int on;				/* in VMX operation (after VMXON) */
+	int nonroot;			/* executing in VMX non-root operation */
+	uint64_t vmxon_ptr;
+	uint64_t current;		/* current-VMCS pointer; ~0 = none */
+	struct vmcs vmcs;		/* cached contents of the current VMCS */
+	uint8_t launched;		/* its launch state */
+	uint32_t revision;		/* VMCS revision identifier */
+	unsigned maxphyaddr;
+	uint64_t cap[18];		/* IA32_VMX_BASIC .. IA32_VMX_VMFUNC as reported */
+	uint32_t costs[16];		/* profile vmx costs (enum vmx_cost) */
+	struct engine guests[VMX_GUEST_ENGINES];
+	uint64_t nentries;
+	uint64_t exit_start;		/* LP cycle of the last exit (per-reason cycles) */
+	unsigned last_reason;
+	int64_t preempt_deadline;	/* LP cycle the preemption timer fires, or -1 */
+	struct vmx_pending p;
+	uint64_t pdpte[4];		/* PAE guests: PDPTE registers (SDM 4.4.1) */
+	uint64_t pdpte_cr3;		/* CR3 they were loaded from, ~0 = from the VMCS */
+	unsigned ept_perms;		/* EPT R/W/X of the last translation */
+	int ept_dirty;			/* ... may serve writes without an A/D update */
+	int guest_halted;		/* non-root activity state HLT */
+	int injecting;			/* delivering an injected event: not intercepted */
+	uint32_t vectoring;		/* event being delivered (IDT-vectoring info), 0 = none */
+	uint32_t vectoring_err;
+	void *cs;			/* Capstone handle for VMX instruction operands */
+	struct vmx_stats st;
+};
+
+
+struct cpu {
+	unsigned index, nlps;
+	const struct cpu_profile *prof;
+	struct memmap *mem;
+	struct engine root;		/* VMX root mode / no VMX: the LP itself */
+	struct engine guest;		/* VMX non-root mode (vmx.c) */
+	struct engine *e;		/* the one executing */
+	struct cost_model *cm;
+	enum cpu_run_state state;
+	char shutdown_reason[160];
+
+	uint64_t cycles;		/* LP clock */
+	uint64_t until;			/* cpu_run budget */
+	uint64_t block_start;		/* cycles before the current block */
+	struct block cur;		/* the block executing (a copy: the table may grow) */
+	/* After an emulated site the engine resumes at the next instruction
+	 * in a new block that continues the current one: not charged again. */
+	uint64_t cont_addr;
+	uint32_t cont_end_cycles, cont_index;
+	int stop_req;			/* cpu_request_stop() */
+	int stopping;			/* we called uc_emu_stop() */
+	uint64_t stop_addr;		/* block whose hook stopped the engine, or 0 */
+
+	/* work handed from a hook to the run loop */
+	int flush;			/* retranslate [flush_lo, flush_hi) */
+	uint64_t flush_lo, flush_hi;
+	int fault_pending;		/* Unicorn reported a fault or INT n */
+	unsigned fault_vec;
+	int invlpg_pending;		/* an INVLPG to complete */
+	uint64_t invlpg_addr;
+	unsigned invlpg_size;
+	int raise_pending;		/* a site raised an exception */
+	unsigned raise_vec;
+	uint32_t raise_err;
+
+
+	int64_t tsc_offset;		/* IA32_TSC = cycles + tsc_offset */
+	uint64_t *msr;			/* values of profile MSRs not held by Unicorn */
+	int debug;			/* HVSIM_DEBUG=exceptions: trace deliveries */
+	struct cpu_stats st;
+	struct vmx vmx;
+};
+
+/* Exception vectors that deliver an error code (SDM Vol. 3 6.13). */
+enum { EV_HW, EV_SOFT };
+
+static inline uint64_t reg(struct cpu *c, int r)
+{
+	uint64_t v = 0;
+
+	uc_reg_read(c->e->uc, r, &v);
+	return v;
+}
+
+static inline void set_reg(struct cpu *c, int r, uint64_t v)
+{
+	uc_reg_write(c->e->uc, r, &v);
+}
+
+static inline void stop_engine(struct cpu *c)
+{
+	c->stopping = 1;
+	uc_emu_stop(c->e->uc);
+}
+
+/* cpu.c */
+void cpu_shutdown(struct cpu *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+unsigned cpu_cpl(struct cpu *c);
+int cpu_lin_access(struct cpu *c, uint64_t lin, void *buf, size_t n, int write, uint32_t *err, uint64_t *fault_lin);
+void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip);
+void cpu_raise_fault(struct cpu *c, unsigned vec, uint32_t errc);
+void cpu_raise_from_hook(struct cpu *c, unsigned vec, uint32_t errc);
+int cpu_msr_read(struct cpu *c, uint32_t idx, uint64_t *v, uint64_t site);
+int cpu_msr_write(struct cpu *c, uint32_t idx, uint64_t v, uint64_t site);
+uint64_t cpu_engine_msr(struct cpu *c, uint32_t idx);
+uint64_t cpu_rip_linear(struct cpu *c, uint64_t rip);
+uint64_t cpu_tsc_now(struct cpu *c, uint64_t site_addr);
+void cpu_continue_after_site(struct cpu *c, uint64_t addr, unsigned size);
+int cpu_engine_open(struct cpu *c, struct engine *e, int guest);
+void cpu_engine_close(struct engine *e);
+int msr_in_engine(uint32_t idx);
+
+/* vmx.c */
+int vmx_init(struct cpu *c);
+void vmx_free(struct cpu *c);
+int vmx_engine_setup(struct cpu *c, struct engine *e);
+/* A #UD from Unicorn at `lin`: a VMX instruction?  1 = handled. */
+int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin);
+/* Non-root: does this event exit?  Each returns 1 if a VM exit was set up
+ * (pending in c->vmx.p, or taken at once where noted). */
+int vmx_intercept_exception(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip, unsigned len);
+int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned size);
+int vmx_intercept_cpuid(struct cpu *c);
+int vmx_intercept_io(struct cpu *c, int in, uint16_t port, unsigned size);
+int vmx_intercept_hlt(struct cpu *c, uint64_t rip);
+int vmx_intercept_triple_fault(struct cpu *c);
+int vmx_intercept_ud(struct cpu *c, uint64_t rip, uint64_t lin);
+/* A fault while delivering (vec, kind): exit if the bitmap says so, with
+ * the first event as IDT-vectoring information. */
+int vmx_intercept_nested(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t errc, unsigned nvec,
+			 uint32_t nerr, uint64_t rip);
+/* Take the pending (EPT) exit that stopped delivering this event. */
+void vmx_exit_vectoring(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t errc);
+/* Run loop: act on what a hook left pending; 1 if it did. */
+int vmx_run_pending(struct cpu *c, uc_err e);
+/* Guest engine: translate a linear address (two-stage); as cpu_translate_root. */
+int vmx_translate(struct cpu *c, uint64_t lin, int write, uint64_t *pa, uint32_t *err);
+/* Block boundary in non-root mode: preemption timer, interrupt window. */
+int vmx_block_check(struct cpu *c);
+/* VM exits taken with the engine stopped. */
+void vmx_exit(struct cpu *c, uint32_t reason, uint64_t qual);
+uint64_t vmx_guest_tsc(struct cpu *c, uint64_t tsc);
+
+
+#endif

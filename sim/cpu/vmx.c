@@ -1,0 +1,2358 @@
+/* VMX: ring -1 as the Intel SDM Vol. 3C defines it (chapters 23-29,
+ * appendices A-C): capability MSRs, the VMX instructions with their
+ * VM-instruction errors, the VMCS, VM entry with its checks, VM exits,
+ * and EPT/VPID translation for non-root engines.
+ *
+ * Non-root code runs in its own Unicorn engine per VMCS (DESIGN.md
+ * "Engines"), in UC_TLB_VIRTUAL mode: every TLB miss comes to
+ * tlb_fill(), which walks the guest's paging structures (pagewalk.c) with
+ * each guest-physical access translated through EPT (ept.c).  A refused
+ * fill stops the engine with a precise RIP (measured with Unicorn 2.1.1),
+ * so page faults and EPT violations are exact.
+ *
+ * What is not modelled is not offered: its allowed-1 bit is 0 in the
+ * capability MSRs (vmx_init), so a VM entry that asks for it fails the
+ * control checks exactly as on a processor without it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <capstone/capstone.h>
+
+#include "cpu_priv.h"
+#include "diag.h"
+#include "ept.h"
+#include "hv/vmx.h"
+#include "pagewalk.h"
+
+#define CR0_PE (1ull << 0)
+#define CR0_NE (1ull << 5)
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define CR4_VMXE (1ull << 13)
+#define CR4_PCIDE (1ull << 17)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define EFER_NXE (1ull << 11)
+#define RFLAGS_CF (1ull << 0)
+#define RFLAGS_PF (1ull << 2)
+#define RFLAGS_AF (1ull << 4)
+#define RFLAGS_ZF (1ull << 6)
+#define RFLAGS_SF (1ull << 7)
+#define RFLAGS_IF (1ull << 9)
+#define RFLAGS_OF (1ull << 11)
+#define RFLAGS_VM (1ull << 17)
+#define RFLAGS_AC (1ull << 18)
+#define RFLAGS_ARITH (RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF)
+
+#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_DEBUGCTL 0x1d9
+#define MSR_IA32_PAT 0x277
+#define MSR_EFER 0xc0000080
+#define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
+
+#define VMCS_NONE (~0ull)
+
+/* Controls the model implements: the allowed-1 settings a profile's
+ * capability MSRs are masked with.  The reserved-1 ("default1") bits of
+ * SDM A.2-A.5 are included: they have no function to model. */
+#define PIN_IMPL (PIN_BASED_DEFAULT1 | PIN_BASED_EXT_INTR_EXITING | PIN_BASED_NMI_EXITING | \
+		  PIN_BASED_VIRTUAL_NMIS | PIN_BASED_PREEMPTION_TIMER)
+#define PROC_IMPL (PROC_BASED_DEFAULT1 | CPU_BASED_INTR_WINDOW_EXITING | CPU_BASED_TSC_OFFSETTING | \
+		   CPU_BASED_HLT_EXITING | CPU_BASED_INVLPG_EXITING | CPU_BASED_MWAIT_EXITING | \
+		   CPU_BASED_RDPMC_EXITING | CPU_BASED_RDTSC_EXITING | CPU_BASED_CR3_LOAD_EXITING | \
+		   CPU_BASED_CR3_STORE_EXITING | CPU_BASED_CR8_LOAD_EXITING | CPU_BASED_CR8_STORE_EXITING | \
+		   CPU_BASED_NMI_WINDOW_EXITING | CPU_BASED_MOV_DR_EXITING | CPU_BASED_UNCOND_IO_EXITING | \
+		   CPU_BASED_USE_IO_BITMAPS | CPU_BASED_USE_MSR_BITMAPS | CPU_BASED_MONITOR_EXITING | \
+		   CPU_BASED_PAUSE_EXITING | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)
+#define PROC2_IMPL (SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_RDTSCP | SECONDARY_ENABLE_VPID)
+#define EXIT_IMPL (EXIT_DEFAULT1 | VM_EXIT_SAVE_DEBUG_CONTROLS | VM_EXIT_HOST_ADDR_SPACE_SIZE | \
+		   VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT_SAVE_PAT | VM_EXIT_LOAD_PAT | VM_EXIT_SAVE_EFER | \
+		   VM_EXIT_LOAD_EFER | VM_EXIT_SAVE_PREEMPTION_TIMER)
+#define ENTRY_IMPL (ENTRY_DEFAULT1 | VM_ENTRY_LOAD_DEBUG_CONTROLS | VM_ENTRY_IA32E_MODE | \
+		    VM_ENTRY_LOAD_PAT | VM_ENTRY_LOAD_EFER)
+/* EPT/VPID capabilities (SDM A.10): execute-only, 4-level walks, UC and
+ * WB structures, 2 MiB and 1 GiB pages, A/D flags, INVEPT (single and
+ * all context), INVVPID (all four types). */
+#define EPT_VPID_IMPL ((1ull << 0) | (1ull << 6) | (1ull << 8) | (1ull << 14) | (1ull << 16) | \
+		       (1ull << 17) | (1ull << 20) | (1ull << 21) | (1ull << 25) | (1ull << 26) | \
+		       (1ull << 32) | (1ull << 40) | (1ull << 41) | (1ull << 42) | (1ull << 43))
+
+enum { CAP_BASIC, CAP_PIN, CAP_PROC, CAP_EXIT, CAP_ENTRY, CAP_MISC, CAP_CR0_FIXED0, CAP_CR0_FIXED1,
+       CAP_CR4_FIXED0, CAP_CR4_FIXED1, CAP_VMCS_ENUM, CAP_PROC2, CAP_EPT_VPID, CAP_TRUE_PIN, CAP_TRUE_PROC,
+       CAP_TRUE_EXIT, CAP_TRUE_ENTRY, CAP_VMFUNC };
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static struct vmx *V(struct cpu *c)
+{
+	return &c->vmx;
+}
+
+static uint64_t vget(struct cpu *c, uint32_t enc)
+{
+	return vmcs_get(&c->vmx.vmcs, enc);
+}
+
+static void vset(struct cpu *c, uint32_t enc, uint64_t v)
+{
+	vmcs_set(&c->vmx.vmcs, enc, v);
+}
+
+static int canonical(uint64_t a)
+{
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+static int pa_valid(struct cpu *c, uint64_t pa)
+{
+	return !(pa >> c->vmx.maxphyaddr);
+}
+
+static uint64_t allowed1(struct cpu *c, int which)
+{
+	return c->vmx.cap[which] >> 32;
+}
+
+/* The capability MSR that governs a control word: the TRUE_ one when
+ * IA32_VMX_BASIC[55] says it exists (SDM A.2). */
+static uint64_t ctl_cap(struct cpu *c, int plain, int true_cap)
+{
+	return (c->vmx.cap[CAP_BASIC] & (1ull << 55)) ? c->vmx.cap[true_cap] : c->vmx.cap[plain];
+}
+
+static int ctl_ok(uint64_t cap, uint32_t v)
+{
+	uint32_t must1 = (uint32_t)cap, may1 = (uint32_t)(cap >> 32);
+
+	return (v & must1) == must1 && !(v & ~may1);
+}
+
+static void charge(struct cpu *c, enum vmx_cost k)
+{
+	c->cycles += c->vmx.costs[k];
+}
+
+/* ---- VMCS cache and region (SDM 24.1, 24.11.1) ------------------------ */
+
+static int phys_r(struct cpu *c, uint64_t pa, void *b, size_t n)
+{
+	return memmap_read_phys(c->mem, pa, b, n);
+}
+
+static int phys_w(struct cpu *c, uint64_t pa, const void *b, size_t n)
+{
+	return memmap_write_phys(c->mem, pa, b, n);
+}
+
+/* Write the cached VMCS back to its region (VMCLEAR, VMPTRLD of another). */
+static void vmcs_flush(struct cpu *c)
+{
+	struct vmx *x = V(c);
+
+	if (x->current == VMCS_NONE)
+		return;
+	phys_w(c, x->current + VMCS_REGION_DATA, x->vmcs.v, sizeof(x->vmcs.v));
+	phys_w(c, x->current + VMCS_REGION_LAUNCH, &x->launched, 1);
+}
+
+static void vmcs_load(struct cpu *c, uint64_t pa)
+{
+	struct vmx *x = V(c);
+
+	x->current = pa;
+	if (phys_r(c, pa + VMCS_REGION_DATA, x->vmcs.v, sizeof(x->vmcs.v)))
+		memset(x->vmcs.v, 0xff, sizeof(x->vmcs.v));
+	if (phys_r(c, pa + VMCS_REGION_LAUNCH, &x->launched, 1))
+		x->launched = 0;
+}
+
+/* Flags of the VMX instructions' outcomes (SDM 31.2 "Conventions"). */
+static void vm_succeed(struct cpu *c)
+{
+	set_reg(c, UC_X86_REG_RFLAGS, reg(c, UC_X86_REG_RFLAGS) & ~RFLAGS_ARITH);
+}
+
+static void vm_fail(struct cpu *c, unsigned err)
+{
+	uint64_t f = reg(c, UC_X86_REG_RFLAGS) & ~RFLAGS_ARITH;
+
+	if (c->vmx.current == VMCS_NONE) {
+		f |= RFLAGS_CF;		/* VMfailInvalid */
+	} else {
+		f |= RFLAGS_ZF;		/* VMfailValid */
+		vset(c, VMCS_VM_INSTRUCTION_ERROR, err);
+	}
+	set_reg(c, UC_X86_REG_RFLAGS, f);
+}
+
+static void vm_fail_invalid(struct cpu *c)
+{
+	set_reg(c, UC_X86_REG_RFLAGS, (reg(c, UC_X86_REG_RFLAGS) & ~RFLAGS_ARITH) | RFLAGS_CF);
+}
+
+/* ---- capabilities (SDM Appendix A) ------------------------------------ */
+
+static int field_supported(struct cpu *c, const struct vmcs_field *f);
+
+static uint64_t *msr_slot(struct cpu *c, uint32_t idx)
+{
+	const struct profile_msr *pm = profile_find_msr(c->prof, idx);
+
+	return pm ? &c->msr[pm - c->prof->msrs] : NULL;
+}
+
+/* Mask a control capability MSR with what the model implements; a
+ * must-be-1 setting the model lacks makes the profile unusable. */
+static int mask_ctl(struct cpu *c, int cap, uint32_t idx, uint32_t impl)
+{
+	uint64_t *m = msr_slot(c, idx);
+	uint32_t must1, may1;
+
+	if (!m)
+		return 0;
+	must1 = (uint32_t)*m;
+	may1 = (uint32_t)(*m >> 32) & impl;
+	if (must1 & ~may1) {
+		diag_error("profile %s: MSR 0x%x requires controls 0x%x that hvsim does not model", c->prof->name, idx,
+			   must1 & ~may1);
+		return -EINVAL;
+	}
+	*m = must1 | ((uint64_t)may1 << 32);
+	c->vmx.cap[cap] = *m;
+	return 0;
+}
+
+int vmx_init(struct cpu *c)
+{
+	struct vmx *x = V(c);
+	uint32_t r[4];
+	uint64_t *m;
+	csh h;
+
+	x->current = VMCS_NONE;
+	x->preempt_deadline = -1;
+	profile_cpuid(c->prof, 1, 0, r);
+	x->supported = (r[2] >> 5) & 1;
+	profile_cpuid(c->prof, 0x80000008, 0, r);
+	x->maxphyaddr = (r[0] & 0xff) ? (r[0] & 0xff) : 36;
+	if (!x->supported)
+		return 0;
+	if (!c->prof->has_vmx) {
+		diag_error("profile %s: CPUID reports VMX but the profile has no vmx_costs", c->prof->name);
+		return -EINVAL;
+	}
+	memcpy(x->costs, c->prof->vmx_cost, sizeof(c->prof->vmx_cost));
+	m = msr_slot(c, MSR_IA32_VMX_BASIC);
+	if (!m) {
+		diag_error("profile %s: CPUID reports VMX but IA32_VMX_BASIC is not listed", c->prof->name);
+		return -EINVAL;
+	}
+	x->cap[CAP_BASIC] = *m;
+	x->revision = (uint32_t)*m & 0x7fffffff;
+	if (mask_ctl(c, CAP_PIN, MSR_IA32_VMX_PINBASED_CTLS, PIN_IMPL) ||
+	    mask_ctl(c, CAP_PROC, MSR_IA32_VMX_PROCBASED_CTLS, PROC_IMPL) ||
+	    mask_ctl(c, CAP_EXIT, MSR_IA32_VMX_EXIT_CTLS, EXIT_IMPL) ||
+	    mask_ctl(c, CAP_ENTRY, MSR_IA32_VMX_ENTRY_CTLS, ENTRY_IMPL) ||
+	    mask_ctl(c, CAP_PROC2, MSR_IA32_VMX_PROCBASED_CTLS2, PROC2_IMPL) ||
+	    mask_ctl(c, CAP_TRUE_PIN, MSR_IA32_VMX_TRUE_PINBASED_CTLS, PIN_IMPL) ||
+	    mask_ctl(c, CAP_TRUE_PROC, MSR_IA32_VMX_TRUE_PROCBASED_CTLS, PROC_IMPL) ||
+	    mask_ctl(c, CAP_TRUE_EXIT, MSR_IA32_VMX_TRUE_EXIT_CTLS, EXIT_IMPL) ||
+	    mask_ctl(c, CAP_TRUE_ENTRY, MSR_IA32_VMX_TRUE_ENTRY_CTLS, ENTRY_IMPL))
+		return -EINVAL;
+	if ((m = msr_slot(c, MSR_IA32_VMX_MISC))) {
+		/* Activity states: HLT only (bit 6); shutdown and wait-for-SIPI
+		 * need INIT/SIPI, which the platform does not deliver yet.  No
+		 * VMWRITE to exit-information fields (bit 29), no zero-length
+		 * software-event injection (bit 30), no CR3 targets beyond 4. */
+		*m &= ~((1ull << 7) | (1ull << 8) | (1ull << 29) | (1ull << 30));
+		x->cap[CAP_MISC] = *m;
+	}
+	if ((m = msr_slot(c, MSR_IA32_VMX_EPT_VPID_CAP))) {
+		*m &= EPT_VPID_IMPL;
+		x->cap[CAP_EPT_VPID] = *m;
+	}
+	if ((m = msr_slot(c, MSR_IA32_VMX_VMCS_ENUM))) {
+		/* Highest index of the fields offered (SDM A.9). */
+		unsigned hi = 0;
+
+		for (size_t i = 0; i < vmcs_field_count(); i++) {
+			const struct vmcs_field *f = vmcs_field_at(i);
+
+			if (field_supported(c, f) && ((f->encoding >> 1) & 0x1ff) > hi)
+				hi = (f->encoding >> 1) & 0x1ff;
+		}
+		*m = (uint64_t)hi << 1;
+		x->cap[CAP_VMCS_ENUM] = *m;
+	}
+	for (int i = CAP_CR0_FIXED0; i <= CAP_CR4_FIXED1; i++)
+		if ((m = msr_slot(c, MSR_IA32_VMX_CR0_FIXED0 + (i - CAP_CR0_FIXED0))))
+			x->cap[i] = *m;
+	if (!(x->cap[CAP_PROC] >> 63))
+		x->cap[CAP_PROC2] = 0;
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+		return -ENOMEM;
+	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
+	x->cs = (void *)(uintptr_t)h;
+	return 0;
+}
+
+void vmx_free(struct cpu *c)
+{
+	csh h = (csh)(uintptr_t)c->vmx.cs;
+
+	for (int i = 0; i < VMX_GUEST_ENGINES; i++)
+		cpu_engine_close(&c->vmx.guests[i]);
+	if (h)
+		cs_close(&h);
+}
+
+/* What the secondary controls are in effect (0 unless activated). */
+static uint32_t proc2(struct cpu *c)
+{
+	return (vget(c, VMCS_PROC_BASED_CTLS) & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) ?
+		       (uint32_t)vget(c, VMCS_PROC_BASED_CTLS2) : 0;
+}
+
+static int ept_on(struct cpu *c)
+{
+	return !!(proc2(c) & SECONDARY_ENABLE_EPT);
+}
+
+static void ept_caps(struct cpu *c, struct ept_caps *k)
+{
+	ept_caps_from_msr(c->vmx.cap[CAP_EPT_VPID], c->vmx.maxphyaddr, k);
+}
+
+/* Is a VMCS field present on this processor?  Fields of features whose
+ * controls cannot be set are unsupported components (SDM 24.11.2). */
+static int field_supported(struct cpu *c, const struct vmcs_field *f)
+{
+	uint32_t p2 = (uint32_t)allowed1(c, CAP_PROC2), pin = (uint32_t)allowed1(c, CAP_PIN);
+	uint32_t proc = (uint32_t)allowed1(c, CAP_PROC), ex = (uint32_t)allowed1(c, CAP_EXIT);
+	uint32_t en = (uint32_t)allowed1(c, CAP_ENTRY);
+
+	switch (f->feature) {
+	case VMCS_FEAT_NONE:
+		return 1;
+	case VMCS_FEAT_MSR_BITMAPS:
+		return !!(proc & CPU_BASED_USE_MSR_BITMAPS);
+	case VMCS_FEAT_SECONDARY:
+		return !!(proc & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS);
+	case VMCS_FEAT_EPT:
+		return !!(p2 & SECONDARY_ENABLE_EPT);
+	case VMCS_FEAT_VPID:
+		return !!(p2 & SECONDARY_ENABLE_VPID);
+	case VMCS_FEAT_PREEMPTION_TIMER:
+		return !!(pin & PIN_BASED_PREEMPTION_TIMER);
+	case VMCS_FEAT_PAT:
+		return !!((ex & (VM_EXIT_SAVE_PAT | VM_EXIT_LOAD_PAT)) || (en & VM_ENTRY_LOAD_PAT));
+	case VMCS_FEAT_EFER:
+		return !!((ex & (VM_EXIT_SAVE_EFER | VM_EXIT_LOAD_EFER)) || (en & VM_ENTRY_LOAD_EFER));
+	default:
+		return 0;	/* a feature whose controls cannot be set */
+	}
+}
+
+/* ---- operands of VMX instructions ------------------------------------- */
+
+/* Capstone register -> (Unicorn register, GPR number 0-15).  -1 if not a
+ * general-purpose register. */
+static int gpr_of(unsigned r, int *ucr)
+{
+	static const struct { unsigned cs[3]; int uc; } t[16] = {
+		{ { X86_REG_RAX, X86_REG_EAX, X86_REG_AX }, UC_X86_REG_RAX },
+		{ { X86_REG_RCX, X86_REG_ECX, X86_REG_CX }, UC_X86_REG_RCX },
+		{ { X86_REG_RDX, X86_REG_EDX, X86_REG_DX }, UC_X86_REG_RDX },
+		{ { X86_REG_RBX, X86_REG_EBX, X86_REG_BX }, UC_X86_REG_RBX },
+		{ { X86_REG_RSP, X86_REG_ESP, X86_REG_SP }, UC_X86_REG_RSP },
+		{ { X86_REG_RBP, X86_REG_EBP, X86_REG_BP }, UC_X86_REG_RBP },
+		{ { X86_REG_RSI, X86_REG_ESI, X86_REG_SI }, UC_X86_REG_RSI },
+		{ { X86_REG_RDI, X86_REG_EDI, X86_REG_DI }, UC_X86_REG_RDI },
+		{ { X86_REG_R8, X86_REG_R8D, X86_REG_R8W }, UC_X86_REG_R8 },
+		{ { X86_REG_R9, X86_REG_R9D, X86_REG_R9W }, UC_X86_REG_R9 },
+		{ { X86_REG_R10, X86_REG_R10D, X86_REG_R10W }, UC_X86_REG_R10 },
+		{ { X86_REG_R11, X86_REG_R11D, X86_REG_R11W }, UC_X86_REG_R11 },
+		{ { X86_REG_R12, X86_REG_R12D, X86_REG_R12W }, UC_X86_REG_R12 },
+		{ { X86_REG_R13, X86_REG_R13D, X86_REG_R13W }, UC_X86_REG_R13 },
+		{ { X86_REG_R14, X86_REG_R14D, X86_REG_R14W }, UC_X86_REG_R14 },
+		{ { X86_REG_R15, X86_REG_R15D, X86_REG_R15W }, UC_X86_REG_R15 },
+	};
+
+	for (int i = 0; i < 16; i++)
+		for (int k = 0; k < 3; k++)
+			if (t[i].cs[k] == r) {
+				if (ucr)
+					*ucr = t[i].uc;
+				return i;
+			}
+	return -1;
+}
+
+static int seg_num(unsigned r)
+{
+	switch (r) {
+	case X86_REG_ES: return 0;
+	case X86_REG_CS: return 1;
+	case X86_REG_SS: return 2;
+	case X86_REG_DS: return 3;
+	case X86_REG_FS: return 4;
+	case X86_REG_GS: return 5;
+	default: return -1;
+	}
+}
+
+/* Linear address of a memory operand, with the base and index GPR
+ * numbers and the segment (0 ES .. 5 GS) an exit reports. */
+static int op_lin(struct cpu *c, const cs_insn *in, const cs_x86_op *o, uint64_t rip, unsigned bits, uint64_t *lin,
+		  int *b, int *ix, int *sg)
+{
+	const cs_x86 *x = &in->detail->x86;
+	unsigned asz = x->addr_size ? x->addr_size : bits / 8;
+	uint64_t ea = (uint64_t)o->mem.disp;
+	struct cpu_sysstate s;
+	int u;
+
+	*b = *ix = -1;
+	if (o->mem.base == X86_REG_RIP || o->mem.base == X86_REG_EIP) {
+		ea += rip + in->size;
+	} else if (o->mem.base != X86_REG_INVALID) {
+		*b = gpr_of(o->mem.base, &u);
+		if (*b >= 0)
+			ea += reg(c, u);
+	}
+	if (o->mem.index != X86_REG_INVALID) {
+		*ix = gpr_of(o->mem.index, &u);
+		if (*ix >= 0)
+			ea += reg(c, u) * (uint64_t)o->mem.scale;
+	}
+	if (asz == 4)
+		ea &= 0xffffffffull;
+	else if (asz == 2)
+		ea &= 0xffff;
+	*sg = seg_num(o->mem.segment);
+	if (*sg < 0)
+		*sg = (*b == 4 || *b == 5) ? 2 : 3;
+	if (cpu_ctx_read(c->e->ctx, &s))
+		return -1;
+	/* In 64-bit mode only FS and GS have bases (SDM 3.4.4). */
+	if (bits != 64 || *sg >= 4) {
+		static const int m[6] = { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
+
+		ea += s.seg[m[*sg]].base;
+	}
+	*lin = ea;
+	return 0;
+}
+
+/* The exact linear address an instruction at RIP accessed in page
+ * `page` (a TLB fill only names the page): an explicit memory operand,
+ * the stack, or a string operand; the page itself if none matches.
+ * page ~0: the first explicit memory operand (INVLPG's). */
+static uint64_t access_addr(struct cpu *c, uint64_t page, int fetch)
+{
+	csh h = (csh)(uintptr_t)c->vmx.cs;
+	uint64_t rip = reg(c, UC_X86_REG_RIP), lin = cpu_rip_linear(c, rip), a = page;
+	unsigned bits = cpu_ctx_code_bits(c->e->ctx);
+	uint8_t code[16];
+	uint32_t err;
+	uint64_t fl;
+	cs_insn *in;
+
+	if (fetch)
+		return (lin & ~0xfffull) == page ? lin : page;
+	if (cpu_lin_access(c, lin, code, sizeof(code), 0, &err, &fl))
+		return page;
+	cs_option(h, CS_OPT_MODE, bits == 64 ? CS_MODE_64 : bits == 32 ? CS_MODE_32 : CS_MODE_16);
+	if (cs_disasm(h, code, sizeof(code), rip, 1, &in) != 1)
+		return page;
+	for (int i = 0; i < in->detail->x86.op_count; i++) {
+		const cs_x86_op *o = &in->detail->x86.operands[i];
+		uint64_t ea;
+		int b, ix, sg;
+
+		if (o->type == X86_OP_MEM && !op_lin(c, in, o, rip, bits, &ea, &b, &ix, &sg) &&
+		    (page == ~0ull || (ea & ~0xfffull) == page)) {
+			a = ea;
+			goto done;
+		}
+	}
+	{
+		uint64_t cand[4] = { reg(c, UC_X86_REG_RSP), reg(c, UC_X86_REG_RSP) - bits / 8, reg(c, UC_X86_REG_RSI),
+				     reg(c, UC_X86_REG_RDI) };
+
+		for (int i = 0; i < 4; i++)
+			if ((cand[i] & ~0xfffull) == page) {
+				a = cand[i];
+				break;
+			}
+	}
+done:
+	cs_free(in, 1);
+	return a;
+}
+
+/* A decoded VMX instruction: its id, length, operands, and the
+ * instruction-information field a VM exit reports for it (SDM 28.2.5,
+ * "Format of the VM-Exit Instruction-Information Field"). */
+struct vinsn {
+	unsigned id, len, opsize;	/* opsize: 4 or 8 bytes (register operands) */
+	int has_mem;
+	uint64_t lin;			/* memory operand's linear address */
+	int64_t disp;			/* ... its displacement: the exit qualification */
+	int reg[2];			/* register operands (GPR numbers) or -1 */
+	int ucreg[2];
+	uint32_t info;
+};
+
+static int decode_vmx(struct cpu *c, uint64_t rip, uint64_t lin, struct vinsn *vi)
+{
+	csh h = (csh)(uintptr_t)c->vmx.cs;
+	uint8_t code[16];
+	uint32_t err;
+	uint64_t fl;
+	cs_insn *in;
+	unsigned bits = cpu_ctx_code_bits(c->e->ctx);
+	int ok = 0;
+
+	memset(vi, 0, sizeof(*vi));
+	vi->reg[0] = vi->reg[1] = -1;
+	if (cpu_lin_access(c, lin, code, sizeof(code), 0, &err, &fl) &&
+	    cpu_lin_access(c, lin, code, 4, 0, &err, &fl))
+		return -1;
+	cs_option(h, CS_OPT_MODE, bits == 64 ? CS_MODE_64 : bits == 32 ? CS_MODE_32 : CS_MODE_16);
+	if (cs_disasm(h, code, sizeof(code), rip, 1, &in) != 1)
+		return -1;
+	if (!(cs_insn_group(h, in, X86_GRP_VM)) && in->id != X86_INS_INVEPT && in->id != X86_INS_INVVPID)
+		goto out;
+	vi->id = in->id;
+	vi->len = in->size;
+	vi->opsize = bits == 64 ? 8 : 4;
+	{
+		const cs_x86 *x = &in->detail->x86;
+		unsigned asz = x->addr_size ? x->addr_size : bits / 8;
+		uint32_t info = (asz == 2 ? 0u : asz == 4 ? 1u : 2u) << 7;
+		int nreg = 0;
+
+		for (int i = 0; i < x->op_count; i++) {
+			const cs_x86_op *o = &x->operands[i];
+
+			if (o->type == X86_OP_REG) {
+				if (nreg < 2) {
+					vi->reg[nreg] = gpr_of(o->reg, &vi->ucreg[nreg]);
+					nreg++;
+				}
+			} else if (o->type == X86_OP_MEM) {
+				int b = -1, ix = -1, sg;
+				uint64_t ea;
+
+				if (op_lin(c, in, o, rip, bits, &ea, &b, &ix, &sg))
+					goto out;
+				vi->has_mem = 1;
+				vi->disp = o->mem.disp;
+				vi->lin = ea;
+				info |= (uint32_t)sg << 15;
+				info |= (o->mem.scale == 2 ? 1u : o->mem.scale == 4 ? 2u : o->mem.scale == 8 ? 3u : 0u);
+				info |= ix >= 0 ? (uint32_t)ix << 18 : 1u << 22;
+				info |= b >= 0 ? (uint32_t)b << 23 : 1u << 27;
+			}
+		}
+		/* reg1 (bits 6:3) and reg2 (bits 31:28): VMREAD's destination
+		 * register / VMWRITE's source register and the field register;
+		 * INVEPT/INVVPID's type register (SDM Tables 28-11, 28-14). */
+		switch (in->id) {
+		case X86_INS_VMREAD:	/* vmread r/m, reg(field) */
+			if (vi->reg[0] >= 0 && !vi->has_mem) {
+				info |= (uint32_t)vi->reg[0] << 3 | 1u << 10;
+				info |= (uint32_t)vi->reg[1] << 28;
+			} else if (vi->reg[0] >= 0) {
+				info |= (uint32_t)vi->reg[0] << 28;
+			}
+			break;
+		case X86_INS_VMWRITE:	/* vmwrite reg(field), r/m */
+			if (vi->reg[1] >= 0) {
+				info |= (uint32_t)vi->reg[1] << 3 | 1u << 10;
+				info |= (uint32_t)vi->reg[0] << 28;
+			} else if (vi->reg[0] >= 0) {
+				info |= (uint32_t)vi->reg[0] << 28;
+			}
+			break;
+		case X86_INS_INVEPT:
+		case X86_INS_INVVPID:
+			if (vi->reg[0] >= 0)
+				info |= (uint32_t)vi->reg[0] << 28;
+			break;
+		default:
+			break;
+		}
+		vi->info = info;
+	}
+	ok = 1;
+out:
+	cs_free(in, 1);
+	return ok ? 0 : -1;
+}
+
+/* Guest memory through the current engine; a fault is raised at the
+ * instruction (it did not complete). */
+static int mem_rw(struct cpu *c, uint64_t lin, void *b, size_t n, int write)
+{
+	uint32_t err;
+	uint64_t fl;
+	int r = cpu_lin_access(c, lin, b, n, write, &err, &fl);
+
+	if (r == VEC_PF) {
+		set_reg(c, UC_X86_REG_CR2, fl);
+		cpu_raise_fault(c, VEC_PF, err);
+		return -1;
+	}
+	if (r) {
+		cpu_raise_fault(c, VEC_GP, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- VMX instructions (SDM Vol. 3C ch. 31 / Vol. 2 "VMX Instruction
+ * Reference") ---------------------------------------------------------- */
+
+static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len);
+static void exit_now(struct cpu *c);
+
+static void advance(struct cpu *c, uint64_t rip, unsigned len)
+{
+	set_reg(c, UC_X86_REG_RIP, rip + len);
+}
+
+/* Exit reason of a VMX instruction executed in non-root operation. */
+static uint32_t insn_exit_reason(unsigned id)
+{
+	switch (id) {
+	case X86_INS_VMCALL: return EXIT_REASON_VMCALL;
+	case X86_INS_VMCLEAR: return EXIT_REASON_VMCLEAR;
+	case X86_INS_VMLAUNCH: return EXIT_REASON_VMLAUNCH;
+	case X86_INS_VMPTRLD: return EXIT_REASON_VMPTRLD;
+	case X86_INS_VMPTRST: return EXIT_REASON_VMPTRST;
+	case X86_INS_VMREAD: return EXIT_REASON_VMREAD;
+	case X86_INS_VMRESUME: return EXIT_REASON_VMRESUME;
+	case X86_INS_VMWRITE: return EXIT_REASON_VMWRITE;
+	case X86_INS_VMXOFF: return EXIT_REASON_VMXOFF;
+	case X86_INS_VMXON: return EXIT_REASON_VMXON;
+	case X86_INS_INVEPT: return EXIT_REASON_INVEPT;
+	case X86_INS_INVVPID: return EXIT_REASON_INVVPID;
+	default: return 0;
+	}
+}
+
+static void set_pending_exit(struct cpu *c, uint32_t reason, uint64_t qual, uint64_t rip, unsigned len,
+			     uint32_t info)
+{
+	struct vmx_pending *p = &c->vmx.p;
+
+	p->exit = 1;
+	p->reason = reason;
+	p->qual = qual;
+	p->rip = rip;
+	p->len = len;
+	p->has_len = len != 0;
+	p->info = info;
+}
+
+int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin)
+{
+	struct vmx *x = V(c);
+	struct vinsn vi;
+	struct cpu_sysstate s;
+	uint64_t cr0, v;
+	unsigned cpl;
+
+	if (decode_vmx(c, rip, lin, &vi))
+		return 0;
+	if (!x->supported)
+		return 0;	/* #UD: the processor has no VMX */
+	if (cpu_ctx_read(c->e->ctx, &s))
+		return 0;
+	cr0 = s.cr0;
+	/* #UD conditions common to all of them (SDM 31.3). */
+	if (!(cr0 & CR0_PE) || (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_VM) ||
+	    ((s.efer & EFER_LMA) && !(s.seg[SEG_CS].attr & SEG_ATTR_L)))
+		return 0;
+	if (vi.id == X86_INS_VMXON) {
+		if (!vi.has_mem || !(s.cr4 & CR4_VMXE))
+			return 0;
+	} else if (!x->on) {
+		return 0;
+	}
+	if ((vi.id == X86_INS_INVEPT && !(allowed1(c, CAP_PROC2) & SECONDARY_ENABLE_EPT)) ||
+	    (vi.id == X86_INS_INVVPID && !(allowed1(c, CAP_PROC2) & SECONDARY_ENABLE_VPID)))
+		return 0;
+	if ((vi.id == X86_INS_VMCLEAR || vi.id == X86_INS_VMPTRLD || vi.id == X86_INS_VMPTRST ||
+	     vi.id == X86_INS_INVEPT || vi.id == X86_INS_INVVPID) && !vi.has_mem)
+		return 0;
+	if (x->nonroot) {
+		set_pending_exit(c, insn_exit_reason(vi.id), vi.has_mem ? (uint64_t)vi.disp : 0, rip, vi.len,
+				 vi.id == X86_INS_VMCALL || vi.id == X86_INS_VMLAUNCH ||
+						 vi.id == X86_INS_VMRESUME || vi.id == X86_INS_VMXOFF ? 0 : vi.info);
+		exit_now(c);
+		return 1;
+	}
+	cpl = s.cpl;
+	if (vi.id == X86_INS_VMCALL) {
+		/* Root operation without the dual-monitor treatment of SMM. */
+		if (cpl) {
+			cpu_raise_fault(c, VEC_GP, 0);
+			return 1;
+		}
+		vm_fail(c, VMXERR_VMCALL_IN_VMXROOT);
+		advance(c, rip, vi.len);
+		return 1;
+	}
+	if (cpl) {
+		cpu_raise_fault(c, VEC_GP, 0);
+		return 1;
+	}
+	switch (vi.id) {
+	case X86_INS_VMXON: {
+		uint64_t fc = 0, pa;
+		uint32_t rev;
+
+		charge(c, VMX_COST_VMXON);
+		if (x->on) {
+			vm_fail(c, VMXERR_VMXON_IN_VMXROOT);
+			break;
+		}
+		/* CR0/CR4 fixed bits and IA32_FEATURE_CONTROL (SDM 23.7, 23.8). */
+		cpu_msr_read(c, MSR_IA32_FEATURE_CONTROL, &fc, 0);
+		if ((~cr0 & x->cap[CAP_CR0_FIXED0]) || (cr0 & ~x->cap[CAP_CR0_FIXED1]) ||
+		    (~s.cr4 & x->cap[CAP_CR4_FIXED0]) || (s.cr4 & ~x->cap[CAP_CR4_FIXED1]) ||
+		    !(fc & FEATURE_CONTROL_LOCKED) || !(fc & FEATURE_CONTROL_VMXON_OUTSIDE_SMX)) {
+			cpu_raise_fault(c, VEC_GP, 0);
+			return 1;
+		}
+		if (mem_rw(c, vi.lin, &pa, 8, 0))
+			return 1;
+		if ((pa & 0xfff) || !pa_valid(c, pa)) {
+			vm_fail_invalid(c);
+			break;
+		}
+		if (phys_r(c, pa, &rev, 4) || rev != x->revision) {
+			vm_fail_invalid(c);	/* includes bit 31 set (SDM 31.3 VMXON) */
+			break;
+		}
+		x->on = 1;
+		x->vmxon_ptr = pa;
+		x->current = VMCS_NONE;
+		vm_succeed(c);
+		break;
+	}
+	case X86_INS_VMXOFF:
+		charge(c, VMX_COST_VMXOFF);
+		vmcs_flush(c);
+		x->on = 0;
+		x->current = VMCS_NONE;
+		vm_succeed(c);
+		break;
+	case X86_INS_VMCLEAR: {
+		uint64_t pa;
+		uint8_t zero = 0;
+
+		charge(c, VMX_COST_VMCLEAR);
+		if (mem_rw(c, vi.lin, &pa, 8, 0))
+			return 1;
+		if ((pa & 0xfff) || !pa_valid(c, pa)) {
+			vm_fail(c, VMXERR_VMCLEAR_INVALID_ADDRESS);
+			break;
+		}
+		if (pa == x->vmxon_ptr) {
+			vm_fail(c, VMXERR_VMCLEAR_VMXON_POINTER);
+			break;
+		}
+		if (pa == x->current) {
+			vmcs_flush(c);
+			x->current = VMCS_NONE;
+		}
+		/* Launch state "clear" in the region (SDM 24.11.3). */
+		phys_w(c, pa + VMCS_REGION_LAUNCH, &zero, 1);
+		vm_succeed(c);
+		break;
+	}
+	case X86_INS_VMPTRLD: {
+		uint64_t pa;
+		uint32_t rev = 0;
+
+		charge(c, VMX_COST_VMPTRLD);
+		if (mem_rw(c, vi.lin, &pa, 8, 0))
+			return 1;
+		if ((pa & 0xfff) || !pa_valid(c, pa)) {
+			vm_fail(c, VMXERR_VMPTRLD_INVALID_ADDRESS);
+			break;
+		}
+		if (pa == x->vmxon_ptr) {
+			vm_fail(c, VMXERR_VMPTRLD_VMXON_POINTER);
+			break;
+		}
+		phys_r(c, pa, &rev, 4);
+		/* Bit 31 (shadow VMCS) needs VMCS shadowing, not offered. */
+		if (rev != x->revision) {
+			vm_fail(c, VMXERR_VMPTRLD_INCORRECT_REVISION_ID);
+			break;
+		}
+		if (pa != x->current) {
+			vmcs_flush(c);
+			vmcs_load(c, pa);
+		}
+		vm_succeed(c);
+		break;
+	}
+	case X86_INS_VMPTRST:
+		charge(c, VMX_COST_VMPTRST);
+		v = x->current;
+		if (mem_rw(c, vi.lin, &v, 8, 1))
+			return 1;
+		vm_succeed(c);
+		break;
+	case X86_INS_VMREAD:
+	case X86_INS_VMWRITE: {
+		int is_read = vi.id == X86_INS_VMREAD;
+		int freg = is_read ? vi.reg[vi.has_mem ? 0 : 1] : vi.reg[0];
+		int fuc = is_read ? vi.ucreg[vi.has_mem ? 0 : 1] : vi.ucreg[0];
+		uint32_t enc;
+		const struct vmcs_field *f;
+
+		charge(c, is_read ? VMX_COST_VMREAD : VMX_COST_VMWRITE);
+		if (x->current == VMCS_NONE) {
+			vm_fail_invalid(c);
+			break;
+		}
+		if (freg < 0)
+			return 0;
+		enc = (uint32_t)reg(c, fuc);
+		if (vi.opsize == 8 && (reg(c, fuc) >> 32)) {
+			/* Bits 63:32 of the field operand must be 0 (SDM VMREAD). */
+			vm_fail(c, VMXERR_UNSUPPORTED_VMCS_COMPONENT);
+			break;
+		}
+		f = vmcs_field_find(enc);
+		if (!f || !field_supported(c, f)) {
+			vm_fail(c, VMXERR_UNSUPPORTED_VMCS_COMPONENT);
+			break;
+		}
+		if (is_read) {
+			v = vmcs_read_field(&x->vmcs, f, enc);
+			if (vi.has_mem) {
+				if (mem_rw(c, vi.lin, &v, vi.opsize, 1))
+					return 1;
+			} else {
+				set_reg(c, vi.ucreg[0], vi.opsize == 8 ? v : (uint32_t)v);
+			}
+		} else {
+			v = 0;
+			if (vi.has_mem) {
+				if (mem_rw(c, vi.lin, &v, vi.opsize, 0))
+					return 1;
+			} else {
+				v = reg(c, vi.ucreg[1]);
+				if (vi.opsize == 4)
+					v = (uint32_t)v;
+			}
+			if (f->type == VMCS_TYPE_EXIT_INFO && !(x->cap[CAP_MISC] & (1ull << 29))) {
+				vm_fail(c, VMXERR_VMWRITE_READ_ONLY_COMPONENT);
+				break;
+			}
+			vmcs_write_field(&x->vmcs, f, enc, v);
+		}
+		vm_succeed(c);
+		break;
+	}
+	case X86_INS_VMLAUNCH:
+	case X86_INS_VMRESUME:
+		vmx_entry(c, vi.id == X86_INS_VMLAUNCH, rip, vi.len);
+		return 1;
+	case X86_INS_INVEPT:
+	case X86_INS_INVVPID: {
+		uint64_t type = reg(c, vi.ucreg[0]), desc[2];
+		int ept = vi.id == X86_INS_INVEPT;
+		uint64_t cap = x->cap[CAP_EPT_VPID];
+
+		if (vi.opsize == 4)
+			type = (uint32_t)type;
+		charge(c, ept ? VMX_COST_INVEPT : VMX_COST_INVVPID);
+		if (mem_rw(c, vi.lin, desc, 16, 0))
+			return 1;
+		/* Supported types: INVEPT bits 25/26, INVVPID bits 40-43 of
+		 * IA32_VMX_EPT_VPID_CAP (SDM A.10). */
+		if (ept ? (type < 1 || type > 2 || !((cap >> (24 + type)) & 1)) :
+			  (type > 3 || !((cap >> (40 + type)) & 1))) {
+			vm_fail(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
+			break;
+		}
+		if (ept) {
+			struct ept_caps k;
+
+			ept_caps(c, &k);
+			if (type == 1 && !ept_eptp_valid(desc[0], &k)) {
+				vm_fail(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
+				break;
+			}
+			/* Guest-physical and combined mappings for that EPTP
+			 * (or all) are dropped; hvsim keeps only combined
+			 * ones, in each non-root engine's TLB. */
+			for (int i = 0; i < VMX_GUEST_ENGINES; i++) {
+				struct engine *g = &x->guests[i];
+
+				if (g->uc && (type == 2 || (g->tlb_eptp & ~0xfffull) == (desc[0] & ~0xfffull))) {
+					uc_ctl_flush_tlb(g->uc);
+					g->tlb_valid = 0;
+				}
+			}
+		} else {
+			uint16_t vpid = (uint16_t)desc[0];
+
+			if ((desc[0] >> 16) || (type != 2 && vpid == 0) || (type == 0 && !canonical(desc[1]))) {
+				vm_fail(c, VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
+				break;
+			}
+			/* Individual-address invalidation may invalidate more
+			 * than asked (SDM 28.3.3.3): hvsim drops the whole
+			 * VPID's translations. */
+			for (int i = 0; i < VMX_GUEST_ENGINES; i++) {
+				struct engine *g = &x->guests[i];
+
+				if (g->uc && (type == 2 || g->tlb_vpid == vpid)) {
+					uc_ctl_flush_tlb(g->uc);
+					g->tlb_valid = 0;
+				}
+			}
+		}
+		vm_succeed(c);
+		break;
+	}
+	default:
+		return 0;
+	}
+	advance(c, rip, vi.len);
+	return 1;
+}
+
+/* ---- VM entry (SDM Vol. 3C ch. 27 "VM Entries") ------------------------ */
+
+static int vmx_trace;	/* HVSIM_DEBUG=vmx: name each failed check */
+
+/* A failed check names the SDM rule it implements. */
+#define CHECK(cond, rule)                                                              \
+	do {                                                                           \
+		if (!(cond)) {                                                         \
+			if (vmx_trace)                                                 \
+				fprintf(stderr, "hvsim: LP%u: VM entry check failed: %s\n", \
+					c->index, rule);                               \
+			return -1;                                                     \
+		}                                                                      \
+	} while (0)
+
+static int aligned_pa(struct cpu *c, uint64_t pa, uint64_t align)
+{
+	return !(pa & (align - 1)) && pa_valid(c, pa);
+}
+
+static int intr_info_valid(struct cpu *c)
+{
+	uint32_t ii = (uint32_t)vget(c, VMCS_ENTRY_INTR_INFO);
+	unsigned type = (ii >> 8) & 7, vec = ii & 0xff;
+	uint32_t len = (uint32_t)vget(c, VMCS_ENTRY_INSTRUCTION_LEN);
+	int pe = !!(vget(c, VMCS_GUEST_CR0) & CR0_PE);
+	int has_err;
+
+	if (!(ii & INTR_INFO_VALID))
+		return 1;
+	/* SDM 27.2.1.3 "Checks on VM-Entry Control Fields", event injection. */
+	if (type == 1 || (type == 7))
+		return 0;	/* reserved; "other event" needs MTF, not offered */
+	if (type == INTR_TYPE_NMI && vec != VEC_NMI)
+		return 0;
+	if (type == INTR_TYPE_HARD_EXCEPTION && vec > 31)
+		return 0;
+	has_err = vec == VEC_DF || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21;
+	if (ii & INTR_INFO_DELIVER_CODE) {
+		if (!pe || type != INTR_TYPE_HARD_EXCEPTION || !has_err)
+			return 0;
+		if (vget(c, VMCS_ENTRY_EXCEPTION_ERROR_CODE) >> 15)
+			return 0;
+	} else if (pe && type == INTR_TYPE_HARD_EXCEPTION && has_err) {
+		return 0;
+	}
+	if (ii & 0x7ffff000)
+		return 0;	/* bits 30:12 reserved */
+	if ((type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_PRIV_SW_EXCEPTION || type == INTR_TYPE_SOFT_EXCEPTION) &&
+	    (len < 1 || len > 15))
+		return 0;
+	return 1;
+}
+
+/* SDM 27.2.1 "Checks on VMX Controls". */
+static int check_controls(struct cpu *c)
+{
+	uint32_t pin = (uint32_t)vget(c, VMCS_PIN_BASED_CTLS), proc = (uint32_t)vget(c, VMCS_PROC_BASED_CTLS);
+	uint32_t exit = (uint32_t)vget(c, VMCS_EXIT_CTLS), entry = (uint32_t)vget(c, VMCS_ENTRY_CTLS);
+	uint32_t p2 = proc2(c);
+
+	CHECK(ctl_ok(ctl_cap(c, CAP_PIN, CAP_TRUE_PIN), pin), "27.2.1.1 pin-based controls reserved bits");
+	CHECK(ctl_ok(ctl_cap(c, CAP_PROC, CAP_TRUE_PROC), proc), "27.2.1.1 primary processor-based controls");
+	CHECK(!(proc & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) || ctl_ok(c->vmx.cap[CAP_PROC2], p2),
+	      "27.2.1.1 secondary processor-based controls");
+	CHECK(vget(c, VMCS_CR3_TARGET_COUNT) <= ((c->vmx.cap[CAP_MISC] >> 16) & 0x1ff),
+	      "27.2.1.1 CR3-target count");
+	CHECK(!(proc & CPU_BASED_USE_IO_BITMAPS) ||
+		      (aligned_pa(c, vget(c, VMCS_IO_BITMAP_A), 4096) && aligned_pa(c, vget(c, VMCS_IO_BITMAP_B), 4096)),
+	      "27.2.1.1 I/O-bitmap addresses");
+	CHECK(!(proc & CPU_BASED_USE_MSR_BITMAPS) || aligned_pa(c, vget(c, VMCS_MSR_BITMAP), 4096),
+	      "27.2.1.1 MSR-bitmap address");
+	CHECK((pin & PIN_BASED_NMI_EXITING) || !(pin & PIN_BASED_VIRTUAL_NMIS),
+	      "27.2.1.1 virtual NMIs require NMI exiting");
+	CHECK((pin & PIN_BASED_VIRTUAL_NMIS) || !(proc & CPU_BASED_NMI_WINDOW_EXITING),
+	      "27.2.1.1 NMI-window exiting requires virtual NMIs");
+	CHECK(!(p2 & SECONDARY_ENABLE_VPID) || vget(c, VMCS_VPID) != 0, "27.2.1.1 VPID must not be 0");
+	if (p2 & SECONDARY_ENABLE_EPT) {
+		struct ept_caps k;
+
+		ept_caps(c, &k);
+		CHECK(ept_eptp_valid(vget(c, VMCS_EPT_POINTER), &k), "27.2.1.1 EPT pointer");
+	}
+	CHECK(ctl_ok(ctl_cap(c, CAP_EXIT, CAP_TRUE_EXIT), exit), "27.2.1.2 VM-exit controls reserved bits");
+	CHECK((pin & PIN_BASED_PREEMPTION_TIMER) || !(exit & VM_EXIT_SAVE_PREEMPTION_TIMER),
+	      "27.2.1.2 saving the preemption timer requires activating it");
+	CHECK(!vget(c, VMCS_EXIT_MSR_STORE_COUNT) ||
+		      (aligned_pa(c, vget(c, VMCS_EXIT_MSR_STORE_ADDR), 16) &&
+		       pa_valid(c, vget(c, VMCS_EXIT_MSR_STORE_ADDR) + vget(c, VMCS_EXIT_MSR_STORE_COUNT) * 16 - 1)),
+	      "27.2.1.2 VM-exit MSR-store address");
+	CHECK(!vget(c, VMCS_EXIT_MSR_LOAD_COUNT) ||
+		      (aligned_pa(c, vget(c, VMCS_EXIT_MSR_LOAD_ADDR), 16) &&
+		       pa_valid(c, vget(c, VMCS_EXIT_MSR_LOAD_ADDR) + vget(c, VMCS_EXIT_MSR_LOAD_COUNT) * 16 - 1)),
+	      "27.2.1.2 VM-exit MSR-load address");
+	CHECK(ctl_ok(ctl_cap(c, CAP_ENTRY, CAP_TRUE_ENTRY), entry), "27.2.1.3 VM-entry controls reserved bits");
+	CHECK(intr_info_valid(c), "27.2.1.3 VM-entry interruption-information field");
+	CHECK(!vget(c, VMCS_ENTRY_MSR_LOAD_COUNT) ||
+		      (aligned_pa(c, vget(c, VMCS_ENTRY_MSR_LOAD_ADDR), 16) &&
+		       pa_valid(c, vget(c, VMCS_ENTRY_MSR_LOAD_ADDR) + vget(c, VMCS_ENTRY_MSR_LOAD_COUNT) * 16 - 1)),
+	      "27.2.1.3 VM-entry MSR-load address");
+	return 0;
+}
+
+static int pat_valid(uint64_t pat)
+{
+	for (int i = 0; i < 8; i++) {
+		unsigned t = (pat >> (8 * i)) & 0xff;
+
+		if (t != 0 && t != 1 && t != 4 && t != 5 && t != 6 && t != 7)
+			return 0;
+	}
+	return 1;
+}
+
+/* SDM 27.2.2-27.2.4: host-state area. */
+static int check_host(struct cpu *c)
+{
+	uint64_t cr0 = vget(c, VMCS_HOST_CR0), cr4 = vget(c, VMCS_HOST_CR4);
+	uint32_t exit = (uint32_t)vget(c, VMCS_EXIT_CTLS), entry = (uint32_t)vget(c, VMCS_ENTRY_CTLS);
+	int host64 = !!(exit & VM_EXIT_HOST_ADDR_SPACE_SIZE);
+	struct cpu_sysstate s;
+	static const uint32_t sels[] = { VMCS_HOST_ES_SELECTOR, VMCS_HOST_CS_SELECTOR, VMCS_HOST_SS_SELECTOR,
+					 VMCS_HOST_DS_SELECTOR, VMCS_HOST_FS_SELECTOR, VMCS_HOST_GS_SELECTOR,
+					 VMCS_HOST_TR_SELECTOR };
+
+	if (cpu_ctx_read(c->e->ctx, &s))
+		return -1;
+	CHECK(!(~cr0 & c->vmx.cap[CAP_CR0_FIXED0]) && !(cr0 & ~c->vmx.cap[CAP_CR0_FIXED1]),
+	      "27.2.2 host CR0 fixed bits");
+	CHECK(!(~cr4 & c->vmx.cap[CAP_CR4_FIXED0]) && !(cr4 & ~c->vmx.cap[CAP_CR4_FIXED1]),
+	      "27.2.2 host CR4 fixed bits");
+	CHECK(pa_valid(c, vget(c, VMCS_HOST_CR3)), "27.2.2 host CR3 beyond physical-address width");
+	CHECK(canonical(vget(c, VMCS_HOST_IA32_SYSENTER_ESP)) && canonical(vget(c, VMCS_HOST_IA32_SYSENTER_EIP)),
+	      "27.2.2 host SYSENTER_ESP/EIP canonical");
+	CHECK(!(exit & VM_EXIT_LOAD_PAT) || pat_valid(vget(c, VMCS_HOST_IA32_PAT)), "27.2.2 host IA32_PAT");
+	if (exit & VM_EXIT_LOAD_EFER) {
+		uint64_t efer = vget(c, VMCS_HOST_IA32_EFER);
+
+		CHECK(!(efer & ~0xd01ull), "27.2.2 host IA32_EFER reserved bits");
+		CHECK(!!(efer & EFER_LMA) == host64 && !!(efer & EFER_LME) == host64,
+		      "27.2.2 host IA32_EFER.LMA/LME = host address-space size");
+	}
+	for (size_t i = 0; i < sizeof(sels) / sizeof(sels[0]); i++)
+		CHECK(!(vget(c, sels[i]) & 7), "27.2.3 host selector RPL and TI must be 0");
+	CHECK(vget(c, VMCS_HOST_CS_SELECTOR) != 0, "27.2.3 host CS selector not null");
+	CHECK(vget(c, VMCS_HOST_TR_SELECTOR) != 0, "27.2.3 host TR selector not null");
+	CHECK(host64 || vget(c, VMCS_HOST_SS_SELECTOR) != 0, "27.2.3 host SS null only with 64-bit host");
+	CHECK(canonical(vget(c, VMCS_HOST_FS_BASE)) && canonical(vget(c, VMCS_HOST_GS_BASE)) &&
+		      canonical(vget(c, VMCS_HOST_GDTR_BASE)) && canonical(vget(c, VMCS_HOST_IDTR_BASE)) &&
+		      canonical(vget(c, VMCS_HOST_TR_BASE)),
+	      "27.2.3 host base addresses canonical");
+	/* SDM 27.2.4 "Checks Related to Address-Space Size". */
+	if (!(s.efer & EFER_LMA)) {
+		CHECK(!(entry & VM_ENTRY_IA32E_MODE) && !host64,
+		      "27.2.4 outside IA-32e mode: no IA-32e guest and no 64-bit host");
+	} else {
+		CHECK(host64, "27.2.4 in IA-32e mode the host address-space size must be 1");
+	}
+	if (host64) {
+		CHECK(cr4 & CR4_PAE, "27.2.4 64-bit host needs CR4.PAE");
+		CHECK(canonical(vget(c, VMCS_HOST_RIP)), "27.2.4 host RIP canonical");
+	} else {
+		CHECK(!(cr4 & CR4_PCIDE), "27.2.4 host CR4.PCIDE needs a 64-bit host");
+		CHECK(!(vget(c, VMCS_HOST_RIP) >> 32), "27.2.4 host RIP bits 63:32");
+	}
+	return 0;
+}
+
+/* Guest segment fields are laid out with a stride of 2 per segment in each
+ * width group (SDM Appendix B): selector 0x0800+2n, limit 0x4800+2n,
+ * access rights 0x4814+2n, base 0x6806+2n. */
+static uint16_t gsel(struct cpu *c, int n) { return (uint16_t)vget(c, VMCS_GUEST_ES_SELECTOR + 2 * n); }
+static uint32_t glim(struct cpu *c, int n) { return (uint32_t)vget(c, VMCS_GUEST_ES_LIMIT + 2 * n); }
+static uint32_t gar(struct cpu *c, int n) { return (uint32_t)vget(c, VMCS_GUEST_ES_AR_BYTES + 2 * n); }
+static uint64_t gbase(struct cpu *c, int n) { return vget(c, VMCS_GUEST_ES_BASE + 2 * n); }
+
+enum { G_ES, G_CS, G_SS, G_DS, G_FS, G_GS, G_LDTR, G_TR };
+
+#define AR_UNUSABLE (1u << 16)
+
+/* Limit and G-bit consistency (SDM 27.3.1.2). */
+static int gran_ok(uint32_t lim, uint32_t ar)
+{
+	if ((lim & 0xfff) != 0xfff && (ar & (1u << 15)))
+		return 0;
+	if ((lim & 0xfff00000) && !(ar & (1u << 15)))
+		return 0;
+	return 1;
+}
+
+/* SDM 27.3.1 "Checks on the Guest State Area".  Returns 0, or the exit
+ * qualification of a VM-entry failure (0 default, 2 PDPTE, 4 link ptr). */
+static int check_guest(struct cpu *c, uint64_t *qual)
+{
+	uint64_t cr0 = vget(c, VMCS_GUEST_CR0), cr4 = vget(c, VMCS_GUEST_CR4);
+	uint32_t entry = (uint32_t)vget(c, VMCS_ENTRY_CTLS);
+	int ia32e = !!(entry & VM_ENTRY_IA32E_MODE);
+	uint64_t rflags = vget(c, VMCS_GUEST_RFLAGS), rip = vget(c, VMCS_GUEST_RIP);
+	uint32_t intr = (uint32_t)vget(c, VMCS_GUEST_INTERRUPTIBILITY);
+	uint32_t act = (uint32_t)vget(c, VMCS_GUEST_ACTIVITY_STATE);
+	uint32_t ii = (uint32_t)vget(c, VMCS_ENTRY_INTR_INFO);
+	uint32_t csar = gar(c, G_CS), ssar = gar(c, G_SS);
+
+	*qual = 0;
+	/* 27.3.1.1 control registers, debug registers and MSRs */
+	CHECK(!(~cr0 & c->vmx.cap[CAP_CR0_FIXED0]) && !(cr0 & ~c->vmx.cap[CAP_CR0_FIXED1]),
+	      "27.3.1.1 guest CR0 fixed bits");
+	CHECK(!(cr0 & CR0_PG) || (cr0 & CR0_PE), "27.3.1.1 guest CR0.PG requires PE");
+	CHECK(!(~cr4 & c->vmx.cap[CAP_CR4_FIXED0]) && !(cr4 & ~c->vmx.cap[CAP_CR4_FIXED1]),
+	      "27.3.1.1 guest CR4 fixed bits");
+	CHECK(!ia32e || ((cr0 & CR0_PG) && (cr4 & CR4_PAE)), "27.3.1.1 IA-32e guest needs CR0.PG and CR4.PAE");
+	CHECK(ia32e || !(cr4 & CR4_PCIDE), "27.3.1.1 CR4.PCIDE needs an IA-32e guest");
+	CHECK(pa_valid(c, vget(c, VMCS_GUEST_CR3)), "27.3.1.1 guest CR3 beyond physical-address width");
+	CHECK(!(entry & VM_ENTRY_LOAD_DEBUG_CONTROLS) || !(vget(c, VMCS_GUEST_DR7) >> 32),
+	      "27.3.1.1 guest DR7 bits 63:32");
+	CHECK(canonical(vget(c, VMCS_GUEST_SYSENTER_ESP)) && canonical(vget(c, VMCS_GUEST_SYSENTER_EIP)),
+	      "27.3.1.1 guest SYSENTER_ESP/EIP canonical");
+	CHECK(!(entry & VM_ENTRY_LOAD_PAT) || pat_valid(vget(c, VMCS_GUEST_IA32_PAT)), "27.3.1.1 guest IA32_PAT");
+	if (entry & VM_ENTRY_LOAD_EFER) {
+		uint64_t efer = vget(c, VMCS_GUEST_IA32_EFER);
+
+		CHECK(!(efer & ~0xd01ull), "27.3.1.1 guest IA32_EFER reserved bits");
+		CHECK(!!(efer & EFER_LMA) == ia32e, "27.3.1.1 guest IA32_EFER.LMA = IA-32e mode guest");
+		CHECK(!(cr0 & CR0_PG) || !!(efer & EFER_LME) == !!(efer & EFER_LMA),
+		      "27.3.1.1 guest IA32_EFER.LME = LMA when paging");
+	}
+	/* 27.3.1.2 segment registers (not virtual-8086: VM must be 0 below) */
+	CHECK(!(gsel(c, G_TR) & 4), "27.3.1.2 TR selector TI flag");
+	CHECK((gar(c, G_LDTR) & AR_UNUSABLE) || !(gsel(c, G_LDTR) & 4), "27.3.1.2 LDTR selector TI flag");
+	CHECK((ssar & AR_UNUSABLE) || (gsel(c, G_SS) & 3) == (gsel(c, G_CS) & 3), "27.3.1.2 SS.RPL = CS.RPL");
+	for (int n = G_ES; n <= G_DS; n++)
+		CHECK(n == G_CS || (gar(c, n) & AR_UNUSABLE) || !(gbase(c, n) >> 32),
+		      "27.3.1.2 SS/DS/ES base bits 63:32");
+	CHECK(canonical(gbase(c, G_FS)) && canonical(gbase(c, G_GS)) && canonical(gbase(c, G_TR)) &&
+		      canonical(gbase(c, G_LDTR)),
+	      "27.3.1.2 FS/GS/TR/LDTR bases canonical");
+	CHECK(!(gbase(c, G_CS) >> 32), "27.3.1.2 CS base bits 63:32");
+	{
+		unsigned cst = csar & 0xf;
+
+		CHECK(cst == 9 || cst == 11 || cst == 13 || cst == 15, "27.3.1.2 CS type (accessed code)");
+		CHECK(csar & 0x10, "27.3.1.2 CS S flag");
+		CHECK(csar & 0x80, "27.3.1.2 CS present");
+		CHECK(!(csar & 0xf00) && !(csar & 0xfffe0000), "27.3.1.2 CS access-rights reserved bits");
+		CHECK(gran_ok(glim(c, G_CS), csar), "27.3.1.2 CS limit and G flag");
+		if (cst == 9 || cst == 11)
+			CHECK(((csar >> 5) & 3) == ((ssar >> 5) & 3), "27.3.1.2 non-conforming CS.DPL = SS.DPL");
+		else
+			CHECK(((csar >> 5) & 3) <= ((ssar >> 5) & 3), "27.3.1.2 conforming CS.DPL <= SS.DPL");
+		CHECK(!(ia32e && (csar & (1u << 13))) || !(csar & (1u << 14)),
+		      "27.3.1.2 CS.L and CS.D/B both set in IA-32e mode");
+	}
+	if (!(ssar & AR_UNUSABLE)) {
+		CHECK((ssar & 0xf) == 3 || (ssar & 0xf) == 7, "27.3.1.2 SS type (read/write data)");
+		CHECK((ssar & 0x10) && (ssar & 0x80), "27.3.1.2 SS S and P flags");
+		CHECK(!(ssar & 0xf00) && !(ssar & 0xfffe0000), "27.3.1.2 SS access-rights reserved bits");
+		CHECK(gran_ok(glim(c, G_SS), ssar), "27.3.1.2 SS limit and G flag");
+	}
+	CHECK(((ssar >> 5) & 3) == (gsel(c, G_SS) & 3) || (ssar & AR_UNUSABLE) || !(cr0 & CR0_PE),
+	      "27.3.1.2 SS.DPL = SS.RPL");
+	for (int n = G_DS; n <= G_GS; n++) {
+		uint32_t ar = gar(c, n);
+
+		if (ar & AR_UNUSABLE)
+			continue;
+		CHECK((ar & 1), "27.3.1.2 DS/ES/FS/GS accessed");
+		CHECK(!(ar & 8) || (ar & 2), "27.3.1.2 DS/ES/FS/GS code segments readable");
+		CHECK((ar & 0x10) && (ar & 0x80), "27.3.1.2 DS/ES/FS/GS S and P flags");
+		CHECK(!(ar & 0xf00) && !(ar & 0xfffe0000), "27.3.1.2 DS/ES/FS/GS access-rights reserved bits");
+		CHECK(gran_ok(glim(c, n), ar), "27.3.1.2 DS/ES/FS/GS limit and G flag");
+	}
+	{
+		uint32_t ar = gar(c, G_ES);
+
+		if (!(ar & AR_UNUSABLE)) {
+			CHECK((ar & 1) && (!(ar & 8) || (ar & 2)) && (ar & 0x10) && (ar & 0x80) &&
+				      !(ar & 0xf00) && !(ar & 0xfffe0000) && gran_ok(glim(c, G_ES), ar),
+			      "27.3.1.2 ES access rights");
+		}
+	}
+	{
+		uint32_t ar = gar(c, G_TR);
+
+		CHECK((ar & 0xf) == 11 || (!ia32e && (ar & 0xf) == 3), "27.3.1.2 TR type (busy TSS)");
+		CHECK(!(ar & 0x10) && (ar & 0x80) && !(ar & AR_UNUSABLE), "27.3.1.2 TR S=0, present, usable");
+		CHECK(!(ar & 0xf00) && !(ar & 0xfffe0000), "27.3.1.2 TR access-rights reserved bits");
+		CHECK(gran_ok(glim(c, G_TR), ar), "27.3.1.2 TR limit and G flag");
+	}
+	{
+		uint32_t ar = gar(c, G_LDTR);
+
+		if (!(ar & AR_UNUSABLE)) {
+			CHECK((ar & 0xf) == 2 && !(ar & 0x10) && (ar & 0x80), "27.3.1.2 LDTR type, S=0, present");
+			CHECK(!(ar & 0xf00) && !(ar & 0xfffe0000), "27.3.1.2 LDTR access-rights reserved bits");
+			CHECK(gran_ok(glim(c, G_LDTR), ar), "27.3.1.2 LDTR limit and G flag");
+		}
+	}
+	/* 27.3.1.3 descriptor-table registers */
+	CHECK(canonical(vget(c, VMCS_GUEST_GDTR_BASE)) && canonical(vget(c, VMCS_GUEST_IDTR_BASE)),
+	      "27.3.1.3 GDTR/IDTR base canonical");
+	CHECK(!(vget(c, VMCS_GUEST_GDTR_LIMIT) >> 16) && !(vget(c, VMCS_GUEST_IDTR_LIMIT) >> 16),
+	      "27.3.1.3 GDTR/IDTR limit bits 31:16");
+	/* 27.3.1.4 RIP and RFLAGS */
+	if (ia32e && (csar & (1u << 13)))
+		CHECK(canonical(rip), "27.3.1.4 RIP canonical in 64-bit mode");
+	else
+		CHECK(!(rip >> 32), "27.3.1.4 RIP bits 63:32 outside 64-bit mode");
+	CHECK(!(rflags & 0xffffffffffc08028ull) && (rflags & 2), "27.3.1.4 RFLAGS reserved bits");
+	CHECK(!(ia32e || !(cr0 & CR0_PE)) || !(rflags & RFLAGS_VM), "27.3.1.4 RFLAGS.VM in IA-32e mode");
+	CHECK(!(ii & INTR_INFO_VALID) || ((ii >> 8) & 7) != INTR_TYPE_EXT_INTR || (rflags & RFLAGS_IF),
+	      "27.3.1.4 RFLAGS.IF for an injected external interrupt");
+	CHECK(!(rflags & RFLAGS_VM), "27.3.1.4 virtual-8086 guests are not modelled");
+	/* 27.3.1.5 non-register state */
+	CHECK(act <= 3 && (act == 0 || ((c->vmx.cap[CAP_MISC] >> (5 + act)) & 1)),
+	      "27.3.1.5 activity state supported");
+	CHECK(act != 1 || ((ssar >> 5) & 3) == 0, "27.3.1.5 HLT state needs SS.DPL = 0");
+	CHECK(!(intr & 0xffffffe0u), "27.3.1.5 interruptibility reserved bits");
+	CHECK((intr & 3) != 3, "27.3.1.5 blocking by STI and by MOV SS together");
+	CHECK(!(intr & 1) || (rflags & RFLAGS_IF), "27.3.1.5 blocking by STI needs RFLAGS.IF");
+	CHECK(!(ii & INTR_INFO_VALID) || ((ii >> 8) & 7) != INTR_TYPE_EXT_INTR || !(intr & 3),
+	      "27.3.1.5 external-interrupt injection while blocked by STI/MOV SS");
+	CHECK(!(ii & INTR_INFO_VALID) || ((ii >> 8) & 7) != INTR_TYPE_NMI || !(intr & 2),
+	      "27.3.1.5 NMI injection while blocked by MOV SS");
+	CHECK(!(intr & 4), "27.3.1.5 blocking by SMI outside SMM");
+	CHECK(!(vget(c, VMCS_GUEST_PENDING_DBG_EXCEPTIONS) & ~0x1500full), "27.3.1.5 pending debug exceptions reserved bits");
+	if (vget(c, VMCS_LINK_POINTER) != ~0ull) {
+		/* Without VMCS shadowing the link pointer must be all ones. */
+		*qual = 4;
+		CHECK(0, "27.3.1.5 VMCS link pointer must be FFFFFFFF_FFFFFFFFH");
+	}
+	/* 27.3.1.6 PDPTEs for PAE paging (loaded from the VMCS with EPT) */
+	if ((cr0 & CR0_PG) && (cr4 & CR4_PAE) && !ia32e) {
+		for (int i = 0; i < 4; i++) {
+			uint64_t e;
+
+			if (ept_on(c))
+				e = vget(c, VMCS_GUEST_PDPTE0 + 2 * i);
+			else if (phys_r(c, (vget(c, VMCS_GUEST_CR3) & 0xffffffe0) + 8 * i, &e, 8))
+				e = 0;
+			if ((e & 1) && ((e & 0x1e6) || (e >> c->vmx.maxphyaddr))) {
+				*qual = 2;
+				CHECK(0, "27.3.1.6 PDPTE reserved bits");
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- moving state between the root and non-root engines --------------- */
+
+/* State VMX transitions do not switch (SDM 28.1: GPRs other than RSP,
+ * CR2, DR0-DR3, DR6, x87/SSE state and MSRs outside the VMCS) moves with
+ * the LP from one engine to the other. */
+static const int shared_regs[] = {
+	UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI, UC_X86_REG_RDI,
+	UC_X86_REG_RBP, UC_X86_REG_R8,	UC_X86_REG_R9,	UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12,
+	UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15, UC_X86_REG_CR2, UC_X86_REG_DR0, UC_X86_REG_DR1,
+	UC_X86_REG_DR2, UC_X86_REG_DR3, UC_X86_REG_DR6, UC_X86_REG_MXCSR,
+};
+static const uint32_t shared_msrs[] = { 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000102, 0xc0000103 };
+
+static void copy_shared(struct engine *from, struct engine *to)
+{
+	enum { N = sizeof(shared_regs) / sizeof(shared_regs[0]) };
+	uint64_t v[N];
+	void *pv[N];
+	uint8_t xmm[16][16];
+
+	for (int i = 0; i < N; i++)
+		pv[i] = &v[i];
+	uc_reg_read_batch(from->uc, (int *)shared_regs, pv, N);
+	uc_reg_write_batch(to->uc, (int *)shared_regs, pv, N);
+	for (int i = 0; i < 16; i++) {
+		uc_reg_read(from->uc, UC_X86_REG_XMM0 + i, xmm[i]);
+		uc_reg_write(to->uc, UC_X86_REG_XMM0 + i, xmm[i]);
+	}
+	for (size_t i = 0; i < sizeof(shared_msrs) / sizeof(shared_msrs[0]); i++) {
+		uc_x86_msr m = { .rid = shared_msrs[i] };
+
+		uc_reg_read(from->uc, UC_X86_REG_MSR, &m);
+		uc_reg_write(to->uc, UC_X86_REG_MSR, &m);
+	}
+}
+
+static void set_msr_in(struct engine *e, uint32_t idx, uint64_t v)
+{
+	uc_x86_msr m = { .rid = idx, .value = v };
+
+	uc_reg_write(e->uc, UC_X86_REG_MSR, &m);
+}
+
+static uint64_t msr_in(struct engine *e, uint32_t idx)
+{
+	uc_x86_msr m = { .rid = idx };
+
+	uc_reg_read(e->uc, UC_X86_REG_MSR, &m);
+	return m.value;
+}
+
+/* VMCS access rights <-> descriptor-cache attributes (SDM 24.4.1). */
+static uint32_t ar_to_attr(uint32_t ar)
+{
+	if (ar & AR_UNUSABLE)
+		return 0;
+	return ((ar & 0xff) << 8) | ((ar & 0xf000) << 8);
+}
+
+static uint32_t attr_to_ar(uint32_t attr, uint16_t sel, int is_cs_or_tr)
+{
+	if (!(attr & SEG_ATTR_P) && !is_cs_or_tr)
+		return AR_UNUSABLE | ((attr >> 8) & 0xff) | ((attr >> 8) & 0xf000);
+	return ((attr >> 8) & 0xff) | ((attr >> 8) & 0xf000);
+}
+
+static struct engine *guest_engine(struct cpu *c)
+{
+	struct vmx *x = V(c);
+	struct engine *g = NULL;
+
+	for (int i = 0; i < VMX_GUEST_ENGINES; i++)
+		if (x->guests[i].uc && x->guests[i].vmcs == x->current)
+			g = &x->guests[i];
+	if (!g) {
+		for (int i = 0; i < VMX_GUEST_ENGINES; i++)
+			if (!x->guests[i].uc) {
+				g = &x->guests[i];
+				break;
+			}
+		if (!g) {
+			g = &x->guests[0];
+			for (int i = 1; i < VMX_GUEST_ENGINES; i++)
+				if (x->guests[i].last_used < g->last_used)
+					g = &x->guests[i];
+			cpu_engine_close(g);
+		}
+		if (cpu_engine_open(c, g, 1)) {
+			cpu_engine_close(g);
+			return NULL;
+		}
+		g->vmcs = x->current;
+	}
+	g->last_used = ++x->nentries;
+	return g;
+}
+
+/* SDM 27.3.2 "Loading Guest State". */
+static int load_guest(struct cpu *c, struct engine *g)
+{
+	struct cpu_sysstate s;
+	uint32_t entry = (uint32_t)vget(c, VMCS_ENTRY_CTLS);
+	int ia32e = !!(entry & VM_ENTRY_IA32E_MODE);
+	uint16_t vpid = (proc2(c) & SECONDARY_ENABLE_VPID) ? (uint16_t)vget(c, VMCS_VPID) : 0;
+	uint64_t eptp = ept_on(c) ? vget(c, VMCS_EPT_POINTER) : 0;
+
+	memset(&s, 0, sizeof(s));
+	for (int n = 0; n < 6; n++) {
+		static const int map[6] = { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
+
+		s.seg[map[n]] = (struct cpu_seg){ gsel(c, n), gbase(c, n), glim(c, n), ar_to_attr(gar(c, n)) };
+	}
+	s.ldt = (struct cpu_seg){ gsel(c, G_LDTR), gbase(c, G_LDTR), glim(c, G_LDTR), ar_to_attr(gar(c, G_LDTR)) };
+	s.tr = (struct cpu_seg){ gsel(c, G_TR), gbase(c, G_TR), glim(c, G_TR), ar_to_attr(gar(c, G_TR)) };
+	s.gdt_base = vget(c, VMCS_GUEST_GDTR_BASE);
+	s.gdt_limit = (uint32_t)vget(c, VMCS_GUEST_GDTR_LIMIT);
+	s.idt_base = vget(c, VMCS_GUEST_IDTR_BASE);
+	s.idt_limit = (uint32_t)vget(c, VMCS_GUEST_IDTR_LIMIT);
+	s.cr0 = vget(c, VMCS_GUEST_CR0);
+	s.cr3 = vget(c, VMCS_GUEST_CR3);
+	s.cr4 = vget(c, VMCS_GUEST_CR4);
+	if (entry & VM_ENTRY_LOAD_EFER) {
+		s.efer = vget(c, VMCS_GUEST_IA32_EFER);
+	} else {
+		/* LMA from "IA-32e mode guest"; LME too when paging (27.3.2.1). */
+		s.efer = msr_in(c->e, MSR_EFER) & ~(EFER_LMA | EFER_LME);
+		if (ia32e)
+			s.efer |= EFER_LMA | ((s.cr0 & CR0_PG) ? EFER_LME : 0);
+	}
+	s.cpl = (gar(c, G_SS) >> 5) & 3;
+	s.rflags = vget(c, VMCS_GUEST_RFLAGS);
+	copy_shared(c->e, g);
+	/* EPT and VPID decide whether this engine's cached translations may
+	 * survive (SDM 29.4.3.1): without VPID every entry drops them. */
+	if (!g->tlb_valid || !vpid || g->tlb_vpid != vpid || g->tlb_eptp != eptp) {
+		uc_ctl_flush_tlb(g->uc);
+		g->tlb_valid = 1;
+	}
+	g->tlb_vpid = vpid;
+	g->tlb_eptp = eptp;
+	if (cpu_ctx_write(g->ctx, &s))
+		return -1;
+	set_msr_in(g, MSR_IA32_SYSENTER_CS, vget(c, VMCS_GUEST_IA32_SYSENTER_CS));
+	set_msr_in(g, MSR_IA32_SYSENTER_ESP, vget(c, VMCS_GUEST_SYSENTER_ESP));
+	set_msr_in(g, MSR_IA32_SYSENTER_EIP, vget(c, VMCS_GUEST_SYSENTER_EIP));
+	set_msr_in(g, MSR_IA32_PAT, (entry & VM_ENTRY_LOAD_PAT) ? vget(c, VMCS_GUEST_IA32_PAT) : msr_in(c->e, MSR_IA32_PAT));
+	set_msr_in(g, MSR_FS_BASE, gbase(c, G_FS));
+	set_msr_in(g, MSR_GS_BASE, gbase(c, G_GS));
+	{
+		uint64_t v = vget(c, VMCS_GUEST_RSP), rip = vget(c, VMCS_GUEST_RIP);
+		uint64_t fl = vget(c, VMCS_GUEST_RFLAGS);
+
+		uc_reg_write(g->uc, UC_X86_REG_RSP, &v);
+		uc_reg_write(g->uc, UC_X86_REG_RFLAGS, &fl);
+		uc_reg_write(g->uc, UC_X86_REG_RIP, &rip);
+		if (entry & VM_ENTRY_LOAD_DEBUG_CONTROLS) {
+			v = vget(c, VMCS_GUEST_DR7);
+			uc_reg_write(g->uc, UC_X86_REG_DR7, &v);
+		}
+	}
+	if ((s.cr0 & CR0_PG) && (s.cr4 & CR4_PAE) && !ia32e)
+		for (int i = 0; i < 4; i++)
+			c->vmx.pdpte[i] = ept_on(c) ? vget(c, VMCS_GUEST_PDPTE0 + 2 * i) : 0;
+	c->vmx.pdpte_cr3 = ept_on(c) ? s.cr3 : ~0ull;
+	return 0;
+}
+
+/* SDM 28.3 "Saving Guest State". */
+static void save_guest(struct cpu *c, uint64_t rip)
+{
+	struct cpu_sysstate s;
+	uint32_t exit = (uint32_t)vget(c, VMCS_EXIT_CTLS);
+	static const int map[6] = { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
+
+	if (cpu_ctx_read(c->e->ctx, &s))
+		return;
+	vset(c, VMCS_GUEST_CR0, s.cr0);
+	vset(c, VMCS_GUEST_CR3, s.cr3);
+	vset(c, VMCS_GUEST_CR4, s.cr4);
+	if (exit & VM_EXIT_SAVE_DEBUG_CONTROLS) {
+		vset(c, VMCS_GUEST_DR7, reg(c, UC_X86_REG_DR7));
+		vset(c, VMCS_GUEST_IA32_DEBUGCTL, 0);
+	}
+	vset(c, VMCS_GUEST_RSP, reg(c, UC_X86_REG_RSP));
+	vset(c, VMCS_GUEST_RIP, rip);
+	vset(c, VMCS_GUEST_RFLAGS, reg(c, UC_X86_REG_RFLAGS));
+	for (int n = 0; n < 6; n++) {
+		const struct cpu_seg *sg = &s.seg[map[n]];
+
+		vset(c, VMCS_GUEST_ES_SELECTOR + 2 * n, sg->sel);
+		vset(c, VMCS_GUEST_ES_BASE + 2 * n, sg->base);
+		vset(c, VMCS_GUEST_ES_LIMIT + 2 * n, sg->limit);
+		vset(c, VMCS_GUEST_ES_AR_BYTES + 2 * n, attr_to_ar(sg->attr, sg->sel, n == G_CS));
+	}
+	vset(c, VMCS_GUEST_FS_BASE, cpu_engine_msr(c, MSR_FS_BASE));
+	vset(c, VMCS_GUEST_GS_BASE, cpu_engine_msr(c, MSR_GS_BASE));
+	vset(c, VMCS_GUEST_LDTR_SELECTOR, s.ldt.sel);
+	vset(c, VMCS_GUEST_LDTR_BASE, s.ldt.base);
+	vset(c, VMCS_GUEST_LDTR_LIMIT, s.ldt.limit);
+	vset(c, VMCS_GUEST_LDTR_AR_BYTES, attr_to_ar(s.ldt.attr, s.ldt.sel, 0));
+	vset(c, VMCS_GUEST_TR_SELECTOR, s.tr.sel);
+	vset(c, VMCS_GUEST_TR_BASE, s.tr.base);
+	vset(c, VMCS_GUEST_TR_LIMIT, s.tr.limit);
+	vset(c, VMCS_GUEST_TR_AR_BYTES, attr_to_ar(s.tr.attr, s.tr.sel, 1));
+	vset(c, VMCS_GUEST_GDTR_BASE, s.gdt_base);
+	vset(c, VMCS_GUEST_GDTR_LIMIT, s.gdt_limit);
+	vset(c, VMCS_GUEST_IDTR_BASE, s.idt_base);
+	vset(c, VMCS_GUEST_IDTR_LIMIT, s.idt_limit);
+	vset(c, VMCS_GUEST_IA32_SYSENTER_CS, cpu_engine_msr(c, MSR_IA32_SYSENTER_CS));
+	vset(c, VMCS_GUEST_SYSENTER_ESP, cpu_engine_msr(c, MSR_IA32_SYSENTER_ESP));
+	vset(c, VMCS_GUEST_SYSENTER_EIP, cpu_engine_msr(c, MSR_IA32_SYSENTER_EIP));
+	if (exit & VM_EXIT_SAVE_PAT)
+		vset(c, VMCS_GUEST_IA32_PAT, cpu_engine_msr(c, MSR_IA32_PAT));
+	if (exit & VM_EXIT_SAVE_EFER)
+		vset(c, VMCS_GUEST_IA32_EFER, s.efer);
+	if (ept_on(c) && (s.cr0 & CR0_PG) && (s.cr4 & CR4_PAE) && !(s.efer & EFER_LMA))
+		for (int i = 0; i < 4; i++)
+			vset(c, VMCS_GUEST_PDPTE0 + 2 * i, c->vmx.pdpte[i]);
+	vset(c, VMCS_GUEST_ACTIVITY_STATE, c->vmx.guest_halted ? 1 : 0);
+	vset(c, VMCS_GUEST_INTERRUPTIBILITY, 0);
+	vset(c, VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
+	if (exit & VM_EXIT_SAVE_PREEMPTION_TIMER) {
+		uint64_t left = 0;
+		unsigned rate = c->vmx.cap[CAP_MISC] & 0x1f;
+
+		if (c->vmx.preempt_deadline >= 0 && (uint64_t)c->vmx.preempt_deadline > c->cycles)
+			left = ((uint64_t)c->vmx.preempt_deadline - c->cycles) >> rate;
+		vset(c, VMCS_PREEMPTION_TIMER_VALUE, left);
+	}
+}
+
+/* MSR-load and MSR-store areas: 16-byte entries of index, reserved, value
+ * (SDM 25.7.2, 25.8.2).  Returns 0 or the 1-based index of the entry that
+ * failed. */
+static uint32_t msr_list_load(struct cpu *c, uint64_t addr, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t ent[2];
+
+		if (phys_r(c, addr + 16 * i, ent, 16))
+			return i + 1;
+		uint32_t idx = (uint32_t)ent[0];
+
+		/* SDM 27.4 "Loading MSRs": not FS/GS base, not x2APIC MSRs,
+		 * not SMM monitor control; reserved bits 63:32 zero. */
+		if ((ent[0] >> 32) || idx == MSR_FS_BASE || idx == MSR_GS_BASE || (idx >> 8) == 0x8 ||
+		    idx == 0x9b || cpu_msr_write(c, idx, ent[1], 0))
+			return i + 1;
+	}
+	return 0;
+}
+
+static uint32_t msr_list_store(struct cpu *c, uint64_t addr, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t ent[2];
+
+		if (phys_r(c, addr + 16 * i, ent, 16))
+			return i + 1;
+		if ((ent[0] >> 32) || ((uint32_t)ent[0] >> 8) == 0x8 ||
+		    cpu_msr_read(c, (uint32_t)ent[0], &ent[1], 0) || phys_w(c, addr + 16 * i + 8, &ent[1], 8))
+			return i + 1;
+	}
+	return 0;
+}
+
+/* SDM 28.5 "Loading Host State". */
+static void load_host(struct cpu *c)
+{
+	struct cpu_sysstate s;
+	uint32_t exit = (uint32_t)vget(c, VMCS_EXIT_CTLS);
+	int host64 = !!(exit & VM_EXIT_HOST_ADDR_SPACE_SIZE);
+	struct engine *r = &c->root;
+	uint32_t data = SEG_ATTR_P | SEG_ATTR_S | (3u << 8) | SEG_ATTR_DB | SEG_ATTR_G;
+	uint64_t v;
+
+	memset(&s, 0, sizeof(s));
+	s.cr0 = vget(c, VMCS_HOST_CR0);
+	s.cr3 = vget(c, VMCS_HOST_CR3);
+	s.cr4 = vget(c, VMCS_HOST_CR4);
+	s.efer = (exit & VM_EXIT_LOAD_EFER) ? vget(c, VMCS_HOST_IA32_EFER) : msr_in(r, MSR_EFER);
+	if (!(exit & VM_EXIT_LOAD_EFER))
+		s.efer = (s.efer & ~(EFER_LMA | EFER_LME)) | (host64 ? EFER_LMA | EFER_LME : 0);
+	s.seg[SEG_CS] = (struct cpu_seg){ (uint16_t)vget(c, VMCS_HOST_CS_SELECTOR), 0, 0xffffffff,
+					  SEG_ATTR_P | SEG_ATTR_S | (11u << 8) | SEG_ATTR_G |
+						  (host64 ? SEG_ATTR_L : SEG_ATTR_DB) };
+	s.seg[SEG_SS] = (struct cpu_seg){ (uint16_t)vget(c, VMCS_HOST_SS_SELECTOR), 0, 0xffffffff, data };
+	{
+		static const struct { int seg; uint32_t enc; } ds[] = {
+			{ SEG_DS, VMCS_HOST_DS_SELECTOR }, { SEG_ES, VMCS_HOST_ES_SELECTOR },
+			{ SEG_FS, VMCS_HOST_FS_SELECTOR }, { SEG_GS, VMCS_HOST_GS_SELECTOR } };
+
+		for (size_t i = 0; i < 4; i++) {
+			uint16_t sel = (uint16_t)vget(c, ds[i].enc);
+
+			/* A null selector leaves the register unusable. */
+			s.seg[ds[i].seg] = (struct cpu_seg){ sel, 0, 0xffffffff, sel ? data : 0 };
+		}
+	}
+	s.seg[SEG_FS].base = vget(c, VMCS_HOST_FS_BASE);
+	s.seg[SEG_GS].base = vget(c, VMCS_HOST_GS_BASE);
+	s.tr = (struct cpu_seg){ (uint16_t)vget(c, VMCS_HOST_TR_SELECTOR), vget(c, VMCS_HOST_TR_BASE), 0x67,
+				 SEG_ATTR_P | (11u << 8) };
+	s.ldt = (struct cpu_seg){ 0, 0, 0, 0 };
+	s.gdt_base = vget(c, VMCS_HOST_GDTR_BASE);
+	s.gdt_limit = 0xffff;
+	s.idt_base = vget(c, VMCS_HOST_IDTR_BASE);
+	s.idt_limit = 0xffff;
+	s.cpl = 0;
+	s.rflags = 2;
+	copy_shared(c->e, r);
+	c->e = r;
+	c->vmx.nonroot = 0;
+	cpu_ctx_write(r->ctx, &s);
+	set_msr_in(r, MSR_IA32_SYSENTER_CS, vget(c, VMCS_HOST_IA32_SYSENTER_CS));
+	set_msr_in(r, MSR_IA32_SYSENTER_ESP, vget(c, VMCS_HOST_IA32_SYSENTER_ESP));
+	set_msr_in(r, MSR_IA32_SYSENTER_EIP, vget(c, VMCS_HOST_IA32_SYSENTER_EIP));
+	set_msr_in(r, MSR_FS_BASE, s.seg[SEG_FS].base);
+	set_msr_in(r, MSR_GS_BASE, s.seg[SEG_GS].base);
+	if (exit & VM_EXIT_LOAD_PAT)
+		set_msr_in(r, MSR_IA32_PAT, vget(c, VMCS_HOST_IA32_PAT));
+	v = 0x400;
+	uc_reg_write(r->uc, UC_X86_REG_DR7, &v);
+	set_reg(c, UC_X86_REG_RFLAGS, 2);
+	set_reg(c, UC_X86_REG_RSP, vget(c, VMCS_HOST_RSP));
+	set_reg(c, UC_X86_REG_RIP, vget(c, VMCS_HOST_RIP));
+}
+
+/* An abort (SDM 28.7): the LP shuts down with the indicator written. */
+static void vmx_abort(struct cpu *c, uint32_t why)
+{
+	phys_w(c, c->vmx.current + VMCS_REGION_ABORT, &why, 4);
+	cpu_shutdown(c, "VMX abort %u", why);
+}
+
+/* Take the VM exit described by c->vmx.p (SDM 28.1-28.6). */
+static void exit_now(struct cpu *c)
+{
+	struct vmx *x = V(c);
+	struct vmx_pending p = x->p;
+	uint32_t reason = p.reason, basic = reason & 0xffff;
+	uint32_t fail;
+
+	memset(&x->p, 0, sizeof(x->p));
+	if (p.restore_rax)
+		set_reg(c, UC_X86_REG_RAX, p.rax);
+	/* 28.2: exit information. */
+	vset(c, VMCS_EXIT_REASON, reason);
+	vset(c, VMCS_EXIT_QUALIFICATION, p.qual);
+	vset(c, VMCS_EXIT_INSTRUCTION_LEN, p.len);
+	vset(c, VMCS_EXIT_INSTRUCTION_INFO, p.info);
+	vset(c, VMCS_EXIT_INTR_INFO, p.intr_info);
+	vset(c, VMCS_EXIT_INTR_ERROR_CODE, p.intr_err);
+	if (p.has_gla)
+		vset(c, VMCS_GUEST_LINEAR_ADDRESS, p.gla);
+	if (p.has_gpa)
+		vset(c, VMCS_GUEST_PHYSICAL_ADDRESS, p.gpa);
+	vset(c, VMCS_IDT_VECTORING_INFO, x->vectoring);
+	vset(c, VMCS_IDT_VECTORING_ERROR_CODE, x->vectoring_err);
+	x->vectoring = 0;
+	x->injecting = 0;
+	/* Delivery of the injected event is complete or was interrupted:
+	 * the entry field's valid bit is cleared (28.2.4). */
+	vset(c, VMCS_ENTRY_INTR_INFO, vget(c, VMCS_ENTRY_INTR_INFO) & ~(uint64_t)INTR_INFO_VALID);
+	if (!(reason & EXIT_REASON_FAILED_VMENTRY)) {
+		save_guest(c, p.rip);
+		fail = msr_list_store(c, vget(c, VMCS_EXIT_MSR_STORE_ADDR), (uint32_t)vget(c, VMCS_EXIT_MSR_STORE_COUNT));
+		if (fail) {
+			load_host(c);
+			vmx_abort(c, 2);	/* failure saving guest MSRs */
+			return;
+		}
+	}
+	x->guest_halted = 0;
+	x->preempt_deadline = -1;
+	load_host(c);
+	fail = msr_list_load(c, vget(c, VMCS_EXIT_MSR_LOAD_ADDR), (uint32_t)vget(c, VMCS_EXIT_MSR_LOAD_COUNT));
+	if (fail) {
+		vmx_abort(c, 4);	/* failure loading host MSRs */
+		return;
+	}
+	charge(c, VMX_COST_EXIT);
+	x->st.exits++;
+	x->st.exit_cycles += x->costs[VMX_COST_EXIT];
+	if (basic < sizeof(x->st.reason) / sizeof(x->st.reason[0]))
+		x->st.reason[basic].count++;
+	x->last_reason = basic;
+	x->exit_start = c->cycles - x->costs[VMX_COST_EXIT];
+	if (vmx_trace)
+		fprintf(stderr, "hvsim: LP%u: VM exit %u qual 0x%llx at guest rip 0x%llx, cycle %llu\n", c->index,
+			reason, (unsigned long long)p.qual, (unsigned long long)p.rip, (unsigned long long)c->cycles);
+}
+
+void vmx_exit(struct cpu *c, uint32_t reason, uint64_t qual)
+{
+	set_pending_exit(c, reason, qual, reg(c, UC_X86_REG_RIP), 0, 0);
+	exit_now(c);
+}
+
+/* A VM-entry failure after the checks of the guest state (SDM 27.8):
+ * an exit with bit 31 set, the host state loaded, nothing of the guest. */
+static void entry_fail(struct cpu *c, uint32_t basic, uint64_t qual, uint64_t rip)
+{
+	c->vmx.st.failed_entries++;
+	set_pending_exit(c, EXIT_REASON_FAILED_VMENTRY | basic, qual, rip, 0, 0);
+	exit_now(c);
+}
+
+/* Inject the event of the VM-entry interruption-information field
+ * (SDM 27.6 "Event Injection") through the guest's IDT. */
+static void inject(struct cpu *c)
+{
+	uint32_t ii = (uint32_t)vget(c, VMCS_ENTRY_INTR_INFO);
+	unsigned type = (ii >> 8) & 7, vec = ii & 0xff;
+	uint64_t rip = reg(c, UC_X86_REG_RIP);
+	uint32_t err = (ii & INTR_INFO_DELIVER_CODE) ? (uint32_t)vget(c, VMCS_ENTRY_EXCEPTION_ERROR_CODE) : 0;
+	int soft = type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_SOFT_EXCEPTION || type == INTR_TYPE_PRIV_SW_EXCEPTION;
+
+	if (!(ii & INTR_INFO_VALID))
+		return;
+	if (soft)
+		rip += vget(c, VMCS_ENTRY_INSTRUCTION_LEN);
+	c->vmx.injecting = 1;
+	/* An exit during delivery reports this event as IDT-vectoring
+	 * information (SDM 28.2.4). */
+	c->vmx.vectoring = ii & ~(uint32_t)(1u << 12);
+	c->vmx.vectoring_err = err;
+	cpu_raise_event(c, vec, type == INTR_TYPE_SOFT_INTR ? EV_SOFT : EV_HW, err, rip);
+	if (!c->vmx.p.exit) {
+		c->vmx.vectoring = 0;
+		c->vmx.injecting = 0;
+	}
+}
+
+static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
+{
+	struct vmx *x = V(c);
+	struct engine *g;
+	uint64_t qual;
+	uint32_t fail;
+
+	if (x->current == VMCS_NONE) {
+		vm_fail_invalid(c);
+		advance(c, rip, len);
+		return;
+	}
+	/* SDM 27.1 "Basic VM-Entry Checks". */
+	if (launch && x->launched) {
+		vm_fail(c, VMXERR_VMLAUNCH_NONCLEAR_VMCS);
+		advance(c, rip, len);
+		return;
+	}
+	if (!launch && !x->launched) {
+		vm_fail(c, VMXERR_VMRESUME_NONLAUNCHED_VMCS);
+		advance(c, rip, len);
+		return;
+	}
+	if (check_controls(c)) {
+		vm_fail(c, VMXERR_ENTRY_INVALID_CONTROL_FIELD);
+		advance(c, rip, len);
+		return;
+	}
+	if (check_host(c)) {
+		vm_fail(c, VMXERR_ENTRY_INVALID_HOST_STATE_FIELD);
+		advance(c, rip, len);
+		return;
+	}
+	charge(c, VMX_COST_ENTRY);
+	x->st.entry_cycles += x->costs[VMX_COST_ENTRY];
+	if (x->exit_start && x->last_reason < sizeof(x->st.reason) / sizeof(x->st.reason[0]))
+		x->st.reason[x->last_reason].cycles += c->cycles - x->exit_start;
+	x->exit_start = 0;
+	if (check_guest(c, &qual)) {
+		entry_fail(c, EXIT_REASON_INVALID_GUEST_STATE, qual, rip);
+		return;
+	}
+	g = guest_engine(c);
+	if (!g) {
+		cpu_shutdown(c, "host: cannot create an engine for VMX non-root operation");
+		return;
+	}
+	if (load_guest(c, g)) {
+		cpu_shutdown(c, "host: cannot load guest state");
+		return;
+	}
+	c->e = g;
+	x->nonroot = 1;
+	x->st.entries++;
+	/* 27.4: MSRs from the VM-entry MSR-load area, in the guest engine. */
+	fail = msr_list_load(c, vget(c, VMCS_ENTRY_MSR_LOAD_ADDR), (uint32_t)vget(c, VMCS_ENTRY_MSR_LOAD_COUNT));
+	if (fail) {
+		/* The guest state stays loaded; the exit reports the entry. */
+		set_pending_exit(c, EXIT_REASON_FAILED_VMENTRY | EXIT_REASON_MSR_LOAD_FAIL, fail, reg(c, UC_X86_REG_RIP),
+				 0, 0);
+		x->st.failed_entries++;
+		exit_now(c);
+		return;
+	}
+	x->launched = 1;
+	x->guest_halted = vget(c, VMCS_GUEST_ACTIVITY_STATE) == 1;
+	if (vget(c, VMCS_PIN_BASED_CTLS) & PIN_BASED_PREEMPTION_TIMER) {
+		/* Counts down at the TSC rate divided by 2^MISC[4:0] (SDM 26.5.1). */
+		unsigned rate = x->cap[CAP_MISC] & 0x1f;
+
+		x->preempt_deadline = (int64_t)(c->cycles + ((uint64_t)(uint32_t)vget(c, VMCS_PREEMPTION_TIMER_VALUE)
+							   << rate));
+	}
+	if (vmx_trace)
+		fprintf(stderr, "hvsim: LP%u: VM entry (%s) at guest rip 0x%llx, cycle %llu\n", c->index,
+			launch ? "launch" : "resume", (unsigned long long)vget(c, VMCS_GUEST_RIP),
+			(unsigned long long)c->cycles);
+	inject(c);
+	if (x->p.exit) {
+		exit_now(c);
+		return;
+	}
+	/* An interrupt window that is already open exits at once (26.7.5). */
+	vmx_block_check(c);
+	if (x->p.exit)
+		exit_now(c);
+}
+
+/* ---- address translation in non-root engines (SDM 29.3) -------------- */
+
+static int ept_read64(void *opaque, uint64_t hpa, uint64_t *v)
+{
+	struct cpu *c = opaque;
+
+	return memmap_read_phys(c->mem, hpa, v, 8);
+}
+
+static int ept_cmpxchg64(void *opaque, uint64_t hpa, uint64_t old, uint64_t new)
+{
+	struct cpu *c = opaque;
+	uint64_t cur;
+
+	/* One host thread runs every LP: read-compare-write is atomic. */
+	if (memmap_read_phys(c->mem, hpa, &cur, 8) || cur != old)
+		return 1;
+	return memmap_write_phys(c->mem, hpa, &new, 8);
+}
+
+/* State of one two-stage translation, for the pw_mem callbacks. */
+struct xlat {
+	struct cpu *c;
+	struct ept_caps k;
+	uint64_t eptp;
+	int ept;
+	uint64_t lin;
+	struct ept_result er;	/* the failed EPT translation, if any */
+	uint64_t fail_gpa;
+	int fail_paging;	/* it was a paging-structure access */
+};
+
+static int gpa_to_hpa(struct xlat *t, uint64_t gpa, unsigned acc, int paging, uint64_t *hpa)
+{
+	struct ept_mem m = { ept_read64, ept_cmpxchg64, t->c };
+
+	if (!t->ept) {
+		*hpa = gpa;
+		return 0;
+	}
+	ept_translate(&m, &t->k, t->eptp, gpa, acc, paging, &t->er);
+	t->c->vmx.st.ept_entry_reads += t->er.reads;
+	t->c->cycles += (uint64_t)t->er.reads * t->c->vmx.costs[VMX_COST_EPT_ENTRY];
+	if (t->er.status != EPT_OK) {
+		t->fail_gpa = gpa;
+		t->fail_paging = paging;
+		return -1;
+	}
+	*hpa = t->er.hpa;
+	return 0;
+}
+
+static int pwm_read(void *opaque, uint64_t gpa, unsigned size, uint64_t *val)
+{
+	struct xlat *t = opaque;
+	uint64_t hpa;
+
+	*val = 0;
+	if (gpa_to_hpa(t, gpa, EPT_ACCESS_READ, 1, &hpa))
+		return 2;
+	if (memmap_read_phys(t->c->mem, hpa, val, size))
+		*val = ~0ull >> (64 - 8 * size);
+	return PW_MEM_OK;
+}
+
+static int pwm_cmpxchg(void *opaque, uint64_t gpa, unsigned size, uint64_t old, uint64_t new)
+{
+	struct xlat *t = opaque;
+	uint64_t hpa, cur = 0;
+
+	if (gpa_to_hpa(t, gpa, EPT_ACCESS_WRITE, 1, &hpa))
+		return 2;
+	if (memmap_read_phys(t->c->mem, hpa, &cur, size) || cur != old)
+		return PW_MEM_CHANGED;
+	memmap_write_phys(t->c->mem, hpa, &new, size);
+	return PW_MEM_OK;
+}
+
+static void guest_regs(struct cpu *c, struct pw_regs *r)
+{
+	struct vmx *x = V(c);
+
+	r->cr0 = reg(c, UC_X86_REG_CR0);
+	r->cr3 = reg(c, UC_X86_REG_CR3);
+	r->cr4 = reg(c, UC_X86_REG_CR4);
+	r->efer = cpu_engine_msr(c, MSR_EFER);
+	r->smap_ac = !!(reg(c, UC_X86_REG_RFLAGS) & RFLAGS_AC);
+	r->maxphyaddr = x->maxphyaddr;
+	r->page_1g = 1;
+	if ((r->cr0 & CR0_PG) && (r->cr4 & CR4_PAE) && !(r->efer & EFER_LMA) && x->pdpte_cr3 != r->cr3 &&
+	    x->pdpte_cr3 != ~0ull - 1) {
+		/* PAE without EPT-supplied PDPTEs: MOV to CR3 loads them from
+		 * memory (SDM 4.4.1); hvsim reloads when CR3 has changed. */
+		struct xlat t = { .c = c, .ept = ept_on(c), .eptp = vget(c, VMCS_EPT_POINTER) };
+
+		ept_caps(c, &t.k);
+		for (int i = 0; i < 4; i++)
+			if (pwm_read(&t, (r->cr3 & 0xffffffe0) + 8 * i, 8, &x->pdpte[i]))
+				x->pdpte[i] = 0;
+		x->pdpte_cr3 = r->cr3;
+	}
+	memcpy(r->pdpte, x->pdpte, sizeof(r->pdpte));
+}
+
+/* Translate for the current non-root engine.  Returns 0; VEC_PF with *err
+ * (the caller sets CR2); or -EAGAIN after setting up an EPT exit. */
+static int xlat(struct cpu *c, uint64_t lin, unsigned pwacc, unsigned eacc, uint64_t *hpa, unsigned *perms,
+		int *dirty, uint32_t *err)
+{
+	struct xlat t = { .c = c, .lin = lin };
+	struct pw_mem m = { pwm_read, pwm_cmpxchg, &t };
+	struct pw_regs r;
+	struct pw_result res;
+
+	t.ept = ept_on(c);
+	t.eptp = vget(c, VMCS_EPT_POINTER);
+	ept_caps(c, &t.k);
+	guest_regs(c, &r);
+	c->vmx.st.tlb_fills++;
+	pw_walk(&m, &r, lin, pwacc, &res);
+	if (res.status == PW_PAGE_FAULT) {
+		*err = res.pf_error;
+		return VEC_PF;
+	}
+	if (res.status == PW_OK) {
+		*perms = res.perms;
+		*dirty = res.dirty;
+		if (!gpa_to_hpa(&t, res.gpa, eacc, 0, hpa)) {
+			c->vmx.ept_perms = t.ept ? t.er.perms : 7;
+			c->vmx.ept_dirty = !t.ept || !(t.eptp & EPTP_AD) || (eacc & EPT_ACCESS_WRITE);
+			return 0;
+		}
+	}
+	/* An EPT violation or misconfiguration (SDM 28.2.1, Table 28-7). */
+	{
+		struct vmx_pending *p = &c->vmx.p;
+
+		p->ept_fail = 1;
+		p->reason = t.er.status == EPT_MISCONFIG ? EXIT_REASON_EPT_MISCONFIG : EXIT_REASON_EPT_VIOLATION;
+		p->gpa = t.fail_gpa;
+		p->has_gpa = 1;
+		p->gla = lin;
+		p->has_gla = 1;
+		p->qual = 0;
+		if (p->reason == EXIT_REASON_EPT_VIOLATION)
+			p->qual = t.er.qual | (1ull << 7) | (t.fail_paging ? 0 : 1ull << 8);
+	}
+	return -EAGAIN;
+}
+
+int vmx_translate(struct cpu *c, uint64_t lin, int write, uint64_t *pa, uint32_t *err)
+{
+	unsigned perms;
+	int dirty, r;
+
+	*err = write ? 2 : 0;
+	r = xlat(c, lin, write ? PW_WRITE : 0, write ? EPT_ACCESS_WRITE : EPT_ACCESS_READ, pa, &perms, &dirty, err);
+	if (r == -EAGAIN) {
+		/* A host-side access (event delivery, operand fetch) hit EPT:
+		 * the exit is taken by the run loop. */
+		c->vmx.p.exit = 1;
+		c->vmx.p.rip = reg(c, UC_X86_REG_RIP);
+		c->vmx.p.ept_fail = 0;
+	}
+	return r;
+}
+
+/* UC_HOOK_TLB_FILL of non-root engines: `va` is page aligned. */
+static bool tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_entry *e, void *user)
+{
+	struct cpu *c = user;
+	unsigned pwacc = 0, eacc = EPT_ACCESS_READ, perms;
+	uint64_t hpa;
+	uint32_t err;
+	int dirty, r, user_mode = cpu_cpl(c) == 3;
+
+	if (type == UC_MEM_WRITE) {
+		pwacc = PW_WRITE;
+		eacc = EPT_ACCESS_WRITE;
+	} else if (type == UC_MEM_FETCH) {
+		pwacc = PW_FETCH;
+		eacc = EPT_ACCESS_FETCH;
+	}
+	if (user_mode)
+		pwacc |= PW_USER;
+	r = xlat(c, va, pwacc, eacc, &hpa, &perms, &dirty, &err);
+	if (r == VEC_PF && user_mode && type == UC_MEM_READ) {
+		/* Unicorn does not say whether a CPL-3 read is an implicit
+		 * supervisor access (a descriptor-table read on a segment
+		 * load); retry as one for pages of the GDT, LDT, IDT and TSS. */
+		struct cpu_sysstate s;
+
+		if (!cpu_ctx_read(c->e->ctx, &s) &&
+		    ((va <= s.gdt_base + s.gdt_limit && va + 0xfff >= s.gdt_base) ||
+		     (va <= s.ldt.base + s.ldt.limit && va + 0xfff >= s.ldt.base) ||
+		     (va <= s.tr.base + s.tr.limit && va + 0xfff >= s.tr.base)))
+			r = xlat(c, va, PW_IMPLICIT, eacc, &hpa, &perms, &dirty, &err);
+	}
+	c->vmx.p.fetch = type == UC_MEM_FETCH;
+	if (r == VEC_PF) {
+		c->vmx.p.pf = 1;
+		c->vmx.p.pf_addr = va;
+		c->vmx.p.pf_err = err;
+		return false;
+	}
+	if (r)
+		return false;	/* EPT exit pending */
+	e->paddr = hpa & ~0xfffull;
+	/* What the entry may serve later: a write needs D set in both
+	 * stages, or it must come back here to set them. */
+	e->perms = UC_PROT_READ;
+	if ((perms & PW_PERM_WRITE || (!user_mode && !(reg(c, UC_X86_REG_CR0) & (1ull << 16)))) && dirty && c->vmx.ept_dirty &&
+	    (c->vmx.ept_perms & EPT_ACCESS_WRITE))
+		e->perms |= UC_PROT_WRITE;
+	if ((perms & PW_PERM_EXEC) && (c->vmx.ept_perms & EPT_ACCESS_FETCH))
+		e->perms |= UC_PROT_EXEC;
+	if (!(c->vmx.ept_perms & EPT_ACCESS_READ))
+		e->perms &= ~UC_PROT_READ;
+	if (type == UC_MEM_WRITE)
+		e->perms |= UC_PROT_WRITE;
+	if (type == UC_MEM_FETCH)
+		e->perms |= UC_PROT_EXEC;
+	if (type == UC_MEM_READ)
+		e->perms |= UC_PROT_READ;
+	return true;
+}
+
+int vmx_engine_setup(struct cpu *c, struct engine *e)
+{
+	uc_hook h;
+
+	vmx_trace = getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "vmx");
+	if (uc_ctl_tlb_mode(e->uc, UC_TLB_VIRTUAL) != UC_ERR_OK)
+		return -1;
+	return uc_hook_add(e->uc, &h, UC_HOOK_TLB_FILL, (void *)tlb_fill, c, 1, 0) == UC_ERR_OK ? 0 : -1;
+}
+
+/* ---- what exits (SDM 26.1, 26.2) -------------------------------------- */
+
+static uint32_t procctl(struct cpu *c)
+{
+	return (uint32_t)vget(c, VMCS_PROC_BASED_CTLS);
+}
+
+/* Interruption-information of an exception or NMI exit (SDM 28.2.2). */
+static uint32_t event_info(unsigned vec, int kind, int has_err)
+{
+	unsigned type = vec == VEC_NMI ? INTR_TYPE_NMI :
+			kind == EV_SOFT ? INTR_TYPE_SOFT_EXCEPTION : INTR_TYPE_HARD_EXCEPTION;
+
+	return INTR_INFO_VALID | vec | type << 8 | (has_err ? INTR_INFO_DELIVER_CODE : 0);
+}
+
+int vmx_intercept_exception(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip, unsigned len)
+{
+	uint32_t bm = (uint32_t)vget(c, VMCS_EXCEPTION_BITMAP);
+	int has_err = kind == EV_HW && (vec == VEC_DF || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21);
+	int hit;
+
+	if (c->vmx.injecting && !c->vmx.vectoring)
+		return 0;
+	if (vec >= 32 || (kind == EV_SOFT && vec != VEC_BP && vec != VEC_OF))
+		return 0;	/* INT n never exits through the bitmap */
+	hit = (bm >> vec) & 1;
+	if (vec == VEC_PF) {
+		/* SDM 26.2: the error code against mask and match. */
+		uint32_t mask = (uint32_t)vget(c, VMCS_PF_ERROR_CODE_MASK);
+		uint32_t match = (uint32_t)vget(c, VMCS_PF_ERROR_CODE_MATCH);
+
+		if ((errc & mask) != match)
+			hit = !hit;
+	}
+	if (!hit)
+		return 0;
+	set_pending_exit(c, EXIT_REASON_EXCEPTION_NMI, vec == VEC_PF ? reg(c, UC_X86_REG_CR2) : 0, rip - len, len, 0);
+	c->vmx.p.intr_info = event_info(vec, kind, has_err);
+	c->vmx.p.intr_err = has_err ? errc : 0;
+	exit_now(c);
+	return 1;
+}
+
+int vmx_intercept_triple_fault(struct cpu *c)
+{
+	vmx_exit(c, EXIT_REASON_TRIPLE_FAULT, 0);
+	return 1;
+}
+
+int vmx_intercept_cpuid(struct cpu *c)
+{
+	uint64_t rip = reg(c, UC_X86_REG_RIP);
+
+	set_pending_exit(c, EXIT_REASON_CPUID, 0, rip, 2, 0);
+	stop_engine(c);
+	return 1;
+}
+
+int vmx_intercept_hlt(struct cpu *c, uint64_t rip)
+{
+	if (procctl(c) & CPU_BASED_HLT_EXITING) {
+		set_pending_exit(c, EXIT_REASON_HLT, 0, rip - 1, 1, 0);
+		exit_now(c);
+		return 1;
+	}
+	/* The guest enters the HLT activity state; with no interrupt that
+	 * could wake it on this platform yet, only the preemption timer
+	 * (or nothing) ends it. */
+	c->vmx.guest_halted = 1;
+	return 0;
+}
+
+/* I/O exits (SDM 26.1.3 "Instructions That Cause VM Exits Conditionally"). */
+int vmx_intercept_io(struct cpu *c, int in, uint16_t port, unsigned size)
+{
+	uint32_t pc = procctl(c);
+	int hit = 0;
+
+	if (pc & CPU_BASED_USE_IO_BITMAPS) {
+		for (unsigned p = port; p < port + size; p++) {
+			uint64_t bm = vget(c, (p & 0xffff) < 0x8000 ? VMCS_IO_BITMAP_A : VMCS_IO_BITMAP_B);
+			uint8_t b = 0xff;
+
+			/* A range wrapping past FFFFH always exits. */
+			if (p > 0xffff || phys_r(c, bm + ((p & 0x7fff) >> 3), &b, 1) || ((b >> (p & 7)) & 1))
+				hit = 1;
+		}
+	} else {
+		hit = !!(pc & CPU_BASED_UNCOND_IO_EXITING);
+	}
+	if (!hit)
+		return 0;
+	/* Exit qualification for I/O instructions (SDM Table 28-5): size-1,
+	 * direction, string, REP, immediate operand, port. */
+	{
+		uint64_t rip = reg(c, UC_X86_REG_RIP), lin = cpu_rip_linear(c, rip);
+		uint8_t b[16];
+		uint32_t err;
+		uint64_t fl;
+		unsigned i = 0, rep = 0, str = 0, imm = 0;
+
+		memset(b, 0, sizeof(b));
+		cpu_lin_access(c, lin, b, sizeof(b), 0, &err, &fl);
+		while (i < 15 && (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf3 || b[i] == 0xf2 || b[i] == 0x2e ||
+				  b[i] == 0x3e || b[i] == 0x26 || b[i] == 0x36 || b[i] == 0x64 || b[i] == 0x65 ||
+				  (b[i] >= 0x40 && b[i] <= 0x4f && cpu_ctx_code_bits(c->e->ctx) == 64))) {
+			if (b[i] == 0xf3 || b[i] == 0xf2)
+				rep = 1;
+			i++;
+		}
+		str = b[i] >= 0x6c && b[i] <= 0x6f;
+		imm = b[i] == 0xe4 || b[i] == 0xe5 || b[i] == 0xe6 || b[i] == 0xe7;
+		set_pending_exit(c, EXIT_REASON_IO_INSTRUCTION,
+				 (size - 1) | (in ? 8u : 0) | (str ? 16u : 0) | (rep && str ? 32u : 0) |
+					 (imm ? 64u : 0) | ((uint64_t)port << 16),
+				 rip, i + 1 + (imm ? 1 : 0), 0);
+		if (in) {
+			c->vmx.p.rax = reg(c, UC_X86_REG_RAX);
+			c->vmx.p.restore_rax = 1;
+		}
+		stop_engine(c);
+	}
+	return 1;
+}
+
+/* MSR bitmaps (SDM 25.6.9): read-low, read-high, write-low, write-high,
+ * 1 KiB each; MSRs outside both ranges always exit. */
+static int msr_exits(struct cpu *c, uint32_t idx, int write)
+{
+	uint64_t bm = vget(c, VMCS_MSR_BITMAP);
+	uint32_t off;
+	uint8_t b = 0xff;
+
+	if (!(procctl(c) & CPU_BASED_USE_MSR_BITMAPS))
+		return 1;
+	if (idx <= 0x1fff)
+		off = 0;
+	else if (idx >= 0xc0000000 && idx <= 0xc0001fff)
+		off = 1024;
+	else
+		return 1;
+	off += write ? 2048 : 0;
+	idx &= 0x1fff;
+	if (phys_r(c, bm + off + idx / 8, &b, 1))
+		return 1;
+	return (b >> (idx & 7)) & 1;
+}
+
+int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned size)
+{
+	uint32_t pc = procctl(c);
+	uint32_t reason = 0;
+	uint64_t qual = 0;
+
+	switch (kind) {
+	case SITE_RDMSR:
+	case SITE_WRMSR:
+		if (cpu_cpl(c))
+			return 0;	/* #GP has priority (SDM 26.1.1) */
+		if (msr_exits(c, (uint32_t)reg(c, UC_X86_REG_RCX), kind == SITE_WRMSR))
+			reason = kind == SITE_WRMSR ? EXIT_REASON_MSR_WRITE : EXIT_REASON_MSR_READ;
+		break;
+	case SITE_RDTSC:
+		if (pc & CPU_BASED_RDTSC_EXITING)
+			reason = EXIT_REASON_RDTSC;
+		break;
+	case SITE_RDTSCP:
+		if (!(proc2(c) & SECONDARY_ENABLE_RDTSCP)) {
+			cpu_raise_from_hook(c, VEC_UD, 0);
+			return 1;
+		}
+		if (pc & CPU_BASED_RDTSC_EXITING)
+			reason = EXIT_REASON_RDTSCP;
+		break;
+	case SITE_INVLPG:
+		if (cpu_cpl(c))
+			return 0;
+		if (pc & CPU_BASED_INVLPG_EXITING) {
+			reason = EXIT_REASON_INVLPG;
+			qual = access_addr(c, ~0ull, 0);
+		}
+		break;
+	default:
+		return 0;
+	}
+	if (!reason)
+		return 0;
+	set_pending_exit(c, reason, qual, addr, size, 0);
+	stop_engine(c);
+	return 1;
+}
+
+/* Guest TSC with offsetting and scaling (SDM 26.3 "Changes to Instruction
+ * Behavior in VMX Non-Root Operation", RDTSC). */
+uint64_t vmx_guest_tsc(struct cpu *c, uint64_t tsc)
+{
+	if (!(procctl(c) & CPU_BASED_TSC_OFFSETTING))
+		return tsc;
+	return tsc + vget(c, VMCS_TSC_OFFSET);
+}
+
+/* At a block boundary in non-root operation. */
+int vmx_block_check(struct cpu *c)
+{
+	struct vmx *x = V(c);
+
+	if (x->p.exit)
+		return 1;
+	if (x->preempt_deadline >= 0 && c->cycles >= (uint64_t)x->preempt_deadline) {
+		set_pending_exit(c, EXIT_REASON_PREEMPTION_TIMER, 0, reg(c, UC_X86_REG_RIP), 0, 0);
+		return 1;
+	}
+	/* Interrupt window: RFLAGS.IF = 1 and no blocking by STI or MOV SS
+	 * (SDM 26.7.5).  Checked between blocks, so the exit comes at the
+	 * first block boundary after the window opens. */
+	if ((procctl(c) & CPU_BASED_INTR_WINDOW_EXITING) && (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_IF)) {
+		set_pending_exit(c, EXIT_REASON_INTERRUPT_WINDOW, 0, reg(c, UC_X86_REG_RIP), 0, 0);
+		return 1;
+	}
+	return 0;
+}
+
+/* The run loop after the engine stopped: carry out what hooks left. */
+int vmx_run_pending(struct cpu *c, uc_err e)
+{
+	struct vmx *x = V(c);
+
+	if (!x->nonroot)
+		return 0;
+	if (e == UC_ERR_EXCEPTION && x->p.ept_fail) {
+		/* A refused TLB fill: RIP is the access's instruction. */
+		uint64_t lin = access_addr(c, x->p.gla, x->p.fetch);
+
+		x->p.exit = 1;
+		x->p.rip = reg(c, UC_X86_REG_RIP);
+		if (!(x->p.gpa & 0xfff) && (x->p.qual & (1ull << 8)))
+			x->p.gpa |= lin & 0xfff;	/* the final access, not a walk */
+		x->p.gla = lin;
+		x->p.ept_fail = 0;
+		x->p.pf = 0;
+		exit_now(c);
+		return 1;
+	}
+	if (e == UC_ERR_EXCEPTION && x->p.pf) {
+		x->p.pf = 0;
+		set_reg(c, UC_X86_REG_CR2, access_addr(c, x->p.pf_addr, x->p.fetch));
+		cpu_raise_fault(c, VEC_PF, x->p.pf_err);
+		return 1;
+	}
+	if (x->p.exit) {
+		exit_now(c);
+		return 1;
+	}
+	return 0;
+}
+
+static uint32_t vectoring_info(unsigned vec, int kind, int push_err)
+{
+	unsigned type = kind == EV_SOFT ? INTR_TYPE_SOFT_INTR :
+			vec == VEC_NMI ? INTR_TYPE_NMI : vec < 32 ? INTR_TYPE_HARD_EXCEPTION : INTR_TYPE_EXT_INTR;
+
+	return INTR_INFO_VALID | vec | type << 8 | (push_err ? INTR_INFO_DELIVER_CODE : 0);
+}
+
+int vmx_intercept_nested(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t errc, unsigned nvec,
+			 uint32_t nerr, uint64_t rip)
+{
+	uint32_t saved = c->vmx.vectoring, saved_err = c->vmx.vectoring_err;
+
+	if (!c->vmx.injecting) {
+		c->vmx.vectoring = vectoring_info(vec, kind, push_err);
+		c->vmx.vectoring_err = push_err ? errc : 0;
+	}
+	if (vmx_intercept_exception(c, nvec, EV_HW, nerr, rip, 0))
+		return 1;
+	c->vmx.vectoring = saved;
+	c->vmx.vectoring_err = saved_err;
+	return 0;
+}
+
+void vmx_exit_vectoring(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t errc)
+{
+	if (!c->vmx.injecting) {
+		c->vmx.vectoring = vectoring_info(vec, kind, push_err);
+		c->vmx.vectoring_err = push_err ? errc : 0;
+	}
+	exit_now(c);
+}
+
+/* #UD from Unicorn in non-root operation for instructions that exit
+ * under a control: RDPMC, MONITOR, MWAIT (SDM 26.1.3). */
+int vmx_intercept_ud(struct cpu *c, uint64_t rip, uint64_t lin)
+{
+	uint8_t b[3];
+	uint32_t err, pc = procctl(c);
+	uint64_t fl;
+
+	if (cpu_lin_access(c, lin, b, 3, 0, &err, &fl))
+		return 0;
+	if (b[0] == 0x0f && b[1] == 0x33 && (pc & CPU_BASED_RDPMC_EXITING)) {
+		set_pending_exit(c, EXIT_REASON_RDPMC, 0, rip, 2, 0);
+	} else if (b[0] == 0x0f && b[1] == 0x01 && b[2] == 0xc8 && (pc & CPU_BASED_MONITOR_EXITING)) {
+		set_pending_exit(c, EXIT_REASON_MONITOR, 0, rip, 3, 0);
+	} else if (b[0] == 0x0f && b[1] == 0x01 && b[2] == 0xc9 && (pc & CPU_BASED_MWAIT_EXITING)) {
+		set_pending_exit(c, EXIT_REASON_MWAIT, 0, rip, 3, 0);
+	} else {
+		return 0;
+	}
+	exit_now(c);
+	return 1;
+}
