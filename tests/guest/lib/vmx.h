@@ -1,0 +1,118 @@
+/* VMX helpers for freestanding guest tests that act as a hypervisor on
+ * the bare platform (SDM Vol. 3C; constants from include/hv/vmx.h). */
+#ifndef GUEST_VMX_H
+#define GUEST_VMX_H
+
+#include "guest.h"
+#include "hv/vmx.h"
+
+#define CR4_VMXE (1ull << 13)
+
+/* Outcome of a VMX instruction: 0 VMsucceed, 1 VMfailInvalid (CF),
+ * 2 VMfailValid (ZF), or 0x100 | vector if it raised an exception. */
+#define VMX_FAIL_INVALID 1
+#define VMX_FAIL_VALID 2
+#define VMX_EXC(v) (0x100 | (v))
+
+static inline int vmx_flags_result(uint64_t fl)
+{
+	if (fl & 1)
+		return VMX_FAIL_INVALID;
+	if (fl & 0x40)
+		return VMX_FAIL_VALID;
+	return 0;
+}
+
+#define VMX_OP_MEM(name, insn)                                                     \
+	static inline int name(uint64_t pa)                                        \
+	{                                                                          \
+		uint64_t fl = 0;                                                   \
+		exc_reset();                                                       \
+		asm volatile("1: " insn " %1\n2: pushfq; pop %0\n\t" EX_TABLE("1b", "2b") \
+			     : "+r"(fl) : "m"(pa) : "memory", "cc");              \
+		if (exc_last.vector != EXC_NONE)                                   \
+			return VMX_EXC(exc_last.vector);                           \
+		return vmx_flags_result(fl);                                       \
+	}
+VMX_OP_MEM(vmxon, "vmxon")
+VMX_OP_MEM(vmclear, "vmclear")
+VMX_OP_MEM(vmptrld, "vmptrld")
+
+static inline int vmptrst(uint64_t *pa)
+{
+	uint64_t fl = 0;
+
+	exc_reset();
+	asm volatile("1: vmptrst %1\n2: pushfq; pop %0\n\t" EX_TABLE("1b", "2b")
+		     : "+r"(fl), "=m"(*pa) : : "memory", "cc");
+	if (exc_last.vector != EXC_NONE)
+		return VMX_EXC(exc_last.vector);
+	return vmx_flags_result(fl);
+}
+
+static inline int vmxoff(void)
+{
+	uint64_t fl = 0;
+
+	exc_reset();
+	asm volatile("1: vmxoff\n2: pushfq; pop %0\n\t" EX_TABLE("1b", "2b") : "+r"(fl) : : "memory", "cc");
+	if (exc_last.vector != EXC_NONE)
+		return VMX_EXC(exc_last.vector);
+	return vmx_flags_result(fl);
+}
+
+static inline int vmread_safe(uint64_t field, uint64_t *val)
+{
+	uint64_t fl = 0, v = 0;
+
+	exc_reset();
+	asm volatile("1: vmread %2, %1\n2: pushfq; pop %0\n\t" EX_TABLE("1b", "2b")
+		     : "+r"(fl), "+r"(v) : "r"(field) : "memory", "cc");
+	*val = v;
+	if (exc_last.vector != EXC_NONE)
+		return VMX_EXC(exc_last.vector);
+	return vmx_flags_result(fl);
+}
+
+static inline int vmwrite_safe(uint64_t field, uint64_t val)
+{
+	uint64_t fl = 0;
+
+	exc_reset();
+	asm volatile("1: vmwrite %2, %1\n2: pushfq; pop %0\n\t" EX_TABLE("1b", "2b")
+		     : "+r"(fl) : "r"(field), "rm"(val) : "memory", "cc");
+	if (exc_last.vector != EXC_NONE)
+		return VMX_EXC(exc_last.vector);
+	return vmx_flags_result(fl);
+}
+
+static inline uint64_t vmread(uint64_t field)
+{
+	uint64_t v;
+
+	vmread_safe(field, &v);
+	return v;
+}
+
+static inline void vmwrite(uint64_t field, uint64_t val)
+{
+	vmwrite_safe(field, val);
+}
+
+/* 0 after a VM exit; VMX_FAIL_* if the entry instruction failed. */
+int vmx_enter(int resume);
+
+/* The lib's VMXON region and one VMCS, 4 KiB aligned. */
+extern uint8_t vmx_vmxon_region[4096];
+extern uint8_t vmx_vmcs_region[4096];
+
+/* FEATURE_CONTROL locked with VMX outside SMX, CR4.VMXE, VMXON.
+ * Returns 0 or the failing step's result. */
+int vmx_on(void);
+/* VMCLEAR + VMPTRLD of vmx_vmcs_region and a VMCS for a 64-bit guest
+ * running `entry` on `stack` with the host's page tables, GDT and IDT;
+ * controls at their must-be-1 settings from the TRUE MSRs. */
+void vmx_setup_vmcs(void (*entry)(void), void *stack_top);
+uint32_t vmx_ctl(uint32_t msr, uint32_t want);	/* must1 | want, limited to allowed-1 */
+
+#endif
