@@ -362,11 +362,6 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 
 /* ---- exceptions and interrupts (SDM Vol. 3 ch. 6) -------------------- */
 
-static int has_error_code(unsigned vec)
-{
-	return vec == VEC_DF || (vec >= VEC_TS && vec <= VEC_PF) || vec == VEC_AC || vec == VEC_CP;
-}
-
 
 /* A fault raised while delivering an event. */
 struct nested {
@@ -599,7 +594,7 @@ static int contributory(unsigned v)
 void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip)
 {
 	struct nested nf;
-	int push_err = kind == EV_HW && has_error_code(vec);
+	int push_err = kind == EV_HW && cpu_has_error_code(vec);
 
 	if (c->debug)
 		fprintf(stderr, "hvsim: LP%u: %s %u (error 0x%x) at rip 0x%llx, cycle %llu, rsp 0x%llx\n",
@@ -652,7 +647,7 @@ void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint6
 		if (c->vmx.nonroot && vmx_intercept_nested(c, ovec, okind, opush, oerr, vec, errc, rip))
 			return;
 		kind = EV_HW;
-		push_err = has_error_code(vec);
+		push_err = cpu_has_error_code(vec);
 	}
 }
 

@@ -192,8 +192,14 @@ struct cpu {
 	struct vmx vmx;
 };
 
-/* Exception vectors that deliver an error code (SDM Vol. 3 6.13). */
+/* Hardware events and software interrupts (INT n, INT3, INTO). */
 enum { EV_HW, EV_SOFT };
+
+/* Does exception `vec` push an error code (SDM Vol. 3 6.13)? */
+static inline int cpu_has_error_code(unsigned vec)
+{
+	return vec == VEC_DF || (vec >= VEC_TS && vec <= VEC_PF) || vec == VEC_AC || vec == VEC_CP;
+}
 
 static inline uint64_t reg(struct cpu *c, int r)
 {

@@ -25,34 +25,18 @@
 #include "hv/vmx.h"
 #include "pagewalk.h"
 
-#define CR0_PE (1ull << 0)
 #define CR0_NE (1ull << 5)
-#define CR0_PG (1ull << 31)
-#define CR4_PAE (1ull << 5)
 #define CR4_VMXE (1ull << 13)
 #define CR4_PCIDE (1ull << 17)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define EFER_NXE (1ull << 11)
 #define RFLAGS_CF (1ull << 0)
 #define RFLAGS_PF (1ull << 2)
 #define RFLAGS_AF (1ull << 4)
 #define RFLAGS_ZF (1ull << 6)
 #define RFLAGS_SF (1ull << 7)
-#define RFLAGS_IF (1ull << 9)
 #define RFLAGS_OF (1ull << 11)
-#define RFLAGS_VM (1ull << 17)
-#define RFLAGS_AC (1ull << 18)
 #define RFLAGS_ARITH (RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF)
 
-#define MSR_IA32_SYSENTER_CS 0x174
-#define MSR_IA32_SYSENTER_ESP 0x175
-#define MSR_IA32_SYSENTER_EIP 0x176
 #define MSR_IA32_DEBUGCTL 0x1d9
-#define MSR_IA32_PAT 0x277
-#define MSR_EFER 0xc0000080
-#define MSR_FS_BASE 0xc0000100
-#define MSR_GS_BASE 0xc0000101
 
 #define VMCS_NONE (~0ull)
 
@@ -197,6 +181,7 @@ static void vm_fail_invalid(struct cpu *c)
 /* ---- capabilities (SDM Appendix A) ------------------------------------ */
 
 static int field_supported(struct cpu *c, const struct vmcs_field *f);
+static int vmx_trace;	/* HVSIM_DEBUG=vmx: name each failed check, trace transitions */
 
 static uint64_t *msr_slot(struct cpu *c, uint32_t idx)
 {
@@ -235,6 +220,7 @@ int vmx_init(struct cpu *c)
 
 	x->current = VMCS_NONE;
 	x->preempt_deadline = -1;
+	vmx_trace = getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "vmx");
 	profile_cpuid(c->prof, 1, 0, r);
 	x->supported = (r[2] >> 5) & 1;
 	profile_cpuid(c->prof, 0x80000008, 0, r);
@@ -448,26 +434,42 @@ static int op_lin(struct cpu *c, const cs_insn *in, const cs_x86_op *o, uint64_t
 	return 0;
 }
 
-/* The exact linear address an instruction at RIP accessed in page
- * `page` (a TLB fill only names the page): an explicit memory operand,
- * the stack, or a string operand; the page itself if none matches.
- * page ~0: the first explicit memory operand (INVLPG's). */
-static uint64_t access_addr(struct cpu *c, uint64_t page, int fetch)
+/* Decode the instruction at RIP (linear address `lin`) in the current
+ * code size.  Returns it (cs_free it), or NULL. */
+static cs_insn *disasm_at(struct cpu *c, uint64_t rip, uint64_t lin)
 {
 	csh h = (csh)(uintptr_t)c->vmx.cs;
-	uint64_t rip = reg(c, UC_X86_REG_RIP), lin = cpu_rip_linear(c, rip), a = page;
 	unsigned bits = cpu_ctx_code_bits(c->e->ctx);
 	uint8_t code[16];
 	uint32_t err;
 	uint64_t fl;
 	cs_insn *in;
 
-	if (fetch)
-		return (lin & ~0xfffull) == page ? lin : page;
-	if (cpu_lin_access(c, lin, code, sizeof(code), 0, &err, &fl))
-		return page;
+	/* Near the end of a page the rest may not be mapped: the longest
+	 * VMX instruction form still fits in what is. */
+	if (cpu_lin_access(c, lin, code, sizeof(code), 0, &err, &fl) &&
+	    cpu_lin_access(c, lin, code, 4, 0, &err, &fl))
+		return NULL;
 	cs_option(h, CS_OPT_MODE, bits == 64 ? CS_MODE_64 : bits == 32 ? CS_MODE_32 : CS_MODE_16);
 	if (cs_disasm(h, code, sizeof(code), rip, 1, &in) != 1)
+		return NULL;
+	return in;
+}
+
+/* The exact linear address an instruction at RIP accessed in page
+ * `page` (a TLB fill only names the page): an explicit memory operand,
+ * the stack, or a string operand; the page itself if none matches.
+ * page ~0: the first explicit memory operand (INVLPG's). */
+static uint64_t access_addr(struct cpu *c, uint64_t page, int fetch)
+{
+	uint64_t rip = reg(c, UC_X86_REG_RIP), lin = cpu_rip_linear(c, rip), a = page;
+	unsigned bits = cpu_ctx_code_bits(c->e->ctx);
+	cs_insn *in;
+
+	if (fetch)
+		return (lin & ~0xfffull) == page ? lin : page;
+	in = disasm_at(c, rip, lin);
+	if (!in)
 		return page;
 	for (int i = 0; i < in->detail->x86.op_count; i++) {
 		const cs_x86_op *o = &in->detail->x86.operands[i];
@@ -511,20 +513,14 @@ struct vinsn {
 static int decode_vmx(struct cpu *c, uint64_t rip, uint64_t lin, struct vinsn *vi)
 {
 	csh h = (csh)(uintptr_t)c->vmx.cs;
-	uint8_t code[16];
-	uint32_t err;
-	uint64_t fl;
 	cs_insn *in;
 	unsigned bits = cpu_ctx_code_bits(c->e->ctx);
 	int ok = 0;
 
 	memset(vi, 0, sizeof(*vi));
 	vi->reg[0] = vi->reg[1] = -1;
-	if (cpu_lin_access(c, lin, code, sizeof(code), 0, &err, &fl) &&
-	    cpu_lin_access(c, lin, code, 4, 0, &err, &fl))
-		return -1;
-	cs_option(h, CS_OPT_MODE, bits == 64 ? CS_MODE_64 : bits == 32 ? CS_MODE_32 : CS_MODE_16);
-	if (cs_disasm(h, code, sizeof(code), rip, 1, &in) != 1)
+	in = disasm_at(c, rip, lin);
+	if (!in)
 		return -1;
 	if (!(cs_insn_group(h, in, X86_GRP_VM)) && in->id != X86_INS_INVEPT && in->id != X86_INS_INVVPID)
 		goto out;
@@ -939,8 +935,6 @@ int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin)
 
 /* ---- VM entry (SDM Vol. 3C ch. 27 "VM Entries") ------------------------ */
 
-static int vmx_trace;	/* HVSIM_DEBUG=vmx: name each failed check */
-
 /* A failed check names the SDM rule it implements. */
 #define CHECK(cond, rule)                                                              \
 	do {                                                                           \
@@ -974,7 +968,7 @@ static int intr_info_valid(struct cpu *c)
 		return 0;
 	if (type == INTR_TYPE_HARD_EXCEPTION && vec > 31)
 		return 0;
-	has_err = vec == VEC_DF || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21;
+	has_err = cpu_has_error_code(vec);
 	if (ii & INTR_INFO_DELIVER_CODE) {
 		if (!pe || type != INTR_TYPE_HARD_EXCEPTION || !has_err)
 			return 0;
@@ -1296,7 +1290,7 @@ static const int shared_regs[] = {
 	UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15, UC_X86_REG_CR2, UC_X86_REG_DR0, UC_X86_REG_DR1,
 	UC_X86_REG_DR2, UC_X86_REG_DR3, UC_X86_REG_DR6, UC_X86_REG_MXCSR,
 };
-static const uint32_t shared_msrs[] = { 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000102, 0xc0000103 };
+static const uint32_t shared_msrs[] = { MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_FMASK, MSR_KERNEL_GS_BASE, MSR_TSC_AUX };
 
 static void copy_shared(struct engine *from, struct engine *to)
 {
@@ -1896,8 +1890,7 @@ static void guest_regs(struct cpu *c, struct pw_regs *r)
 	r->smap_ac = !!(reg(c, UC_X86_REG_RFLAGS) & RFLAGS_AC);
 	r->maxphyaddr = x->maxphyaddr;
 	r->page_1g = 1;
-	if ((r->cr0 & CR0_PG) && (r->cr4 & CR4_PAE) && !(r->efer & EFER_LMA) && x->pdpte_cr3 != r->cr3 &&
-	    x->pdpte_cr3 != ~0ull - 1) {
+	if ((r->cr0 & CR0_PG) && (r->cr4 & CR4_PAE) && !(r->efer & EFER_LMA) && x->pdpte_cr3 != r->cr3) {
 		/* PAE without EPT-supplied PDPTEs: MOV to CR3 loads them from
 		 * memory (SDM 4.4.1); hvsim reloads when CR3 has changed. */
 		struct xlat t = { .c = c, .ept = ept_on(c), .eptp = vget(c, VMCS_EPT_POINTER) };
@@ -2038,7 +2031,6 @@ int vmx_engine_setup(struct cpu *c, struct engine *e)
 {
 	uc_hook h;
 
-	vmx_trace = getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "vmx");
 	if (uc_ctl_tlb_mode(e->uc, UC_TLB_VIRTUAL) != UC_ERR_OK)
 		return -1;
 	return uc_hook_add(e->uc, &h, UC_HOOK_TLB_FILL, (void *)tlb_fill, c, 1, 0) == UC_ERR_OK ? 0 : -1;
@@ -2063,7 +2055,7 @@ static uint32_t event_info(unsigned vec, int kind, int has_err)
 int vmx_intercept_exception(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip, unsigned len)
 {
 	uint32_t bm = (uint32_t)vget(c, VMCS_EXCEPTION_BITMAP);
-	int has_err = kind == EV_HW && (vec == VEC_DF || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21);
+	int has_err = kind == EV_HW && cpu_has_error_code(vec);
 	int hit;
 
 	if (c->vmx.injecting && !c->vmx.vectoring)

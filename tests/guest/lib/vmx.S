@@ -35,10 +35,4 @@ vmx_enter:
 
 vmx_host_entry:
 	xor %eax, %eax
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %rbx
-	pop %rbp
-	ret
+	jmp 3b
