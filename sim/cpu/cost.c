@@ -520,9 +520,34 @@ static uint32_t price(const struct cost_model *cm, const cs_insn *in, enum cost_
 	return cycles > UINT32_MAX ? UINT32_MAX : (uint32_t)cycles;
 }
 
-static int site_kind(unsigned id)
+static int is_reg_in(unsigned r, unsigned first, unsigned last)
 {
-	switch (id) {
+	return r >= first && r <= last;
+}
+
+static int site_kind(const cs_insn *in)
+{
+	const cs_x86 *x = &in->detail->x86;
+
+	switch (in->id) {
+	case X86_INS_MOV:
+		/* MOV CR (0F 20/22) and MOV DR (0F 21/23): one operand is the
+		 * control or debug register. */
+		for (unsigned i = 0; i < x->op_count && i < 2; i++) {
+			if (x->operands[i].type != X86_OP_REG)
+				continue;
+			if (is_reg_in(x->operands[i].reg, X86_REG_CR0, X86_REG_CR15))
+				return SITE_MOV_CR;
+			if (is_reg_in(x->operands[i].reg, X86_REG_DR0, X86_REG_DR15))
+				return SITE_MOV_DR;
+		}
+		return 0;
+	case X86_INS_CLTS:
+		return SITE_CLTS;
+	case X86_INS_LMSW:
+		return SITE_LMSW;
+	case X86_INS_SMSW:
+		return SITE_SMSW;
 	case X86_INS_RDMSR:
 		return SITE_RDMSR;
 	case X86_INS_WRMSR:
@@ -561,7 +586,7 @@ int cost_price_block(struct cost_model *cm, const uint8_t *code, size_t len, uin
 
 		if (left == 0 || !cs_disasm_iter(cm->cs[mi], &p, &left, &pc, cm->insn))
 			break;
-		kind = site_kind(cm->insn->id);
+		kind = site_kind(cm->insn);
 		c = price(cm, cm->insn, &cls);
 		if (kind) {
 			if (out->nsites < COST_MAX_SITES) {

@@ -20,6 +20,14 @@ enum cost_site_kind {
 	SITE_RDTSCP,
 	SITE_MARKER,	/* reserved for zero-cost markers */
 	SITE_INVLPG,	/* Unicorn's INVLPG misses stale code in large pages */
+	/* Control- and debug-register accesses: native in VMX root
+	 * operation except for the fixed-bit checks, intercepted or
+	 * shadowed in non-root operation (vmx.c). */
+	SITE_MOV_CR,
+	SITE_MOV_DR,
+	SITE_CLTS,
+	SITE_LMSW,
+	SITE_SMSW,
 };
 
 struct cost_site {

@@ -822,7 +822,7 @@ static int site_still_there(struct cpu *c, const struct site *s)
 	uint8_t b[16];
 	uint32_t err;
 	uint64_t fl;
-	unsigned n = s->size;
+	unsigned n = s->size, op, modrm_reg;
 
 	if (n < 2 || n > sizeof(b) || cpu_lin_access(c, s->addr, b, n, 0, &err, &fl))
 		return 0;
@@ -835,15 +835,34 @@ static int site_still_there(struct cpu *c, const struct site *s)
 		return b[n - 2] == 0x0f && b[n - 1] == 0x30;
 	case SITE_RDTSCP:
 		return n >= 3 && b[n - 3] == 0x0f && b[n - 2] == 0x01 && b[n - 1] == 0xf9;
-	case SITE_INVLPG:
-		/* 0F 01 /7 with a memory operand, after any prefixes */
-		for (unsigned i = 0; i + 2 < n; i++)
-			if (b[i] == 0x0f && b[i + 1] == 0x01)
-				return ((b[i + 2] >> 3) & 7) == 7 && (b[i + 2] >> 6) != 3;
-		return 0;
 	default:
-		return 0;
+		break;
 	}
+	/* Two-byte opcodes: 0F, the opcode, a ModRM byte, after any
+	 * prefixes (none of which is 0F). */
+	for (unsigned i = 0; i + 1 < n; i++) {
+		if (b[i] != 0x0f)
+			continue;
+		op = b[i + 1];
+		modrm_reg = i + 2 < n ? (b[i + 2] >> 3) & 7 : 8;
+		switch (s->kind) {
+		case SITE_INVLPG:	/* 0F 01 /7, memory operand */
+			return op == 0x01 && modrm_reg == 7 && (b[i + 2] >> 6) != 3;
+		case SITE_MOV_CR:
+			return op == 0x20 || op == 0x22;
+		case SITE_MOV_DR:
+			return op == 0x21 || op == 0x23;
+		case SITE_CLTS:
+			return op == 0x06;
+		case SITE_LMSW:		/* 0F 01 /6 */
+			return op == 0x01 && modrm_reg == 6;
+		case SITE_SMSW:		/* 0F 01 /4 */
+			return op == 0x01 && modrm_reg == 4;
+		default:
+			return 0;
+		}
+	}
+	return 0;
 }
 
 static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
@@ -909,6 +928,9 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		stop_engine(c);
 		return;
 	default:
+		/* MOV CR/DR, CLTS, LMSW, SMSW: native outside VMX operation. */
+		if (c->vmx.on)
+			vmx_cr_site(c, s->kind, addr, s->size);
 		return;
 	}
 	/* Writing RIP makes Unicorn skip the native instruction and continue

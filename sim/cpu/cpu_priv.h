@@ -247,6 +247,10 @@ int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin);
  * (pending in c->vmx.p, or taken at once where noted). */
 int vmx_intercept_exception(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip, unsigned len);
 int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned size);
+/* MOV CR/DR, CLTS, LMSW, SMSW at a site in VMX operation: the fixed-bit
+ * #GP in root operation; exits, masks and read shadows in non-root
+ * operation.  Returns 1 if handled, 0 to run the instruction natively. */
+int vmx_cr_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned size);
 int vmx_intercept_cpuid(struct cpu *c);
 int vmx_intercept_io(struct cpu *c, int in, uint16_t port, unsigned size);
 int vmx_intercept_hlt(struct cpu *c, uint64_t rip);

@@ -2348,3 +2348,278 @@ int vmx_intercept_ud(struct cpu *c, uint64_t rip, uint64_t lin)
 	exit_now(c);
 	return 1;
 }
+
+/* ---- control and debug registers (SDM 25.1.3, 26.3, 23.8) ------------ */
+
+#define CR0_MP (1ull << 1)
+#define CR0_TS (1ull << 3)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+#define CR4_DE (1ull << 3)
+
+/* Access types of a control-register exit qualification (SDM 28.2.1,
+ * Table 28-3). */
+enum { CRQ_MOV_TO = 0, CRQ_MOV_FROM = 1, CRQ_CLTS = 2, CRQ_LMSW = 3 };
+
+static uint64_t cr_mask(struct cpu *c, unsigned n)
+{
+	return vget(c, n == 4 ? VMCS_CR4_GUEST_HOST_MASK : VMCS_CR0_GUEST_HOST_MASK);
+}
+
+static uint64_t cr_shadow(struct cpu *c, unsigned n)
+{
+	return vget(c, n == 4 ? VMCS_CR4_READ_SHADOW : VMCS_CR0_READ_SHADOW);
+}
+
+/* CR0 or CR4 as non-root software reads it: the bits the host owns
+ * (set in the guest/host mask) come from the read shadow (SDM 26.3). */
+static uint64_t cr_read_view(struct cpu *c, unsigned n)
+{
+	uint64_t m = cr_mask(c, n);
+
+	return (reg(c, n == 4 ? UC_X86_REG_CR4 : UC_X86_REG_CR0) & ~m) | (cr_shadow(c, n) & m);
+}
+
+/* Would loading `v` into CR0 or CR4 raise #GP(0)?  The architectural
+ * rules (SDM Vol. 2B "MOV—Move to/from Control Registers") and, in VMX
+ * operation, the fixed bits of IA32_VMX_CR0/CR4_FIXED0/1 (SDM 23.8). */
+static int cr_load_faults(struct cpu *c, unsigned n, uint64_t v)
+{
+	struct vmx *x = V(c);
+	int lma = !!(cpu_engine_msr(c, MSR_EFER) & EFER_LMA);
+
+	if (n == 0) {
+		if ((v >> 32) || ((v & CR0_NW) && !(v & CR0_CD)) || ((v & CR0_PG) && !(v & CR0_PE)))
+			return 1;
+		if (!(v & CR0_PG) && cpu_ctx_code_bits(c->e->ctx) == 64)
+			return 1;
+		return (~v & x->cap[CAP_CR0_FIXED0]) || (v & ~x->cap[CAP_CR0_FIXED1]);
+	}
+	/* CR4: bits the processor lacks are reserved; FIXED1 lists those it
+	 * has (SDM A.8). */
+	if ((~v & x->cap[CAP_CR4_FIXED0]) || (v & ~x->cap[CAP_CR4_FIXED1]))
+		return 1;
+	if (lma && !(v & CR4_PAE))
+		return 1;
+	if ((v & CR4_PCIDE) && !(reg(c, UC_X86_REG_CR4) & CR4_PCIDE) &&
+	    (!lma || (reg(c, UC_X86_REG_CR3) & 0xfff)))
+		return 1;
+	return 0;
+}
+
+static int cr_exit(struct cpu *c, uint64_t rip, unsigned len, uint64_t qual)
+{
+	set_pending_exit(c, EXIT_REASON_CR_ACCESS, qual, rip, len, 0);
+	stop_engine(c);
+	return 1;
+}
+
+/* Finish an instruction the model carried out itself. */
+static int cr_done(struct cpu *c, uint64_t addr, unsigned len)
+{
+	cpu_continue_after_site(c, addr, len);
+	return 1;
+}
+
+/* Write a GPR as an instruction with `bytes`-sized destination does:
+ * 32-bit results zero-extend, 16-bit ones merge (SDM Vol. 1 3.4.1.1). */
+static void gpr_write(struct cpu *c, int ucr, unsigned bytes, uint64_t v)
+{
+	if (bytes == 2)
+		v = (reg(c, ucr) & ~0xffffull) | (v & 0xffff);
+	else if (bytes == 4)
+		v = (uint32_t)v;
+	set_reg(c, ucr, v);
+}
+
+/* MOV to or from CR0, CR3, CR4 or CR8 (SDM 25.1.3 and 26.3).  Returns
+ * 1 if handled (exit pending, emulated, or fault raised), 0 to let the
+ * instruction run natively. */
+static int mov_cr(struct cpu *c, const cs_insn *in, uint64_t rip, uint64_t addr)
+{
+	const cs_x86 *x = &in->detail->x86;
+	int to = x->operands[0].reg >= X86_REG_CR0 && x->operands[0].reg <= X86_REG_CR15;
+	unsigned n = (to ? x->operands[0].reg : x->operands[1].reg) - X86_REG_CR0;
+	int ucr = UC_X86_REG_INVALID, g = gpr_of(to ? x->operands[1].reg : x->operands[0].reg, &ucr);
+	unsigned bytes = cpu_ctx_code_bits(c->e->ctx) == 64 ? 8 : 4;
+	uint32_t pc = procctl(c);
+	uint64_t qual, v, m;
+
+	if (x->op_count != 2 || g < 0 || (n != 0 && n != 3 && n != 4 && n != 8))
+		return 0;	/* #UD, natively */
+	qual = n | (uint64_t)(to ? CRQ_MOV_TO : CRQ_MOV_FROM) << 4 | (uint64_t)g << 8;
+	if (!c->vmx.nonroot) {
+		/* VMX root operation: only the fixed bits are ours. */
+		v = reg(c, ucr) & (bytes == 8 ? ~0ull : 0xffffffffull);
+		if (to && (n == 0 || n == 4) && cr_load_faults(c, n, v)) {
+			cpu_raise_from_hook(c, VEC_GP, 0);
+			return 1;
+		}
+		return 0;
+	}
+	if (!to) {
+		switch (n) {
+		case 0:
+		case 4:
+			gpr_write(c, ucr, bytes, cr_read_view(c, n));
+			return cr_done(c, addr, in->size);
+		case 3:
+			return (pc & CPU_BASED_CR3_STORE_EXITING) ? cr_exit(c, rip, in->size, qual) : 0;
+		default:
+			return (pc & CPU_BASED_CR8_STORE_EXITING) ? cr_exit(c, rip, in->size, qual) : 0;
+		}
+	}
+	v = reg(c, ucr) & (bytes == 8 ? ~0ull : 0xffffffffull);
+	switch (n) {
+	case 0:
+	case 4:
+		/* Exits if a host-owned bit would differ from its shadow;
+		 * otherwise host-owned bits keep their value (26.3). */
+		m = cr_mask(c, n);
+		if ((v ^ cr_shadow(c, n)) & m)
+			return cr_exit(c, rip, in->size, qual);
+		v = (v & ~m) | (reg(c, n ? UC_X86_REG_CR4 : UC_X86_REG_CR0) & m);
+		if (cr_load_faults(c, n, v)) {
+			cpu_raise_from_hook(c, VEC_GP, 0);
+			return 1;
+		}
+		set_reg(c, n ? UC_X86_REG_CR4 : UC_X86_REG_CR0, v);
+		return cr_done(c, addr, in->size);
+	case 3:
+		if (!(pc & CPU_BASED_CR3_LOAD_EXITING))
+			return 0;
+		/* The CR3-target values that do not exit (25.1.3). */
+		for (uint64_t i = 0; i < vget(c, VMCS_CR3_TARGET_COUNT) && i < 4; i++)
+			if (vget(c, VMCS_CR3_TARGET_VALUE0 + 2 * i) == v)
+				return 0;
+		return cr_exit(c, rip, in->size, qual);
+	default:
+		return (pc & CPU_BASED_CR8_LOAD_EXITING) ? cr_exit(c, rip, in->size, qual) : 0;
+	}
+}
+
+/* CLTS and LMSW against the CR0 guest/host mask and read shadow
+ * (SDM 25.1.3, 26.3).  LMSW's memory operand is read here; if that
+ * faults, the native instruction takes the fault. */
+static int clts_lmsw(struct cpu *c, const cs_insn *in, unsigned kind, uint64_t rip, uint64_t addr)
+{
+	uint64_t m = cr_mask(c, 0), sh = cr_shadow(c, 0), cr0 = reg(c, UC_X86_REG_CR0);
+	const cs_x86 *x = &in->detail->x86;
+	const cs_x86_op *o = &x->operands[0];
+	uint64_t lin = 0, qual, v;
+	uint16_t src = 0;
+	int ucr = UC_X86_REG_INVALID, b, ix, sg;
+	uint32_t err;
+
+	if (kind == SITE_CLTS) {
+		if (!(m & CR0_TS))
+			return 0;
+		if (sh & CR0_TS)
+			return cr_exit(c, rip, in->size, (uint64_t)CRQ_CLTS << 4);
+		return cr_done(c, addr, in->size);	/* TS is the host's: unchanged */
+	}
+	if (x->op_count != 1)
+		return 0;
+	if (o->type == X86_OP_REG) {
+		if (gpr_of(o->reg, &ucr) < 0)
+			return 0;
+		src = (uint16_t)reg(c, ucr);
+	} else if (o->type != X86_OP_MEM ||
+		   op_lin(c, in, o, rip, cpu_ctx_code_bits(c->e->ctx), &lin, &b, &ix, &sg) ||
+		   cpu_lin_access(c, lin, &src, 2, 0, &err, &v)) {
+		return 0;
+	}
+	/* Exits if PE is host-owned, set in the source and clear in the
+	 * shadow, or if any host-owned bit of MP, EM, TS differs. */
+	if (((m & CR0_PE) && (src & CR0_PE) && !(sh & CR0_PE)) || ((src ^ sh) & m & 0xe)) {
+		qual = (uint64_t)CRQ_LMSW << 4 | (uint64_t)src << 16;
+		if (o->type == X86_OP_MEM)
+			qual |= 1u << 6;
+		cr_exit(c, rip, in->size, qual);
+		/* A memory operand's linear address is reported (28.2.1). */
+		c->vmx.p.has_gla = o->type == X86_OP_MEM;
+		c->vmx.p.gla = lin;
+		return 1;
+	}
+	/* LMSW loads MP, EM, TS and can set but not clear PE. */
+	v = (cr0 & ~(0xeull & ~m)) | (src & 0xe & ~m);
+	if (!(m & CR0_PE))
+		v |= src & CR0_PE;
+	set_reg(c, UC_X86_REG_CR0, v);
+	return cr_done(c, addr, in->size);
+}
+
+/* SMSW reads the shadowed CR0 (SDM 26.3): a register destination gets
+ * it at the operand size, memory its low 16 bits. */
+static int smsw(struct cpu *c, const cs_insn *in, uint64_t rip, uint64_t addr)
+{
+	const cs_x86_op *o = &in->detail->x86.operands[0];
+	uint64_t v = cr_read_view(c, 0), lin, fl;
+	uint16_t w = (uint16_t)v;
+	int ucr = UC_X86_REG_INVALID, b, ix, sg;
+	uint32_t err;
+
+	if (in->detail->x86.op_count != 1)
+		return 0;
+	if (o->type == X86_OP_REG) {
+		if (gpr_of(o->reg, &ucr) < 0)
+			return 0;
+		gpr_write(c, ucr, o->size, v);
+	} else if (o->type != X86_OP_MEM ||
+		   op_lin(c, in, o, rip, cpu_ctx_code_bits(c->e->ctx), &lin, &b, &ix, &sg) ||
+		   cpu_lin_access(c, lin, &w, 2, 1, &err, &fl)) {
+		return 0;
+	}
+	return cr_done(c, addr, in->size);
+}
+
+/* MOV DR exits under "MOV-DR exiting" (SDM 25.1.3); #UD for DR4/DR5
+ * with CR4.DE and #GP at CPL > 0 come first and are native, the
+ * general-detect #DB comes after the exit (25.1.1). */
+static int mov_dr(struct cpu *c, const cs_insn *in, uint64_t rip)
+{
+	const cs_x86 *x = &in->detail->x86;
+	int to = x->operands[0].reg >= X86_REG_DR0 && x->operands[0].reg <= X86_REG_DR15;
+	unsigned n = (to ? x->operands[0].reg : x->operands[1].reg) - X86_REG_DR0;
+	int g = gpr_of(to ? x->operands[1].reg : x->operands[0].reg, NULL);
+
+	if (!c->vmx.nonroot || !(procctl(c) & CPU_BASED_MOV_DR_EXITING) || x->op_count != 2 || g < 0 || n > 7)
+		return 0;
+	if ((n == 4 || n == 5) && (reg(c, UC_X86_REG_CR4) & CR4_DE))
+		return 0;
+	set_pending_exit(c, EXIT_REASON_DR_ACCESS, n | (to ? 0u : 1u << 4) | (uint64_t)g << 8, rip, in->size, 0);
+	stop_engine(c);
+	return 1;
+}
+
+int vmx_cr_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned size)
+{
+	uint64_t rip = reg(c, UC_X86_REG_RIP);
+	cs_insn *in;
+	int r = 0;
+
+	if (cpu_cpl(c))
+		return 0;	/* #GP(0), natively: before any exit (25.1.1) */
+	if (!c->vmx.nonroot && kind != SITE_MOV_CR)
+		return 0;
+	in = disasm_at(c, rip, addr);
+	if (!in)
+		return 0;
+	switch (kind) {
+	case SITE_MOV_CR:
+		r = mov_cr(c, in, rip, addr);
+		break;
+	case SITE_MOV_DR:
+		r = mov_dr(c, in, rip);
+		break;
+	case SITE_CLTS:
+	case SITE_LMSW:
+		r = clts_lmsw(c, in, kind, rip, addr);
+		break;
+	case SITE_SMSW:
+		r = smsw(c, in, rip, addr);
+		break;
+	}
+	cs_free(in, 1);
+	return r;
+}

@@ -244,6 +244,36 @@ Test(cost, block_sums_instructions_and_records_sites)
 	cr_assert_eq(b.sites[3].prefix_cycles, ALU + MSR + ALU + LOAD + TSC + MSR);
 }
 
+Test(cost, control_and_debug_register_accesses_are_sites)
+{
+	static const uint8_t code[] = {
+		0x0f, 0x22, 0xc3,		/* 0x1000 mov cr0, rbx */
+		0x0f, 0x20, 0xd9,		/* 0x1003 mov rcx, cr3 */
+		0x44, 0x0f, 0x22, 0xc0,		/* 0x1006 mov cr8, rax */
+		0x0f, 0x21, 0xfa,		/* 0x100a mov rdx, dr7 */
+		0x0f, 0x06,			/* 0x100d clts */
+		0x0f, 0x01, 0xf0,		/* 0x100f lmsw ax */
+		0x0f, 0x01, 0x35, 0, 0, 0, 0,	/* 0x1012 lmsw [rip] */
+		0x0f, 0x01, 0xe0,		/* 0x1019 smsw eax */
+		0x48, 0x89, 0xd8,		/* 0x101c mov rax, rbx: not a site */
+		0xc3,
+	};
+	static const struct { uint64_t addr; uint8_t size, kind; } want[] = {
+		{ 0x1000, 3, SITE_MOV_CR }, { 0x1003, 3, SITE_MOV_CR }, { 0x1006, 4, SITE_MOV_CR },
+		{ 0x100a, 3, SITE_MOV_DR }, { 0x100d, 2, SITE_CLTS }, { 0x100f, 3, SITE_LMSW },
+		{ 0x1012, 7, SITE_LMSW }, { 0x1019, 3, SITE_SMSW },
+	};
+	struct cost_block b;
+
+	cr_assert_eq(cost_price_block(cm, code, sizeof(code), 0x1000, 64, 0, &b), 0);
+	cr_assert_eq(b.nsites, sizeof(want) / sizeof(want[0]));
+	for (unsigned i = 0; i < b.nsites; i++) {
+		cr_assert_eq(b.sites[i].addr, want[i].addr, "site %u at %#llx", i, (unsigned long long)b.sites[i].addr);
+		cr_assert_eq(b.sites[i].size, want[i].size, "site %u size %u", i, b.sites[i].size);
+		cr_assert_eq(b.sites[i].kind, want[i].kind, "site %u kind %u", i, b.sites[i].kind);
+	}
+}
+
 Test(cost, site_at_block_start_has_zero_prefix)
 {
 	static const uint8_t code[] = { 0x0f, 0x31, 0xc3 };	/* rdtsc; ret */
