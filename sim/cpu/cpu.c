@@ -139,7 +139,9 @@ int cpu_translate_root(struct cpu *c, uint64_t lin, int write, uint64_t *pa, uin
 	return VEC_PF;
 }
 
-/* Copy between a linear range and a buffer, page by page. */
+/* Copy between a linear range and a buffer, page by page.  write: 0 data
+ * read, 1 data write, 2 instruction fetch (a read of code bytes: EPT
+ * checks it as a fetch, so execute-only pages decode; SDM 29.3.3.2). */
 int cpu_lin_access(struct cpu *c, uint64_t lin, void *buf, size_t n, int write, uint32_t *err,
 		      uint64_t *fault_lin)
 {
@@ -152,12 +154,13 @@ int cpu_lin_access(struct cpu *c, uint64_t lin, void *buf, size_t n, int write, 
 
 		if (chunk > n)
 			chunk = n;
-		r = c->vmx.nonroot ? vmx_translate(c, lin, write, &pa, err) : cpu_translate_root(c, lin, write, &pa, err);
+		r = c->vmx.nonroot ? vmx_translate(c, lin, write, &pa, err) :
+				     cpu_translate_root(c, lin, write == 1, &pa, err);
 		if (r) {
 			*fault_lin = lin;
 			return r;
 		}
-		r = write ? memmap_write_phys(c->mem, pa, b, chunk) : memmap_read_phys(c->mem, pa, b, chunk);
+		r = write == 1 ? memmap_write_phys(c->mem, pa, b, chunk) : memmap_read_phys(c->mem, pa, b, chunk);
 		if (r) {
 			*fault_lin = lin;
 			return -EFAULT;
@@ -279,7 +282,7 @@ static const struct block *block_price(struct cpu *c, uint64_t addr, uint32_t si
 
 	if (!len || len > sizeof(code))
 		len = len ? sizeof(code) : 16;
-	if (cpu_lin_access(c, addr, code, len, 0, &err, &flo)) {
+	if (cpu_lin_access(c, addr, code, len, 2, &err, &flo)) {
 		/* Code outside RAM (e.g. an MMIO window): price it as "other". */
 		nb.ninsn = 1;
 		nb.cycles = c->prof->cost[COST_OTHER];
@@ -621,7 +624,7 @@ void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint6
 			return;
 		}
 		if (nf.has_cr2)
-			set_reg(c, UC_X86_REG_CR2, nf.cr2);
+			set_cr2(c, nf.cr2);
 		if (c->debug)
 			fprintf(stderr, "hvsim: LP%u: delivering vector %u raised %u (error 0x%x)\n", c->index, vec,
 				nf.vec, nf.err);
@@ -824,7 +827,7 @@ static int site_still_there(struct cpu *c, const struct site *s)
 	uint64_t fl;
 	unsigned n = s->size, op, modrm_reg;
 
-	if (n < 2 || n > sizeof(b) || cpu_lin_access(c, s->addr, b, n, 0, &err, &fl))
+	if (n < 2 || n > sizeof(b) || cpu_lin_access(c, s->addr, b, n, 2, &err, &fl))
 		return 0;
 	switch (s->kind) {
 	case SITE_RDTSC:
@@ -1445,6 +1448,16 @@ const struct cpu_stats *cpu_get_stats(const struct cpu *c)
 {
 	((struct cpu *)c)->st.cycles = c->cycles;
 	return &c->st;
+}
+
+const struct cpu_vmx_stats *cpu_get_vmx_stats(const struct cpu *c)
+{
+	return &c->vmx.st;
+}
+
+const char *cpu_vmx_exit_reason_name(unsigned reason)
+{
+	return vmcs_exit_reason_name(reason);
 }
 
 unsigned cpu_index(const struct cpu *c)

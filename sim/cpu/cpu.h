@@ -37,6 +37,20 @@ struct cpu_stats {
 	uint64_t io_accesses;
 };
 
+/* VMX transitions of one LP (vmx.c).  Per basic exit reason: the exits,
+ * and the cycles from each exit to the next VM entry, both transitions
+ * and everything the LP did in root operation in between included. */
+#define CPU_VMX_REASONS 86	/* basic exit reasons 0-85 (SDM Appendix C) */
+struct cpu_vmx_reason_stats {
+	uint64_t count, cycles;
+};
+struct cpu_vmx_stats {
+	uint64_t entries, failed_entries, exits;
+	uint64_t entry_cycles, exit_cycles;	/* transition costs charged */
+	uint64_t tlb_fills, ept_entry_reads;	/* non-root TLB misses, EPT entries they read */
+	struct cpu_vmx_reason_stats reason[CPU_VMX_REASONS];
+};
+
 struct cpu_config {
 	unsigned index;		/* LP index = APIC id */
 	unsigned nlps;		/* for CPUID topology */
@@ -70,6 +84,9 @@ uint64_t cpu_cycles(const struct cpu *c);
 /* Idle the LP's clock forward (HLT, wait-for-SIPI) to `cycles`. */
 void cpu_idle_until(struct cpu *c, uint64_t cycles);
 const struct cpu_stats *cpu_get_stats(const struct cpu *c);
+const struct cpu_vmx_stats *cpu_get_vmx_stats(const struct cpu *c);
+/* "vmcall", "ept_violation", ... for a basic exit reason; NULL if undefined. */
+const char *cpu_vmx_exit_reason_name(unsigned reason);
 unsigned cpu_index(const struct cpu *c);
 /* Why the LP shut down (NULL if it did not). */
 const char *cpu_shutdown_reason(const struct cpu *c);

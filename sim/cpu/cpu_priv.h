@@ -106,17 +106,6 @@ struct vmx_pending {
 	int fetch;			/* ... for an instruction fetch */
 };
 
-struct vmx_reason_stats {
-	uint64_t count, cycles;		/* exits, and cycles from exit to the next entry */
-};
-
-struct vmx_stats {
-	uint64_t entries, failed_entries, exits;
-	uint64_t entry_cycles, exit_cycles;	/* transition costs charged */
-	uint64_t tlb_fills, ept_entry_reads;
-	struct vmx_reason_stats reason[80];
-};
-
 /* VMX operation of one LP (SDM Vol. 3C ch. 23-29); vmx.c. */
 struct vmx {
 	int supported;			/* CPUID.1:ECX.VMX in the profile */
@@ -145,7 +134,7 @@ struct vmx {
 	uint32_t vectoring;		/* event being delivered (IDT-vectoring info), 0 = none */
 	uint32_t vectoring_err;
 	void *cs;			/* Capstone handle for VMX instruction operands */
-	struct vmx_stats st;
+	struct cpu_vmx_stats st;
 };
 
 
@@ -212,6 +201,17 @@ static inline uint64_t reg(struct cpu *c, int r)
 static inline void set_reg(struct cpu *c, int r, uint64_t v)
 {
 	uc_reg_write(c->e->uc, r, &v);
+}
+
+/* CR2 as a page fault loads it (SDM Vol. 3A 4.7).  Unicorn 2.1.1's
+ * register write for CR2 falls through to CR3's case (qemu/target/i386/
+ * unicorn.c, UC_MODE_64) and loads CR3 too: put CR3 back. */
+static inline void set_cr2(struct cpu *c, uint64_t v)
+{
+	uint64_t cr3 = reg(c, UC_X86_REG_CR3);
+
+	set_reg(c, UC_X86_REG_CR2, v);
+	set_reg(c, UC_X86_REG_CR3, cr3);
 }
 
 static inline void stop_engine(struct cpu *c)

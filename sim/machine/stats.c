@@ -86,6 +86,46 @@ static void txt_d(FILE *f, const char *name, double v, int digits, const char *d
 	txt(f, name, b, desc);
 }
 
+/* Name of an exit reason for reports: the SDM's, or "reason_N". */
+static const char *reason_name(unsigned reason, char *buf, size_t len)
+{
+	const char *n = cpu_vmx_exit_reason_name(reason);
+
+	if (n)
+		return n;
+	snprintf(buf, len, "reason_%u", reason);
+	return buf;
+}
+
+/* VM entries and exits of one LP; exits by basic reason, in reason
+ * order, only those that happened. */
+static json_t *vmx_json(const struct cpu_vmx_stats *v)
+{
+	json_t *o = json_object(), *by = json_object();
+	char buf[32];
+
+	json_object_set_new(o, "entries", json_integer((json_int_t)v->entries));
+	json_object_set_new(o, "failed_entries", json_integer((json_int_t)v->failed_entries));
+	json_object_set_new(o, "exits", json_integer((json_int_t)v->exits));
+	json_object_set_new(o, "entry_cycles", json_integer((json_int_t)v->entry_cycles));
+	json_object_set_new(o, "exit_cycles", json_integer((json_int_t)v->exit_cycles));
+	json_object_set_new(o, "tlb_fills", json_integer((json_int_t)v->tlb_fills));
+	json_object_set_new(o, "ept_entry_reads", json_integer((json_int_t)v->ept_entry_reads));
+	for (unsigned i = 0; i < CPU_VMX_REASONS; i++) {
+		json_t *e;
+
+		if (!v->reason[i].count)
+			continue;
+		e = json_object();
+		json_object_set_new(e, "reason", json_integer(i));
+		json_object_set_new(e, "count", json_integer((json_int_t)v->reason[i].count));
+		json_object_set_new(e, "cycles", json_integer((json_int_t)v->reason[i].cycles));
+		json_object_set_new(by, reason_name(i, buf, sizeof(buf)), e);
+	}
+	json_object_set_new(o, "exits_by_reason", by);
+	return o;
+}
+
 static int write_json(struct machine *m, const char *path, const struct machine_report *r)
 {
 	struct totals t = totals(m);
@@ -153,6 +193,7 @@ static int write_json(struct machine *m, const char *path, const struct machine_
 		json_object_set_new(lp, "exceptions", json_integer((json_int_t)s->exceptions));
 		json_object_set_new(lp, "msr_accesses", json_integer((json_int_t)s->msr_accesses));
 		json_object_set_new(lp, "io_accesses", json_integer((json_int_t)s->io_accesses));
+		json_object_set_new(lp, "vmx", vmx_json(cpu_get_vmx_stats(machine_lp(m, i))));
 		json_array_append_new(lps, lp);
 	}
 	json_object_set_new(root, "lps", lps);
@@ -176,6 +217,37 @@ static int write_json(struct machine *m, const char *path, const struct machine_
 	}
 	json_decref(root);
 	return rc;
+}
+
+static void write_txt_vmx(FILE *f, unsigned lp, const struct cpu_vmx_stats *v)
+{
+	char name[96], buf[32];
+
+#define VMXSTAT(field, desc)                                                  \
+	do {                                                                  \
+		snprintf(name, sizeof(name), "system.lp%u.vmx." #field, lp);  \
+		txt_u(f, name, v->field, desc);                               \
+	} while (0)
+	VMXSTAT(entries, "VM entries that reached the guest (count)");
+	VMXSTAT(failed_entries, "VM entries that failed after the checks of the guest state (count)");
+	VMXSTAT(exits, "VM exits (count)");
+	VMXSTAT(entry_cycles, "VM-entry transition cost charged (cycles)");
+	VMXSTAT(exit_cycles, "VM-exit transition cost charged (cycles)");
+	VMXSTAT(tlb_fills, "Non-root TLB misses walked (count)");
+	VMXSTAT(ept_entry_reads, "EPT entries read by those walks (count)");
+#undef VMXSTAT
+	for (unsigned i = 0; i < CPU_VMX_REASONS; i++) {
+		const char *rn;
+
+		if (!v->reason[i].count)
+			continue;
+		rn = reason_name(i, buf, sizeof(buf));
+		snprintf(name, sizeof(name), "system.lp%u.vmx.exit.%s.count", lp, rn);
+		txt_u(f, name, v->reason[i].count, "VM exits for this reason (count)");
+		snprintf(name, sizeof(name), "system.lp%u.vmx.exit.%s.cycles", lp, rn);
+		txt_u(f, name, v->reason[i].cycles,
+		      "From these exits to the next VM entries, both transitions included (cycles)");
+	}
 }
 
 static int write_txt(struct machine *m, const char *path, const struct machine_report *r)
@@ -215,6 +287,7 @@ static int write_txt(struct machine *m, const char *path, const struct machine_r
 		LPSTAT(msr_accesses, "RDMSR/WRMSR executed (count)");
 		LPSTAT(io_accesses, "IN/OUT port accesses (count)");
 #undef LPSTAT
+		write_txt_vmx(f, i, cpu_get_vmx_stats(machine_lp(m, i)));
 	}
 	txt_d(f, "host.seconds", r->host_seconds, 6, "Host wall-clock time (s)");
 	txt_d(f, "host.mips", mips(t.insns, r->host_seconds), 6, "Simulated instructions per host microsecond");

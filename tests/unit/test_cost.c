@@ -166,15 +166,23 @@ Test(cost, serialising_and_system_instructions)
 	EXPECT(COST_SERIAL, SERIAL, 0x0f, 0xae, 0xf0);		/* mfence */
 }
 
-Test(cost, vmx_memory_direction_does_not_trust_capstone_flags)
+/* vmx.c charges the profile's vmx_costs when they execute. */
+Test(cost, vmx_instructions_cost_nothing_in_their_block)
 {
-	EXPECT(COST_SERIAL, SERIAL, 0x0f, 0x01, 0xc1);			/* vmcall */
-	EXPECT(COST_SERIAL, SERIAL + STORE, 0x0f, 0x78, 0x18);		/* vmread [rax], rbx */
-	EXPECT(COST_SERIAL, SERIAL + LOAD, 0x0f, 0x79, 0x18);		/* vmwrite rbx, [rax] */
-	EXPECT(COST_SERIAL, SERIAL, 0x0f, 0x79, 0xd8);			/* vmwrite rbx, rax */
-	EXPECT(COST_SERIAL, SERIAL + LOAD, 0x0f, 0xc7, 0x30);		/* vmptrld [rax] */
-	EXPECT(COST_SERIAL, SERIAL + STORE, 0x0f, 0xc7, 0x38);		/* vmptrst [rax] */
-	EXPECT(COST_SERIAL, SERIAL + LOAD, 0x66, 0x0f, 0x38, 0x80, 0x02);	/* invept rax, [rdx] */
+	EXPECT(COST_SERIAL, 0, 0x0f, 0x01, 0xc1);			/* vmcall */
+	EXPECT(COST_SERIAL, 0, 0x0f, 0x01, 0xc2);			/* vmlaunch */
+	EXPECT(COST_SERIAL, 0, 0x0f, 0x01, 0xc3);			/* vmresume */
+	EXPECT(COST_SERIAL, 0, 0x0f, 0x01, 0xc4);			/* vmxoff */
+	EXPECT(COST_SERIAL, 0, 0x0f, 0x78, 0x18);			/* vmread [rax], rbx */
+	EXPECT(COST_SERIAL, 0, 0x0f, 0x79, 0x18);			/* vmwrite rbx, [rax] */
+	EXPECT(COST_SERIAL, 0, 0x0f, 0x79, 0xd8);			/* vmwrite rbx, rax */
+	EXPECT(COST_SERIAL, 0, 0x0f, 0xc7, 0x30);			/* vmptrld [rax] */
+	EXPECT(COST_SERIAL, 0, 0x0f, 0xc7, 0x38);			/* vmptrst [rax] */
+	EXPECT(COST_SERIAL, 0, 0x66, 0x0f, 0xc7, 0x30);			/* vmclear [rax] */
+	EXPECT(COST_SERIAL, 0, 0xf3, 0x0f, 0xc7, 0x30);			/* vmxon [rax] */
+	EXPECT(COST_SERIAL, 0, 0x66, 0x0f, 0x38, 0x80, 0x02);		/* invept rax, [rdx] */
+	EXPECT(COST_SERIAL, 0, 0x66, 0x0f, 0x38, 0x81, 0x02);		/* invvpid rax, [rdx] */
+	EXPECT(COST_SERIAL, SERIAL, 0x0f, 0x01, 0xd4);			/* vmfunc: not implemented, #UD */
 }
 
 Test(cost, msr_tsc_io_interrupt_pause_hlt)
