@@ -9,9 +9,11 @@
 #include <time.h>
 
 #include "config.h"
+#include "cpu.h"
 #include "diag.h"
 #include "hvsim_config.h"
 #include "machine.h"
+#include "trace.h"
 
 /* Exit statuses other than the guest's own (docs/cli.md). */
 #define EXIT_USAGE 2		/* bad arguments or input files */
@@ -20,6 +22,7 @@
 static const char usage_text[] =
 	"usage: hvsim run [OPTIONS] [CONFIG.yaml]\n"
 	"       hvsim boot [OPTIONS] KERNEL [ARGS...]\n"
+	"       hvsim trace dump TRACE\n"
 	"       hvsim --help | --version\n"
 	"\n"
 	"Commands:\n"
@@ -27,11 +30,15 @@ static const char usage_text[] =
 	"          configuration describes (built-in default without CONFIG.yaml)\n"
 	"  boot    start a multiboot (v1) kernel on the bare platform; ARGS become\n"
 	"          its command line after the kernel's name\n"
+	"  trace dump  print an event trace (written with --trace) as text,\n"
+	"          one event per line\n"
 	"\n"
 	"Options (both commands):\n"
 	"  -o, --output-dir DIR   write stats.json and stats.txt to DIR (default .)\n"
 	"  -q, --quiet            do not echo the guest's UART output or the summary\n"
 	"      --no-stats         do not write stats.json / stats.txt\n"
+	"      --trace FILE       write the run's events (VM entries and exits) to FILE\n"
+	"                         in the hvsim trace format (traces/FORMAT.md)\n"
 	"      --max-cycles N     end the run when an LP's clock reaches N cycles\n"
 	"  -n, --lps N            logical processors (boot default 1; run: overrides the config)\n"
 	"  -m, --ram SIZE         RAM, e.g. 512M or 2G (boot default 256M; run: overrides)\n"
@@ -91,6 +98,7 @@ static int ensure_dir(const char *dir)
 
 struct common {
 	const char *outdir;
+	const char *trace;
 	int quiet, no_stats, raw_exit;
 	uint64_t max_cycles, quantum;
 	unsigned lps;
@@ -101,7 +109,7 @@ struct common {
 	unsigned nmods;
 };
 
-enum { OPT_NO_STATS = 256, OPT_MAX_CYCLES, OPT_QUANTUM, OPT_MODULE, OPT_RAW_EXIT };
+enum { OPT_NO_STATS = 256, OPT_MAX_CYCLES, OPT_QUANTUM, OPT_MODULE, OPT_RAW_EXIT, OPT_TRACE };
 
 static const struct option long_opts[] = {
 	{ "output-dir", required_argument, NULL, 'o' },
@@ -114,6 +122,7 @@ static const struct option long_opts[] = {
 	{ "quantum", required_argument, NULL, OPT_QUANTUM },
 	{ "module", required_argument, NULL, OPT_MODULE },
 	{ "raw-exit", no_argument, NULL, OPT_RAW_EXIT },
+	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -136,6 +145,9 @@ static int parse_common(int argc, char **argv, struct common *c, int is_boot)
 			break;
 		case OPT_NO_STATS:
 			c->no_stats = 1;
+			break;
+		case OPT_TRACE:
+			c->trace = optarg;
 			break;
 		case OPT_MAX_CYCLES:
 			if (parse_u64("--max-cycles", optarg, &c->max_cycles))
@@ -221,6 +233,8 @@ static int run_machine(struct machine *mach, const struct common *c, const struc
 		diag_error("the simulation failed (%s)", strerror(-rc));
 		return EXIT_USAGE;
 	}
+	if (machine_close_trace(mach))
+		return EXIT_USAGE;
 	if (!c->no_stats) {
 		if (ensure_dir(c->outdir) || machine_write_stats(mach, c->outdir, &rep))
 			return EXIT_USAGE;
@@ -285,6 +299,7 @@ static int cmd_boot(int argc, char **argv)
 	o.mb.modules = c.mods;
 	o.mb.nmodules = c.nmods;
 	o.console = c.quiet ? NULL : stdout;
+	o.trace_path = c.trace;
 	rep.image = argv[optind];
 	if (machine_new(&o, &mach)) {
 		free(cmdline);
@@ -338,6 +353,7 @@ static int cmd_run(int argc, char **argv)
 	o.fw.config_length = cfg->text_len;
 	o.fw.cmdline = cfg->cmdline;
 	o.console = c.quiet ? NULL : stdout;
+	o.trace_path = c.trace;
 	if (!c.outdir)
 		c.outdir = cfg->output_dir ? cfg->output_dir : ".";
 	rep.image = fw;
@@ -350,6 +366,24 @@ static int cmd_run(int argc, char **argv)
 	machine_free(mach);
 	config_free(cfg);
 	return status;
+}
+
+/* Exit reasons by name in dumps: "reason=0x12(vmcall)". */
+static const char *trace_namer(unsigned kind, unsigned arg, uint64_t v)
+{
+	if (arg == 0 && (kind == TRACE_VM_EXIT || (kind == TRACE_VM_ENTRY_FAIL && (v & 0x80000000u))))
+		return cpu_vmx_exit_reason_name((unsigned)(v & 0xffff));
+	return NULL;
+}
+
+static int cmd_trace(int argc, char **argv)
+{
+	if (argc != 3 || strcmp(argv[1], "dump")) {
+		diag_error("usage: hvsim trace dump TRACE");
+		return EXIT_USAGE;
+	}
+	trace_set_namer(trace_namer);
+	return trace_dump(argv[2], stdout) ? EXIT_USAGE : 0;
 }
 
 int main(int argc, char **argv)
@@ -372,6 +406,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "boot"))
 		return cmd_boot(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "trace"))
+		return cmd_trace(argc - 1, argv + 1);
 	diag_error("unknown command '%s'", argv[1]);
 	fprintf(stderr, "Try 'hvsim --help'.\n");
 	return EXIT_USAGE;

@@ -1119,6 +1119,7 @@ struct cpu *cpu_new(const struct cpu_config *cfg)
 	c->nlps = cfg->nlps;
 	c->prof = cfg->profile;
 	c->mem = cfg->mem;
+	c->trace = cfg->trace;
 	c->state = cfg->bsp ? CPU_RUNNING : CPU_WAIT_SIPI;
 	c->debug = getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "exceptions");
 	if (getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "blocks"))

@@ -17,6 +17,7 @@
 #include "profile.h"
 
 struct cpu;
+struct trace_writer;
 
 enum cpu_run_state {
 	CPU_RUNNING,
@@ -57,6 +58,7 @@ struct cpu_config {
 	const struct cpu_profile *profile;
 	struct memmap *mem;
 	int bsp;		/* 1: starts running; 0: waits for SIPI */
+	struct trace_writer *trace;	/* events (VM entries and exits) go here; may be NULL */
 };
 
 /* Checks, once per process, the Unicorn facts this CPU model rests on

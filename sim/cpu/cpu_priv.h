@@ -145,6 +145,7 @@ struct cpu {
 	struct engine root;		/* VMX root mode / no VMX: the LP itself */
 	struct engine guest;		/* VMX non-root mode (vmx.c) */
 	struct engine *e;		/* the one executing */
+	struct trace_writer *trace;	/* event sink, or NULL */
 	struct cost_model *cm;
 	enum cpu_run_state state;
 	char shutdown_reason[160];

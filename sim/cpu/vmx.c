@@ -24,6 +24,7 @@
 #include "ept.h"
 #include "hv/vmx.h"
 #include "pagewalk.h"
+#include "trace.h"
 
 #define CR0_NE (1ull << 5)
 #define CR4_VMXE (1ull << 13)
@@ -118,6 +119,19 @@ static int ctl_ok(uint64_t cap, uint32_t v)
 static void charge(struct cpu *c, enum vmx_cost k)
 {
 	c->cycles += c->vmx.costs[k];
+}
+
+/* An event for the run's trace (traces/trace.h), stamped with the LP
+ * clock.  A failed write is the writer's to report at close. */
+static void event(struct cpu *c, unsigned kind, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	struct trace_event ev = {
+		.cycle = c->cycles, .kind = (uint16_t)kind, .lp = (uint16_t)c->index,
+		.partition = TRACE_NONE, .vp = TRACE_NONE, .arg = { a0, a1, a2, a3 },
+	};
+
+	if (c->trace)
+		trace_emit(c->trace, &ev);
 }
 
 /* ---- VMCS cache and region (SDM 24.1, 24.11.1) ------------------------ */
@@ -1667,6 +1681,7 @@ static void exit_now(struct cpu *c)
 		x->st.reason[basic].count++;
 	x->last_reason = basic;
 	x->exit_start = c->cycles - x->costs[VMX_COST_EXIT];
+	event(c, TRACE_VM_EXIT, reason, p.qual, p.rip, x->costs[VMX_COST_EXIT]);
 	if (vmx_trace)
 		fprintf(stderr, "hvsim: LP%u: VM exit %u qual 0x%llx at guest rip 0x%llx, cycle %llu\n", c->index,
 			reason, (unsigned long long)p.qual, (unsigned long long)p.rip, (unsigned long long)c->cycles);
@@ -1683,6 +1698,7 @@ void vmx_exit(struct cpu *c, uint32_t reason, uint64_t qual)
 static void entry_fail(struct cpu *c, uint32_t basic, uint64_t qual, uint64_t rip)
 {
 	c->vmx.st.failed_entries++;
+	event(c, TRACE_VM_ENTRY_FAIL, EXIT_REASON_FAILED_VMENTRY | basic, qual, rip, 0);
 	set_pending_exit(c, EXIT_REASON_FAILED_VMENTRY | basic, qual, rip, 0, 0);
 	exit_now(c);
 }
@@ -1713,37 +1729,40 @@ static void inject(struct cpu *c)
 	}
 }
 
+/* VMLAUNCH or VMRESUME fails as an instruction (SDM 27.1, 27.2):
+ * VMfailInvalid (err 0) or VMfailValid, and execution goes on after it. */
+static void entry_refused(struct cpu *c, unsigned err, uint64_t rip, unsigned len)
+{
+	if (err)
+		vm_fail(c, err);
+	else
+		vm_fail_invalid(c);
+	advance(c, rip, len);
+	event(c, TRACE_VM_ENTRY_FAIL, err, 0, rip, 0);
+}
+
 static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 {
 	struct vmx *x = V(c);
 	struct engine *g;
 	uint64_t qual;
 	uint32_t fail;
+	int err = -1;
 
-	if (x->current == VMCS_NONE) {
-		vm_fail_invalid(c);
-		advance(c, rip, len);
-		return;
-	}
-	/* SDM 27.1 "Basic VM-Entry Checks". */
-	if (launch && x->launched) {
-		vm_fail(c, VMXERR_VMLAUNCH_NONCLEAR_VMCS);
-		advance(c, rip, len);
-		return;
-	}
-	if (!launch && !x->launched) {
-		vm_fail(c, VMXERR_VMRESUME_NONLAUNCHED_VMCS);
-		advance(c, rip, len);
-		return;
-	}
-	if (check_controls(c)) {
-		vm_fail(c, VMXERR_ENTRY_INVALID_CONTROL_FIELD);
-		advance(c, rip, len);
-		return;
-	}
-	if (check_host(c)) {
-		vm_fail(c, VMXERR_ENTRY_INVALID_HOST_STATE_FIELD);
-		advance(c, rip, len);
+	/* SDM 27.1 "Basic VM-Entry Checks", then the controls and the host
+	 * state (27.2). */
+	if (x->current == VMCS_NONE)
+		err = 0;
+	else if (launch && x->launched)
+		err = VMXERR_VMLAUNCH_NONCLEAR_VMCS;
+	else if (!launch && !x->launched)
+		err = VMXERR_VMRESUME_NONLAUNCHED_VMCS;
+	else if (check_controls(c))
+		err = VMXERR_ENTRY_INVALID_CONTROL_FIELD;
+	else if (check_host(c))
+		err = VMXERR_ENTRY_INVALID_HOST_STATE_FIELD;
+	if (err >= 0) {
+		entry_refused(c, (unsigned)err, rip, len);
 		return;
 	}
 	charge(c, VMX_COST_ENTRY);
@@ -1774,6 +1793,7 @@ static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 		set_pending_exit(c, EXIT_REASON_FAILED_VMENTRY | EXIT_REASON_MSR_LOAD_FAIL, fail, reg(c, UC_X86_REG_RIP),
 				 0, 0);
 		x->st.failed_entries++;
+		event(c, TRACE_VM_ENTRY_FAIL, EXIT_REASON_FAILED_VMENTRY | EXIT_REASON_MSR_LOAD_FAIL, fail, rip, 0);
 		exit_now(c);
 		return;
 	}
@@ -1786,6 +1806,8 @@ static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 		x->preempt_deadline = (int64_t)(c->cycles + ((uint64_t)(uint32_t)vget(c, VMCS_PREEMPTION_TIMER_VALUE)
 							   << rate));
 	}
+	event(c, TRACE_VM_ENTRY, launch, vget(c, VMCS_GUEST_RIP), vget(c, VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID ?
+		vget(c, VMCS_ENTRY_INTR_INFO) : 0, x->costs[VMX_COST_ENTRY]);
 	if (vmx_trace)
 		fprintf(stderr, "hvsim: LP%u: VM entry (%s) at guest rip 0x%llx, cycle %llu\n", c->index,
 			launch ? "launch" : "resume", (unsigned long long)vget(c, VMCS_GUEST_RIP),

@@ -15,6 +15,7 @@
 #include "memmap.h"
 #include "profile.h"
 #include "sc_kernel.h"
+#include "trace.h"
 
 #define IRQ_COM1 4
 
@@ -36,6 +37,7 @@ struct machine {
 	char end_text[256];
 	uint32_t exit_value;
 	int stopping;
+	struct trace_writer *trace;
 };
 
 static int file_exists(const char *p)
@@ -120,6 +122,22 @@ static int publish_costs(struct machine *m)
 	return fwcfg_add_file(m->fwcfg, HV_FWCFG_COSTS_FILE, buf, sizeof(buf)) < 0 ? -EINVAL : 0;
 }
 
+/* The trace's meta says what produced it; nothing host-dependent
+ * (traces/FORMAT.md "Meta"). */
+static int open_trace(struct machine *m, const char *path)
+{
+	char meta[256], err[512];
+
+	snprintf(meta, sizeof(meta), "simulator=hvsim %s\nprofile=%s\nfrequency_khz=%llu\nlps=%u\n", HVSIM_VERSION,
+		 m->prof->name, (unsigned long long)m->prof->freq_khz, m->nlps);
+	m->trace = trace_writer_open(path, meta, err, sizeof(err));
+	if (!m->trace) {
+		diag_error("%s", err);
+		return -EIO;
+	}
+	return 0;
+}
+
 int machine_new(const struct machine_opts *o, struct machine **out)
 {
 	struct machine *m;
@@ -189,6 +207,9 @@ int machine_new(const struct machine_opts *o, struct machine **out)
 	if (rc)
 		goto fail;
 
+	if (o->trace_path && (rc = open_trace(m, o->trace_path)))
+		goto fail;
+
 	rc = -ENOMEM;
 	m->lps = calloc(m->nlps, sizeof(*m->lps));
 	if (!m->lps)
@@ -196,6 +217,7 @@ int machine_new(const struct machine_opts *o, struct machine **out)
 	for (unsigned i = 0; i < m->nlps; i++) {
 		struct cpu_config cc = {
 			.index = i, .nlps = m->nlps, .profile = m->prof, .mem = m->mem, .bsp = i == 0,
+			.trace = m->trace,
 		};
 
 		m->lps[i] = cpu_new(&cc);
@@ -213,6 +235,19 @@ fail:
 	return rc ? rc : -EINVAL;
 }
 
+int machine_close_trace(struct machine *m)
+{
+	int rc;
+
+	if (!m->trace)
+		return 0;
+	rc = trace_writer_close(m->trace);
+	m->trace = NULL;
+	if (rc)
+		diag_error("%s: cannot write the trace (%s)", m->o.trace_path, strerror(-rc));
+	return rc;
+}
+
 void machine_free(struct machine *m)
 {
 	if (!m)
@@ -227,6 +262,8 @@ void machine_free(struct machine *m)
 	uart_free(m->uart);
 	memmap_free(m->mem);
 	profile_free(m->prof);
+	if (m->trace)
+		trace_writer_close(m->trace);
 	free(m);
 }
 

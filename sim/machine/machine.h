@@ -24,6 +24,7 @@ struct machine_opts {
 	struct multiboot_args mb;
 	struct bootinfo_args fw;
 	FILE *console;		/* UART output, may be NULL */
+	const char *trace_path;	/* event trace (traces/FORMAT.md) to write, or NULL */
 };
 
 /* How a run ended. */
@@ -41,6 +42,10 @@ int machine_new(const struct machine_opts *o, struct machine **out);
 void machine_free(struct machine *m);
 /* Run to the end; returns 0 (however the guest ended) or -errno. */
 int machine_run(struct machine *m);
+/* Finish the event trace: its last chunk and end record.  0, or -errno
+ * after printing what failed (a trace that could not be written
+ * completely is an error of the run). */
+int machine_close_trace(struct machine *m);
 
 enum machine_end machine_end_kind(const struct machine *m);
 const char *machine_end_text(const struct machine *m);	/* one line */

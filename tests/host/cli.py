@@ -65,6 +65,14 @@ def main():
     check('triple fault', [hvsim, 'boot'] + q + [triple], 4, stderr_has=['triple fault'])
     check('cycle limit', [hvsim, 'boot', '--max-cycles', '1000'] + q + [guest], 4,
           stderr_has=['cycle limit'])
+    junk_trace = os.path.join(work, 'junk.hvt')
+    with open(junk_trace, 'w') as f:
+        f.write('not a trace\n')
+    check('trace dump of a non-trace', [hvsim, 'trace', 'dump', junk_trace], 2,
+          stderr_has=['junk.hvt: offset 0: bad magic'])
+    check('trace without a subcommand', [hvsim, 'trace'], 2, stderr_has=['hvsim trace dump'])
+    check('--trace into a missing directory', [hvsim, 'boot', '--trace', os.path.join(work, 'no', 'x.hvt')] + q +
+          [guest], 2, stderr_has=['x.hvt'])
     out = os.path.join(work, 'out')
     check('reports written', [hvsim, 'boot', '-q', '-o', out, guest], 1)
     for name in ('stats.json', 'stats.txt'):

@@ -2,6 +2,8 @@
  * handoff.  ELF images are built in memory by build_elf(); files the
  * loaders read go to a per-test temporary directory. */
 #include <criterion/criterion.h>
+
+#include "capture.h"
 #include <elf.h>
 #include <errno.h>
 #include <stdio.h>
@@ -16,36 +18,6 @@
 
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
-
-/* ---- stderr capture ---- */
-
-static int saved_stderr = -1;
-static FILE *capture_file;
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	capture_file = tmpfile();
-	cr_assert_not_null(capture_file);
-	saved_stderr = dup(2);
-	dup2(fileno(capture_file), 2);
-}
-
-/* Returns what was written to stderr since capture_begin (static buffer). */
-static const char *capture_end(void)
-{
-	static char buf[4096];
-	size_t n;
-
-	fflush(stderr);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	rewind(capture_file);
-	n = fread(buf, 1, sizeof(buf) - 1, capture_file);
-	buf[n] = '\0';
-	fclose(capture_file);
-	return buf;
-}
 
 /* ---- in-memory ELF images ---- */
 
