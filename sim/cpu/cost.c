@@ -565,6 +565,10 @@ static int site_kind(const cs_insn *in)
 		return SITE_LMSW;
 	case X86_INS_SMSW:
 		return SITE_SMSW;
+	case X86_INS_INSB:
+	case X86_INS_INSW:
+	case X86_INS_INSD:
+		return SITE_INS;
 	case X86_INS_RDMSR:
 		return SITE_RDMSR;
 	case X86_INS_WRMSR:

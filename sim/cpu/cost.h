@@ -28,6 +28,9 @@ enum cost_site_kind {
 	SITE_CLTS,
 	SITE_LMSW,
 	SITE_SMSW,
+	/* INS: Unicorn stores to ES:RDI before the port read reaches the CPU;
+	 * a VM exit for it must come before both (vmx.c). */
+	SITE_INS,
 };
 
 struct cost_site {

@@ -838,6 +838,8 @@ static int site_still_there(struct cpu *c, const struct site *s)
 		return b[n - 2] == 0x0f && b[n - 1] == 0x30;
 	case SITE_RDTSCP:
 		return n >= 3 && b[n - 3] == 0x0f && b[n - 2] == 0x01 && b[n - 1] == 0xf9;
+	case SITE_INS:
+		return b[n - 1] == 0x6c || b[n - 1] == 0x6d;
 	default:
 		break;
 	}
@@ -930,6 +932,8 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		c->invlpg_size = s->size;
 		stop_engine(c);
 		return;
+	case SITE_INS:
+		return;		/* native but in non-root operation (above) */
 	default:
 		/* MOV CR/DR, CLTS, LMSW, SMSW: native outside VMX operation. */
 		if (c->vmx.on)

@@ -99,6 +99,8 @@ struct vmx_pending {
 	int has_gla, has_gpa, has_len;
 	uint64_t rax;			/* IN: RAX before the engine ran it */
 	int restore_rax;
+	uint64_t rcx, rsi, rdi;		/* INS/OUTS: the same for their registers */
+	int restore_str;
 	int pf;				/* a guest page fault to deliver */
 	uint64_t pf_addr;
 	uint32_t pf_err;
@@ -204,15 +206,12 @@ static inline void set_reg(struct cpu *c, int r, uint64_t v)
 	uc_reg_write(c->e->uc, r, &v);
 }
 
-/* CR2 as a page fault loads it (SDM Vol. 3A 4.7).  Unicorn 2.1.1's
- * register write for CR2 falls through to CR3's case (qemu/target/i386/
- * unicorn.c, UC_MODE_64) and loads CR3 too: put CR3 back. */
+/* CR2 as a page fault loads it (SDM Vol. 3A 4.7), through the context:
+ * Unicorn 2.1.1's register write for CR2 falls through to CR3's case
+ * (qemu/target/i386/unicorn.c) and would load CR3 and flush the TLB. */
 static inline void set_cr2(struct cpu *c, uint64_t v)
 {
-	uint64_t cr3 = reg(c, UC_X86_REG_CR3);
-
-	set_reg(c, UC_X86_REG_CR2, v);
-	set_reg(c, UC_X86_REG_CR3, cr3);
+	cpu_ctx_set_cr2(c->e->ctx, v);
 }
 
 static inline void stop_engine(struct cpu *c)

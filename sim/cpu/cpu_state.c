@@ -203,7 +203,7 @@ int cpu_ctx_read(struct cpu_ctx *x, struct cpu_sysstate *s)
 	return 0;
 }
 
-int cpu_ctx_write(struct cpu_ctx *x, const struct cpu_sysstate *s)
+static int ctx_write(struct cpu_ctx *x, const struct cpu_sysstate *s, int flush)
 {
 	struct cpu_seg g = { 0 };
 
@@ -224,7 +224,45 @@ int cpu_ctx_write(struct cpu_ctx *x, const struct cpu_sysstate *s)
 	put64(x->blob, L.cr + 4 * 8, s->cr4);
 	put64(x->blob, L.efer, s->efer);
 	put32(x->blob, L.hflags, compute_hflags(get32(x->blob, L.hflags), s));
+	if (!flush)
+		return uc_context_restore(x->uc, x->ctx) == UC_ERR_OK ? 0 : -EIO;
 	return restore(x);
+}
+
+int cpu_ctx_write(struct cpu_ctx *x, const struct cpu_sysstate *s)
+{
+	return ctx_write(x, s, 1);
+}
+
+int cpu_ctx_write_keep_tlb(struct cpu_ctx *x, const struct cpu_sysstate *s)
+{
+	return ctx_write(x, s, 0);
+}
+
+int cpu_ctx_set_cr2(struct cpu_ctx *x, uint64_t cr2)
+{
+	if (save(x))
+		return -EIO;
+	put64(x->blob, L.cr + 2 * 8, cr2);
+	return uc_context_restore(x->uc, x->ctx) == UC_ERR_OK ? 0 : -EIO;
+}
+
+int cpu_ctx_inhibited(struct cpu_ctx *x)
+{
+	if (save(x))
+		return 0;
+	return !!(get32(x->blob, L.hflags) & HF_INHIBIT_IRQ);
+}
+
+int cpu_ctx_set_inhibited(struct cpu_ctx *x, int on)
+{
+	uint32_t hf;
+
+	if (save(x))
+		return -EIO;
+	hf = get32(x->blob, L.hflags) & ~HF_INHIBIT_IRQ;
+	put32(x->blob, L.hflags, hf | (on ? HF_INHIBIT_IRQ : 0));
+	return uc_context_restore(x->uc, x->ctx) == UC_ERR_OK ? 0 : -EIO;
 }
 
 int cpu_ctx_take_fault(struct cpu_ctx *x, uint32_t *error_code, int *is_soft)

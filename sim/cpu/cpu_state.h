@@ -55,6 +55,16 @@ int cpu_ctx_read(struct cpu_ctx *x, struct cpu_sysstate *s);
 /* Load it: segment caches, descriptor tables, CR0/3/4, EFER and the mode
  * flags derived from them, then flush the TLB. */
 int cpu_ctx_write(struct cpu_ctx *x, const struct cpu_sysstate *s);
+/* The same, keeping the TLB: for a VM entry whose VPID-tagged
+ * translations survive (SDM 29.4.3.1). */
+int cpu_ctx_write_keep_tlb(struct cpu_ctx *x, const struct cpu_sysstate *s);
+/* CR2.  Unicorn 2.1.1's register API loads CR3 (and flushes the TLB) on
+ * a CR2 write; this does neither. */
+int cpu_ctx_set_cr2(struct cpu_ctx *x, uint64_t cr2);
+/* Blocking of interrupts by STI or MOV SS for the next instruction
+ * (QEMU's HF_INHIBIT_IRQ; the two are one flag there). */
+int cpu_ctx_inhibited(struct cpu_ctx *x);
+int cpu_ctx_set_inhibited(struct cpu_ctx *x, int on);
 /* After Unicorn reported a fault: its error code, whether it was a
  * software interrupt, and clear the in-flight marker so the next fault is
  * not mistaken for a nested one. */

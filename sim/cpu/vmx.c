@@ -461,8 +461,8 @@ static cs_insn *disasm_at(struct cpu *c, uint64_t rip, uint64_t lin)
 
 	/* Near the end of a page the rest may not be mapped: the longest
 	 * VMX instruction form still fits in what is. */
-	if (cpu_lin_access(c, lin, code, sizeof(code), 0, &err, &fl) &&
-	    cpu_lin_access(c, lin, code, 4, 0, &err, &fl))
+	if (cpu_lin_access(c, lin, code, sizeof(code), 2, &err, &fl) &&
+	    cpu_lin_access(c, lin, code, 4, 2, &err, &fl))
 		return NULL;
 	cs_option(h, CS_OPT_MODE, bits == 64 ? CS_MODE_64 : bits == 32 ? CS_MODE_32 : CS_MODE_16);
 	if (cs_disasm(h, code, sizeof(code), rip, 1, &in) != 1)
@@ -615,7 +615,7 @@ static int mem_rw(struct cpu *c, uint64_t lin, void *b, size_t n, int write)
 	int r = cpu_lin_access(c, lin, b, n, write, &err, &fl);
 
 	if (r == VEC_PF) {
-		set_reg(c, UC_X86_REG_CR2, fl);
+		set_cr2(c, fl);
 		cpu_raise_fault(c, VEC_PF, err);
 		return -1;
 	}
@@ -1301,7 +1301,7 @@ static int check_guest(struct cpu *c, uint64_t *qual)
 static const int shared_regs[] = {
 	UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI, UC_X86_REG_RDI,
 	UC_X86_REG_RBP, UC_X86_REG_R8,	UC_X86_REG_R9,	UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12,
-	UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15, UC_X86_REG_CR2, UC_X86_REG_DR0, UC_X86_REG_DR1,
+	UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15, UC_X86_REG_DR0, UC_X86_REG_DR1,
 	UC_X86_REG_DR2, UC_X86_REG_DR3, UC_X86_REG_DR6, UC_X86_REG_MXCSR,
 };
 static const uint32_t shared_msrs[] = { MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_FMASK, MSR_KERNEL_GS_BASE, MSR_TSC_AUX };
@@ -1312,11 +1312,15 @@ static void copy_shared(struct engine *from, struct engine *to)
 	uint64_t v[N];
 	void *pv[N];
 	uint8_t xmm[16][16];
+	uint64_t cr2;
 
 	for (int i = 0; i < N; i++)
 		pv[i] = &v[i];
 	uc_reg_read_batch(from->uc, (int *)shared_regs, pv, N);
 	uc_reg_write_batch(to->uc, (int *)shared_regs, pv, N);
+	/* CR2 through the context: the register API would load CR3. */
+	uc_reg_read(from->uc, UC_X86_REG_CR2, &cr2);
+	cpu_ctx_set_cr2(to->ctx, cr2);
 	for (int i = 0; i < 16; i++) {
 		uc_reg_read(from->uc, UC_X86_REG_XMM0 + i, xmm[i]);
 		uc_reg_write(to->uc, UC_X86_REG_XMM0 + i, xmm[i]);
@@ -1398,6 +1402,7 @@ static int load_guest(struct cpu *c, struct engine *g)
 	int ia32e = !!(entry & VM_ENTRY_IA32E_MODE);
 	uint16_t vpid = (proc2(c) & SECONDARY_ENABLE_VPID) ? (uint16_t)vget(c, VMCS_VPID) : 0;
 	uint64_t eptp = ept_on(c) ? vget(c, VMCS_EPT_POINTER) : 0;
+	int keep;
 
 	memset(&s, 0, sizeof(s));
 	for (int n = 0; n < 6; n++) {
@@ -1427,13 +1432,16 @@ static int load_guest(struct cpu *c, struct engine *g)
 	copy_shared(c->e, g);
 	/* EPT and VPID decide whether this engine's cached translations may
 	 * survive (SDM 29.4.3.1): without VPID every entry drops them. */
-	if (!g->tlb_valid || !vpid || g->tlb_vpid != vpid || g->tlb_eptp != eptp) {
-		uc_ctl_flush_tlb(g->uc);
-		g->tlb_valid = 1;
-	}
+	keep = g->tlb_valid && vpid && g->tlb_vpid == vpid && g->tlb_eptp == eptp;
+	g->tlb_valid = 1;
 	g->tlb_vpid = vpid;
 	g->tlb_eptp = eptp;
-	if (cpu_ctx_write(g->ctx, &s))
+	if (keep ? cpu_ctx_write_keep_tlb(g->ctx, &s) : cpu_ctx_write(g->ctx, &s))
+		return -1;
+	/* Blocking by STI or MOV SS holds for the first guest instruction
+	 * (SDM 27.3.2.5, 26.7.5). */
+	if ((vget(c, VMCS_GUEST_INTERRUPTIBILITY) & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) &&
+	    cpu_ctx_set_inhibited(g->ctx, 1))
 		return -1;
 	set_msr_in(g, MSR_IA32_SYSENTER_CS, vget(c, VMCS_GUEST_IA32_SYSENTER_CS));
 	set_msr_in(g, MSR_IA32_SYSENTER_ESP, vget(c, VMCS_GUEST_SYSENTER_ESP));
@@ -1512,7 +1520,9 @@ static void save_guest(struct cpu *c, uint64_t rip)
 		for (int i = 0; i < 4; i++)
 			vset(c, VMCS_GUEST_PDPTE0 + 2 * i, c->vmx.pdpte[i]);
 	vset(c, VMCS_GUEST_ACTIVITY_STATE, c->vmx.guest_halted ? 1 : 0);
-	vset(c, VMCS_GUEST_INTERRUPTIBILITY, 0);
+	/* Blocking by STI and by MOV SS are one flag in Unicorn: reported
+	 * as blocking by STI (SDM 25.4.2). */
+	vset(c, VMCS_GUEST_INTERRUPTIBILITY, cpu_ctx_inhibited(c->e->ctx) ? GUEST_INTR_STATE_STI : 0);
 	vset(c, VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
 	if (exit & VM_EXIT_SAVE_PREEMPTION_TIMER) {
 		uint64_t left = 0;
@@ -1639,6 +1649,11 @@ static void exit_now(struct cpu *c)
 	memset(&x->p, 0, sizeof(x->p));
 	if (p.restore_rax)
 		set_reg(c, UC_X86_REG_RAX, p.rax);
+	if (p.restore_str) {
+		set_reg(c, UC_X86_REG_RCX, p.rcx);
+		set_reg(c, UC_X86_REG_RSI, p.rsi);
+		set_reg(c, UC_X86_REG_RDI, p.rdi);
+	}
 	/* 28.2: exit information. */
 	vset(c, VMCS_EXIT_REASON, reason);
 	vset(c, VMCS_EXIT_QUALIFICATION, p.qual);
@@ -1718,9 +1733,9 @@ static void inject(struct cpu *c)
 	if (soft)
 		rip += vget(c, VMCS_ENTRY_INSTRUCTION_LEN);
 	c->vmx.injecting = 1;
-	/* An exit during delivery reports this event as IDT-vectoring
-	 * information (SDM 28.2.4). */
-	c->vmx.vectoring = ii & ~(uint32_t)(1u << 12);
+	/* vmx_intercept_exception() lets the event through and sets the
+	 * IDT-vectoring information for exits during its delivery. */
+	c->vmx.vectoring = 0;
 	c->vmx.vectoring_err = err;
 	cpu_raise_event(c, vec, type == INTR_TYPE_SOFT_INTR ? EV_SOFT : EV_HW, err, rip);
 	if (!c->vmx.p.exit) {
@@ -1959,7 +1974,11 @@ static int xlat(struct cpu *c, uint64_t lin, unsigned pwacc, unsigned eacc, uint
 	{
 		struct vmx_pending *p = &c->vmx.p;
 
-		p->ept_fail = 1;
+		/* 2: the final access, whose GPA still lacks the byte offset
+		 * (vmx_run_pending adds it, for violations and
+		 * misconfigurations alike: SDM 28.2.1 "Guest-physical address");
+		 * 1: a guest paging-structure access, GPA already exact. */
+		p->ept_fail = t.fail_paging ? 1 : 2;
 		p->reason = t.er.status == EPT_MISCONFIG ? EXIT_REASON_EPT_MISCONFIG : EXIT_REASON_EPT_VIOLATION;
 		p->gpa = t.fail_gpa;
 		p->has_gpa = 1;
@@ -1977,8 +1996,10 @@ int vmx_translate(struct cpu *c, uint64_t lin, int write, uint64_t *pa, uint32_t
 	unsigned perms;
 	int dirty, r;
 
-	*err = write ? 2 : 0;
-	r = xlat(c, lin, write ? PW_WRITE : 0, write ? EPT_ACCESS_WRITE : EPT_ACCESS_READ, pa, &perms, &dirty, err);
+	/* write 2: the instruction bytes at RIP, fetched (cpu_lin_access). */
+	*err = write == 1 ? 2 : 0;
+	r = xlat(c, lin, write == 1 ? PW_WRITE : write == 2 ? PW_FETCH : 0,
+		 write == 1 ? EPT_ACCESS_WRITE : write == 2 ? EPT_ACCESS_FETCH : EPT_ACCESS_READ, pa, &perms, &dirty, err);
 	if (r == -EAGAIN) {
 		/* A host-side access (event delivery, operand fetch) hit EPT:
 		 * the exit is taken by the run loop. */
@@ -2080,8 +2101,13 @@ int vmx_intercept_exception(struct cpu *c, unsigned vec, int kind, uint32_t errc
 	int has_err = kind == EV_HW && cpu_has_error_code(vec);
 	int hit;
 
-	if (c->vmx.injecting && !c->vmx.vectoring)
+	if (c->vmx.injecting && !c->vmx.vectoring) {
+		/* The injected event itself never exits directly (SDM
+		 * 27.6.1.2); from here on an exit during its delivery
+		 * reports it as IDT-vectoring information (28.2.4). */
+		c->vmx.vectoring = (uint32_t)vget(c, VMCS_ENTRY_INTR_INFO) & ~(uint32_t)INTR_INFO_NMI_UNBLOCKING;
 		return 0;
+	}
 	if (vec >= 32 || (kind == EV_SOFT && vec != VEC_BP && vec != VEC_OF))
 		return 0;	/* INT n never exits through the bitmap */
 	hit = (bm >> vec) & 1;
@@ -2156,25 +2182,56 @@ int vmx_intercept_io(struct cpu *c, int in, uint16_t port, unsigned size)
 	{
 		uint64_t rip = reg(c, UC_X86_REG_RIP), lin = cpu_rip_linear(c, rip);
 		uint8_t b[16];
-		uint32_t err;
-		uint64_t fl;
-		unsigned i = 0, rep = 0, str = 0, imm = 0;
+		uint32_t err, info = 0;
+		uint64_t fl, ea = 0;
+		unsigned i = 0, rep = 0, str = 0, imm = 0, bits = cpu_ctx_code_bits(c->e->ctx), a67 = 0;
+		int seg = 3;	/* DS */
 
 		memset(b, 0, sizeof(b));
-		cpu_lin_access(c, lin, b, sizeof(b), 0, &err, &fl);
+		cpu_lin_access(c, lin, b, sizeof(b), 2, &err, &fl);
 		while (i < 15 && (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf3 || b[i] == 0xf2 || b[i] == 0x2e ||
 				  b[i] == 0x3e || b[i] == 0x26 || b[i] == 0x36 || b[i] == 0x64 || b[i] == 0x65 ||
-				  (b[i] >= 0x40 && b[i] <= 0x4f && cpu_ctx_code_bits(c->e->ctx) == 64))) {
+				  (b[i] >= 0x40 && b[i] <= 0x4f && bits == 64))) {
 			if (b[i] == 0xf3 || b[i] == 0xf2)
 				rep = 1;
+			a67 |= b[i] == 0x67;
+			seg = b[i] == 0x26 ? 0 : b[i] == 0x2e ? 1 : b[i] == 0x36 ? 2 : b[i] == 0x3e ? 3 :
+			      b[i] == 0x64 ? 4 : b[i] == 0x65 ? 5 : seg;
 			i++;
 		}
 		str = b[i] >= 0x6c && b[i] <= 0x6f;
 		imm = b[i] == 0xe4 || b[i] == 0xe5 || b[i] == 0xe6 || b[i] == 0xe7;
+		if (str) {
+			/* INS/OUTS: address size and (OUTS) segment in the
+			 * instruction information (SDM 28.2.5, IA32_VMX_BASIC
+			 * [54]); the guest-linear address is ES:(E)DI or
+			 * seg:(E)SI (28.2.1). */
+			static const int m[6] = { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
+			unsigned asz = bits == 64 ? (a67 ? 1 : 2) : bits == 32 ? !a67 : a67;
+			struct cpu_sysstate s;
+
+			ea = reg(c, in ? UC_X86_REG_RDI : UC_X86_REG_RSI);
+			if (in)
+				seg = 0;
+			ea &= asz == 2 ? ~0ull : asz == 1 ? 0xffffffffull : 0xffffull;
+			if (!cpu_ctx_read(c->e->ctx, &s) && (bits != 64 || seg >= 4))
+				ea += s.seg[m[seg]].base;
+			info = asz << 7 | (uint32_t)seg << 15;
+		}
 		set_pending_exit(c, EXIT_REASON_IO_INSTRUCTION,
 				 (size - 1) | (in ? 8u : 0) | (str ? 16u : 0) | (rep && str ? 32u : 0) |
 					 (imm ? 64u : 0) | ((uint64_t)port << 16),
-				 rip, i + 1 + (imm ? 1 : 0), 0);
+				 rip, i + 1 + (imm ? 1 : 0), info);
+		if (str) {
+			c->vmx.p.gla = bits == 64 ? ea : (uint32_t)ea;
+			c->vmx.p.has_gla = 1;
+			/* The engine finishes the iteration the exit stops;
+			 * the instruction must look not executed. */
+			c->vmx.p.rcx = reg(c, UC_X86_REG_RCX);
+			c->vmx.p.rsi = reg(c, UC_X86_REG_RSI);
+			c->vmx.p.rdi = reg(c, UC_X86_REG_RDI);
+			c->vmx.p.restore_str = 1;
+		}
 		if (in) {
 			c->vmx.p.rax = reg(c, UC_X86_REG_RAX);
 			c->vmx.p.restore_rax = 1;
@@ -2210,8 +2267,10 @@ static int msr_exits(struct cpu *c, uint32_t idx, int write)
 int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned size)
 {
 	uint32_t pc = procctl(c);
-	uint32_t reason = 0;
-	uint64_t qual = 0;
+	uint32_t reason = 0, err;
+	uint64_t qual = 0, fl;
+	uint8_t b[16];
+	int o16 = 0;
 
 	switch (kind) {
 	case SITE_RDMSR:
@@ -2233,6 +2292,15 @@ int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned siz
 		if (pc & CPU_BASED_RDTSC_EXITING)
 			reason = EXIT_REASON_RDTSCP;
 		break;
+	case SITE_INS:
+		/* 6C INSB, 6D INSW/INSD by the operand size; an I/O exit
+		 * comes before the instruction does anything (SDM 26.1.1). */
+		if (size > 16 || cpu_lin_access(c, addr, b, size, 2, &err, &fl))
+			return 0;
+		for (unsigned i = 0; i + 1 < size; i++)
+			o16 |= b[i] == 0x66;
+		return vmx_intercept_io(c, 1, (uint16_t)reg(c, UC_X86_REG_RDX),
+					b[size - 1] == 0x6c ? 1 : o16 ? 2 : 4);
 	case SITE_INVLPG:
 		if (cpu_cpl(c))
 			return 0;
@@ -2274,7 +2342,8 @@ int vmx_block_check(struct cpu *c)
 	/* Interrupt window: RFLAGS.IF = 1 and no blocking by STI or MOV SS
 	 * (SDM 26.7.5).  Checked between blocks, so the exit comes at the
 	 * first block boundary after the window opens. */
-	if ((procctl(c) & CPU_BASED_INTR_WINDOW_EXITING) && (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_IF)) {
+	if ((procctl(c) & CPU_BASED_INTR_WINDOW_EXITING) && (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_IF) &&
+	    !cpu_ctx_inhibited(c->e->ctx)) {
 		set_pending_exit(c, EXIT_REASON_INTERRUPT_WINDOW, 0, reg(c, UC_X86_REG_RIP), 0, 0);
 		return 1;
 	}
@@ -2294,7 +2363,7 @@ int vmx_run_pending(struct cpu *c, uc_err e)
 
 		x->p.exit = 1;
 		x->p.rip = reg(c, UC_X86_REG_RIP);
-		if (!(x->p.gpa & 0xfff) && (x->p.qual & (1ull << 8)))
+		if (x->p.ept_fail == 2)
 			x->p.gpa |= lin & 0xfff;	/* the final access, not a walk */
 		x->p.gla = lin;
 		x->p.ept_fail = 0;
@@ -2303,9 +2372,16 @@ int vmx_run_pending(struct cpu *c, uc_err e)
 		return 1;
 	}
 	if (e == UC_ERR_EXCEPTION && x->p.pf) {
+		uint64_t cr2 = reg(c, UC_X86_REG_CR2);
+
 		x->p.pf = 0;
-		set_reg(c, UC_X86_REG_CR2, access_addr(c, x->p.pf_addr, x->p.fetch));
+		set_cr2(c, access_addr(c, x->p.pf_addr, x->p.fetch));
 		cpu_raise_fault(c, VEC_PF, x->p.pf_err);
+		/* A #PF that exits through the exception bitmap does not
+		 * write CR2: its address is the exit qualification (SDM 28.1). */
+		if (!x->nonroot && vget(c, VMCS_EXIT_REASON) == EXIT_REASON_EXCEPTION_NMI &&
+		    (vget(c, VMCS_EXIT_INTR_INFO) & INTR_INFO_VECTOR_MASK) == VEC_PF)
+			set_cr2(c, cr2);
 		return 1;
 	}
 	if (x->p.exit) {

@@ -86,6 +86,41 @@ static inline int vmwrite_safe(uint64_t field, uint64_t val)
 	return vmx_flags_result(fl);
 }
 
+/* INVEPT / INVVPID with a 128-bit descriptor (SDM Vol. 3C 31.3, figures
+ * "INVEPT Descriptor" and "INVVPID Descriptor"); the type is the full
+ * 64-bit register operand.  Same result encoding as vmxon(). */
+static inline int vmx_inv(int vpid_form, uint64_t type, uint64_t lo, uint64_t hi)
+{
+	struct {
+		uint64_t lo, hi;
+	} __attribute__((aligned(16))) desc = { lo, hi };
+	uint64_t fl = 0;
+
+	exc_reset();
+	if (vpid_form)
+		asm volatile("1: invvpid %2, %1\n2: pushfq; pop %0\n\t" EX_TABLE("1b", "2b")
+			     : "+r"(fl) : "r"(type), "m"(desc) : "memory", "cc");
+	else
+		asm volatile("1: invept %2, %1\n2: pushfq; pop %0\n\t" EX_TABLE("1b", "2b")
+			     : "+r"(fl) : "r"(type), "m"(desc) : "memory", "cc");
+	if (exc_last.vector != EXC_NONE)
+		return VMX_EXC(exc_last.vector);
+	return vmx_flags_result(fl);
+}
+
+/* INVEPT: descriptor bits 63:0 the EPTP, 127:64 reserved (0). */
+static inline int invept(uint64_t type, uint64_t eptp)
+{
+	return vmx_inv(0, type, eptp, 0);
+}
+
+/* INVVPID: descriptor bits 15:0 the VPID, 63:16 reserved, 127:64 the
+ * linear address (individual-address type). */
+static inline int invvpid(uint64_t type, uint64_t vpid, uint64_t gla)
+{
+	return vmx_inv(1, type, vpid, gla);
+}
+
 static inline uint64_t vmread(uint64_t field)
 {
 	uint64_t v;
