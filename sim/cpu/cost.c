@@ -569,6 +569,12 @@ static int site_kind(const cs_insn *in)
 	case X86_INS_INSW:
 	case X86_INS_INSD:
 		return SITE_INS;
+	case X86_INS_PAUSE:
+		return SITE_PAUSE;
+	case X86_INS_IRET:
+	case X86_INS_IRETD:
+	case X86_INS_IRETQ:
+		return SITE_IRET;
 	case X86_INS_RDMSR:
 		return SITE_RDMSR;
 	case X86_INS_WRMSR:

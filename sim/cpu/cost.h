@@ -31,6 +31,8 @@ enum cost_site_kind {
 	/* INS: Unicorn stores to ES:RDI before the port read reaches the CPU;
 	 * a VM exit for it must come before both (vmx.c). */
 	SITE_INS,
+	SITE_PAUSE,	/* PAUSE exiting (vmx.c) */
+	SITE_IRET,	/* IRET ends NMI blocking in non-root operation (vmx.c) */
 };
 
 struct cost_site {

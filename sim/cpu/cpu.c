@@ -827,7 +827,7 @@ static int site_still_there(struct cpu *c, const struct site *s)
 	uint64_t fl;
 	unsigned n = s->size, op, modrm_reg;
 
-	if (n < 2 || n > sizeof(b) || cpu_lin_access(c, s->addr, b, n, 2, &err, &fl))
+	if (n < (s->kind == SITE_IRET ? 1 : 2) || n > sizeof(b) || cpu_lin_access(c, s->addr, b, n, 2, &err, &fl))
 		return 0;
 	switch (s->kind) {
 	case SITE_RDTSC:
@@ -840,6 +840,10 @@ static int site_still_there(struct cpu *c, const struct site *s)
 		return n >= 3 && b[n - 3] == 0x0f && b[n - 2] == 0x01 && b[n - 1] == 0xf9;
 	case SITE_INS:
 		return b[n - 1] == 0x6c || b[n - 1] == 0x6d;
+	case SITE_PAUSE:
+		return b[n - 2] == 0xf3 && b[n - 1] == 0x90;
+	case SITE_IRET:
+		return b[n - 1] == 0xcf;
 	default:
 		break;
 	}
@@ -933,6 +937,8 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		stop_engine(c);
 		return;
 	case SITE_INS:
+	case SITE_PAUSE:
+	case SITE_IRET:
 		return;		/* native but in non-root operation (above) */
 	default:
 		/* MOV CR/DR, CLTS, LMSW, SMSW: native outside VMX operation. */

@@ -132,6 +132,7 @@ struct vmx {
 	unsigned ept_perms;		/* EPT R/W/X of the last translation */
 	int ept_dirty;			/* ... may serve writes without an A/D update */
 	int guest_halted;		/* non-root activity state HLT */
+	int nmi_blocked;		/* guest (virtual-)NMI blocking, until IRET */
 	int injecting;			/* delivering an injected event: not intercepted */
 	uint32_t vectoring;		/* event being delivered (IDT-vectoring info), 0 = none */
 	uint32_t vectoring_err;

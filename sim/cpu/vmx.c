@@ -1438,6 +1438,7 @@ static int load_guest(struct cpu *c, struct engine *g)
 	g->tlb_eptp = eptp;
 	if (keep ? cpu_ctx_write_keep_tlb(g->ctx, &s) : cpu_ctx_write(g->ctx, &s))
 		return -1;
+	c->vmx.nmi_blocked = !!(vget(c, VMCS_GUEST_INTERRUPTIBILITY) & GUEST_INTR_STATE_NMI);
 	/* Blocking by STI or MOV SS holds for the first guest instruction
 	 * (SDM 27.3.2.5, 26.7.5). */
 	if ((vget(c, VMCS_GUEST_INTERRUPTIBILITY) & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) &&
@@ -1522,7 +1523,8 @@ static void save_guest(struct cpu *c, uint64_t rip)
 	vset(c, VMCS_GUEST_ACTIVITY_STATE, c->vmx.guest_halted ? 1 : 0);
 	/* Blocking by STI and by MOV SS are one flag in Unicorn: reported
 	 * as blocking by STI (SDM 25.4.2). */
-	vset(c, VMCS_GUEST_INTERRUPTIBILITY, cpu_ctx_inhibited(c->e->ctx) ? GUEST_INTR_STATE_STI : 0);
+	vset(c, VMCS_GUEST_INTERRUPTIBILITY, (cpu_ctx_inhibited(c->e->ctx) ? GUEST_INTR_STATE_STI : 0) |
+						    (c->vmx.nmi_blocked ? GUEST_INTR_STATE_NMI : 0));
 	vset(c, VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
 	if (exit & VM_EXIT_SAVE_PREEMPTION_TIMER) {
 		uint64_t left = 0;
@@ -1732,6 +1734,10 @@ static void inject(struct cpu *c)
 		return;
 	if (soft)
 		rip += vget(c, VMCS_ENTRY_INSTRUCTION_LEN);
+	/* An injected NMI blocks further (virtual) NMIs until IRET
+	 * (SDM 27.6.1.2). */
+	if (type == INTR_TYPE_NMI)
+		c->vmx.nmi_blocked = 1;
 	c->vmx.injecting = 1;
 	/* vmx_intercept_exception() lets the event through and sets the
 	 * IDT-vectoring information for exits during its delivery. */
@@ -2301,6 +2307,15 @@ int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned siz
 			o16 |= b[i] == 0x66;
 		return vmx_intercept_io(c, 1, (uint16_t)reg(c, UC_X86_REG_RDX),
 					b[size - 1] == 0x6c ? 1 : o16 ? 2 : 4);
+	case SITE_PAUSE:
+		if (pc & CPU_BASED_PAUSE_EXITING)
+			reason = EXIT_REASON_PAUSE;
+		break;
+	case SITE_IRET:
+		/* IRET ends (virtual-)NMI blocking (SDM 26.3, "IRET"); a
+		 * fault of the IRET itself is not told apart. */
+		c->vmx.nmi_blocked = 0;
+		return 0;
 	case SITE_INVLPG:
 		if (cpu_cpl(c))
 			return 0;
@@ -2339,9 +2354,15 @@ int vmx_block_check(struct cpu *c)
 		set_pending_exit(c, EXIT_REASON_PREEMPTION_TIMER, 0, reg(c, UC_X86_REG_RIP), 0, 0);
 		return 1;
 	}
-	/* Interrupt window: RFLAGS.IF = 1 and no blocking by STI or MOV SS
+	/* NMI window: no virtual-NMI blocking and no blocking by MOV SS (or,
+	 * here, STI) (SDM 26.7.6); it takes priority over the interrupt
+	 * window.  Interrupt window: RFLAGS.IF = 1 and no blocking by STI or MOV SS
 	 * (SDM 26.7.5).  Checked between blocks, so the exit comes at the
 	 * first block boundary after the window opens. */
+	if ((procctl(c) & CPU_BASED_NMI_WINDOW_EXITING) && !x->nmi_blocked && !cpu_ctx_inhibited(c->e->ctx)) {
+		set_pending_exit(c, EXIT_REASON_NMI_WINDOW, 0, reg(c, UC_X86_REG_RIP), 0, 0);
+		return 1;
+	}
 	if ((procctl(c) & CPU_BASED_INTR_WINDOW_EXITING) && (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_IF) &&
 	    !cpu_ctx_inhibited(c->e->ctx)) {
 		set_pending_exit(c, EXIT_REASON_INTERRUPT_WINDOW, 0, reg(c, UC_X86_REG_RIP), 0, 0);

@@ -193,6 +193,13 @@ asm(".pushsection .text\n"
     "gp_sti_after:\tincq g_c2(%rip)\n\tvmcall\n"
     "gp_count2:\tincq g_c1(%rip)\n"
     "gp_count2_second:\tincq g_c2(%rip)\n\tvmcall\n"
+    /* PAUSE; an IRETQ to the next instruction (ends NMI blocking) */
+    ".globl gp_pause, gp_iret, gp_iret_after\n"
+    "gp_pause:\tpause\n\tvmcall\n"
+    "gp_iret:\tincq g_c1(%rip)\n"
+    "\tmov %rsp, %rax\n\tpushq $0x10\n\tpushq %rax\n\tpushfq\n\tpushq $0x08\n"
+    "\tlea gp_iret_after(%rip), %rax\n\tpushq %rax\n\tiretq\n"
+    "gp_iret_after:\tincq g_c2(%rip)\n\tvmcall\n"
     ".popsection");
 
 extern void gp_in_imm(void), gp_in_dx(void), gp_in_dx32(void), gp_out_dx32(void), gp_out_dx16(void);
@@ -201,7 +208,8 @@ extern void gp_io_pass_end(void);
 extern void gp_rdmsr(void), gp_wrmsr(void), gp_ud2(void), gp_movds(void), gp_int3(void), gp_load(void);
 extern void gp_store(void), gp_spin(void), gp_count(void), gp_hlt(void), gp_rdtsc(void), gp_rdtscp(void);
 extern void gp_invlpg(void), gp_rdpmc(void), gp_monitor(void), gp_mwait(void), gp_sti(void);
-extern void gp_sti_after(void), gp_count2(void), gp_count2_second(void);
+extern void gp_sti_after(void), gp_count2(void), gp_count2_second(void), gp_pause(void), gp_iret(void);
+extern void gp_iret_after(void);
 
 #define A(f) ((uint64_t)(uintptr_t)(f))
 
@@ -229,6 +237,7 @@ static void guest_setup(void (*entry)(void))
 	vmwrite(VMCS_EXIT_MSR_STORE_COUNT, 0);
 	vmwrite(VMCS_EXIT_MSR_LOAD_COUNT, 0);
 	vmwrite(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
 	memset(&gr, 0, sizeof(gr));
 	for (int i = 0; i < GEV_N; i++)
 		gev[i] = 0;
@@ -1026,6 +1035,86 @@ static void test_intr_window(void)
 /* ---- 9. controls the capability MSRs do not allow (SDM 27.2.1.1-3,
  * Vol. 3D A.3-A.5) ---- */
 
+/* NMI-window exiting needs virtual NMIs, which need NMI exiting
+ * (SDM 26.2.1.1). */
+static void nmi_window_setup(void (*entry)(void), uint32_t intr_state)
+{
+	guest_setup(entry);
+	set_ctl(VMCS_PIN_BASED_CTLS, PIN_BASED_NMI_EXITING | PIN_BASED_VIRTUAL_NMIS, 0);
+	set_ctl(VMCS_PROC_BASED_CTLS, CPU_BASED_NMI_WINDOW_EXITING, 0);
+	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, intr_state);
+}
+
+static void test_nmi_window(void)
+{
+	int r;
+
+	if (!(allowed1(MSR_IA32_VMX_TRUE_PROCBASED_CTLS) & CPU_BASED_NMI_WINDOW_EXITING)) {
+		report_skip("NMI-window exiting not offered");
+		return;
+	}
+	/* No virtual-NMI blocking: the exit comes before any instruction
+	 * (SDM 26.7.6), ahead of an open interrupt window. */
+	nmi_window_setup(gp_count, 0);
+	set_ctl(VMCS_PROC_BASED_CTLS, CPU_BASED_INTR_WINDOW_EXITING, 0);
+	vmwrite(VMCS_GUEST_RFLAGS, 0x202);
+	r = enter();
+	check_exit("NMI window open at entry", r, EXIT_REASON_NMI_WINDOW, 0, ANY, A(gp_count));
+	report(g_c1 == 0, "... before the first guest instruction, ahead of the interrupt window (counter %lu)",
+	       (unsigned long)g_c1);
+
+	/* Virtual-NMI blocking from the interruptibility state lasts until
+	 * the guest's IRET (SDM 26.3); the exit comes right after it. */
+	nmi_window_setup(gp_iret, GUEST_INTR_STATE_NMI);
+	r = enter();
+	check_exit("virtual-NMI blocking at entry: exit after IRET", r, EXIT_REASON_NMI_WINDOW, 0, ANY,
+		   A(gp_iret_after));
+	report(g_c1 == 1 && g_c2 == 0 && !(vmread(VMCS_GUEST_INTERRUPTIBILITY) & GUEST_INTR_STATE_NMI),
+	       "... the code before IRET ran, the instruction after it did not, blocking gone (%lu, %lu, 0x%lx)",
+	       (unsigned long)g_c1, (unsigned long)g_c2, (unsigned long)vmread(VMCS_GUEST_INTERRUPTIBILITY));
+
+	/* Blocking survives a VM exit in the interruptibility state. */
+	guest_setup(gp_count);
+	set_ctl(VMCS_PIN_BASED_CTLS, PIN_BASED_NMI_EXITING | PIN_BASED_VIRTUAL_NMIS, 0);
+	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, GUEST_INTR_STATE_NMI);
+	r = enter();
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_VMCALL &&
+		       vmread(VMCS_GUEST_INTERRUPTIBILITY) == GUEST_INTR_STATE_NMI,
+	       "virtual-NMI blocking is saved on a VMCALL exit (interruptibility 0x%lx)",
+	       (unsigned long)vmread(VMCS_GUEST_INTERRUPTIBILITY));
+
+	/* An injected virtual NMI blocks the next (SDM 27.6.1.2): its
+	 * handler's VMCALL exits with blocking in effect. */
+	guest_setup(gp_count);
+	set_ctl(VMCS_PIN_BASED_CTLS, PIN_BASED_NMI_EXITING | PIN_BASED_VIRTUAL_NMIS, 0);
+	vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI << 8 | 2);
+	r = enter();
+	report(r == 0 && gev[GEV_VECTOR] == 2 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_VMCALL &&
+		       (vmread(VMCS_GUEST_INTERRUPTIBILITY) & GUEST_INTR_STATE_NMI),
+	       "an injected virtual NMI leaves virtual-NMI blocking set (vector %ld, interruptibility 0x%lx)",
+	       (long)gev[GEV_VECTOR], (unsigned long)vmread(VMCS_GUEST_INTERRUPTIBILITY));
+
+	/* NMI-window exiting without virtual NMIs fails entry (26.2.1.1). */
+	guest_setup(gp_count);
+	set_ctl(VMCS_PROC_BASED_CTLS, CPU_BASED_NMI_WINDOW_EXITING, 0);
+	r = enter();
+	report(r == VMX_FAIL_VALID && vmread(VMCS_VM_INSTRUCTION_ERROR) == VMXERR_ENTRY_INVALID_CONTROL_FIELD,
+	       "NMI-window exiting without virtual NMIs: error 7 (got %d)", r);
+}
+
+static void test_pause(void)
+{
+	int r;
+
+	guest_setup(gp_pause);
+	set_ctl(VMCS_PROC_BASED_CTLS, CPU_BASED_PAUSE_EXITING, 0);
+	r = enter();
+	check_exit("PAUSE with PAUSE exiting", r, EXIT_REASON_PAUSE, 0, 2, A(gp_pause));
+	guest_setup(gp_pause);
+	r = enter();
+	check_vmcall("PAUSE without PAUSE exiting runs", r, A(gp_pause) + 2);
+}
+
 static void unsupported_ctl(const char *what, uint32_t field, uint32_t msr)
 {
 	uint64_t cap = rdmsr(msr);
@@ -1102,6 +1191,8 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	test_rdtsc();
 	test_instruction_exits();
 	test_intr_window();
+	test_nmi_window();
+	test_pause();
 	test_unsupported_controls();
 	report(vmxoff() == 0, "VMXOFF succeeds");
 	guest_exit(report_summary());

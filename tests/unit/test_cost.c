@@ -252,7 +252,7 @@ Test(cost, block_sums_instructions_and_records_sites)
 	cr_assert_eq(b.sites[3].prefix_cycles, ALU + MSR + ALU + LOAD + TSC + MSR);
 }
 
-Test(cost, control_register_debug_register_and_ins_accesses_are_sites)
+Test(cost, instructions_the_vmx_model_intercepts_are_sites)
 {
 	static const uint8_t code[] = {
 		0x0f, 0x22, 0xc3,		/* 0x1000 mov cr0, rbx */
@@ -266,12 +266,14 @@ Test(cost, control_register_debug_register_and_ins_accesses_are_sites)
 		0x48, 0x89, 0xd8,		/* 0x101c mov rax, rbx: not a site */
 		0xf3, 0x6c,			/* 0x101f rep insb */
 		0x66, 0x6d,			/* 0x1021 insw */
-		0xc3,
+		0xf3, 0x90,			/* 0x1023 pause */
+		0x48, 0xcf,			/* 0x1025 iretq */
 	};
 	static const struct { uint64_t addr; uint8_t size, kind; } want[] = {
 		{ 0x1000, 3, SITE_MOV_CR }, { 0x1003, 3, SITE_MOV_CR }, { 0x1006, 4, SITE_MOV_CR },
 		{ 0x100a, 3, SITE_MOV_DR }, { 0x100d, 2, SITE_CLTS }, { 0x100f, 3, SITE_LMSW },
 		{ 0x1012, 7, SITE_LMSW }, { 0x1019, 3, SITE_SMSW }, { 0x101f, 2, SITE_INS }, { 0x1021, 2, SITE_INS },
+		{ 0x1023, 2, SITE_PAUSE }, { 0x1025, 2, SITE_IRET },
 	};
 	struct cost_block b;
 
