@@ -2450,13 +2450,18 @@ void vmx_exit_vectoring(struct cpu *c, unsigned vec, int kind, int push_err, uin
 int vmx_intercept_ud(struct cpu *c, uint64_t rip, uint64_t lin)
 {
 	uint8_t b[3];
-	uint32_t err, pc = procctl(c);
+	uint32_t err, pc = procctl(c), id[4];
 	uint64_t fl;
+	int monitor;
 
-	if (cpu_lin_access(c, lin, b, 3, 0, &err, &fl))
+	if (cpu_lin_access(c, lin, b, 3, 2, &err, &fl))
 		return 0;
+	profile_cpuid(c->prof, 1, 0, id);
+	monitor = !!(id[2] & (1u << 3));	/* CPUID.01H:ECX.MONITOR */
 	if (b[0] == 0x0f && b[1] == 0x33 && (pc & CPU_BASED_RDPMC_EXITING)) {
 		set_pending_exit(c, EXIT_REASON_RDPMC, 0, rip, 2, 0);
+	} else if (!monitor) {
+		return 0;	/* #UD comes first without CPUID MONITOR (SDM 26.1.1) */
 	} else if (b[0] == 0x0f && b[1] == 0x01 && b[2] == 0xc8 && (pc & CPU_BASED_MONITOR_EXITING)) {
 		set_pending_exit(c, EXIT_REASON_MONITOR, 0, rip, 3, 0);
 	} else if (b[0] == 0x0f && b[1] == 0x01 && b[2] == 0xc9 && (pc & CPU_BASED_MWAIT_EXITING)) {

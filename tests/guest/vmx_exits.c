@@ -954,6 +954,7 @@ static void test_rdtsc(void)
 
 static void test_instruction_exits(void)
 {
+	int has_monitor;
 	uint32_t proc1 = allowed1(MSR_IA32_VMX_TRUE_PROCBASED_CTLS);
 	int r;
 
@@ -976,20 +977,33 @@ static void test_instruction_exits(void)
 	report(vmread(VMCS_GUEST_ACTIVITY_STATE) == GUEST_ACTIVITY_ACTIVE,
 	       "HLT that exits: activity state stays active (%lu)", (unsigned long)vmread(VMCS_GUEST_ACTIVITY_STATE));
 
+	/* Without CPUID.01H:ECX.MONITOR the two are #UD, which comes
+	 * before the exit (SDM 26.1.1; Vol. 2B MONITOR, MWAIT). */
+	has_monitor = !!(cpuid(1, 0).ecx & (1u << 3));
 	if (proc1 & CPU_BASED_MONITOR_EXITING) {
 		guest_setup(gp_monitor);
 		set_ctl(VMCS_PROC_BASED_CTLS, CPU_BASED_MONITOR_EXITING, 0);
+		vmwrite(VMCS_EXCEPTION_BITMAP, 1u << UD_VECTOR);
 		gr.rax = A(guest_stack);
 		r = enter();
-		check_exit("MONITOR with MONITOR exiting", r, EXIT_REASON_MONITOR, 0, 3, A(gp_monitor));
+		if (has_monitor)
+			check_exit("MONITOR with MONITOR exiting", r, EXIT_REASON_MONITOR, 0, 3, A(gp_monitor));
+		else
+			check_exc_exit("MONITOR exiting, no MONITOR in CPUID: #UD first", r, HW_EXC(UD_VECTOR), 0, 0,
+				       A(gp_monitor));
 	} else {
 		report_skip("MONITOR exiting not offered");
 	}
 	if (proc1 & CPU_BASED_MWAIT_EXITING) {
 		guest_setup(gp_mwait);
 		set_ctl(VMCS_PROC_BASED_CTLS, CPU_BASED_MWAIT_EXITING, 0);
+		vmwrite(VMCS_EXCEPTION_BITMAP, 1u << UD_VECTOR);
 		r = enter();
-		check_exit("MWAIT with MWAIT exiting", r, EXIT_REASON_MWAIT, ANY, 3, A(gp_mwait));
+		if (has_monitor)
+			check_exit("MWAIT with MWAIT exiting", r, EXIT_REASON_MWAIT, ANY, 3, A(gp_mwait));
+		else
+			check_exc_exit("MWAIT exiting, no MONITOR in CPUID: #UD first", r, HW_EXC(UD_VECTOR), 0, 0,
+				       A(gp_mwait));
 	} else {
 		report_skip("MWAIT exiting not offered");
 	}
