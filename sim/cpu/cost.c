@@ -575,6 +575,10 @@ static int site_kind(const cs_insn *in)
 	case X86_INS_IRETD:
 	case X86_INS_IRETQ:
 		return SITE_IRET;
+	case X86_INS_LCALL:	/* 9A ptr16:16/32 and FF /3 m16:16/32/64 */
+		return SITE_CALL_FAR;
+	case X86_INS_LJMP:	/* EA ptr16:16/32 and FF /5 m16:16/32/64 */
+		return SITE_JMP_FAR;
 	case X86_INS_RDMSR:
 		return SITE_RDMSR;
 	case X86_INS_WRMSR:

@@ -32,7 +32,12 @@ enum cost_site_kind {
 	 * a VM exit for it must come before both (vmx.c). */
 	SITE_INS,
 	SITE_PAUSE,	/* PAUSE exiting (vmx.c) */
-	SITE_IRET,	/* IRET ends NMI blocking in non-root operation (vmx.c) */
+	SITE_IRET,	/* IRET ends NMI blocking, or with NT = 1 switches tasks, in
+			   non-root operation (vmx.c) */
+	/* Far CALL and JMP: to a TSS or task gate they switch tasks, which
+	 * exits in non-root operation before anything changes (vmx.c). */
+	SITE_CALL_FAR,
+	SITE_JMP_FAR,
 };
 
 struct cost_site {

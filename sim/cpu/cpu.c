@@ -407,6 +407,46 @@ static int push_bytes(struct cpu *c, uint64_t *sp, uint64_t base, uint64_t mask,
 	return 0;
 }
 
+/* A task gate in the IDT, in VMX non-root operation: the checks on the TSS
+ * selector it holds (SDM Vol. 2A INT n, TASK-GATE: in the GDT and an
+ * available TSS, else #GP; present, else #NP; Vol. 3A 7.2.2: limit, else
+ * #TS; error codes with the event's EXT bit), then the task-switch exit
+ * instead of the switch (Vol. 3C 26.4.2).  0 once the exit is taken. */
+static int deliver_task_gate(struct cpu *c, const struct cpu_sysstate *s, unsigned vec, int kind, int push_err,
+			     uint32_t errc, uint64_t rip, uint16_t sel, uint32_t ext, struct nested *nf)
+{
+	uint64_t d = 0, fl;
+	uint32_t err, limit, code = (sel & 0xfffcu) | ext;
+	unsigned type;
+
+	if ((sel & 4) || !(sel & ~3u) || (uint32_t)(sel & ~7u) + 7 > s->gdt_limit) {
+		*nf = (struct nested){ VEC_GP, code };
+		return -1;
+	}
+	if (cpu_lin_access(c, s->gdt_base + (sel & ~7u), &d, 8, 0, &err, &fl)) {
+		*nf = (struct nested){ VEC_PF, err, fl, 1 };
+		return -1;
+	}
+	type = (d >> 40) & 0x1f;	/* S and type: 1 or 9, an available TSS */
+	if (type != 1 && type != 9) {
+		*nf = (struct nested){ VEC_GP, code };
+		return -1;
+	}
+	if (!((d >> 47) & 1)) {
+		*nf = (struct nested){ VEC_NP, code };
+		return -1;
+	}
+	limit = (uint32_t)(d & 0xffff) | (uint32_t)((d >> 32) & 0xf0000);
+	if ((d >> 55) & 1)
+		limit = limit << 12 | 0xfff;
+	if (limit < ((type & 8) ? 0x67u : 0x2bu)) {
+		*nf = (struct nested){ VEC_TS, code };
+		return -1;
+	}
+	vmx_task_gate_exit(c, vec, kind, push_err, errc, sel, rip);
+	return 0;
+}
+
 /* Deliver one event.  `rip` is the return address the handler sees.
  * Returns 0, or -1 with *nf describing a fault raised by the delivery. */
 static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t errc, uint64_t rip,
@@ -467,10 +507,13 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 	unsigned type = (g[0] >> 40) & 0xf, gdpl = (g[0] >> 45) & 3;
 	int gate32 = lm || (type & 8);
 	int trap = type & 1;
+	int task_gate = !lm && type == 5 && c->vmx.nonroot;
 
-	if (lm ? (type != 0xe && type != 0xf) : (type != 0xe && type != 0xf && type != 0x6 && type != 0x7)) {
+	if (!task_gate &&
+	    (lm ? (type != 0xe && type != 0xf) : (type != 0xe && type != 0xf && type != 0x6 && type != 0x7))) {
 		/* Task gates (type 5) would need task switching, which hvsim does
-		 * not model; like any other bad type they raise #GP here. */
+		 * not model; like any other bad type they raise #GP here, except
+		 * in VMX non-root operation, where the switch exits (below). */
 		*nf = (struct nested){ VEC_GP, idt_err };
 		return -1;
 	}
@@ -482,6 +525,8 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 		*nf = (struct nested){ VEC_NP, idt_err };
 		return -1;
 	}
+	if (task_gate)
+		return deliver_task_gate(c, &s, vec, kind, push_err, errc, rip, (uint16_t)(g[0] >> 16), ext, nf);
 	uint16_t sel = (uint16_t)(g[0] >> 16);
 	uint64_t target = (g[0] & 0xffff) | ((g[0] >> 32) & 0xffff0000ull);
 	uint64_t d;
@@ -844,6 +889,19 @@ static int site_still_there(struct cpu *c, const struct site *s)
 		return b[n - 2] == 0xf3 && b[n - 1] == 0x90;
 	case SITE_IRET:
 		return b[n - 1] == 0xcf;
+	case SITE_CALL_FAR:	/* 9A ptr or FF /3 m, after any prefixes */
+	case SITE_JMP_FAR:	/* EA ptr or FF /5 m */
+		for (unsigned i = 0; i + 1 < n; i++) {
+			if (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf0 || b[i] == 0xf2 || b[i] == 0xf3 ||
+			    b[i] == 0x26 || b[i] == 0x2e || b[i] == 0x36 || b[i] == 0x3e || b[i] == 0x64 ||
+			    b[i] == 0x65 || (b[i] & 0xf0) == 0x40)
+				continue;
+			if (b[i] == (s->kind == SITE_CALL_FAR ? 0x9a : 0xea))
+				return 1;
+			return b[i] == 0xff && (b[i + 1] >> 6) != 3 &&
+			       ((b[i + 1] >> 3) & 7) == (s->kind == SITE_CALL_FAR ? 3u : 5u);
+		}
+		return 0;
 	default:
 		break;
 	}
@@ -939,6 +997,8 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	case SITE_INS:
 	case SITE_PAUSE:
 	case SITE_IRET:
+	case SITE_CALL_FAR:
+	case SITE_JMP_FAR:
 		return;		/* native but in non-root operation (above) */
 	default:
 		/* MOV CR/DR, CLTS, LMSW, SMSW: native outside VMX operation. */

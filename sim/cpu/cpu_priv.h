@@ -263,6 +263,10 @@ int vmx_intercept_nested(struct cpu *c, unsigned vec, int kind, int push_err, ui
 			 uint32_t nerr, uint64_t rip);
 /* Take the pending (EPT) exit that stopped delivering this event. */
 void vmx_exit_vectoring(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t errc);
+/* Delivering (vec, kind) met a task gate for TSS `sel` whose checks
+ * passed: the task-switch exit, taken at once (SDM 26.4.2). */
+void vmx_task_gate_exit(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t errc, uint16_t sel,
+			uint64_t rip);
 /* Run loop: act on what a hook left pending; 1 if it did. */
 int vmx_run_pending(struct cpu *c, uc_err e);
 /* Guest engine: translate a linear address (two-stage); as cpu_translate_root. */

@@ -2270,6 +2270,191 @@ static int msr_exits(struct cpu *c, uint32_t idx, int write)
 	return (b >> (idx & 7)) & 1;
 }
 
+/* ---- task switches (SDM 26.4.2 "Treatment of Task Switches") ----------
+ *
+ * Every task switch attempted in non-root operation exits, after the
+ * checks of the gate and of the new TSS descriptor (26.4.2 steps 1-4),
+ * before anything of the switch happens.  The exit qualification names
+ * the new TSS and the source (28.2.1, "Exit Qualification for Task
+ * Switches").  Outside IA-32e mode only: there these CALL/JMP/IRET/gate
+ * forms raise #GP, which the engine does natively.  A descriptor read
+ * that faults is left to the native instruction, which faults on the
+ * same read first; an EPT violation on it exits here. */
+
+/* Read the descriptor `sel` names from the GDT (or LDT if `ldt_ok` and
+ * TI = 1).  1 if read, 0 if beyond the table's limit, -1 if the read
+ * failed (an EPT exit is then pending, see ts_read_failed). */
+static int ts_desc(struct cpu *c, const struct cpu_sysstate *s, uint16_t sel, int ldt_ok, uint64_t *d, int *r)
+{
+	uint64_t base = s->gdt_base, fl;
+	uint32_t limit = s->gdt_limit, err;
+
+	if ((sel & 4) && !ldt_ok)
+		return 0;
+	if (sel & 4) {
+		base = s->ldt.base;
+		limit = s->ldt.attr ? s->ldt.limit : 0;
+	}
+	if ((uint32_t)(sel & ~7u) + 7 > limit)
+		return 0;
+	*r = cpu_lin_access(c, base + (sel & ~7u), d, 8, 0, &err, &fl);
+	return *r ? -1 : 1;
+}
+
+/* A guest access of the checks failed: an EPT exit (vmx_translate left
+ * it pending) stops here; a page fault is the native instruction's. */
+static int ts_read_failed(struct cpu *c, int r)
+{
+	if (r != -EAGAIN)
+		return 0;
+	stop_engine(c);
+	return 1;
+}
+
+/* The fault a check raises, at the instruction (not executed). */
+static int ts_fault(struct cpu *c, unsigned vec, uint16_t sel)
+{
+	cpu_raise_from_hook(c, vec, sel & 0xfffcu);
+	return 1;
+}
+
+/* Steps 2-4 for the new TSS `sel` (from a JMP/CALL operand or a gate):
+ * GDT only, an available TSS (CALL, JMP, gates) or a busy one (IRET),
+ * present, limit at least 67H (32-bit) or 2BH (16-bit) (Vol. 3A 7.2.2,
+ * 7.3; #GP for CALL/JMP, #TS for IRET; #NP; #TS).  0 if they pass, 1 if
+ * a fault was raised or an exit is pending, -1 to run natively. */
+static int ts_check_tss(struct cpu *c, const struct cpu_sysstate *s, uint16_t sel, int iret)
+{
+	uint64_t d = 0;
+	int r = 0, got = ts_desc(c, s, sel, 0, &d, &r);
+	unsigned type = (d >> 40) & 0x1f;
+	uint32_t limit;
+
+	if (got < 0)
+		return ts_read_failed(c, r) ? 1 : -1;
+	if (!got || (sel & ~3u) == 0 || (iret ? (type != 3 && type != 11) : (type != 1 && type != 9)))
+		return ts_fault(c, iret ? VEC_TS : VEC_GP, sel);
+	if (!((d >> 47) & 1))
+		return ts_fault(c, VEC_NP, sel);
+	limit = (uint32_t)(d & 0xffff) | (uint32_t)((d >> 32) & 0xf0000);
+	if ((d >> 55) & 1)
+		limit = limit << 12 | 0xfff;
+	if (limit < ((type & 8) ? 0x67u : 0x2bu))
+		return ts_fault(c, VEC_TS, sel);
+	return 0;
+}
+
+static int ts_exit(struct cpu *c, uint16_t sel, unsigned source, unsigned len)
+{
+	set_pending_exit(c, EXIT_REASON_TASK_SWITCH, sel | (uint64_t)source << EXIT_QUAL_TS_SOURCE_SHIFT,
+			 reg(c, UC_X86_REG_RIP), len, 0);
+	stop_engine(c);
+	return 1;
+}
+
+/* Protected mode outside IA-32e mode and virtual-8086 mode: the only
+ * place task switches exist. */
+static int ts_mode(struct cpu *c, struct cpu_sysstate *s)
+{
+	return !cpu_ctx_read(c->e->ctx, s) && (s->cr0 & CR0_PE) && !(s->efer & EFER_LMA) &&
+	       !(reg(c, UC_X86_REG_RFLAGS) & RFLAGS_VM);
+}
+
+/* Far CALL or JMP (SDM Vol. 2A CALL, JMP: TASK-GATE and TASK-STATE-
+ * SEGMENT): to a TSS descriptor or a task gate it is a task switch.
+ * Other targets (code segments, call gates, bad selectors) run natively. */
+static int far_task_switch(struct cpu *c, unsigned kind, uint64_t addr)
+{
+	struct cpu_sysstate s;
+	cs_insn *in;
+	const cs_x86 *x;
+	uint64_t rip = reg(c, UC_X86_REG_RIP), d = 0, lin, fl;
+	uint16_t sel, tss;
+	uint32_t err;
+	unsigned type, dpl, cpl, len, bits, o16;
+	int r = 0, got, b, ix, sg;
+
+	if (!ts_mode(c, &s))
+		return 0;
+	in = disasm_at(c, rip, addr);
+	if (!in)
+		return 0;
+	x = &in->detail->x86;
+	len = in->size;
+	bits = cpu_ctx_code_bits(c->e->ctx);
+	if ((in->id != X86_INS_LCALL && in->id != X86_INS_LJMP) ||
+	    (in->id == X86_INS_LCALL) != (kind == SITE_CALL_FAR)) {
+		cs_free(in, 1);
+		return 0;
+	}
+	if (x->op_count == 2 && x->operands[0].type == X86_OP_IMM) {
+		sel = (uint16_t)x->operands[0].imm;	/* ptr16:16/32 */
+	} else if (x->op_count == 1 && x->operands[0].type == X86_OP_MEM) {
+		/* m16:16 or m16:32: the selector follows the offset, whose
+		 * size is the operand size (66H flips the default). */
+		o16 = (bits == 16) != (x->prefix[2] == 0x66);
+		if (op_lin(c, in, &x->operands[0], rip, bits, &lin, &b, &ix, &sg)) {
+			cs_free(in, 1);
+			return 0;
+		}
+		if (bits != 64)
+			lin = (uint32_t)lin;
+		r = cpu_lin_access(c, lin + (o16 ? 2 : 4), &sel, 2, 0, &err, &fl);
+		if (r) {
+			cs_free(in, 1);
+			return ts_read_failed(c, r);
+		}
+	} else {
+		cs_free(in, 1);
+		return 0;
+	}
+	cs_free(in, 1);
+	/* A null selector, one beyond the table, a segment, a call gate: no
+	 * task switch; the instruction faults or branches natively. */
+	if (!(sel & ~3u))
+		return 0;
+	got = ts_desc(c, &s, sel, 1, &d, &r);
+	if (got < 0)
+		return ts_read_failed(c, r);
+	type = (d >> 40) & 0x1f;	/* S and type */
+	if (!got || (type != 1 && type != 9 && type != 5))
+		return 0;
+	dpl = (d >> 45) & 3;
+	cpl = cpu_cpl(c);
+	/* The gate's or the TSS's DPL against CPL and the selector's RPL
+	 * (26.4.2 1b, 1d); the TSS descriptor only in the GDT. */
+	if (dpl < cpl || dpl < (sel & 3u) || (type != 5 && (sel & 4)))
+		return ts_fault(c, VEC_GP, sel);
+	if (!((d >> 47) & 1))
+		return ts_fault(c, VEC_NP, sel);
+	tss = type == 5 ? (uint16_t)(d >> 16) : sel;
+	r = ts_check_tss(c, &s, tss, 0);
+	if (r)
+		return r > 0;
+	return ts_exit(c, tss, kind == SITE_CALL_FAR ? EXIT_QUAL_TS_CALL : EXIT_QUAL_TS_JMP, len);
+}
+
+/* IRET with NT = 1 returns to the task in the back link of the current
+ * TSS (Vol. 2A IRET, TASK-RETURN; 26.4.2 1h: no privilege checks). */
+static int iret_task_switch(struct cpu *c, unsigned size)
+{
+	struct cpu_sysstate s;
+	uint64_t fl;
+	uint32_t err;
+	uint16_t sel;
+	int r;
+
+	if (!(reg(c, UC_X86_REG_RFLAGS) & RFLAGS_NT) || !ts_mode(c, &s))
+		return 0;
+	r = cpu_lin_access(c, s.tr.base, &sel, 2, 0, &err, &fl);
+	if (r)
+		return ts_read_failed(c, r);
+	r = ts_check_tss(c, &s, sel, 1);
+	if (r)
+		return r > 0;
+	return ts_exit(c, sel, EXIT_QUAL_TS_IRET, size);
+}
+
 int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned size)
 {
 	uint32_t pc = procctl(c);
@@ -2312,10 +2497,20 @@ int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned siz
 			reason = EXIT_REASON_PAUSE;
 		break;
 	case SITE_IRET:
-		/* IRET ends (virtual-)NMI blocking (SDM 26.3, "IRET"); a
-		 * fault of the IRET itself is not told apart. */
+		/* With NT = 1 a task switch, which exits before the IRET does
+		 * anything: NMI blocking stays (26.4.2).  Otherwise IRET ends
+		 * (virtual-)NMI blocking, even when it faults (SDM 26.3,
+		 * "IRET"; 28.1); a fault of the IRET itself is not told apart. */
+		if (iret_task_switch(c, size)) {
+			if (!c->vmx.p.exit || c->vmx.p.reason != EXIT_REASON_TASK_SWITCH)
+				c->vmx.nmi_blocked = 0;
+			return 1;
+		}
 		c->vmx.nmi_blocked = 0;
 		return 0;
+	case SITE_CALL_FAR:
+	case SITE_JMP_FAR:
+		return far_task_switch(c, kind, addr);
 	case SITE_INVLPG:
 		if (cpu_cpl(c))
 			return 0;
@@ -2420,16 +2615,60 @@ static uint32_t vectoring_info(unsigned vec, int kind, int push_err)
 	return INTR_INFO_VALID | vec | type << 8 | (push_err ? INTR_INFO_DELIVER_CODE : 0);
 }
 
+/* A software interrupt or exception being delivered, `rip` past its
+ * instruction: INT3 (CC) and INTO (CE) are software exceptions, INT n
+ * (CD ib) a software interrupt (SDM 25.8.3, interruption types).
+ * Returns the instruction's length. */
+static unsigned soft_insn(struct cpu *c, unsigned vec, uint64_t rip, unsigned *type)
+{
+	uint8_t last = 0;
+	uint32_t err;
+	uint64_t fl;
+
+	*type = INTR_TYPE_SOFT_INTR;
+	if ((vec == VEC_BP || vec == VEC_OF) &&
+	    !cpu_lin_access(c, cpu_rip_linear(c, rip) - 1, &last, 1, 2, &err, &fl) &&
+	    last == (vec == VEC_BP ? 0xcc : 0xce)) {
+		*type = INTR_TYPE_SOFT_EXCEPTION;
+		return 1;
+	}
+	return 2;
+}
+
+/* An exit during delivery of (vec, kind): that event is the IDT-vectoring
+ * information (SDM 28.2.4), unless an injected event's already is
+ * (vmx_intercept_exception).  Returns the instruction length the exit
+ * reports, 0 if none: a software interrupt's or exception's, the VM-entry
+ * instruction length for an injected one (28.2.5); the guest RIP is then
+ * that instruction's, `rip` less the length. */
+static unsigned delivery_vectoring(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t errc, uint64_t rip)
+{
+	struct vmx *x = V(c);
+	unsigned type, len;
+
+	if (x->injecting && x->vectoring) {
+		type = INTR_INFO_TYPE(x->vectoring);
+		return type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_SOFT_EXCEPTION ||
+				       type == INTR_TYPE_PRIV_SW_EXCEPTION ?
+			       (unsigned)vget(c, VMCS_ENTRY_INSTRUCTION_LEN) :
+			       0;
+	}
+	x->vectoring = vectoring_info(vec, kind, push_err);
+	x->vectoring_err = push_err ? errc : 0;
+	if (kind != EV_SOFT)
+		return 0;
+	len = soft_insn(c, vec, rip, &type);
+	x->vectoring = (x->vectoring & ~INTR_INFO_TYPE_MASK) | type << INTR_INFO_TYPE_SHIFT;
+	return len;
+}
+
 int vmx_intercept_nested(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t errc, unsigned nvec,
 			 uint32_t nerr, uint64_t rip)
 {
 	uint32_t saved = c->vmx.vectoring, saved_err = c->vmx.vectoring_err;
+	unsigned len = delivery_vectoring(c, vec, kind, push_err, errc, rip);
 
-	if (!c->vmx.injecting) {
-		c->vmx.vectoring = vectoring_info(vec, kind, push_err);
-		c->vmx.vectoring_err = push_err ? errc : 0;
-	}
-	if (vmx_intercept_exception(c, nvec, EV_HW, nerr, rip, 0))
+	if (vmx_intercept_exception(c, nvec, EV_HW, nerr, rip, len))
 		return 1;
 	c->vmx.vectoring = saved;
 	c->vmx.vectoring_err = saved_err;
@@ -2442,6 +2681,16 @@ void vmx_exit_vectoring(struct cpu *c, unsigned vec, int kind, int push_err, uin
 		c->vmx.vectoring = vectoring_info(vec, kind, push_err);
 		c->vmx.vectoring_err = push_err ? errc : 0;
 	}
+	exit_now(c);
+}
+
+void vmx_task_gate_exit(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t errc, uint16_t sel,
+			uint64_t rip)
+{
+	unsigned len = delivery_vectoring(c, vec, kind, push_err, errc, rip);
+
+	set_pending_exit(c, EXIT_REASON_TASK_SWITCH,
+			 sel | (uint64_t)EXIT_QUAL_TS_IDT_GATE << EXIT_QUAL_TS_SOURCE_SHIFT, rip - len, len, 0);
 	exit_now(c);
 }
 

@@ -268,16 +268,45 @@ Test(cost, instructions_the_vmx_model_intercepts_are_sites)
 		0x66, 0x6d,			/* 0x1021 insw */
 		0xf3, 0x90,			/* 0x1023 pause */
 		0x48, 0xcf,			/* 0x1025 iretq */
+		0xff, 0x18,			/* 0x1027 lcall [rax] (m16:32) */
+		0x48, 0xff, 0x2c, 0x24,		/* 0x1029 ljmp [rsp] (m16:64) */
 	};
 	static const struct { uint64_t addr; uint8_t size, kind; } want[] = {
 		{ 0x1000, 3, SITE_MOV_CR }, { 0x1003, 3, SITE_MOV_CR }, { 0x1006, 4, SITE_MOV_CR },
 		{ 0x100a, 3, SITE_MOV_DR }, { 0x100d, 2, SITE_CLTS }, { 0x100f, 3, SITE_LMSW },
 		{ 0x1012, 7, SITE_LMSW }, { 0x1019, 3, SITE_SMSW }, { 0x101f, 2, SITE_INS }, { 0x1021, 2, SITE_INS },
-		{ 0x1023, 2, SITE_PAUSE }, { 0x1025, 2, SITE_IRET },
+		{ 0x1023, 2, SITE_PAUSE }, { 0x1025, 2, SITE_IRET }, { 0x1027, 2, SITE_CALL_FAR },
+		{ 0x1029, 4, SITE_JMP_FAR },
 	};
 	struct cost_block b;
 
 	cr_assert_eq(cost_price_block(cm, code, sizeof(code), 0x1000, 64, 0, &b), 0);
+	cr_assert_eq(b.nsites, sizeof(want) / sizeof(want[0]));
+	for (unsigned i = 0; i < b.nsites; i++) {
+		cr_assert_eq(b.sites[i].addr, want[i].addr, "site %u at %#llx", i, (unsigned long long)b.sites[i].addr);
+		cr_assert_eq(b.sites[i].size, want[i].size, "site %u size %u", i, b.sites[i].size);
+		cr_assert_eq(b.sites[i].kind, want[i].kind, "site %u kind %u", i, b.sites[i].kind);
+	}
+}
+
+Test(cost, far_calls_and_jumps_are_sites_in_32_bit_code)
+{
+	static const uint8_t code[] = {
+		0x9a, 0x78, 0x56, 0x34, 0x12, 0x28, 0x00,	/* 0x1000 lcall 0x28:0x12345678 */
+		0x66, 0xea, 0x78, 0x56, 0x30, 0x00,		/* 0x1007 ljmp 0x30:0x5678 (ptr16:16) */
+		0xff, 0x1d, 0x00, 0x20, 0x00, 0x00,		/* 0x100d lcall [0x2000] */
+		0x66, 0xff, 0x2b,				/* 0x1013 ljmp [ebx] (m16:16) */
+		0xff, 0x10,					/* 0x1016 call [eax]: near, not a site */
+		0xff, 0x20,					/* 0x1018 jmp [eax]: near, not a site */
+	};
+	static const struct { uint64_t addr; uint8_t size, kind; } want[] = {
+		{ 0x1000, 7, SITE_CALL_FAR }, { 0x1007, 6, SITE_JMP_FAR },
+		{ 0x100d, 6, SITE_CALL_FAR }, { 0x1013, 3, SITE_JMP_FAR },
+	};
+	struct cost_block b;
+
+	cr_assert_eq(cost_price_block(cm, code, sizeof(code), 0x1000, 32, 0, &b), 0);
+	cr_assert_eq(b.ninsn, 6);
 	cr_assert_eq(b.nsites, sizeof(want) / sizeof(want[0]));
 	for (unsigned i = 0; i < b.nsites; i++) {
 		cr_assert_eq(b.sites[i].addr, want[i].addr, "site %u at %#llx", i, (unsigned long long)b.sites[i].addr);
