@@ -565,10 +565,17 @@ static int site_kind(const cs_insn *in)
 		return SITE_LMSW;
 	case X86_INS_SMSW:
 		return SITE_SMSW;
+	case X86_INS_IN:
+	case X86_INS_OUT:
 	case X86_INS_INSB:
 	case X86_INS_INSW:
 	case X86_INS_INSD:
-		return SITE_INS;
+	case X86_INS_OUTSB:
+	case X86_INS_OUTSW:
+	case X86_INS_OUTSD:
+		return SITE_IO;
+	case X86_INS_CPUID:
+		return SITE_CPUID;
 	case X86_INS_PAUSE:
 		return SITE_PAUSE;
 	case X86_INS_IRET:

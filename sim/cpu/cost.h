@@ -28,9 +28,12 @@ enum cost_site_kind {
 	SITE_CLTS,
 	SITE_LMSW,
 	SITE_SMSW,
-	/* INS: Unicorn stores to ES:RDI before the port read reaches the CPU;
-	 * a VM exit for it must come before both (vmx.c). */
-	SITE_INS,
+	/* IN, OUT, INS, OUTS and CPUID: a VM exit for them must come before
+	 * the instruction runs (vmx.c); Unicorn's I/O and CPUID hooks fire
+	 * mid-block, where stopping lets the rest of the block run, and INS
+	 * stores to ES:RDI before the port read reaches the CPU. */
+	SITE_IO,
+	SITE_CPUID,
 	SITE_PAUSE,	/* PAUSE exiting (vmx.c) */
 	SITE_IRET,	/* IRET ends NMI blocking, or with NT = 1 switches tasks, in
 			   non-root operation (vmx.c) */

@@ -872,7 +872,8 @@ static int site_still_there(struct cpu *c, const struct site *s)
 	uint64_t fl;
 	unsigned n = s->size, op, modrm_reg;
 
-	if (n < (s->kind == SITE_IRET ? 1 : 2) || n > sizeof(b) || cpu_lin_access(c, s->addr, b, n, 2, &err, &fl))
+	if (n < (s->kind == SITE_IRET || s->kind == SITE_IO ? 1 : 2) || n > sizeof(b) ||
+	    cpu_lin_access(c, s->addr, b, n, 2, &err, &fl))
 		return 0;
 	switch (s->kind) {
 	case SITE_RDTSC:
@@ -883,8 +884,13 @@ static int site_still_there(struct cpu *c, const struct site *s)
 		return b[n - 2] == 0x0f && b[n - 1] == 0x30;
 	case SITE_RDTSCP:
 		return n >= 3 && b[n - 3] == 0x0f && b[n - 2] == 0x01 && b[n - 1] == 0xf9;
-	case SITE_INS:
-		return b[n - 1] == 0x6c || b[n - 1] == 0x6d;
+	case SITE_IO:
+		/* IN/OUT with an imm8 port end in it; the DX and string
+		 * forms end in the opcode. */
+		return (b[n - 1] >= 0xec && b[n - 1] <= 0xef) || (b[n - 1] >= 0x6c && b[n - 1] <= 0x6f) ||
+		       (n >= 2 && b[n - 2] >= 0xe4 && b[n - 2] <= 0xe7);
+	case SITE_CPUID:
+		return b[n - 2] == 0x0f && b[n - 1] == 0xa2;
 	case SITE_PAUSE:
 		return b[n - 2] == 0xf3 && b[n - 1] == 0x90;
 	case SITE_IRET:
@@ -994,7 +1000,8 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		c->invlpg_size = s->size;
 		stop_engine(c);
 		return;
-	case SITE_INS:
+	case SITE_IO:
+	case SITE_CPUID:
 	case SITE_PAUSE:
 	case SITE_IRET:
 	case SITE_CALL_FAR:

@@ -2483,15 +2483,27 @@ int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned siz
 		if (pc & CPU_BASED_RDTSC_EXITING)
 			reason = EXIT_REASON_RDTSCP;
 		break;
-	case SITE_INS:
-		/* 6C INSB, 6D INSW/INSD by the operand size; an I/O exit
-		 * comes before the instruction does anything (SDM 26.1.1). */
+	case SITE_IO: {
+		/* An I/O exit comes before the instruction does anything
+		 * (SDM 26.1.1).  Opcodes E4-E7 (imm8 port), EC-EF (DX),
+		 * 6C/6D INS, 6E/6F OUTS; bit 0 clear = byte, else word or
+		 * dword by the operand size; IN and INS read. */
+		unsigned i = 0, op, in;
+		uint16_t port;
+
 		if (size > 16 || cpu_lin_access(c, addr, b, size, 2, &err, &fl))
 			return 0;
-		for (unsigned i = 0; i + 1 < size; i++)
-			o16 |= b[i] == 0x66;
-		return vmx_intercept_io(c, 1, (uint16_t)reg(c, UC_X86_REG_RDX),
-					b[size - 1] == 0x6c ? 1 : o16 ? 2 : 4);
+		while (i + 1 < size && !((b[i] >= 0xe4 && b[i] <= 0xe7) || (b[i] >= 0xec && b[i] <= 0xef) ||
+					 (b[i] >= 0x6c && b[i] <= 0x6f)))
+			o16 |= b[i++] == 0x66;
+		op = b[i];
+		in = op == 0x6c || op == 0x6d || (op >= 0xe4 && op <= 0xe5) || (op >= 0xec && op <= 0xed);
+		port = op >= 0xe4 && op <= 0xe7 ? b[i + 1] : (uint16_t)reg(c, UC_X86_REG_RDX);
+		return vmx_intercept_io(c, (int)in, port, !(op & 1) ? 1 : o16 ? 2 : 4);
+	}
+	case SITE_CPUID:
+		reason = EXIT_REASON_CPUID;
+		break;
 	case SITE_PAUSE:
 		if (pc & CPU_BASED_PAUSE_EXITING)
 			reason = EXIT_REASON_PAUSE;

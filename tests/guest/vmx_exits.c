@@ -200,6 +200,12 @@ asm(".pushsection .text\n"
     "\tmov %rsp, %rax\n\tpushq $0x10\n\tpushq %rax\n\tpushfq\n\tpushq $0x08\n"
     "\tlea gp_iret_after(%rip), %rax\n\tpushq %rax\n\tiretq\n"
     "gp_iret_after:\tincq g_c2(%rip)\n\tvmcall\n"
+    /* an exiting instruction in the middle of a block */
+    ".globl gp_cpuid_mid, gp_cpuid_mid_insn, gp_out_mid, gp_out_mid_insn\n"
+    "gp_cpuid_mid:\tincq g_c1(%rip)\n"
+    "gp_cpuid_mid_insn:\tcpuid\n\tinc %r10\n\tincq g_c2(%rip)\n\tvmcall\n"
+    "gp_out_mid:\tincq g_c1(%rip)\n"
+    "gp_out_mid_insn:\toutb %al, $0x80\n\tinc %r10\n\tincq g_c2(%rip)\n\tvmcall\n"
     ".popsection");
 
 extern void gp_in_imm(void), gp_in_dx(void), gp_in_dx32(void), gp_out_dx32(void), gp_out_dx16(void);
@@ -209,7 +215,8 @@ extern void gp_rdmsr(void), gp_wrmsr(void), gp_ud2(void), gp_movds(void), gp_int
 extern void gp_store(void), gp_spin(void), gp_count(void), gp_hlt(void), gp_rdtsc(void), gp_rdtscp(void);
 extern void gp_invlpg(void), gp_rdpmc(void), gp_monitor(void), gp_mwait(void), gp_sti(void);
 extern void gp_sti_after(void), gp_count2(void), gp_count2_second(void), gp_pause(void), gp_iret(void);
-extern void gp_iret_after(void);
+extern void gp_iret_after(void), gp_cpuid_mid(void), gp_cpuid_mid_insn(void), gp_out_mid(void);
+extern void gp_out_mid_insn(void);
 
 #define A(f) ((uint64_t)(uintptr_t)(f))
 
@@ -1116,6 +1123,28 @@ static void test_nmi_window(void)
 	       "NMI-window exiting without virtual NMIs: error 7 (got %d)", r);
 }
 
+/* CPUID and I/O exits are fault-like: the instruction and everything
+ * after it wait for the VMM, even mid-block (SDM 26.1.2, 26.1.3). */
+static void test_mid_block_exits(void)
+{
+	int r;
+
+	guest_setup(gp_cpuid_mid);
+	r = enter();
+	check_exit("CPUID in the middle of a block", r, EXIT_REASON_CPUID, 0, 2, A(gp_cpuid_mid_insn));
+	report(g_c1 == 1 && g_c2 == 0 && gr.r10 == 0,
+	       "... the instruction before it ran, none after it did (%lu, %lu, R10 %lu)", (unsigned long)g_c1,
+	       (unsigned long)g_c2, (unsigned long)gr.r10);
+	guest_setup(gp_out_mid);
+	set_ctl(VMCS_PROC_BASED_CTLS, CPU_BASED_UNCOND_IO_EXITING, 0);
+	r = enter();
+	check_exit("OUT in the middle of a block", r, EXIT_REASON_IO_INSTRUCTION, IOQ(0x80, 1, 0, 0, 0, 1), 2,
+		   A(gp_out_mid_insn));
+	report(g_c1 == 1 && g_c2 == 0 && gr.r10 == 0,
+	       "... the instruction before it ran, none after it did (%lu, %lu, R10 %lu)", (unsigned long)g_c1,
+	       (unsigned long)g_c2, (unsigned long)gr.r10);
+}
+
 static void test_pause(void)
 {
 	int r;
@@ -1207,6 +1236,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	test_intr_window();
 	test_nmi_window();
 	test_pause();
+	test_mid_block_exits();
 	test_unsupported_controls();
 	report(vmxoff() == 0, "VMXOFF succeeds");
 	guest_exit(report_summary());

@@ -274,7 +274,7 @@ Test(cost, instructions_the_vmx_model_intercepts_are_sites)
 	static const struct { uint64_t addr; uint8_t size, kind; } want[] = {
 		{ 0x1000, 3, SITE_MOV_CR }, { 0x1003, 3, SITE_MOV_CR }, { 0x1006, 4, SITE_MOV_CR },
 		{ 0x100a, 3, SITE_MOV_DR }, { 0x100d, 2, SITE_CLTS }, { 0x100f, 3, SITE_LMSW },
-		{ 0x1012, 7, SITE_LMSW }, { 0x1019, 3, SITE_SMSW }, { 0x101f, 2, SITE_INS }, { 0x1021, 2, SITE_INS },
+		{ 0x1012, 7, SITE_LMSW }, { 0x1019, 3, SITE_SMSW }, { 0x101f, 2, SITE_IO }, { 0x1021, 2, SITE_IO },
 		{ 0x1023, 2, SITE_PAUSE }, { 0x1025, 2, SITE_IRET }, { 0x1027, 2, SITE_CALL_FAR },
 		{ 0x1029, 4, SITE_JMP_FAR },
 	};
@@ -307,6 +307,33 @@ Test(cost, far_calls_and_jumps_are_sites_in_32_bit_code)
 
 	cr_assert_eq(cost_price_block(cm, code, sizeof(code), 0x1000, 32, 0, &b), 0);
 	cr_assert_eq(b.ninsn, 6);
+	cr_assert_eq(b.nsites, sizeof(want) / sizeof(want[0]));
+	for (unsigned i = 0; i < b.nsites; i++) {
+		cr_assert_eq(b.sites[i].addr, want[i].addr, "site %u at %#llx", i, (unsigned long long)b.sites[i].addr);
+		cr_assert_eq(b.sites[i].size, want[i].size, "site %u size %u", i, b.sites[i].size);
+		cr_assert_eq(b.sites[i].kind, want[i].kind, "site %u kind %u", i, b.sites[i].kind);
+	}
+}
+
+Test(cost, io_and_cpuid_are_sites)
+{
+	static const uint8_t code[] = {
+		0xe4, 0x80,		/* 0x1000 in al, 0x80 */
+		0xe7, 0x71,		/* 0x1002 out 0x71, eax */
+		0xec,			/* 0x1004 in al, dx */
+		0x66, 0xef,		/* 0x1005 out dx, ax */
+		0x6e,			/* 0x1007 outsb */
+		0xf3, 0x6f,		/* 0x1008 rep outsd */
+		0x0f, 0xa2,		/* 0x100a cpuid */
+		0x90,			/* 0x100c nop: not a site */
+	};
+	static const struct { uint64_t addr; uint8_t size, kind; } want[] = {
+		{ 0x1000, 2, SITE_IO }, { 0x1002, 2, SITE_IO }, { 0x1004, 1, SITE_IO }, { 0x1005, 2, SITE_IO },
+		{ 0x1007, 1, SITE_IO }, { 0x1008, 2, SITE_IO }, { 0x100a, 2, SITE_CPUID },
+	};
+	struct cost_block b;
+
+	cr_assert_eq(cost_price_block(cm, code, sizeof(code), 0x1000, 64, 0, &b), 0);
 	cr_assert_eq(b.nsites, sizeof(want) / sizeof(want[0]));
 	for (unsigned i = 0; i < b.nsites; i++) {
 		cr_assert_eq(b.sites[i].addr, want[i].addr, "site %u at %#llx", i, (unsigned long long)b.sites[i].addr);
