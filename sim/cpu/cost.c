@@ -576,6 +576,8 @@ static int site_kind(const cs_insn *in)
 		return SITE_IO;
 	case X86_INS_CPUID:
 		return SITE_CPUID;
+	case X86_INS_SYSCALL:
+		return SITE_SYSCALL;
 	case X86_INS_PAUSE:
 		return SITE_PAUSE;
 	case X86_INS_IRET:

@@ -34,6 +34,7 @@ enum cost_site_kind {
 	 * stores to ES:RDI before the port read reaches the CPU. */
 	SITE_IO,
 	SITE_CPUID,
+	SITE_SYSCALL,	/* Unicorn only calls hooks for it: the CPU does SYSCALL */
 	SITE_PAUSE,	/* PAUSE exiting (vmx.c) */
 	SITE_IRET,	/* IRET ends NMI blocking, or with NT = 1 switches tasks, in
 			   non-root operation (vmx.c) */

@@ -715,8 +715,29 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *user)
 
 /* From inside a code hook: raise `vec` at the current instruction once
  * the engine has stopped (the instruction is not executed). */
+static const struct cost_site *cur_site(struct cpu *c, uint64_t addr);
+
+/* An instruction at a site ends its block early (a VM exit, a fault, a
+ * SYSCALL): the block was charged whole at its start (hook_block), so
+ * take back the instructions after the site, and the site's own unless
+ * it completed (`done`). */
+void cpu_charge_to_site(struct cpu *c, uint64_t addr, int done)
+{
+	const struct cost_site *s = cur_site(c, addr);
+	uint64_t to;
+
+	if (!s)
+		return;
+	to = c->block_start + (done ? s->end_cycles : s->prefix_cycles);
+	if (to < c->cycles) {
+		c->st.instructions -= c->cur.ninsn - s->index - (done ? 1 : 0);
+		c->cycles = to;
+	}
+}
+
 void cpu_raise_from_hook(struct cpu *c, unsigned vec, uint32_t errc)
 {
+	cpu_charge_to_site(c, reg(c, UC_X86_REG_RIP), 0);
 	c->raise_pending = 1;
 	c->raise_vec = vec;
 	c->raise_err = errc;
@@ -891,6 +912,8 @@ static int site_still_there(struct cpu *c, const struct site *s)
 		       (n >= 2 && b[n - 2] >= 0xe4 && b[n - 2] <= 0xe7);
 	case SITE_CPUID:
 		return b[n - 2] == 0x0f && b[n - 1] == 0xa2;
+	case SITE_SYSCALL:
+		return b[n - 2] == 0x0f && b[n - 1] == 0x05;
 	case SITE_PAUSE:
 		return b[n - 2] == 0xf3 && b[n - 1] == 0x90;
 	case SITE_IRET:
@@ -947,8 +970,11 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 
 	if (!s || !site_still_there(c, s))
 		return;
-	if (c->vmx.nonroot && vmx_intercept_site(c, s->kind, addr, s->size))
+	if (c->vmx.nonroot && vmx_intercept_site(c, s->kind, addr, s->size)) {
+		if (c->vmx.p.exit)
+			cpu_charge_to_site(c, addr, 0);	/* the exit replaces it */
 		return;
+	}
 	switch (s->kind) {
 	case SITE_RDTSC:
 	case SITE_RDTSCP:
@@ -1000,6 +1026,12 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		c->invlpg_size = s->size;
 		stop_engine(c);
 		return;
+	case SITE_SYSCALL:
+		cpu_charge_to_site(c, addr, 1);
+		c->syscall_pending = 1;
+		c->syscall_rip = addr;
+		stop_engine(c);
+		return;
 	case SITE_IO:
 	case SITE_CPUID:
 	case SITE_PAUSE:
@@ -1009,8 +1041,8 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		return;		/* native but in non-root operation (above) */
 	default:
 		/* MOV CR/DR, CLTS, LMSW, SMSW: native outside VMX operation. */
-		if (c->vmx.on)
-			vmx_cr_site(c, s->kind, addr, s->size);
+		if (c->vmx.on && vmx_cr_site(c, s->kind, addr, s->size) && c->vmx.p.exit)
+			cpu_charge_to_site(c, addr, 0);
 		return;
 	}
 	/* Writing RIP makes Unicorn skip the native instruction and continue
@@ -1045,6 +1077,56 @@ static int hook_cpuid(uc_engine *uc, void *user)
 	set_reg(c, UC_X86_REG_RCX, r[2]);
 	set_reg(c, UC_X86_REG_RDX, r[3]);
 	return 1;
+}
+
+/* SYSCALL reached outside a priced block's sites: Unicorn runs the
+ * UC_X86_INS_SYSCALL hooks in place of the instruction.  The CPU does
+ * the transition once the engine has stopped (syscall_complete). */
+static void hook_syscall(uc_engine *uc, void *user)
+{
+	struct cpu *c = user;
+
+	if (c->syscall_pending)
+		return;		/* the site saw it first */
+	c->syscall_pending = 1;
+	c->syscall_rip = reg(c, UC_X86_REG_RIP);
+	stop_engine(c);
+}
+
+/* SDM Vol. 2B SYSCALL, 64-bit mode: #UD unless EFER.SCE and 64-bit code;
+ * RCX = next RIP, R11 = RFLAGS, RFLAGS &= ~IA32_FMASK (RF cleared), CS
+ * and SS the flat ring-0 segments STAR[47:32] names, RIP = IA32_LSTAR. */
+static void syscall_complete(struct cpu *c)
+{
+	struct cpu_sysstate s;
+	uint64_t rflags = reg(c, UC_X86_REG_RFLAGS);
+	uint16_t sel = (uint16_t)(cpu_engine_msr(c, MSR_STAR) >> 32);
+
+	c->syscall_pending = 0;
+	if (cpu_ctx_read(c->e->ctx, &s)) {
+		cpu_shutdown(c, "host: cannot read CPU state");
+		return;
+	}
+	set_reg(c, UC_X86_REG_RIP, c->syscall_rip);
+	if (!(s.efer & EFER_SCE) || !(s.efer & EFER_LMA) || !(s.seg[SEG_CS].attr & SEG_ATTR_L)) {
+		cpu_raise_fault(c, VEC_UD, 0);
+		return;
+	}
+	set_reg(c, UC_X86_REG_RCX, c->syscall_rip + 2);	/* 0F 05 */
+	set_reg(c, UC_X86_REG_R11, rflags & ~RFLAGS_RF);
+	rflags &= ~(cpu_engine_msr(c, MSR_FMASK) | RFLAGS_RF);
+	s.seg[SEG_CS] = (struct cpu_seg){ sel & 0xfffc, 0, 0xffffffff,
+					  (0xbu << 8) | SEG_ATTR_S | SEG_ATTR_P | SEG_ATTR_L | SEG_ATTR_G };
+	s.seg[SEG_SS] = (struct cpu_seg){ (sel + 8) & 0xfffc, 0, 0xffffffff,
+					  (0x3u << 8) | SEG_ATTR_S | SEG_ATTR_P | SEG_ATTR_DB | SEG_ATTR_G };
+	s.cpl = 0;
+	s.rflags = rflags;
+	set_reg(c, UC_X86_REG_RFLAGS, rflags);
+	if (cpu_ctx_write_keep_tlb(c->e->ctx, &s)) {
+		cpu_shutdown(c, "host: cannot load CPU state");
+		return;
+	}
+	set_reg(c, UC_X86_REG_RIP, cpu_engine_msr(c, MSR_LSTAR));
 }
 
 static uint32_t hook_in(uc_engine *uc, uint32_t port, int size, void *user)
@@ -1163,6 +1245,8 @@ int cpu_engine_open(struct cpu *c, struct engine *e, int guest)
 	ok &= uc_hook_add(e->uc, &e->hooks[5], UC_HOOK_INSN, (void *)hook_out, c, 1, 0, UC_X86_INS_OUT) ==
 	      UC_ERR_OK;
 	ok &= uc_hook_add(e->uc, &e->hooks[6], UC_HOOK_MEM_UNMAPPED, (void *)hook_unmapped, c, 1, 0) == UC_ERR_OK;
+	ok &= uc_hook_add(e->uc, &e->hooks[7], UC_HOOK_INSN, (void *)hook_syscall, c, 1, 0, UC_X86_INS_SYSCALL) ==
+	      UC_ERR_OK;
 	if (!ok)
 		return -EIO;
 	/* No exit address: execution ends only when the model stops it. */
@@ -1424,6 +1508,7 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 		c->stop_addr = 0;
 		c->fault_pending = 0;
 		c->raise_pending = 0;
+		c->syscall_pending = 0;
 		if (rip != c->cont_addr)
 			c->cont_addr = 0;
 		if (c->debug > 1)
@@ -1445,6 +1530,10 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 		}
 		if (c->raise_pending) {
 			cpu_raise_fault(c, c->raise_vec, c->raise_err);
+			continue;
+		}
+		if (c->syscall_pending) {
+			syscall_complete(c);
 			continue;
 		}
 		if (c->invlpg_pending) {

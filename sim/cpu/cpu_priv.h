@@ -16,6 +16,7 @@
 #define CR4_TSD (1ull << 2)
 #define CR4_PSE (1ull << 4)
 #define CR4_PAE (1ull << 5)
+#define EFER_SCE (1ull << 0)
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
 #define EFER_NXE (1ull << 11)
@@ -176,6 +177,8 @@ struct cpu {
 	int raise_pending;		/* a site raised an exception */
 	unsigned raise_vec;
 	uint32_t raise_err;
+	int syscall_pending;		/* a SYSCALL to carry out (syscall_complete) */
+	uint64_t syscall_rip;		/* its address */
 
 
 	int64_t tsc_offset;		/* IA32_TSC = cycles + tsc_offset */
@@ -228,6 +231,7 @@ int cpu_lin_access(struct cpu *c, uint64_t lin, void *buf, size_t n, int write, 
 void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip);
 void cpu_raise_fault(struct cpu *c, unsigned vec, uint32_t errc);
 void cpu_raise_from_hook(struct cpu *c, unsigned vec, uint32_t errc);
+void cpu_charge_to_site(struct cpu *c, uint64_t addr, int done);
 int cpu_msr_read(struct cpu *c, uint32_t idx, uint64_t *v, uint64_t site);
 int cpu_msr_write(struct cpu *c, uint32_t idx, uint64_t v, uint64_t site);
 uint64_t cpu_engine_msr(struct cpu *c, uint32_t idx);

@@ -15,6 +15,8 @@
  * the record filled in.  Guest GPRs are loaded before and saved after
  * each entry (gx_enter), as a VMM's entry path does, since VM entries and
  * exits do not switch them (SDM 28.1). */
+#include <hv/costs.h>
+
 #include "vmx.h"
 
 /* ---- guest GPRs across VM entries ---- */
@@ -206,6 +208,11 @@ asm(".pushsection .text\n"
     "gp_cpuid_mid_insn:\tcpuid\n\tinc %r10\n\tincq g_c2(%rip)\n\tvmcall\n"
     "gp_out_mid:\tincq g_c1(%rip)\n"
     "gp_out_mid_insn:\toutb %al, $0x80\n\tinc %r10\n\tincq g_c2(%rip)\n\tvmcall\n"
+    /* CPUID followed by 16 multiplies, and by none */
+    ".globl gp_cpuid_tail, gp_cpuid_notail\n"
+    "gp_cpuid_tail:\tcpuid\n"
+    "\t.rept 16\n\timul %r8, %r9\n\t.endr\n\tvmcall\n"
+    "gp_cpuid_notail:\tcpuid\n\tvmcall\n"
     ".popsection");
 
 extern void gp_in_imm(void), gp_in_dx(void), gp_in_dx32(void), gp_out_dx32(void), gp_out_dx16(void);
@@ -216,7 +223,7 @@ extern void gp_store(void), gp_spin(void), gp_count(void), gp_hlt(void), gp_rdts
 extern void gp_invlpg(void), gp_rdpmc(void), gp_monitor(void), gp_mwait(void), gp_sti(void);
 extern void gp_sti_after(void), gp_count2(void), gp_count2_second(void), gp_pause(void), gp_iret(void);
 extern void gp_iret_after(void), gp_cpuid_mid(void), gp_cpuid_mid_insn(void), gp_out_mid(void);
-extern void gp_out_mid_insn(void);
+extern void gp_out_mid_insn(void), gp_cpuid_tail(void), gp_cpuid_notail(void);
 
 #define A(f) ((uint64_t)(uintptr_t)(f))
 
@@ -1145,6 +1152,44 @@ static void test_mid_block_exits(void)
 	       (unsigned long)g_c2, (unsigned long)gr.r10);
 }
 
+/* Cycles of a CPUID exit, resumed past it, up to the VMCALL exit. */
+static uint64_t cpuid_resume_cycles(void (*guest)(void))
+{
+	uint64_t t0, t1;
+
+	guest_setup(guest);
+	t0 = rdtsc();
+	if (enter() || vmread(VMCS_EXIT_REASON) != EXIT_REASON_CPUID || resume_past() ||
+	    vmread(VMCS_EXIT_REASON) != EXIT_REASON_VMCALL)
+		return 0;
+	t1 = rdtsc();
+	return t1 - t0;
+}
+
+/* The instructions after an exiting one are charged when they run, once
+ * (DESIGN.md "Cycle accounting"): 16 IMULs after a CPUID cost 16 IMULs. */
+static void test_exit_charging(void)
+{
+	uint16_t key;
+	uint32_t size, n, mul;
+	uint8_t buf[4 + 4 * COST_NCLASSES + 8];
+	uint64_t with, without;
+
+	if (!fwcfg_present() || fwcfg_find_file(HV_FWCFG_COSTS_FILE, &key, &size) < 0 || size > sizeof(buf) + 64) {
+		report_skip("no cost table in fw_cfg");
+		return;
+	}
+	fwcfg_select(key);
+	fwcfg_read_bytes(buf, sizeof(buf));
+	memcpy(&n, buf, 4);
+	memcpy(&mul, buf + 4 + 4 * COST_MUL, 4);
+	with = cpuid_resume_cycles(gp_cpuid_tail);
+	without = cpuid_resume_cycles(gp_cpuid_notail);
+	report(with && without && n >= COST_NCLASSES && with - without == 16ull * mul,
+	       "16 IMULs after an exiting CPUID cost 16 x %u cycles once (%lu - %lu = %lu)", mul,
+	       (unsigned long)with, (unsigned long)without, (unsigned long)(with - without));
+}
+
 static void test_pause(void)
 {
 	int r;
@@ -1237,6 +1282,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	test_nmi_window();
 	test_pause();
 	test_mid_block_exits();
+	test_exit_charging();
 	test_unsupported_controls();
 	report(vmxoff() == 0, "VMXOFF succeeds");
 	guest_exit(report_summary());

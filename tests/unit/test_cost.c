@@ -315,7 +315,7 @@ Test(cost, far_calls_and_jumps_are_sites_in_32_bit_code)
 	}
 }
 
-Test(cost, io_and_cpuid_are_sites)
+Test(cost, io_cpuid_and_syscall_are_sites)
 {
 	static const uint8_t code[] = {
 		0xe4, 0x80,		/* 0x1000 in al, 0x80 */
@@ -326,10 +326,11 @@ Test(cost, io_and_cpuid_are_sites)
 		0xf3, 0x6f,		/* 0x1008 rep outsd */
 		0x0f, 0xa2,		/* 0x100a cpuid */
 		0x90,			/* 0x100c nop: not a site */
+		0x0f, 0x05,		/* 0x100d syscall */
 	};
 	static const struct { uint64_t addr; uint8_t size, kind; } want[] = {
 		{ 0x1000, 2, SITE_IO }, { 0x1002, 2, SITE_IO }, { 0x1004, 1, SITE_IO }, { 0x1005, 2, SITE_IO },
-		{ 0x1007, 1, SITE_IO }, { 0x1008, 2, SITE_IO }, { 0x100a, 2, SITE_CPUID },
+		{ 0x1007, 1, SITE_IO }, { 0x1008, 2, SITE_IO }, { 0x100a, 2, SITE_CPUID }, { 0x100d, 2, SITE_SYSCALL },
 	};
 	struct cost_block b;
 
