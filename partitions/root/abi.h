@@ -1,0 +1,63 @@
+/* The root kernel's user/kernel ABI, shared by the kernel (partitions/root/)
+ * and the programs it runs in ring 3 (partitions/root/user/).
+ * partitions/root/README.md explains the layout and the costs.
+ *
+ * System calls follow the Linux x86-64 convention: SYSCALL with the call
+ * number in RAX and arguments in RDI, RSI, RDX, R10, R8, R9; the result
+ * comes back in RAX, a negative value being -errno.  SYSCALL itself
+ * overwrites RCX (return RIP) and R11 (RFLAGS) (SDM Vol. 2B, SYSCALL); every
+ * other register is preserved. */
+#ifndef RK_ABI_H
+#define RK_ABI_H
+
+#ifdef __ASSEMBLER__
+#define RK_U64(x) x
+#else
+#define RK_U64(x) x##ull
+#endif
+
+/* ---- address spaces ----
+ * PML4 entry 0 ([0, 512 GiB)) is the kernel's: an identity map of RAM and
+ * the MMIO hole, supervisor-only, shared by every process.  PML4 entry 1
+ * ([512 GiB, 1 TiB)) is the process's own user half. */
+#define RK_KERNEL_BASE RK_U64(0x2000000)		/* 32 MiB: root.elf's link address */
+#define RK_USER_BASE RK_U64(0x0000008000000000)	/* user programs link here */
+#define RK_USER_TOP RK_U64(0x0000010000000000)	/* end of the user half (exclusive) */
+#define RK_USER_STACK_TOP (RK_USER_BASE + RK_U64(0x40000000))	/* initial RSP */
+#define RK_USER_STACK_SIZE 0x4000			/* below it; unmapped below that */
+
+/* Selectors (the kernel's GDT, README.md).  SYSRET loads these with RPL 3. */
+#define RK_KERNEL_CS 0x08
+#define RK_KERNEL_DS 0x10
+#define RK_USER_DS 0x23
+#define RK_USER_CS 0x2b
+
+/* ---- system calls ---- */
+#define RK_SYS_WRITE 0		/* write(fd, buf, len) -> bytes written */
+#define RK_SYS_EXIT 1		/* exit(status): does not return */
+#define RK_SYS_YIELD 2		/* yield() -> 0, after every other runnable process ran */
+#define RK_SYS_GETPID 3		/* getpid() -> pid */
+#define RK_SYS_GET_TIME 4	/* get_time() -> the kernel's RDTSC at the call */
+#define RK_SYS_COUNT 5
+
+/* Errors, as the Linux errno values they mirror (returned negated). */
+#define RK_EBADF 9		/* write to an fd that is not the console (1 or 2) */
+#define RK_EFAULT 14		/* a pointer argument is not readable user memory */
+#define RK_EINVAL 22		/* a length above the limit */
+#define RK_ENOSYS 38		/* no such call number */
+
+#define RK_WRITE_MAX 4096	/* bytes per write() */
+
+/* ---- the test program's roles ----
+ * The kernel starts a process with RDI = role, RSI = pid. */
+#define RK_ROLE_MAIN 0		/* syscall checks and the crossing measurement */
+#define RK_ROLE_YIELD 1		/* yields in a loop: round-robin and isolation */
+#define RK_ROLE_HLT 2		/* executes HLT: #GP(0) */
+#define RK_ROLE_MOV_CR3 3	/* reads CR3: #GP(0) */
+#define RK_ROLE_READ_KERNEL 4	/* loads from RK_KERNEL_BASE: #PF, P|U */
+#define RK_ROLE_EXEC_KERNEL 5	/* jumps to RK_KERNEL_BASE: #PF, P|U|I */
+#define RK_ROLE_WRITE_TEXT 6	/* stores to its own entry point: #PF, P|W|U */
+
+#define RK_YIELD_ROUNDS 5	/* yields of an RK_ROLE_YIELD process before it exits */
+
+#endif

@@ -1,0 +1,104 @@
+/* The system-call table (abi.h lists the calls; README.md the ABI).
+ *
+ * rk_syscall() runs on the caller's kernel stack with the caller's
+ * registers in *f (entry.S).  It checks the call number against the table
+ * bounds, and each handler checks its arguments before acting on them: a
+ * user pointer is checked against the caller's own page tables
+ * (rk_uaccess_check) and its bytes copied through the kernel's map, so a
+ * bad pointer is -RK_EFAULT in RAX, never a fault in ring 0.  The result
+ * goes back in f->rax. */
+#include "kernel.h"
+
+#define RK_CONSOLE_CHUNK 256	/* bytes copied from user memory at a time */
+
+struct rk_syscall_stats rk_syscall_stats;
+
+typedef int64_t rk_syscall_fn(struct rk_proc *p, const struct rk_frame *f);
+
+/* write(fd, buf, len): fd 1 and 2 are the console. */
+static int64_t rk_sys_write(struct rk_proc *p, const struct rk_frame *f)
+{
+	uint64_t fd = f->rdi, buf = f->rsi, len = f->rdx;
+	char chunk[RK_CONSOLE_CHUNK];
+	int err;
+
+	if (fd != 1 && fd != 2)
+		return -RK_EBADF;
+	if (len > RK_WRITE_MAX)
+		return -RK_EINVAL;
+	err = rk_uaccess_check(&p->as, buf, len, false);
+	if (err)
+		return err;
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
+
+		/* Checked above as a whole; single LP, nothing unmapped since. */
+		err = rk_copy_from_user(&p->as, chunk, buf + done, n);
+		if (err)
+			return err;
+		rk_console_write(chunk, n);
+		done += n;
+	}
+	return (int64_t)len;
+}
+
+/* exit(status): the low 32 bits, signed. */
+static int64_t rk_sys_exit(struct rk_proc *p, const struct rk_frame *f)
+{
+	rk_proc_exit((int32_t)f->rdi);
+}
+
+static int64_t rk_sys_yield(struct rk_proc *p, const struct rk_frame *f)
+{
+	rk_proc_yield();
+	return 0;
+}
+
+static int64_t rk_sys_getpid(struct rk_proc *p, const struct rk_frame *f)
+{
+	return p->pid;
+}
+
+static int64_t rk_sys_get_time(struct rk_proc *p, const struct rk_frame *f)
+{
+	return (int64_t)rdtsc();
+}
+
+static rk_syscall_fn *const rk_syscall_table[RK_SYS_COUNT] = {
+	[RK_SYS_WRITE] = rk_sys_write,
+	[RK_SYS_EXIT] = rk_sys_exit,
+	[RK_SYS_YIELD] = rk_sys_yield,
+	[RK_SYS_GETPID] = rk_sys_getpid,
+	[RK_SYS_GET_TIME] = rk_sys_get_time,
+};
+
+void rk_syscall(struct rk_frame *f)
+{
+	struct rk_proc *p = rk_cpu0.current;
+	uint64_t others = X86_RFLAGS_DF | RK_RFLAGS_TF | RK_RFLAGS_AC | RK_RFLAGS_NT;
+	uint64_t fa = (uint64_t)(uintptr_t)f;
+	uint64_t nr = f->rax;
+
+	/* What the entry path promises, counted for main.c's checks: FMASK
+	 * cleared the flags ring 3 had set, and the frame is on this
+	 * process's kernel stack. */
+	rk_syscall_stats.calls++;
+	if (f->rflags & X86_RFLAGS_IF)
+		rk_syscall_stats.user_if++;
+	if (f->rflags & others)
+		rk_syscall_stats.user_df_ac_tf_nt++;
+	if (read_rflags() & (X86_RFLAGS_IF | others))
+		rk_syscall_stats.live_flags_leaked++;
+	if (!p || fa != p->kstack_top - sizeof(*f))
+		rk_syscall_stats.wrong_stack++;
+	if (!p)
+		rk_panic("system call with no current process");
+
+	p->syscalls++;
+	if (nr >= RK_SYS_COUNT || !rk_syscall_table[nr]) {
+		rk_syscall_stats.bad_number++;
+		f->rax = (uint64_t)-RK_ENOSYS;
+		return;
+	}
+	f->rax = (uint64_t)rk_syscall_table[nr](p, f);
+}

@@ -1,0 +1,257 @@
+/* The root kernel's ring-3 program: the future virtual machine worker
+ * process (VMWP, one per child, emulating its devices), today the user
+ * half of the kernel's self-test.  The kernel runs it once per role
+ * (abi.h RK_ROLE_*), with RDI = role and RSI = pid.
+ *
+ * RK_ROLE_MAIN checks the system-call interface from this side (results,
+ * error codes for bad arguments, registers and flags across SYSCALL) and
+ * measures what a user/kernel crossing costs; its exit status is its
+ * number of failed checks.  RK_ROLE_YIELD exercises the scheduler and
+ * address-space isolation.  The other roles do one forbidden thing each
+ * and must never reach the line after it. */
+#include "ulib.h"
+
+#define MEASURE_CALLS 1000
+#define PLAUSIBLE_MAX 100000	/* cycles: an upper bound for sanity, not a target */
+
+#define RFLAGS_DF (1ull << 10)
+#define RFLAGS_NT (1ull << 14)
+#define RFLAGS_AC (1ull << 18)
+#define RFLAGS_IF (1ull << 9)
+
+extern char _start[];
+
+static const char hello[] = "user: hello from ring 3\n";
+
+/* Writes that must fail, and how (abi.h: a pointer that is not readable
+ * user memory is -EFAULT whatever it points at). */
+struct bad_write {
+	const char *what;
+	uint64_t fd, buf, len;
+	int64_t want;
+};
+
+static void check_write_errors(void)
+{
+	static char span[2 * 4096] __attribute__((aligned(4096)));
+	static const char crossing[] = "user: this line crosses a page boundary\n";
+	const struct bad_write bad[] = {
+		{ "NULL", 1, 0, 5, -RK_EFAULT },
+		{ "the kernel image", 1, RK_KERNEL_BASE, 16, -RK_EFAULT },
+		{ "the last byte below the user half", 1, RK_USER_BASE - 1, 2, -RK_EFAULT },
+		{ "a non-canonical address", 1, 0x0000800000000000ull, 1, -RK_EFAULT },
+		{ "the upper half", 1, 0xffff800000000000ull, 8, -RK_EFAULT },
+		{ "an unmapped user page", 1, RK_USER_BASE + 0x20000000ull, 8, -RK_EFAULT },
+		{ "a range past the stack top", 1, RK_USER_STACK_TOP - 4, 8, -RK_EFAULT },
+		{ "a range from the guard page into the stack", 1,
+		  RK_USER_STACK_TOP - RK_USER_STACK_SIZE - 4, 8, -RK_EFAULT },
+		{ "a range wrapping around 2^64", 1, 0xfffffffffffffff8ull, 16, -RK_EFAULT },
+		{ "a length above RK_WRITE_MAX", 1, (uint64_t)(uintptr_t)hello, RK_WRITE_MAX + 1,
+		  -RK_EINVAL },
+		{ "fd 0", 0, (uint64_t)(uintptr_t)hello, 1, -RK_EBADF },
+		{ "fd 5", 5, (uint64_t)(uintptr_t)hello, 1, -RK_EBADF },
+		{ "length 0 at NULL", 1, 0, 0, 0 },
+	};
+	char *p = span + 4096 - 16;
+	int64_t r;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = u_write(bad[i].fd, (const void *)(uintptr_t)bad[i].buf, bad[i].len);
+		u_report(r == bad[i].want, "write(%lu, %s 0x%lx, %lu) = %ld (want %ld)",
+			 (unsigned long)bad[i].fd, bad[i].what, (unsigned long)bad[i].buf,
+			 (unsigned long)bad[i].len, (long)r, (long)bad[i].want);
+	}
+	memcpy(p, crossing, sizeof(crossing) - 1);
+	r = u_write(1, p, sizeof(crossing) - 1);
+	u_report(r == (int64_t)sizeof(crossing) - 1, "write from a buffer across a page boundary = %ld",
+		 (long)r);
+}
+
+static void check_call_numbers(uint32_t pid)
+{
+	int64_t a = u_syscall3(RK_SYS_COUNT, 0, 0, 0);
+	int64_t b = u_syscall3(~0ull, 0, 0, 0);
+	int64_t c = u_syscall3((1ull << 32) | RK_SYS_GETPID, 0, 0, 0);
+
+	u_report(a == -RK_ENOSYS && b == -RK_ENOSYS && c == -RK_ENOSYS,
+		 "unknown call numbers %u, 2^64-1 and 2^32+%u: %ld %ld %ld (want %d)", RK_SYS_COUNT,
+		 RK_SYS_GETPID, (long)a, (long)b, (long)c, -RK_ENOSYS);
+	u_report(u_getpid() == pid, "getpid() = %ld (want %u)", (long)u_getpid(), pid);
+}
+
+static void check_registers(uint32_t pid)
+{
+	uint64_t in[12], out[12], r;
+	unsigned same = 0;
+
+	for (unsigned i = 0; i < 12; i++)
+		in[i] = 0x1111111111111111ull * (i + 1) ^ 0x8040201008040201ull;
+	r = u_regs_probe(in, out);
+	for (unsigned i = 0; i < 12; i++)
+		same += in[i] == out[i];
+	u_report(r == pid && same == 12,
+		 "SYSCALL preserved RBX RBP RDI RSI RDX R8-R10 R12-R15 and RSP: %u of 12 (result %lu)", same,
+		 (unsigned long)r);
+}
+
+static void check_flags(void)
+{
+	uint64_t set = RFLAGS_DF | RFLAGS_AC | RFLAGS_NT;
+	uint64_t after = u_flags_probe(set);
+
+	u_report((after & (set | RFLAGS_IF)) == (set | RFLAGS_IF),
+		 "RFLAGS 0x%lx after a call made with DF, AC and NT set: SYSRET restored them and IF",
+		 (unsigned long)after);
+}
+
+static void check_time(void)
+{
+	uint64_t t0 = u_rdtsc(), k = u_get_time(), t1 = u_rdtsc();
+
+	u_report(t0 < k && k < t1, "get_time() = %lu lies between the RDTSCs around it (%lu, %lu)",
+		 (unsigned long)k, (unsigned long)t0, (unsigned long)t1);
+}
+
+static bool plausible(uint64_t c)
+{
+	return c > 0 && c < PLAUSIBLE_MAX;
+}
+
+/* The crossing costs (README.md, "What the numbers mean"). */
+static void measure(void)
+{
+	uint64_t rt_min = ~0ull, rt_sum = 0, in_min = ~0ull, out_min = ~0ull, tsc_min = ~0ull;
+	uint64_t y_min = ~0ull;
+
+	for (unsigned i = 0; i < MEASURE_CALLS; i++) {
+		uint64_t t0 = u_rdtsc(), t1 = u_rdtsc();
+
+		if (t1 - t0 < tsc_min)
+			tsc_min = t1 - t0;
+	}
+	for (unsigned i = 0; i < MEASURE_CALLS; i++) {
+		uint64_t t0 = u_rdtsc(), t1;
+
+		u_getpid();
+		t1 = u_rdtsc();
+		rt_sum += t1 - t0;
+		if (t1 - t0 < rt_min)
+			rt_min = t1 - t0;
+	}
+	for (unsigned i = 0; i < MEASURE_CALLS; i++) {
+		uint64_t t0 = u_rdtsc(), k = u_get_time(), t1 = u_rdtsc();
+
+		if (k - t0 < in_min)
+			in_min = k - t0;
+		if (t1 - k < out_min)
+			out_min = t1 - k;
+	}
+	for (unsigned i = 0; i < MEASURE_CALLS / 10; i++) {
+		uint64_t t0 = u_rdtsc(), t1;
+
+		u_yield();
+		t1 = u_rdtsc();
+		if (t1 - t0 < y_min)
+			y_min = t1 - t0;
+	}
+	u_printf("user: RDTSC back to back: min %lu cycles\n", (unsigned long)tsc_min);
+	u_printf("user: syscall round trip (getpid, %u calls): min %lu cycles, mean %lu\n", MEASURE_CALLS,
+		 (unsigned long)rt_min, (unsigned long)(rt_sum / MEASURE_CALLS));
+	u_printf("user: ring 3 -> ring 0 (RDTSC before SYSCALL to the kernel's RDTSC): min %lu cycles\n",
+		 (unsigned long)in_min);
+	u_printf("user: ring 0 -> ring 3 (the kernel's RDTSC to RDTSC after SYSRET): min %lu cycles\n",
+		 (unsigned long)out_min);
+	u_printf("user: yield round trip, no other process (scheduler and back): min %lu cycles\n",
+		 (unsigned long)y_min);
+	u_report(plausible(rt_min) && plausible(in_min) && plausible(out_min) && plausible(y_min) &&
+			 rt_min > tsc_min && y_min > rt_min,
+		 "crossing costs plausible: 0 < getpid %lu < yield %lu < %u, legs %lu + %lu",
+		 (unsigned long)rt_min, (unsigned long)y_min, PLAUSIBLE_MAX, (unsigned long)in_min,
+		 (unsigned long)out_min);
+}
+
+static int role_main(uint32_t pid)
+{
+	uint16_t cs, ss;
+	int64_t r;
+
+	r = u_write(1, hello, sizeof(hello) - 1);
+	u_report(r == (int64_t)sizeof(hello) - 1, "write(1, hello, %zu) = %ld", sizeof(hello) - 1, (long)r);
+	asm volatile("movw %%cs, %0\n\tmovw %%ss, %1" : "=r"(cs), "=r"(ss));
+	u_report(cs == RK_USER_CS && ss == RK_USER_DS, "running in ring 3: CS 0x%x SS 0x%x (want 0x%x 0x%x)",
+		 cs, ss, RK_USER_CS, RK_USER_DS);
+	check_call_numbers(pid);
+	check_write_errors();
+	check_registers(pid);
+	check_flags();
+	check_time();
+	r = u_yield();
+	u_report(r == 0, "yield() with no other process = %ld", (long)r);
+	measure();
+	return (int)u_failures();
+}
+
+/* Same address, different pages: a variable every yielder writes. */
+static volatile uint64_t probe;
+
+static int role_yield(uint32_t pid)
+{
+	int bad = 0;
+
+	for (uint64_t i = 0; i < RK_YIELD_ROUNDS; i++) {
+		uint64_t mine = ((uint64_t)pid << 32) | i;
+
+		probe = mine;
+		bad += u_yield() != 0;
+		bad += probe != mine;
+		bad += u_getpid() != pid;
+	}
+	u_printf("user: pid %u: %u yields, own data intact after each: %s\n", pid, RK_YIELD_ROUNDS,
+		 bad ? "no" : "yes");
+	return bad;
+}
+
+int umain(uint64_t role, uint64_t pid);
+
+int umain(uint64_t role, uint64_t pid)
+{
+	u_set_pid((uint32_t)pid);
+	switch (role) {
+	case RK_ROLE_MAIN:
+		return role_main((uint32_t)pid);
+	case RK_ROLE_YIELD:
+		return role_yield((uint32_t)pid);
+	case RK_ROLE_HLT:
+		u_printf("user: pid %lu: HLT in ring 3\n", (unsigned long)pid);
+		asm volatile("hlt");
+		break;
+	case RK_ROLE_MOV_CR3: {
+		uint64_t cr3;
+
+		u_printf("user: pid %lu: MOV from CR3 in ring 3\n", (unsigned long)pid);
+		asm volatile("movq %%cr3, %%rax\n\tmovq %%rax, %0" : "=r"(cr3) : : "rax");
+		(void)cr3;
+		break;
+	}
+	case RK_ROLE_READ_KERNEL:
+		u_printf("user: pid %lu: load from the kernel at 0x%lx\n", (unsigned long)pid,
+			 (unsigned long)RK_KERNEL_BASE);
+		(void)*(volatile uint64_t *)(uintptr_t)RK_KERNEL_BASE;
+		break;
+	case RK_ROLE_EXEC_KERNEL:
+		u_printf("user: pid %lu: jump into the kernel at 0x%lx\n", (unsigned long)pid,
+			 (unsigned long)RK_KERNEL_BASE);
+		((void (*)(void))(uintptr_t)RK_KERNEL_BASE)();
+		break;
+	case RK_ROLE_WRITE_TEXT:
+		u_printf("user: pid %lu: store to its own code at %p\n", (unsigned long)pid, (void *)_start);
+		*(volatile char *)_start = 0;
+		break;
+	default:
+		u_printf("user: pid %lu: unknown role %lu\n", (unsigned long)pid, (unsigned long)role);
+		return 99;
+	}
+	u_printf("FAIL: [pid %lu] still running after role %lu's forbidden instruction\n", (unsigned long)pid,
+		 (unsigned long)role);
+	return 100;
+}
