@@ -1358,9 +1358,20 @@ static uint32_t ar_to_attr(uint32_t ar)
 
 static uint32_t attr_to_ar(uint32_t attr, uint16_t sel, int is_cs_or_tr)
 {
+	uint32_t ar = ((attr >> 8) & 0xff) | ((attr >> 8) & 0xf000);
+
 	if (!(attr & SEG_ATTR_P) && !is_cs_or_tr)
-		return AR_UNUSABLE | ((attr >> 8) & 0xff) | ((attr >> 8) & 0xf000);
-	return ((attr >> 8) & 0xff) | ((attr >> 8) & 0xf000);
+		return AR_UNUSABLE | ar;
+	/* Loading a code or data segment sets its accessed bit (SDM Vol. 3A
+	 * 3.4.5.1); Unicorn's cache can lack it after a far transfer, and the
+	 * next VM entry would then fail its CS check (SDM 27.3.1.2). */
+	if (attr & SEG_ATTR_S)
+		ar |= 1;
+	/* LTR marks the TSS busy (SDM Vol. 2A LTR); the cache may still say
+	 * available, which the next VM entry refuses (27.3.1.2). */
+	else if (is_cs_or_tr && ((ar & 0xf) == 1 || (ar & 0xf) == 9))
+		ar |= 2;
+	return ar;
 }
 
 static struct engine *guest_engine(struct cpu *c)

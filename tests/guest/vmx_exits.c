@@ -213,6 +213,12 @@ asm(".pushsection .text\n"
     "gp_cpuid_tail:\tcpuid\n"
     "\t.rept 16\n\timul %r8, %r9\n\t.endr\n\tvmcall\n"
     "gp_cpuid_notail:\tcpuid\n\tvmcall\n"
+    /* own GDT: a far return into a not-yet-accessed code segment (0x08)
+     * and LTR of an available TSS (0x10), then VMCALL twice */
+    ".globl gp_segload\n"
+    "gp_segload:\tlgdt seg_gdtr(%rip)\n"
+    "\tpushq $0x08\n\tlea 1f(%rip), %rax\n\tpushq %rax\n\tlretq\n"
+    "1:\tmov $0x10, %ax\n\tltr %ax\n\tvmcall\n\tvmcall\n"
     ".popsection");
 
 extern void gp_in_imm(void), gp_in_dx(void), gp_in_dx32(void), gp_out_dx32(void), gp_out_dx16(void);
@@ -223,7 +229,16 @@ extern void gp_store(void), gp_spin(void), gp_count(void), gp_hlt(void), gp_rdts
 extern void gp_invlpg(void), gp_rdpmc(void), gp_monitor(void), gp_mwait(void), gp_sti(void);
 extern void gp_sti_after(void), gp_count2(void), gp_count2_second(void), gp_pause(void), gp_iret(void);
 extern void gp_iret_after(void), gp_cpuid_mid(void), gp_cpuid_mid_insn(void), gp_out_mid(void);
-extern void gp_out_mid_insn(void), gp_cpuid_tail(void), gp_cpuid_notail(void);
+extern void gp_out_mid_insn(void), gp_cpuid_tail(void), gp_cpuid_notail(void), gp_segload(void);
+
+/* gp_segload's GDT: null, 64-bit code with the accessed bit clear (type
+ * 0xA), an available 64-bit TSS (type 9, base filled in at run time). */
+static uint64_t seg_gdt[4] __attribute__((aligned(16)));
+static uint8_t seg_tss[104] __attribute__((aligned(16)));
+struct {
+	uint16_t limit;
+	uint64_t base;
+} __attribute__((packed)) seg_gdtr;
 
 #define A(f) ((uint64_t)(uintptr_t)(f))
 
@@ -1190,6 +1205,32 @@ static void test_exit_charging(void)
 	       (unsigned long)with, (unsigned long)without, (unsigned long)(with - without));
 }
 
+/* A guest that loads CS from a descriptor without the accessed bit and
+ * TR with LTR: the CPU sets accessed and busy (SDM Vol. 3A 3.4.5.1, Vol.
+ * 2A LTR), the VMCS saves them so, and the next VM entry passes its
+ * guest-state checks (SDM 27.3.1.2). */
+static void test_segment_loads(void)
+{
+	uint64_t tss = (uint64_t)(uintptr_t)seg_tss;
+	int r;
+
+	seg_gdt[0] = 0;
+	seg_gdt[1] = 0x00209a0000000000ull;	/* P, S, type 0xA, L */
+	seg_gdt[2] = 0x67 | ((tss & 0xffffff) << 16) | (0x89ull << 40) | (((tss >> 24) & 0xff) << 56);
+	seg_gdt[3] = tss >> 32;
+	seg_gdtr.limit = sizeof(seg_gdt) - 1;
+	seg_gdtr.base = (uint64_t)(uintptr_t)seg_gdt;
+	guest_setup(gp_segload);
+	r = enter();
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_VMCALL && (vmread(VMCS_GUEST_CS_AR_BYTES) & 0xf) == 0xb &&
+		       (vmread(VMCS_GUEST_TR_AR_BYTES) & 0xf) == 0xb,
+	       "saved CS type 0x%lx (accessed code 0xb), TR type 0x%lx (busy TSS 0xb)",
+	       (unsigned long)(vmread(VMCS_GUEST_CS_AR_BYTES) & 0xf), (unsigned long)(vmread(VMCS_GUEST_TR_AR_BYTES) & 0xf));
+	r = resume_past();
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_VMCALL,
+	       "the next VM entry accepts that state (entry %d, reason 0x%lx)", r, (unsigned long)vmread(VMCS_EXIT_REASON));
+}
+
 static void test_pause(void)
 {
 	int r;
@@ -1283,6 +1324,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	test_pause();
 	test_mid_block_exits();
 	test_exit_charging();
+	test_segment_loads();
 	test_unsupported_controls();
 	report(vmxoff() == 0, "VMXOFF succeeds");
 	guest_exit(report_summary());
