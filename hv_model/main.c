@@ -1,11 +1,10 @@
-/* hv_model: placeholder for the hypervisor (DESIGN.md "The machine and
- * what runs on it").  Until the hypervisor exists this image proves the
- * `hvsim run` path end to end: it validates the boot information
- * (include/hv/bootinfo.h), prints what the machine handed over, runs a
- * compute self-check whose results are known constants, and ends the run
- * through the debug-exit port: 0 on success, 1 on failure. */
+/* hv_model: the hypervisor (hv.h).  hv_main() checks the boot handoff,
+ * takes its own memory, page tables and descriptor tables, enters VMX
+ * operation, creates the root partition around the "root" module and
+ * runs it; from then on it only runs in response to VM exits. */
 #include <hv/bootinfo.h>
 
+#include "hv.h"
 #include "rt.h"
 
 #ifndef HV_MODEL_VERSION
@@ -99,7 +98,7 @@ static void hv_print_banner(const struct hv_bootinfo *bi)
 		if (bi->mem[i].type == HV_MEM_AVAILABLE)
 			avail += bi->mem[i].length;
 
-	rt_printf("hvsim firmware (placeholder hypervisor) %s\n", HV_MODEL_VERSION);
+	rt_printf("hv_model hypervisor %s\n", HV_MODEL_VERSION);
 	rt_printf("  LPs: %u (BSP APIC id %u), TSC: %lu kHz\n", bi->lp_count, bi->bsp_apic_id,
 		  (unsigned long)bi->tsc_khz);
 	rt_printf("  RAM: %lu MiB (%lu MiB available), ACPI RSDP: 0x%lx\n",
@@ -127,167 +126,28 @@ static void hv_print_banner(const struct hv_bootinfo *bi)
 	rt_puts("\n");
 }
 
-/* ---- compute self-check ----
- *
- * Three kernels with results known independently of this code: a sieve
- * (pi(10^5) = 9592, a standard table value), CRC-32 (the IEEE 802.3 CRC's
- * published check value for "123456789" is 0xCBF43926; the generated
- * buffer's value was computed with Python's zlib.crc32), and Miller-Rabin
- * over [10^12, 10^12 + 2000), whose 70 primes were counted with a
- * segmented sieve.  Together about four million instructions of
- * byte stores, shifts and branches, and 64-bit MUL/DIV pairs. */
-
-#define SIEVE_N 100000
-#define SIEVE_PRIMES 9592
-#define CRC_BUF_LEN 32768
-#define CRC_BUF_SEED 2463534242u
-#define CRC_BUF_EXPECT 0x84259b0bu
-#define CRC_CHECK_EXPECT 0xcbf43926u
-#define MR_BASE 1000000000000ull
-#define MR_SPAN 2000
-#define MR_PRIMES 70
-
-static uint8_t sieve_buf[SIEVE_N];
-static uint8_t crc_buf[CRC_BUF_LEN];
-
-static uint32_t sieve_count(void)
-{
-	uint32_t count = 0;
-
-	memset(sieve_buf, 1, sizeof(sieve_buf));
-	sieve_buf[0] = sieve_buf[1] = 0;
-	for (uint32_t i = 2; i * i < SIEVE_N; i++)
-		if (sieve_buf[i])
-			for (uint32_t j = i * i; j < SIEVE_N; j += i)
-				sieve_buf[j] = 0;
-	for (uint32_t i = 0; i < SIEVE_N; i++)
-		count += sieve_buf[i];
-	return count;
-}
-
-/* Bitwise reflected CRC-32, polynomial 0x04C11DB7 (reversed 0xEDB88320). */
-static uint32_t crc32(const uint8_t *p, size_t len)
-{
-	uint32_t crc = 0xffffffffu;
-
-	while (len--) {
-		crc ^= *p++;
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xedb88320u & -(crc & 1));
-	}
-	return ~crc;
-}
-
-static void crc_fill(uint8_t *p, size_t len, uint32_t x)
-{
-	/* Marsaglia xorshift32 (13, 17, 5) */
-	for (size_t i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = (uint8_t)x;
-	}
-}
-
-/* (a * b) mod m with a, b < m: MUL gives the 128-bit product in RDX:RAX
- * and DIV cannot overflow because the quotient is below m. */
-static uint64_t mulmod(uint64_t a, uint64_t b, uint64_t m)
-{
-	uint64_t hi, lo, q, r;
-
-	asm("mulq %3" : "=a"(lo), "=d"(hi) : "a"(a), "rm"(b));
-	asm("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(m));
-	(void)q;
-	return r;
-}
-
-static uint64_t powmod(uint64_t b, uint64_t e, uint64_t m)
-{
-	uint64_t r = 1;
-
-	b %= m;
-	while (e) {
-		if (e & 1)
-			r = mulmod(r, b, m);
-		b = mulmod(b, b, m);
-		e >>= 1;
-	}
-	return r;
-}
-
-/* Deterministic for n < 3.3 * 10^24 with the first twelve prime bases. */
-static int is_prime(uint64_t n)
-{
-	static const uint64_t bases[] = { 2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37 };
-	uint64_t d = n - 1;
-	int s = 0;
-
-	if (n < 2)
-		return 0;
-	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++)
-		if (n % bases[i] == 0)
-			return n == bases[i];
-	while (!(d & 1)) {
-		d >>= 1;
-		s++;
-	}
-	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
-		uint64_t x = powmod(bases[i], d, n);
-		int r;
-
-		if (x == 1 || x == n - 1)
-			continue;
-		for (r = 1; r < s; r++) {
-			x = mulmod(x, x, n);
-			if (x == n - 1)
-				break;
-		}
-		if (r == s)
-			return 0;
-	}
-	return 1;
-}
-
-static int hv_check(const char *what, uint64_t got, uint64_t want)
-{
-	int ok = got == want;
-
-	rt_printf("  %-24s %10lu (0x%08lx) %s\n", what, (unsigned long)got, (unsigned long)got,
-		  ok ? "ok" : "WRONG");
-	if (!ok)
-		rt_printf("  %-24s expected 0x%08lx\n", "", (unsigned long)want);
-	return ok;
-}
-
-static int hv_selfcheck(void)
-{
-	uint64_t t0 = rdtsc(), t1;
-	uint32_t mr = 0;
-	int ok = 1;
-
-	rt_printf("self-check:\n");
-	ok &= hv_check("primes below 100000", sieve_count(), SIEVE_PRIMES);
-	ok &= hv_check("crc32(\"123456789\")", crc32((const uint8_t *)"123456789", 9),
-		       CRC_CHECK_EXPECT);
-	crc_fill(crc_buf, sizeof(crc_buf), CRC_BUF_SEED);
-	ok &= hv_check("crc32(xorshift 32 KiB)", crc32(crc_buf, sizeof(crc_buf)), CRC_BUF_EXPECT);
-	for (uint64_t n = MR_BASE; n < MR_BASE + MR_SPAN; n++)
-		mr += is_prime(n);
-	ok &= hv_check("primes in 10^12+[0,2000)", mr, MR_PRIMES);
-	t1 = rdtsc();
-	rt_printf("self-check: %s (%lu TSC cycles)\n", ok ? "PASS" : "FAIL",
-		  (unsigned long)(t1 - t0));
-	return ok;
-}
-
 __attribute__((noreturn)) void hv_main(const struct hv_bootinfo *bi);
 
 void hv_main(const struct hv_bootinfo *bi)
 {
+	uint64_t pool_base, pool_len, top;
+
 	if (hv_check_bootinfo(bi) < 0) {
-		rt_printf("hvsim firmware: FAIL: unusable boot information\n");
+		rt_printf("hv: FAIL: unusable boot information\n");
 		rt_exit(HV_EXIT_FAIL);
 	}
 	hv_print_banner(bi);
-	rt_exit(hv_selfcheck() ? HV_EXIT_PASS : HV_EXIT_FAIL);
+	top = bi->ram_size > (3ull << 30) ? (4ull << 30) + bi->ram_size - (3ull << 30) : bi->ram_size;
+	if (hv_mm_init(bi, top, &pool_base, &pool_len) || hv_paging_init(top) || hv_cpu_tables_init(0) ||
+	    hv_vmx_on(0)) {
+		rt_printf("hv: FAIL: cannot set up the hypervisor\n");
+		rt_exit(HV_EXIT_FAIL);
+	}
+	rt_printf("hv: pool 0x%lx-0x%lx (%lu pages), VMX on\n", (unsigned long)pool_base,
+		  (unsigned long)(pool_base + pool_len), (unsigned long)hv_pool.free);
+	if (!hv_root_create(bi, pool_base, pool_len))
+		rt_exit(HV_EXIT_FAIL);
+	hv_hypercall_init(bi->tsc_khz);
+	rt_printf("hv: root partition ready; entering it\n");
+	hv_run(0);
 }

@@ -122,6 +122,7 @@ static inline void cpu_pause(void)
 #define X86_CR0_WP (1ull << 16)
 #define X86_CR0_PG (1ull << 31)
 #define X86_CR4_PAE (1ull << 5)
+#define X86_CR4_VMXE (1ull << 13)
 #define X86_RFLAGS_CF (1ull << 0)
 #define X86_RFLAGS_PF (1ull << 2)
 #define X86_RFLAGS_AF (1ull << 4)
@@ -135,6 +136,9 @@ static inline void cpu_pause(void)
 #define MSR_IA32_TSC 0x10
 #define MSR_IA32_APIC_BASE 0x1b
 #define MSR_IA32_MTRRCAP 0xfe
+#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
 #define MSR_IA32_PAT 0x277
 #define MSR_IA32_MTRR_DEF_TYPE 0x2ff
 #define MSR_EFER 0xc0000080

@@ -318,11 +318,12 @@ static int cmd_run(int argc, char **argv)
 	struct common c = { 0 };
 	struct config *cfg = NULL;
 	struct machine_opts o = { 0 };
-	struct bootinfo_module_arg mods[CONFIG_MAX_MODULES];
+	struct bootinfo_module_arg mods[CONFIG_MAX_MODULES + 1];
 	struct machine *mach;
 	struct machine_report rep = { .command = "run" };
-	char fw[PATH_MAX];
-	int status;
+	char fw[PATH_MAX], root[PATH_MAX];
+	unsigned nmods;
+	int status, has_root = 0;
 
 	if (parse_common(argc, argv, &c, 0))
 		return EXIT_USAGE;
@@ -338,8 +339,20 @@ static int cmd_run(int argc, char **argv)
 		config_free(cfg);
 		return EXIT_USAGE;
 	}
-	for (unsigned i = 0; i < cfg->nmodules; i++)
+	for (unsigned i = 0; i < cfg->nmodules; i++) {
 		mods[i] = (struct bootinfo_module_arg){ cfg->modules[i].path, cfg->modules[i].name };
+		has_root |= !strcmp(cfg->modules[i].name, "root");
+	}
+	nmods = cfg->nmodules;
+	/* hv_model runs the module named "root" in the root partition: the
+	 * built root kernel unless the configuration names another. */
+	if (!cfg->firmware && !has_root) {
+		if (machine_find_root_kernel(root, sizeof(root))) {
+			config_free(cfg);
+			return EXIT_USAGE;
+		}
+		mods[nmods++] = (struct bootinfo_module_arg){ root, "root" };
+	}
 	o.lps = c.lps ? c.lps : cfg->lps;
 	o.ram = c.ram ? c.ram : cfg->ram;
 	o.profile = c.profile ? c.profile : cfg->profile;
@@ -348,7 +361,7 @@ static int cmd_run(int argc, char **argv)
 	o.boot = MACHINE_BOOT_FIRMWARE;
 	o.fw.firmware_path = fw;
 	o.fw.modules = mods;
-	o.fw.nmodules = cfg->nmodules;
+	o.fw.nmodules = nmods;
 	o.fw.config_text = cfg->text;
 	o.fw.config_length = cfg->text_len;
 	o.fw.cmdline = cfg->cmdline;

@@ -64,23 +64,37 @@ int machine_find_profile(const char *name, char *out, size_t outlen)
 	return -ENOENT;
 }
 
-int machine_find_firmware(char *out, size_t outlen)
+/* A file the build makes, found in the build tree (running from a
+ * checkout) or where `meson install` puts it; `env` overrides both. */
+static int find_built(const char *env_name, const char *build_rel, const char *what, char *out, size_t outlen)
 {
-	const char *env = getenv("HVSIM_FIRMWARE");
-	const char *cands[] = { HVSIM_BUILD_DATADIR "/hv_model/hv_model.elf", HVSIM_DATADIR "/firmware/hv_model.elf" };
+	const char *env = getenv(env_name);
+	const char *name = strrchr(build_rel, '/') + 1;
+	char cands[2][4096];
 
 	if (env && *env) {
 		snprintf(out, outlen, "%s", env);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+	snprintf(cands[0], sizeof(cands[0]), "%s/%s", HVSIM_BUILD_DATADIR, build_rel);
+	snprintf(cands[1], sizeof(cands[1]), "%s/firmware/%s", HVSIM_DATADIR, name);
+	for (size_t i = 0; i < 2; i++) {
 		snprintf(out, outlen, "%s", cands[i]);
 		if (file_exists(out))
 			return 0;
 	}
-	diag_error("the hv_model firmware was not found (looked for %s and %s; set HVSIM_FIRMWARE)", cands[0],
-		   cands[1]);
+	diag_error("%s was not found (looked for %s and %s; set %s)", what, cands[0], cands[1], env_name);
 	return -ENOENT;
+}
+
+int machine_find_firmware(char *out, size_t outlen)
+{
+	return find_built("HVSIM_FIRMWARE", "hv_model/hv_model.elf", "the hv_model firmware", out, outlen);
+}
+
+int machine_find_root_kernel(char *out, size_t outlen)
+{
+	return find_built("HVSIM_ROOT_KERNEL", "partitions/root/root.elf", "the root partition kernel", out, outlen);
 }
 
 void machine_note_end(struct machine *m, enum machine_end kind, const char *fmt, ...)

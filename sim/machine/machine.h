@@ -78,5 +78,7 @@ const char *machine_profile_name(const struct machine *m);
 int machine_find_profile(const char *name_or_path, char *out, size_t outlen);
 /* The built hv_model firmware. */
 int machine_find_firmware(char *out, size_t outlen);
+/* The built root partition kernel (HVSIM_ROOT_KERNEL overrides). */
+int machine_find_root_kernel(char *out, size_t outlen);
 
 #endif

@@ -1,0 +1,220 @@
+/* VM exits and the scheduler that runs VPs on an LP.
+ *
+ * Scheduling policy (issue 4 item 5): round robin over the runnable VPs
+ * of all partitions assigned to the LP, each for a time slice of
+ * HV_SLICE_CYCLES of simulated time measured by the VMX-preemption
+ * timer; a VP that executes HLT yields until something wakes it.  When
+ * no VP can run the LP halts. */
+#include <hv/vmx.h>
+
+#include "hv.h"
+#include "rt.h"
+
+#define HV_SLICE_CYCLES 1000000ull	/* ~0.3 ms at 3.4 GHz */
+
+/* Inject a hardware exception into the VP at its next entry (SDM
+ * 25.8.3); the instruction that exited did not complete. */
+void hv_inject_exception(unsigned vector, int has_error, uint32_t error)
+{
+	vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION << 8 | vector |
+					      (has_error ? INTR_INFO_DELIVER_CODE : 0));
+	if (has_error)
+		vmwrite(VMCS_ENTRY_EXCEPTION_ERROR_CODE, error);
+}
+
+/* The exiting instruction completed: continue after it. */
+void hv_skip_instruction(void)
+{
+	vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + vmread(VMCS_EXIT_INSTRUCTION_LEN));
+	/* Blocking by STI or MOV SS ends with the instruction (SDM 25.4.2). */
+	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, vmread(VMCS_GUEST_INTERRUPTIBILITY) & ~3ull);
+}
+
+static void exit_cpuid(struct hv_vp *vp)
+{
+	uint32_t leaf = (uint32_t)vp->g.rax, sub = (uint32_t)vp->g.rcx;
+	struct cpuid_regs r;
+
+	if (!hv_cpuid_synthetic(vp, leaf, &r)) {
+		r = cpuid(leaf, sub);
+		if (leaf == 1) {
+			/* A hypervisor is present (CPUID.1:ECX[31]); no nested VMX. */
+			r.ecx |= 1u << 31;
+			r.ecx &= ~(1u << 5);
+		}
+	}
+	vp->g.rax = r.eax;
+	vp->g.rbx = r.ebx;
+	vp->g.rcx = r.ecx;
+	vp->g.rdx = r.edx;
+	hv_skip_instruction();
+}
+
+/* MSRs outside the MSR bitmaps' ranges always exit (SDM 25.6.9): the
+ * synthetic ones are the hypervisor's, the rest do not exist. */
+static void exit_msr(struct hv_vp *vp, int write)
+{
+	uint32_t idx = (uint32_t)vp->g.rcx;
+	uint64_t v = (uint32_t)vp->g.rax | vp->g.rdx << 32;
+
+	if (write ? hv_msr_write(vp, idx, v) : hv_msr_read(vp, idx, &v)) {
+		hv_inject_exception(13, 1, 0);
+		return;
+	}
+	if (!write) {
+		vp->g.rax = (uint32_t)v;
+		vp->g.rdx = v >> 32;
+	}
+	hv_skip_instruction();
+}
+
+/* Something the root waits for happened in a child (a VP halted or
+ * stopped): the root's VP 0 leaves HLT.  The TLFS delivers such news as
+ * intercept messages through the SynIC, which comes with the interrupt
+ * controllers (issue 5); until then the root finds out by looking. */
+static void wake_root(void)
+{
+	struct hv_partition *root = hv_partition_at(0);
+
+	if (root && root->vps[0])
+		root->vps[0]->halted = 0;
+}
+
+/* A partition that broke a rule it cannot recover from: the root takes
+ * the run down with it (as a root crash does); a child stops. */
+static void partition_fault(struct hv_vp *vp, const char *what, uint64_t a, uint64_t b)
+{
+	struct hv_partition *p = vp->part;
+
+	rt_printf("hv: partition %lu VP %u: %s (0x%lx, 0x%lx) at rip 0x%lx\n", (unsigned long)p->id, vp->index, what,
+		  (unsigned long)a, (unsigned long)b, (unsigned long)vmread(VMCS_GUEST_RIP));
+	if (p->is_root)
+		rt_exit(4);
+	for (unsigned i = 0; i < p->nvps; i++)
+		if (p->vps[i])
+			p->vps[i]->runnable = 0;
+	p->faulted = true;
+	wake_root();
+}
+
+static void handle_exit(struct hv_vp *vp)
+{
+	uint32_t reason = (uint32_t)vmread(VMCS_EXIT_REASON);
+
+	if (reason & EXIT_REASON_FAILED_VMENTRY) {
+		partition_fault(vp, "VM entry failed", reason, vmread(VMCS_EXIT_QUALIFICATION));
+		return;
+	}
+	switch (reason & 0xffff) {
+	case EXIT_REASON_CPUID:
+		exit_cpuid(vp);
+		break;
+	case EXIT_REASON_MSR_READ:
+		exit_msr(vp, 0);
+		break;
+	case EXIT_REASON_MSR_WRITE:
+		exit_msr(vp, 1);
+		break;
+	case EXIT_REASON_VMCALL:
+		hv_hypercall(vp);
+		break;
+	case EXIT_REASON_HLT:
+		hv_skip_instruction();
+		vp->halted = 1;
+		if (!vp->part->is_root)
+			wake_root();
+		break;
+	case EXIT_REASON_IO_INSTRUCTION:
+		/* Only children exit on I/O; forwarding it to the root's
+		 * worker as an intercept message is not there yet. */
+		partition_fault(vp, "I/O port access with no device model (qualification, 0)",
+				vmread(VMCS_EXIT_QUALIFICATION), 0);
+		break;
+	case EXIT_REASON_PREEMPTION_TIMER:
+		break;		/* the slice is over */
+	case EXIT_REASON_VMCLEAR:
+	case EXIT_REASON_VMLAUNCH:
+	case EXIT_REASON_VMPTRLD:
+	case EXIT_REASON_VMPTRST:
+	case EXIT_REASON_VMREAD:
+	case EXIT_REASON_VMRESUME:
+	case EXIT_REASON_VMWRITE:
+	case EXIT_REASON_VMXOFF:
+	case EXIT_REASON_VMXON:
+	case EXIT_REASON_INVEPT:
+	case EXIT_REASON_INVVPID:
+		hv_inject_exception(6, 0, 0);	/* no nested VMX: #UD */
+		break;
+	case EXIT_REASON_EPT_VIOLATION:
+		partition_fault(vp, "access outside its memory (EPT violation: GPA, qualification)",
+				vmread(VMCS_GUEST_PHYSICAL_ADDRESS), vmread(VMCS_EXIT_QUALIFICATION));
+		break;
+	case EXIT_REASON_TRIPLE_FAULT:
+		partition_fault(vp, "triple fault", 0, 0);
+		break;
+	default:
+		partition_fault(vp, "unexpected VM exit (reason, qualification)", reason,
+				vmread(VMCS_EXIT_QUALIFICATION));
+		break;
+	}
+}
+
+/* The next VP to run on `lp` after `cur`: round robin over partition
+ * slots and VP indices. */
+static struct hv_vp *next_vp(unsigned lp, struct hv_vp *cur)
+{
+	unsigned nslots = hv_partition_slots(), start = 0, n = nslots * HV_MAX_VPS;
+
+	if (cur)
+		start = cur->part->slot * HV_MAX_VPS + cur->index + 1;
+	for (unsigned k = 0; k < n; k++) {
+		unsigned i = (start + k) % n;
+		struct hv_partition *p = hv_partition_at(i / HV_MAX_VPS);
+		struct hv_vp *vp = p ? p->vps[i % HV_MAX_VPS] : NULL;
+
+		if (vp && vp->lp == lp && vp->runnable && !vp->halted && !vp->suspended)
+			return vp;
+	}
+	return NULL;
+}
+
+void hv_run(unsigned lp)
+{
+	struct hv_vp *cur = NULL, *vp;
+	uint64_t loaded = 0;
+	unsigned rate = rdmsr(MSR_IA32_VMX_MISC) & 0x1f;
+
+	for (;;) {
+		int r;
+
+		vp = next_vp(lp, cur);
+		if (!vp) {
+			rt_printf("hv: LP%u: no VP can run; halting\n", lp);
+			for (;;)
+				asm volatile("cli; hlt");
+		}
+		if (vp->vmcs != loaded) {
+			if (hv_vmptrld(vp->vmcs)) {
+				partition_fault(vp, "VMPTRLD failed", vp->vmcs, 0);
+				continue;
+			}
+			loaded = vp->vmcs;
+		}
+		/* A time slice when another VP could use the LP (SDM 26.5.1). */
+		if (next_vp(lp, vp) != vp) {
+			vmwrite(VMCS_PIN_BASED_CTLS, vmread(VMCS_PIN_BASED_CTLS) | PIN_BASED_PREEMPTION_TIMER);
+			vmwrite(VMCS_PREEMPTION_TIMER_VALUE, HV_SLICE_CYCLES >> rate);
+		} else {
+			vmwrite(VMCS_PIN_BASED_CTLS, vmread(VMCS_PIN_BASED_CTLS) & ~(uint64_t)PIN_BASED_PREEMPTION_TIMER);
+		}
+		r = hv_vmx_run(&vp->g, vp->launched);
+		if (r) {
+			partition_fault(vp, "VMLAUNCH/VMRESUME failed (result, VM-instruction error)", (uint64_t)r,
+					vmread(VMCS_VM_INSTRUCTION_ERROR));
+			continue;
+		}
+		vp->launched = 1;
+		handle_exit(vp);
+		cur = vp;
+	}
+}

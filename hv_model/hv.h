@@ -1,0 +1,265 @@
+/* hv_model: the hypervisor's core types and the interfaces between its
+ * parts.  It runs in VMX root operation on the simulated CPU, hosts the
+ * root partition (whose kernel is the boot module named "root") and the
+ * child partitions the root creates through TLFS hypercalls.
+ *
+ * Memory.  The hypervisor addresses all physical memory through an
+ * identity map of its own (paging.c), so a physical address is also a
+ * pointer.  Its own pages come from one pool (mm.c) carved out of RAM at
+ * boot: the image and the pool are the hypervisor's memory, absent from
+ * the root's EPT.  Everything a child partition needs (its EPT, VMCSs,
+ * VP structures) comes from the pages the root deposits for it, which
+ * leave the root's EPT while the hypervisor holds them (TLFS "Memory
+ * Management: Deposit and Withdraw"). */
+#ifndef HV_MODEL_HV_H
+#define HV_MODEL_HV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hv/bootinfo.h>
+#include <hv/tlfs.h>
+
+#include "hvcall.h"
+
+#define HV_PAGE_MASK (~(HV_PAGE_SIZE - 1))
+#define HV_MAX_LPS 64
+
+/* ---- pages (mm.c) ---- */
+
+/* A pool of free 4 KiB pages, linked through their first word. */
+struct hv_pool {
+	uint64_t head;		/* physical address of the first free page, 0 = empty */
+	uint64_t free;		/* pages in the pool */
+	uint64_t total;		/* pages ever put in (deposited) */
+};
+
+void hv_pool_put(struct hv_pool *p, uint64_t pa);	/* pa page-aligned */
+uint64_t hv_pool_get(struct hv_pool *p);		/* a zeroed page, 0 if empty */
+/* The hypervisor's own pool, set up by hv_mm_init(). */
+extern struct hv_pool hv_pool;
+/* The pool and the page-ownership array for RAM below `top`. */
+int hv_mm_init(const struct hv_bootinfo *bi, uint64_t top, uint64_t *pool_base, uint64_t *pool_len);
+
+enum hv_page_state {
+	HV_PAGE_ROOT,		/* the root's: in its EPT (and maybe mapped into children) */
+	HV_PAGE_HV,		/* the hypervisor's image and pool */
+	HV_PAGE_DEPOSITED,	/* in a partition's pool */
+	HV_PAGE_NONE,		/* not RAM */
+};
+enum hv_page_state hv_page_state(uint64_t pa, unsigned *maps);
+void hv_page_set_state(uint64_t pa, enum hv_page_state st);
+/* Count a child mapping of a root page in (+1) or out (-1); -1 if the
+ * count would go below 0 or overflow. */
+int hv_page_map_count(uint64_t pa, int delta);
+
+static inline void *hv_va(uint64_t pa)
+{
+	return (void *)(uintptr_t)pa;
+}
+
+static inline uint64_t hv_pa(const void *va)
+{
+	return (uint64_t)(uintptr_t)va;
+}
+
+/* ---- the hypervisor's address space and descriptor tables (paging.c) ---- */
+
+#define HV_SEL_CODE 0x08
+#define HV_SEL_DATA 0x10
+#define HV_SEL_TSS 0x18
+
+/* Identity map of [0, max(4 GiB, top)) and the GDT, TSS and IDT of LP
+ * `lp`; loads them.  0 or -1. */
+int hv_paging_init(uint64_t top);
+int hv_cpu_tables_init(unsigned lp);
+uint64_t hv_gdt_base(unsigned lp);
+uint64_t hv_tss_base(unsigned lp);
+uint64_t hv_idt_base(void);
+
+/* ---- EPT (ept.c) ---- */
+
+/* EPT permissions and memory type of a leaf (SDM 29.3.2). */
+#define EPT_R 0x1ull
+#define EPT_W 0x2ull
+#define EPT_X 0x4ull
+#define EPT_RWX (EPT_R | EPT_W | EPT_X)
+#define EPT_MT_UC (0ull << 3)
+#define EPT_MT_WB (6ull << 3)
+
+struct hv_ept {
+	uint64_t pml4;		/* physical address of the PML4 */
+	struct hv_pool *pool;	/* where its paging-structure pages come from */
+	uint64_t pages;		/* paging-structure pages taken from it */
+};
+
+int hv_ept_init(struct hv_ept *e, struct hv_pool *pool);
+/* Map [gpa, gpa + len) to [hpa, ...) with `flags` (EPT_R/W/X | EPT_MT_*),
+ * in 2 MiB leaves where both addresses and the length allow and 4 KiB
+ * otherwise, splitting larger leaves as needed.  0, or -1 when the pool
+ * ran dry (what was mapped stays mapped). */
+int hv_ept_map(struct hv_ept *e, uint64_t gpa, uint64_t hpa, uint64_t len, uint64_t flags);
+int hv_ept_unmap(struct hv_ept *e, uint64_t gpa, uint64_t len);
+/* The host-physical address behind `gpa` if its leaf allows `need`
+ * (EPT_R/W/X), else ~0. */
+uint64_t hv_ept_translate(const struct hv_ept *e, uint64_t gpa, uint64_t need);
+uint64_t hv_ept_eptp(const struct hv_ept *e);
+/* The raw leaf entry for `gpa` (0 if none).  The 4 KiB leaf for `gpa`,
+ * splitting a 2 MiB one, and writing a 4 KiB leaf: the hypercall page
+ * overlay saves and restores what it covers. */
+uint64_t hv_ept_leaf(const struct hv_ept *e, uint64_t gpa);
+int hv_ept_leaf_4k(struct hv_ept *e, uint64_t gpa, uint64_t *leaf);
+int hv_ept_set_leaf(struct hv_ept *e, uint64_t gpa, uint64_t leaf);
+/* Give every paging-structure page back to the pool (partition deletion). */
+void hv_ept_destroy(struct hv_ept *e);
+/* Call fn for every present leaf (4 KiB or 2 MiB). */
+void hv_ept_for_each_leaf(const struct hv_ept *e, void (*fn)(uint64_t gpa, uint64_t leaf, void *ctx), void *ctx);
+
+/* ---- VMX (vmx.c, vmx_entry.S) ---- */
+
+#define HV_VP_MSRS 6	/* STAR, LSTAR, CSTAR, FMASK, KERNEL_GS_BASE, TSC_AUX (vpregs.c) */
+
+/* Guest registers the VMCS does not hold, saved at each exit. */
+struct hv_gprs {
+	uint64_t rax, rcx, rdx, rbx, rbp, rsi, rdi;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t cr2;
+};
+
+int hv_vmx_on(unsigned lp);
+uint32_t hv_vmcs_revision(void);
+void hv_vmcs_write_host(unsigned lp);	/* into the current VMCS */
+uint32_t hv_vmx_ctl(uint32_t cap_msr, uint32_t want);
+static inline uint64_t vmread(uint64_t field)
+{
+	uint64_t v;
+
+	asm volatile("vmread %1, %0" : "=r"(v) : "r"(field) : "cc");
+	return v;
+}
+
+static inline void vmwrite(uint64_t field, uint64_t v)
+{
+	asm volatile("vmwrite %1, %0" : : "r"(field), "r"(v) : "cc", "memory");
+}
+
+/* VMCLEAR and VMPTRLD; 0 or the VMX result (1 VMfailInvalid, 2 VMfailValid). */
+int hv_vmclear(uint64_t pa);
+int hv_vmptrld(uint64_t pa);
+/* Enter the guest of the current VMCS with `g` loaded (VMLAUNCH if
+ * !launched); returns 0 after a VM exit with `g` saved, or 1/2 if the
+ * entry instruction failed (VMfailInvalid/VMfailValid). */
+int hv_vmx_run(struct hv_gprs *g, int launched);
+
+/* ---- partitions and VPs (partition.c) ---- */
+
+enum hv_partition_state {
+	HV_PART_UNINITIALIZED,	/* created; deposit and initialize only */
+	HV_PART_ACTIVE,		/* initialized: VPs, mappings, running */
+	HV_PART_FINALIZED,	/* finalized: withdraw and delete only */
+};
+
+#define HV_MAX_VPS 64
+
+struct hv_partition;
+
+struct hv_vp {
+	struct hv_partition *part;
+	unsigned index;
+	int suspended;		/* HvRegisterExplicitSuspend: created suspended */
+	uint64_t vmcs;		/* physical address of its VMCS region */
+	int launched;
+	int runnable;		/* started and not halted */
+	int halted;		/* executed HLT: waits for an interrupt */
+	unsigned lp;		/* the LP it last ran on */
+	struct hv_gprs g;
+	/* MSRs VMX does not switch: the VM-entry MSR-load and VM-exit
+	 * MSR-store area (16 bytes an entry, SDM 25.7.2). */
+	uint8_t msr_area[HV_VP_MSRS * 16] __attribute__((aligned(16)));
+};
+
+struct hv_partition {
+	uint64_t id;
+	unsigned slot;			/* index in the partition table */
+	enum hv_partition_state state;
+	bool is_root;
+	bool in_use;
+	bool faulted;			/* stopped by the hypervisor after a fault */
+	struct hv_partition *parent;	/* the creator; NULL for the root */
+	struct hv_pool *meta_pool;	/* where its MSR bitmap came from (the parent's) */
+	struct hv_ept ept;
+	struct hv_pool pool;		/* deposited pages (children) */
+	uint64_t create_flags;
+	uint64_t msr_bitmap;		/* physical address of its MSR bitmap page */
+	uint64_t guest_os_id;		/* HV_X64_MSR_GUEST_OS_ID */
+	uint64_t hypercall_msr;		/* HV_X64_MSR_HYPERCALL */
+	uint64_t hypercall_page;	/* hypervisor page overlaid at the GPFN, 0 = none */
+	uint64_t hypercall_saved;	/* the EPT leaf the overlay covers */
+	uint64_t privileges;		/* HV_PARTITION_PRIVILEGE_MASK: CPUID 0x40000003 EBX:EAX */
+	uint64_t synthetic_features;	/* HV_PARTITION_PROPERTY_SYNTHETIC_PROC_FEATURES */
+	unsigned nvps;
+	struct hv_vp *vps[HV_MAX_VPS];
+};
+
+struct hv_partition *hv_partition_new(bool root);
+struct hv_partition *hv_partition_find(uint64_t id);
+struct hv_partition *hv_partition_at(unsigned slot);	/* NULL if the slot is free */
+unsigned hv_partition_slots(void);
+struct hv_vp *hv_vp_create(struct hv_partition *p, unsigned index, struct hv_pool *pool, unsigned lp);
+
+/* Initial state of a VP in 64-bit flat mode (the root's handoff). */
+struct hv_vp_boot {
+	uint64_t rip, rsp, cr0, cr3, cr4, efer;
+	uint64_t gdt, tss;
+	uint16_t gdt_limit, cs, ds, tr;
+};
+void hv_vp_set_long_mode(const struct hv_vp_boot *b);	/* into the current VMCS */
+
+/* Registers by TLFS name (vpregs.c); the VP's VMCS must be current. */
+uint16_t hv_vp_get_register(struct hv_vp *vp, uint32_t name, union hv_register_value *v);
+uint16_t hv_vp_set_register(struct hv_vp *vp, uint32_t name, const union hv_register_value *v);
+void hv_vp_set_reset_state(void);
+void hv_vp_msr_area_init(struct hv_vp *vp);
+
+/* ---- the root partition (root.c), exits (exit.c), scheduling ---- */
+
+struct cpuid_regs;
+void hv_inject_exception(unsigned vector, int has_error, uint32_t error);
+void hv_skip_instruction(void);
+/* Synthetic CPUID leaves and MSRs (synth.c): 1 / 0 if handled, else
+ * 0 / -1 (the caller falls back to the processor's CPUID, or #GP). */
+int hv_cpuid_synthetic(struct hv_vp *vp, uint32_t leaf, struct cpuid_regs *r);
+int hv_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v);
+int hv_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v);
+/* ---- hypercalls (hypercall.c, and the handlers in partmgmt.c) ---- */
+
+/* A call being handled: the input block (fixed header, then the rep
+ * elements), the output block, and the next rep to do. */
+struct hv_call {
+	struct hv_vp *vp;
+	struct hvcall_ctl ctl;
+	const uint8_t *in;
+	uint8_t *out;
+	unsigned rep;		/* starts at the rep start index; handlers advance it */
+	uint64_t deadline;	/* TSC by which a rep call should return */
+};
+
+struct hv_handler {
+	uint16_t code;
+	uint16_t (*fn)(struct hv_call *c);
+};
+extern const struct hv_handler hv_handlers[];	/* ends with fn == NULL */
+
+void hv_hypercall_init(uint64_t tsc_khz);
+/* A VMCALL exit: the TLFS hypercall interface. */
+void hv_hypercall(struct hv_vp *vp);
+/* A rep handler's loop condition: reps left and time left; the first rep
+ * of an invocation (`started`) always runs. */
+bool hv_call_more(struct hv_call *c, unsigned started);
+
+struct hv_partition *hv_root_create(const struct hv_bootinfo *bi, uint64_t pool_base, uint64_t pool_len);
+/* Run VPs on this LP until nothing can run; does not return. */
+__attribute__((noreturn)) void hv_run(unsigned lp);
+
+#endif

@@ -1,0 +1,111 @@
+/* The hypercall interface (TLFS "Hypercall Interface"): a VMCALL exit
+ * from a VP whose partition enabled the hypercall page.  The control
+ * word in RCX is decoded and checked (hvcall.c), the input block copied
+ * from the caller's memory (RDX/R8 hold the GPAs, or the input itself in
+ * the fast form), the handler runs, the output block is copied back and
+ * RAX gets the status and reps completed.  A rep call that runs past the
+ * time bound returns with RIP not advanced and the rep start index in
+ * RCX moved on, so the VP re-executes it (TLFS "Hypercall Continuation"). */
+#include <hv/vmx.h>
+
+#include "hv.h"
+#include "hvcall.h"
+#include "rt.h"
+
+/* TLFS: the hypervisor bounds a hypercall to about 50 microseconds. */
+#define HV_CALL_BOUND_US 50
+
+static uint64_t bound_cycles;
+
+static const struct hv_handler *find_handler(uint16_t code)
+{
+	for (const struct hv_handler *h = hv_handlers; h->fn; h++)
+		if (h->code == code)
+			return h;
+	return NULL;
+}
+
+/* Copy between the caller's guest-physical memory and a hypervisor
+ * buffer; the checks before guarantee the block does not cross a page.
+ * -1 if the page is not the caller's with the access needed. */
+static int guest_copy(struct hv_partition *p, uint64_t gpa, void *buf, uint32_t len, int write)
+{
+	uint64_t hpa;
+
+	if (!len)
+		return 0;
+	hpa = hv_ept_translate(&p->ept, gpa, write ? EPT_W : EPT_R);
+	if (hpa == ~0ull)
+		return -1;
+	if (write)
+		memcpy(hv_va(hpa), buf, len);
+	else
+		memcpy(buf, hv_va(hpa), len);
+	return 0;
+}
+
+void hv_hypercall_init(uint64_t tsc_khz)
+{
+	bound_cycles = tsc_khz * HV_CALL_BOUND_US / 1000;
+}
+
+void hv_hypercall(struct hv_vp *vp)
+{
+	static uint8_t in[HV_PAGE_SIZE] __attribute__((aligned(8)));
+	static uint8_t out[HV_PAGE_SIZE] __attribute__((aligned(8)));
+	struct hv_partition *p = vp->part;
+	uint64_t rcx = vp->g.rcx, in_gpa = vp->g.rdx, out_gpa = vp->g.r8;
+	struct hv_call call = { .vp = vp, .in = in, .out = out };
+	const struct hvcall_desc *d = NULL;
+	const struct hv_handler *h = NULL;
+	enum hvcall_rule why;
+	uint16_t st;
+
+	/* #UD without the hypercall page, from CPL > 0 or outside protected
+	 * mode (TLFS "Hypercall Interface"; SS.DPL is the CPL, SDM 25.4.1). */
+	if (!(p->hypercall_msr & HV_X64_MSR_HYPERCALL_ENABLE) || ((vmread(VMCS_GUEST_SS_AR_BYTES) >> 5) & 3) ||
+	    !(vmread(VMCS_GUEST_CR0) & X86_CR0_PE)) {
+		hv_inject_exception(6, 0, 0);
+		return;
+	}
+	st = hvcall_validate(rcx, in_gpa, out_gpa, (uint32_t)(p->privileges >> 32), &call.ctl, &d, &why);
+	if (st == HV_STATUS_SUCCESS && !(h = find_handler(d->code)))
+		st = HV_STATUS_INVALID_HYPERCALL_CODE;	/* described, not implemented */
+	if (st == HV_STATUS_SUCCESS) {
+		uint32_t n = hvcall_in_bytes(d, &call.ctl);
+
+		memset(in, 0, n);
+		if (call.ctl.fast) {
+			uint64_t regs[2] = { vp->g.rdx, vp->g.r8 };
+
+			memcpy(in, regs, n < sizeof(regs) ? n : sizeof(regs));
+		} else if (guest_copy(p, in_gpa, in, n, 0)) {
+			st = HV_STATUS_INVALID_ALIGNMENT;	/* not the caller's memory */
+		}
+	}
+	if (st == HV_STATUS_SUCCESS) {
+		call.rep = call.ctl.rep_start;
+		call.deadline = rdtsc() + bound_cycles;
+		memset(out, 0, hvcall_out_bytes(d, &call.ctl));
+		st = h->fn(&call);
+		if (!call.ctl.fast && guest_copy(p, out_gpa, out, hvcall_out_bytes(d, &call.ctl), 1))
+			st = HV_STATUS_INVALID_ALIGNMENT;
+	}
+	if (st == HV_STATUS_SUCCESS && d && d->rep && call.rep < call.ctl.rep_count) {
+		/* Continuation: the VP re-executes VMCALL from rep `call.rep`. */
+		vp->g.rcx = (rcx & ~HV_HYPERCALL_REP_START_MASK) |
+			    ((uint64_t)call.rep << HV_HYPERCALL_REP_START_OFFSET);
+		return;
+	}
+	vp->g.rax = hvcall_result(st, d && d->rep ? call.rep : 0);
+	hv_skip_instruction();
+}
+
+/* A rep handler's loop condition: more reps, and time left (at least one
+ * rep is always attempted, TLFS "Hypercall Classes"). */
+bool hv_call_more(struct hv_call *c, unsigned started)
+{
+	if (c->rep >= c->ctl.rep_count)
+		return false;
+	return c->rep == started || rdtsc() < c->deadline;
+}
