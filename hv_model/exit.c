@@ -5,6 +5,7 @@
  * HV_SLICE_CYCLES of simulated time measured by the VMX-preemption
  * timer; a VP that executes HLT yields until something wakes it.  When
  * no VP can run the LP halts. */
+#include <hv/marker.h>
 #include <hv/vmx.h>
 
 #include "hv.h"
@@ -159,21 +160,28 @@ static void handle_exit(struct hv_vp *vp)
 	}
 }
 
-/* The next VP to run on `lp` after `cur`: round robin over partition
- * slots and VP indices. */
+static int can_run(const struct hv_vp *vp, unsigned lp)
+{
+	return vp && vp->lp == lp && vp->runnable && !vp->halted && !vp->suspended;
+}
+
+/* The next VP to run on `lp` after `cur` (which may be the answer again):
+ * round robin over partition slots and the VPs each has. */
 static struct hv_vp *next_vp(unsigned lp, struct hv_vp *cur)
 {
-	unsigned nslots = hv_partition_slots(), start = 0, n = nslots * HV_MAX_VPS;
+	unsigned ns = hv_partition_slots(), s0 = cur ? cur->part->slot : 0, i0 = cur ? cur->index + 1 : 0;
 
-	if (cur)
-		start = cur->part->slot * HV_MAX_VPS + cur->index + 1;
-	for (unsigned k = 0; k < n; k++) {
-		unsigned i = (start + k) % n;
-		struct hv_partition *p = hv_partition_at(i / HV_MAX_VPS);
-		struct hv_vp *vp = p ? p->vps[i % HV_MAX_VPS] : NULL;
+	for (unsigned k = 0; k <= ns; k++) {
+		struct hv_partition *p = hv_partition_at((s0 + k) % ns);
+		unsigned end;
 
-		if (vp && vp->lp == lp && vp->runnable && !vp->halted && !vp->suspended)
-			return vp;
+		if (!p)
+			continue;
+		/* back at cur's partition after a full turn: up to cur */
+		end = k == ns ? (i0 < p->nvps ? i0 : p->nvps) : p->nvps;
+		for (unsigned i = k == 0 ? i0 : 0; i < end; i++)
+			if (can_run(p->vps[i], lp))
+				return p->vps[i];
 	}
 	return NULL;
 }
@@ -207,6 +215,7 @@ void hv_run(unsigned lp)
 		} else {
 			vmwrite(VMCS_PIN_BASED_CTLS, vmread(VMCS_PIN_BASED_CTLS) & ~(uint64_t)PIN_BASED_PREEMPTION_TIMER);
 		}
+		HV_MARKER(HV_MARK_RUN_VP, vp->part->id << 32 | vp->index);
 		r = hv_vmx_run(&vp->g, vp->launched);
 		if (r) {
 			partition_fault(vp, "VMLAUNCH/VMRESUME failed (result, VM-instruction error)", (uint64_t)r,

@@ -204,6 +204,7 @@ struct hv_partition {
 
 struct hv_partition *hv_partition_new(bool root);
 struct hv_partition *hv_partition_find(uint64_t id);
+void hv_mark_partition(const struct hv_partition *p, unsigned event);	/* enum hv_mark_partition_event */
 struct hv_partition *hv_partition_at(unsigned slot);	/* NULL if the slot is free */
 unsigned hv_partition_slots(void);
 struct hv_vp *hv_vp_create(struct hv_partition *p, unsigned index, struct hv_pool *pool, unsigned lp);

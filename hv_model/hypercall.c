@@ -6,6 +6,7 @@
  * RAX gets the status and reps completed.  A rep call that runs past the
  * time bound returns with RIP not advanced and the rep start index in
  * RCX moved on, so the VP re-executes it (TLFS "Hypercall Continuation"). */
+#include <hv/marker.h>
 #include <hv/vmx.h>
 
 #include "hv.h"
@@ -53,6 +54,7 @@ void hv_hypercall(struct hv_vp *vp)
 {
 	static uint8_t in[HV_PAGE_SIZE] __attribute__((aligned(8)));
 	static uint8_t out[HV_PAGE_SIZE] __attribute__((aligned(8)));
+	static struct hv_mark_hypercall mark;
 	struct hv_partition *p = vp->part;
 	uint64_t rcx = vp->g.rcx, in_gpa = vp->g.rdx, out_gpa = vp->g.r8;
 	struct hv_call call = { .vp = vp, .in = in, .out = out };
@@ -83,22 +85,30 @@ void hv_hypercall(struct hv_vp *vp)
 			st = HV_STATUS_INVALID_ALIGNMENT;	/* not the caller's memory */
 		}
 	}
+	call.rep = call.ctl.rep_start;
+	HV_MARKER(HV_MARK_HCALL_BODY, 0);
 	if (st == HV_STATUS_SUCCESS) {
-		call.rep = call.ctl.rep_start;
 		call.deadline = rdtsc() + bound_cycles;
 		memset(out, 0, hvcall_out_bytes(d, &call.ctl));
 		st = h->fn(&call);
-		if (!call.ctl.fast && guest_copy(p, out_gpa, out, hvcall_out_bytes(d, &call.ctl), 1))
-			st = HV_STATUS_INVALID_ALIGNMENT;
 	}
+	HV_MARKER(HV_MARK_HCALL_BODY_END, 0);
+	if (st == HV_STATUS_SUCCESS && !call.ctl.fast &&
+	    guest_copy(p, out_gpa, out, hvcall_out_bytes(d, &call.ctl), 1))
+		st = HV_STATUS_INVALID_ALIGNMENT;
+	mark = (struct hv_mark_hypercall){ .code = call.ctl.code, .status = st,
+					   .reps = call.rep - call.ctl.rep_start, .partition = p->id,
+					   .vp = vp->index };
 	if (st == HV_STATUS_SUCCESS && d && d->rep && call.rep < call.ctl.rep_count) {
 		/* Continuation: the VP re-executes VMCALL from rep `call.rep`. */
 		vp->g.rcx = (rcx & ~HV_HYPERCALL_REP_START_MASK) |
 			    ((uint64_t)call.rep << HV_HYPERCALL_REP_START_OFFSET);
-		return;
+		mark.continued = 1;
+	} else {
+		vp->g.rax = hvcall_result(st, d && d->rep ? call.rep : 0);
+		hv_skip_instruction();
 	}
-	vp->g.rax = hvcall_result(st, d && d->rep ? call.rep : 0);
-	hv_skip_instruction();
+	HV_MARKER(HV_MARK_HCALL_DONE, &mark);
 }
 
 /* A rep handler's loop condition: more reps, and time left (at least one

@@ -1,5 +1,6 @@
 /* Partitions and their VPs: the table of partitions, VP creation with a
  * VMCS of its own, and the execution controls every VP gets. */
+#include <hv/marker.h>
 #include <hv/vmx.h>
 
 #include "hv.h"
@@ -26,6 +27,15 @@ struct hv_partition *hv_partition_new(bool root)
 		return p;
 	}
 	return NULL;
+}
+
+/* Tell hvsim a partition changed state (include/hv/marker.h). */
+void hv_mark_partition(const struct hv_partition *p, unsigned event)
+{
+	static struct hv_mark_partition m;
+
+	m = (struct hv_mark_partition){ .partition = p->id, .event = event };
+	HV_MARKER(HV_MARK_PARTITION, &m);
 }
 
 struct hv_partition *hv_partition_find(uint64_t id)

@@ -9,6 +9,7 @@
  * only withdrawals and DeletePartition apply.  Only the parent acts on a
  * child.  Memory a child uses comes from the pages deposited for it;
  * pages deposited leave the depositor's EPT until withdrawn. */
+#include <hv/marker.h>
 #include <hv/vmx.h>
 
 #include "hv.h"
@@ -140,6 +141,7 @@ static uint16_t create_partition(struct hv_call *c)
 	 * privileges (TLFS "Partition Privilege Flags"). */
 	p->privileges = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE;
 	((struct hv_output_create_partition *)c->out)->partition_id = p->id;
+	hv_mark_partition(p, HV_MARK_PART_CREATED);
 	return HV_STATUS_SUCCESS;
 }
 
@@ -156,6 +158,7 @@ static uint16_t initialize_partition(struct hv_call *c)
 	if (hv_ept_init(&p->ept, &p->pool))
 		return HV_STATUS_INSUFFICIENT_MEMORY;
 	p->state = HV_PART_ACTIVE;
+	hv_mark_partition(p, HV_MARK_PART_INITIALIZED);
 	return HV_STATUS_SUCCESS;
 }
 
@@ -199,6 +202,7 @@ static uint16_t finalize_partition(struct hv_call *c)
 		hv_ept_destroy(&p->ept);
 	}
 	p->state = HV_PART_FINALIZED;
+	hv_mark_partition(p, HV_MARK_PART_FINALIZED);
 	hv_vmptrld(c->vp->vmcs);	/* VMCLEAR above may have unloaded the caller's */
 	return HV_STATUS_SUCCESS;
 }
@@ -220,6 +224,7 @@ static uint16_t delete_partition(struct hv_call *c)
 			return HV_STATUS_INSUFFICIENT_MEMORY;
 	hv_pool_put(p->meta_pool, p->msr_bitmap);
 	p->in_use = false;
+	hv_mark_partition(p, HV_MARK_PART_DELETED);
 	return HV_STATUS_SUCCESS;
 }
 

@@ -7,6 +7,7 @@
  *
  * The handoff is built in the boot area, which the hypervisor has left
  * for its own tables; the original boot information is copied first. */
+#include <hv/marker.h>
 #include <hv/vmx.h>
 
 #include "hv.h"
@@ -281,5 +282,7 @@ struct hv_partition *hv_root_create(const struct hv_bootinfo *bi, uint64_t pool_
 	vp->g.rdi = rbi;
 	p->state = HV_PART_ACTIVE;
 	vp->runnable = 1;
+	hv_mark_partition(p, HV_MARK_PART_CREATED);
+	hv_mark_partition(p, HV_MARK_PART_INITIALIZED);
 	return p;
 }

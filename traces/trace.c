@@ -62,6 +62,12 @@ static const struct kind_desc kind_table[TRACE_KIND_MAX] = {
 		{ "reason", ARG_HEX }, { "qual", ARG_HEX }, { "rip", ARG_HEX }, { "cycles", ARG_DEC } } },
 	[TRACE_MARKER] = { "marker", {
 		{ "id", ARG_DEC }, { "arg1", ARG_HEX }, { "arg2", ARG_HEX }, { "arg3", ARG_HEX } } },
+	[TRACE_HYPERCALL] = { "hypercall", {
+		{ "code", ARG_HEX }, { "status", ARG_HEX }, { "reps", ARG_DEC }, { "cycles", ARG_DEC } } },
+	[TRACE_HYPERCALL_STAGES] = { "hypercall_stages", {
+		{ "exit", ARG_DEC }, { "dispatch", ARG_DEC }, { "body", ARG_DEC }, { "entry", ARG_DEC } } },
+	[TRACE_PARTITION] = { "partition", {
+		{ "id", ARG_DEC }, { "event", ARG_DEC }, { NULL, ARG_HEX }, { NULL, ARG_HEX } } },
 };
 
 static bool kind_known(unsigned kind)

@@ -38,6 +38,12 @@ enum trace_kind {
 	TRACE_VM_EXIT,		/* arg0 basic exit reason (bit 31 set for entry failures as in the VMCS field),
 				   arg1 exit qualification, arg2 guest RIP, arg3 transition cycles charged */
 	TRACE_MARKER,		/* arg0 marker id, arg1..3 free: guest/firmware markers */
+	TRACE_HYPERCALL,	/* arg0 call code, arg1 HV_STATUS, arg2 reps completed, arg3 total cycles from
+				   the VMCALL to the next VM entry; partition/vp: the caller */
+	TRACE_HYPERCALL_STAGES,	/* the same call's stages: arg0 exit transition, arg1 dispatch, arg2 handler
+				   body, arg3 return through the VM entry (cycles, summing to the total) */
+	TRACE_PARTITION,	/* arg0 partition id, arg1 event (0 created, 1 initialized, 2 finalized,
+				   3 deleted) */
 	TRACE_KIND_MAX
 };
 

@@ -19,6 +19,7 @@
 #include <capstone/capstone.h>
 
 #include "cost.h"
+#include "hv/marker.h"
 
 enum { MODE16, MODE32, MODE64, NMODES };
 
@@ -488,6 +489,18 @@ static bool takes_memory_extra(enum cost_class cls)
 	}
 }
 
+/* A marker: `nopl 0x4856IIII(%reg)` (include/hv/marker.h). */
+static bool is_marker(const cs_insn *in)
+{
+	const cs_x86 *x = &in->detail->x86;
+
+	return in->id == X86_INS_NOP && x->op_count == 1 && x->operands[0].type == X86_OP_MEM &&
+	       x->operands[0].mem.index == X86_REG_INVALID && x->operands[0].mem.base != X86_REG_INVALID &&
+	       x->operands[0].mem.base != X86_REG_RIP &&
+	       ((uint64_t)x->operands[0].mem.disp >> 16 & 0xffff) == HV_MARKER_MAGIC &&
+	       x->operands[0].mem.disp == (int32_t)x->operands[0].mem.disp;
+}
+
 /* The VMX instructions sim/cpu/vmx.c implements (SDM Vol. 3C ch. 31). */
 static bool is_vmx_insn(unsigned id)
 {
@@ -515,6 +528,11 @@ static uint32_t price(const struct cost_model *cm, const cs_insn *in, enum cost_
 	enum cost_class cls = classify(in);
 	uint64_t cycles = cm->cost[cls];
 
+	/* A marker never perturbs simulated time (DESIGN.md "Markers"). */
+	if (is_marker(in)) {
+		*cls_out = cls;
+		return 0;
+	}
 	/* A VMX instruction costs nothing in its block: vmx.c charges the
 	 * profile's vmx_costs figure when it executes (VM entry and exit
 	 * for VMLAUNCH, VMRESUME and the exits non-root ones cause), so a
@@ -546,6 +564,8 @@ static int site_kind(const cs_insn *in)
 {
 	const cs_x86 *x = &in->detail->x86;
 
+	if (is_marker(in))
+		return SITE_MARKER;
 	switch (in->id) {
 	case X86_INS_MOV:
 		/* MOV CR (0F 20/22) and MOV DR (0F 21/23): one operand is the
@@ -638,6 +658,8 @@ int cost_price_block(struct cost_model *cm, const uint8_t *code, size_t len, uin
 				s->index = n;
 				s->size = cm->insn->size;
 				s->kind = (uint8_t)kind;
+				s->marker = kind == SITE_MARKER ? (uint16_t)cm->insn->detail->x86.operands[0].mem.disp : 0;
+				s->marker_reg = kind == SITE_MARKER ? (uint16_t)cm->insn->detail->x86.operands[0].mem.base : 0;
 			} else {
 				out->overflow = 1;
 			}

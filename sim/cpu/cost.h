@@ -18,7 +18,7 @@ enum cost_site_kind {
 	SITE_WRMSR,
 	SITE_RDTSC,
 	SITE_RDTSCP,
-	SITE_MARKER,	/* reserved for zero-cost markers */
+	SITE_MARKER,	/* a marker (include/hv/marker.h): zero cycles, reported */
 	SITE_INVLPG,	/* Unicorn's INVLPG misses stale code in large pages */
 	/* Control- and debug-register accesses: native in VMX root
 	 * operation except for the fixed-bit checks, intercepted or
@@ -51,6 +51,8 @@ struct cost_site {
 	uint32_t index;		/* instructions before this one in the block */
 	uint8_t size;
 	uint8_t kind;		/* enum cost_site_kind */
+	uint16_t marker;	/* SITE_MARKER: the marker id */
+	uint16_t marker_reg;	/* ... and its base register (Capstone x86_reg) */
 };
 
 #define COST_MAX_SITES 16

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unicorn/unicorn.h>
 
+#include <capstone/capstone.h>
+
 #include "cpu_priv.h"
 #include "diag.h"
 
@@ -238,7 +240,40 @@ static struct site *site_find(struct cpu *c, uint64_t addr)
 	}
 }
 
-static void site_insert(struct cpu *c, uint64_t addr, uint8_t kind, uint8_t size)
+/* Capstone register -> (Unicorn register, GPR number 0-15).  -1 if not a
+ * general-purpose register. */
+int cpu_cs_gpr(unsigned r, int *ucr)
+{
+	static const struct { unsigned cs[3]; int uc; } t[16] = {
+		{ { X86_REG_RAX, X86_REG_EAX, X86_REG_AX }, UC_X86_REG_RAX },
+		{ { X86_REG_RCX, X86_REG_ECX, X86_REG_CX }, UC_X86_REG_RCX },
+		{ { X86_REG_RDX, X86_REG_EDX, X86_REG_DX }, UC_X86_REG_RDX },
+		{ { X86_REG_RBX, X86_REG_EBX, X86_REG_BX }, UC_X86_REG_RBX },
+		{ { X86_REG_RSP, X86_REG_ESP, X86_REG_SP }, UC_X86_REG_RSP },
+		{ { X86_REG_RBP, X86_REG_EBP, X86_REG_BP }, UC_X86_REG_RBP },
+		{ { X86_REG_RSI, X86_REG_ESI, X86_REG_SI }, UC_X86_REG_RSI },
+		{ { X86_REG_RDI, X86_REG_EDI, X86_REG_DI }, UC_X86_REG_RDI },
+		{ { X86_REG_R8, X86_REG_R8D, X86_REG_R8W }, UC_X86_REG_R8 },
+		{ { X86_REG_R9, X86_REG_R9D, X86_REG_R9W }, UC_X86_REG_R9 },
+		{ { X86_REG_R10, X86_REG_R10D, X86_REG_R10W }, UC_X86_REG_R10 },
+		{ { X86_REG_R11, X86_REG_R11D, X86_REG_R11W }, UC_X86_REG_R11 },
+		{ { X86_REG_R12, X86_REG_R12D, X86_REG_R12W }, UC_X86_REG_R12 },
+		{ { X86_REG_R13, X86_REG_R13D, X86_REG_R13W }, UC_X86_REG_R13 },
+		{ { X86_REG_R14, X86_REG_R14D, X86_REG_R14W }, UC_X86_REG_R14 },
+		{ { X86_REG_R15, X86_REG_R15D, X86_REG_R15W }, UC_X86_REG_R15 },
+	};
+
+	for (int i = 0; i < 16; i++)
+		for (int k = 0; k < 3; k++)
+			if (t[i].cs[k] == r) {
+				if (ucr)
+					*ucr = t[i].uc;
+				return i;
+			}
+	return -1;
+}
+
+static void site_insert(struct cpu *c, const struct site *st)
 {
 	size_t mask;
 
@@ -253,13 +288,13 @@ static void site_insert(struct cpu *c, uint64_t addr, uint8_t kind, uint8_t size
 		c->e->nsites = 0;
 		for (size_t i = 0; i < ocap; i++)
 			if (old[i].kind)
-				site_insert(c, old[i].addr, old[i].kind, old[i].size);
+				site_insert(c, &old[i]);
 		free(old);
 	}
 	mask = c->e->site_cap - 1;
-	for (size_t i = hash64(addr) & mask;; i = (i + 1) & mask) {
+	for (size_t i = hash64(st->addr) & mask;; i = (i + 1) & mask) {
 		if (!c->e->sites[i].kind) {
-			c->e->sites[i] = (struct site){ addr, kind, size };
+			c->e->sites[i] = *st;
 			c->e->nsites++;
 			return;
 		}
@@ -306,7 +341,7 @@ static const struct block *block_price(struct cpu *c, uint64_t addr, uint32_t si
 			if (uc_hook_add(c->e->uc, &h, UC_HOOK_CODE, (void *)hook_site, c, s->addr, s->addr) !=
 			    UC_ERR_OK)
 				continue;
-			site_insert(c, s->addr, s->kind, s->size);
+			site_insert(c, &(struct site){ s->addr, s->kind, s->size, s->marker, s->marker_reg });
 			added = 1;
 		}
 	}
@@ -914,6 +949,9 @@ static int site_still_there(struct cpu *c, const struct site *s)
 		return b[n - 2] == 0x0f && b[n - 1] == 0xa2;
 	case SITE_SYSCALL:
 		return b[n - 2] == 0x0f && b[n - 1] == 0x05;
+	case SITE_MARKER:	/* ... 0F 1F, ModRM, disp32 "HV" IIII */
+		return n >= 7 && b[n - 1] == (HV_MARKER_MAGIC >> 8) && b[n - 2] == (HV_MARKER_MAGIC & 0xff) &&
+		       b[n - 3] == (uint8_t)(s->marker >> 8) && b[n - 4] == (uint8_t)s->marker;
 	case SITE_PAUSE:
 		return b[n - 2] == 0xf3 && b[n - 1] == 0x90;
 	case SITE_IRET:
@@ -1026,6 +1064,14 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		c->invlpg_size = s->size;
 		stop_engine(c);
 		return;
+	case SITE_MARKER: {
+		const struct cost_site *cs = cur_site(c, addr);
+		int ucr;
+
+		if (cpu_cs_gpr(s->marker_reg, &ucr) >= 0)
+			marks_marker(c, s->marker, reg(c, ucr), cs ? c->block_start + cs->prefix_cycles : c->cycles);
+		return;		/* the NOP runs, at no cost */
+	}
 	case SITE_SYSCALL:
 		cpu_charge_to_site(c, addr, 1);
 		c->syscall_pending = 1;
@@ -1322,6 +1368,7 @@ void cpu_free(struct cpu *c)
 	if (!c)
 		return;
 	vmx_free(c);
+	marks_free(c);
 	cpu_engine_close(&c->root);
 	cpu_engine_close(&c->guest);
 	cost_model_free(c->cm);
@@ -1620,6 +1667,11 @@ const struct cpu_stats *cpu_get_stats(const struct cpu *c)
 const struct cpu_vmx_stats *cpu_get_vmx_stats(const struct cpu *c)
 {
 	return &c->vmx.st;
+}
+
+const struct cpu_hv_stats *cpu_get_hv_stats(const struct cpu *c)
+{
+	return &c->hv;
 }
 
 const char *cpu_vmx_exit_reason_name(unsigned reason)

@@ -10,6 +10,7 @@
 #ifndef SIM_CPU_CPU_H
 #define SIM_CPU_CPU_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "loader.h"
@@ -52,6 +53,40 @@ struct cpu_vmx_stats {
 	struct cpu_vmx_reason_stats reason[CPU_VMX_REASONS];
 };
 
+/* What the hypervisor's markers (include/hv/marker.h) tell about the
+ * hypercalls and partitions on one LP (marks.c).  Each hypercall's total
+ * runs from its VMCALL to the next VM entry and splits into the exit
+ * transition, the hypervisor's dispatch up to the handler body, the body,
+ * and the return through the VM entry; the four sum to the total. */
+struct cpu_hcall {
+	uint64_t cycle;		/* LP clock at the VMCALL */
+	uint64_t partition;
+	uint32_t vp;
+	uint16_t code, status;
+	uint32_t reps;		/* completed by this invocation */
+	uint32_t continued;	/* re-executed to continue (rep calls) */
+	uint64_t exit, dispatch, body, entry;
+};
+
+struct cpu_part_event {
+	uint64_t cycle, partition;
+	uint32_t event;		/* enum hv_mark_partition_event */
+};
+
+struct cpu_part_exits {
+	uint64_t partition;
+	uint64_t count[CPU_VMX_REASONS];	/* VM exits by basic reason */
+};
+
+struct cpu_hv_stats {
+	struct cpu_hcall *calls;
+	size_t ncalls, cap_calls;
+	struct cpu_part_event *events;
+	size_t nevents, cap_events;
+	struct cpu_part_exits *parts;
+	size_t nparts, cap_parts;
+};
+
 struct cpu_config {
 	unsigned index;		/* LP index = APIC id */
 	unsigned nlps;		/* for CPUID topology */
@@ -87,6 +122,7 @@ uint64_t cpu_cycles(const struct cpu *c);
 void cpu_idle_until(struct cpu *c, uint64_t cycles);
 const struct cpu_stats *cpu_get_stats(const struct cpu *c);
 const struct cpu_vmx_stats *cpu_get_vmx_stats(const struct cpu *c);
+const struct cpu_hv_stats *cpu_get_hv_stats(const struct cpu *c);
 /* "vmcall", "ept_violation", ... for a basic exit reason; NULL if undefined. */
 const char *cpu_vmx_exit_reason_name(unsigned reason);
 unsigned cpu_index(const struct cpu *c);

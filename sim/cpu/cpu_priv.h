@@ -6,6 +6,7 @@
 #include <unicorn/unicorn.h>
 
 #include "cost.h"
+#include "hv/marker.h"
 #include "cpu.h"
 #include "cpu_state.h"
 #include "vmcs.h"
@@ -63,6 +64,7 @@ struct block {
 struct site {
 	uint64_t addr;
 	uint8_t kind, size;
+	uint16_t marker, marker_reg;	/* SITE_MARKER (cost.h) */
 };
 
 #define MAX_OPEN_BUS_PAGES 256
@@ -109,6 +111,16 @@ struct vmx_pending {
 	int fetch;			/* ... for an instruction fetch */
 };
 
+/* What the hypervisor's markers said (marks.c). */
+struct cpu_marks {
+	uint64_t partition;	/* HV_MARK_RUN_VP: the VP the LP runs */
+	uint32_t vp;
+	int vp_known;
+	int hc;			/* the hypercall in flight: marks.c HC_* */
+	uint64_t t_exit, t_exit_end, t_body, t_body_end;
+	struct hv_mark_hypercall rec;
+};
+
 /* VMX operation of one LP (SDM Vol. 3C ch. 23-29); vmx.c. */
 struct vmx {
 	int supported;			/* CPUID.1:ECX.VMX in the profile */
@@ -149,6 +161,8 @@ struct cpu {
 	struct engine root;		/* VMX root mode / no VMX: the LP itself */
 	struct engine guest;		/* VMX non-root mode (vmx.c) */
 	struct engine *e;		/* the one executing */
+	struct cpu_marks marks;
+	struct cpu_hv_stats hv;
 	struct trace_writer *trace;	/* event sink, or NULL */
 	struct cost_model *cm;
 	enum cpu_run_state state;
@@ -232,6 +246,17 @@ void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint6
 void cpu_raise_fault(struct cpu *c, unsigned vec, uint32_t errc);
 void cpu_raise_from_hook(struct cpu *c, unsigned vec, uint32_t errc);
 void cpu_charge_to_site(struct cpu *c, uint64_t addr, int done);
+/* Capstone register -> GPR number 0-15 and Unicorn register; -1 if the
+ * register is not a general-purpose one. */
+int cpu_cs_gpr(unsigned r, int *ucr);
+
+/* Markers (marks.c): one seen at `cycle`; VM exits and entries as vmx.c
+ * takes them; the VP the LP runs, for trace events. */
+void marks_marker(struct cpu *c, unsigned id, uint64_t value, uint64_t cycle);
+void marks_vm_exit(struct cpu *c, unsigned basic, uint64_t start, uint64_t end);
+void marks_vm_entry(struct cpu *c, uint64_t end);
+void marks_current(const struct cpu *c, uint32_t *partition, uint32_t *vp);
+void marks_free(struct cpu *c);
 int cpu_msr_read(struct cpu *c, uint32_t idx, uint64_t *v, uint64_t site);
 int cpu_msr_write(struct cpu *c, uint32_t idx, uint64_t v, uint64_t site);
 uint64_t cpu_engine_msr(struct cpu *c, uint32_t idx);

@@ -126,10 +126,10 @@ static void charge(struct cpu *c, enum vmx_cost k)
 static void event(struct cpu *c, unsigned kind, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
 	struct trace_event ev = {
-		.cycle = c->cycles, .kind = (uint16_t)kind, .lp = (uint16_t)c->index,
-		.partition = TRACE_NONE, .vp = TRACE_NONE, .arg = { a0, a1, a2, a3 },
+		.cycle = c->cycles, .kind = (uint16_t)kind, .lp = (uint16_t)c->index, .arg = { a0, a1, a2, a3 },
 	};
 
+	marks_current(c, &ev.partition, &ev.vp);
 	if (c->trace)
 		trace_emit(c->trace, &ev);
 }
@@ -359,39 +359,6 @@ static int field_supported(struct cpu *c, const struct vmcs_field *f)
 
 /* ---- operands of VMX instructions ------------------------------------- */
 
-/* Capstone register -> (Unicorn register, GPR number 0-15).  -1 if not a
- * general-purpose register. */
-static int gpr_of(unsigned r, int *ucr)
-{
-	static const struct { unsigned cs[3]; int uc; } t[16] = {
-		{ { X86_REG_RAX, X86_REG_EAX, X86_REG_AX }, UC_X86_REG_RAX },
-		{ { X86_REG_RCX, X86_REG_ECX, X86_REG_CX }, UC_X86_REG_RCX },
-		{ { X86_REG_RDX, X86_REG_EDX, X86_REG_DX }, UC_X86_REG_RDX },
-		{ { X86_REG_RBX, X86_REG_EBX, X86_REG_BX }, UC_X86_REG_RBX },
-		{ { X86_REG_RSP, X86_REG_ESP, X86_REG_SP }, UC_X86_REG_RSP },
-		{ { X86_REG_RBP, X86_REG_EBP, X86_REG_BP }, UC_X86_REG_RBP },
-		{ { X86_REG_RSI, X86_REG_ESI, X86_REG_SI }, UC_X86_REG_RSI },
-		{ { X86_REG_RDI, X86_REG_EDI, X86_REG_DI }, UC_X86_REG_RDI },
-		{ { X86_REG_R8, X86_REG_R8D, X86_REG_R8W }, UC_X86_REG_R8 },
-		{ { X86_REG_R9, X86_REG_R9D, X86_REG_R9W }, UC_X86_REG_R9 },
-		{ { X86_REG_R10, X86_REG_R10D, X86_REG_R10W }, UC_X86_REG_R10 },
-		{ { X86_REG_R11, X86_REG_R11D, X86_REG_R11W }, UC_X86_REG_R11 },
-		{ { X86_REG_R12, X86_REG_R12D, X86_REG_R12W }, UC_X86_REG_R12 },
-		{ { X86_REG_R13, X86_REG_R13D, X86_REG_R13W }, UC_X86_REG_R13 },
-		{ { X86_REG_R14, X86_REG_R14D, X86_REG_R14W }, UC_X86_REG_R14 },
-		{ { X86_REG_R15, X86_REG_R15D, X86_REG_R15W }, UC_X86_REG_R15 },
-	};
-
-	for (int i = 0; i < 16; i++)
-		for (int k = 0; k < 3; k++)
-			if (t[i].cs[k] == r) {
-				if (ucr)
-					*ucr = t[i].uc;
-				return i;
-			}
-	return -1;
-}
-
 static int seg_num(unsigned r)
 {
 	switch (r) {
@@ -420,12 +387,12 @@ static int op_lin(struct cpu *c, const cs_insn *in, const cs_x86_op *o, uint64_t
 	if (o->mem.base == X86_REG_RIP || o->mem.base == X86_REG_EIP) {
 		ea += rip + in->size;
 	} else if (o->mem.base != X86_REG_INVALID) {
-		*b = gpr_of(o->mem.base, &u);
+		*b = cpu_cs_gpr(o->mem.base, &u);
 		if (*b >= 0)
 			ea += reg(c, u);
 	}
 	if (o->mem.index != X86_REG_INVALID) {
-		*ix = gpr_of(o->mem.index, &u);
+		*ix = cpu_cs_gpr(o->mem.index, &u);
 		if (*ix >= 0)
 			ea += reg(c, u) * (uint64_t)o->mem.scale;
 	}
@@ -552,7 +519,7 @@ static int decode_vmx(struct cpu *c, uint64_t rip, uint64_t lin, struct vinsn *v
 
 			if (o->type == X86_OP_REG) {
 				if (nreg < 2) {
-					vi->reg[nreg] = gpr_of(o->reg, &vi->ucreg[nreg]);
+					vi->reg[nreg] = cpu_cs_gpr(o->reg, &vi->ucreg[nreg]);
 					nreg++;
 				}
 			} else if (o->type == X86_OP_MEM) {
@@ -1710,6 +1677,7 @@ static void exit_now(struct cpu *c)
 	x->last_reason = basic;
 	x->exit_start = c->cycles - x->costs[VMX_COST_EXIT];
 	event(c, TRACE_VM_EXIT, reason, p.qual, p.rip, x->costs[VMX_COST_EXIT]);
+	marks_vm_exit(c, basic, x->exit_start, c->cycles);
 	if (vmx_trace)
 		fprintf(stderr, "hvsim: LP%u: VM exit %u qual 0x%llx at guest rip 0x%llx, cycle %llu\n", c->index,
 			reason, (unsigned long long)p.qual, (unsigned long long)p.rip, (unsigned long long)c->cycles);
@@ -1840,6 +1808,7 @@ static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 	}
 	event(c, TRACE_VM_ENTRY, launch, vget(c, VMCS_GUEST_RIP), vget(c, VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID ?
 		vget(c, VMCS_ENTRY_INTR_INFO) : 0, x->costs[VMX_COST_ENTRY]);
+	marks_vm_entry(c, c->cycles);
 	if (vmx_trace)
 		fprintf(stderr, "hvsim: LP%u: VM entry (%s) at guest rip 0x%llx, cycle %llu\n", c->index,
 			launch ? "launch" : "resume", (unsigned long long)vget(c, VMCS_GUEST_RIP),
@@ -2836,7 +2805,7 @@ static int mov_cr(struct cpu *c, const cs_insn *in, uint64_t rip, uint64_t addr)
 	const cs_x86 *x = &in->detail->x86;
 	int to = x->operands[0].reg >= X86_REG_CR0 && x->operands[0].reg <= X86_REG_CR15;
 	unsigned n = (to ? x->operands[0].reg : x->operands[1].reg) - X86_REG_CR0;
-	int ucr = UC_X86_REG_INVALID, g = gpr_of(to ? x->operands[1].reg : x->operands[0].reg, &ucr);
+	int ucr = UC_X86_REG_INVALID, g = cpu_cs_gpr(to ? x->operands[1].reg : x->operands[0].reg, &ucr);
 	unsigned bytes = cpu_ctx_code_bits(c->e->ctx) == 64 ? 8 : 4;
 	uint32_t pc = procctl(c);
 	uint64_t qual, v, m;
@@ -2917,7 +2886,7 @@ static int clts_lmsw(struct cpu *c, const cs_insn *in, unsigned kind, uint64_t r
 	if (x->op_count != 1)
 		return 0;
 	if (o->type == X86_OP_REG) {
-		if (gpr_of(o->reg, &ucr) < 0)
+		if (cpu_cs_gpr(o->reg, &ucr) < 0)
 			return 0;
 		src = (uint16_t)reg(c, ucr);
 	} else if (o->type != X86_OP_MEM ||
@@ -2958,7 +2927,7 @@ static int smsw(struct cpu *c, const cs_insn *in, uint64_t rip, uint64_t addr)
 	if (in->detail->x86.op_count != 1)
 		return 0;
 	if (o->type == X86_OP_REG) {
-		if (gpr_of(o->reg, &ucr) < 0)
+		if (cpu_cs_gpr(o->reg, &ucr) < 0)
 			return 0;
 		gpr_write(c, ucr, o->size, v);
 	} else if (o->type != X86_OP_MEM ||
@@ -2977,7 +2946,7 @@ static int mov_dr(struct cpu *c, const cs_insn *in, uint64_t rip)
 	const cs_x86 *x = &in->detail->x86;
 	int to = x->operands[0].reg >= X86_REG_DR0 && x->operands[0].reg <= X86_REG_DR15;
 	unsigned n = (to ? x->operands[0].reg : x->operands[1].reg) - X86_REG_DR0;
-	int g = gpr_of(to ? x->operands[1].reg : x->operands[0].reg, NULL);
+	int g = cpu_cs_gpr(to ? x->operands[1].reg : x->operands[0].reg, NULL);
 
 	if (!c->vmx.nonroot || !(procctl(c) & CPU_BASED_MOV_DR_EXITING) || x->op_count != 2 || g < 0 || n > 7)
 		return 0;

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu.h"
+#include "hvcall.h"
 #include "diag.h"
 #include "hvsim_config.h"
 #include "machine.h"
@@ -126,6 +128,185 @@ static json_t *vmx_json(const struct cpu_vmx_stats *v)
 	return o;
 }
 
+/* ---- hypercalls and partitions (the hypervisor's markers) ---- */
+
+struct hc_sum {
+	uint16_t code;
+	uint64_t count, failed, continued, reps;
+	uint64_t exit, dispatch, body, entry;	/* sums */
+	uint64_t *total;			/* per call, sorted */
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile (the smallest value with at least p% of the
+ * samples at or below it). */
+static uint64_t percentile(const uint64_t *v, uint64_t n, unsigned p)
+{
+	uint64_t rank = (n * p + 99) / 100;
+
+	return v[rank ? rank - 1 : 0];
+}
+
+/* Every LP's hypercalls by call code, in code order; *n codes. */
+static struct hc_sum *hc_sums(struct machine *m, size_t *n)
+{
+	struct hc_sum *s = NULL;
+
+	*n = 0;
+	for (unsigned i = 0; i < machine_lp_count(m); i++) {
+		const struct cpu_hv_stats *h = cpu_get_hv_stats(machine_lp(m, i));
+
+		for (size_t k = 0; k < h->ncalls; k++) {
+			const struct cpu_hcall *c = &h->calls[k];
+			size_t j;
+
+			for (j = 0; j < *n && s[j].code != c->code; j++)
+				;
+			if (j == *n) {
+				s = realloc(s, (*n + 1) * sizeof(*s));
+				if (!s)
+					abort();
+				memset(&s[j], 0, sizeof(s[j]));
+				s[j].code = c->code;
+				(*n)++;
+			}
+			s[j].total = realloc(s[j].total, (s[j].count + 1) * sizeof(uint64_t));
+			if (!s[j].total)
+				abort();
+			s[j].total[s[j].count++] = c->exit + c->dispatch + c->body + c->entry;
+			s[j].failed += c->status != 0;
+			s[j].continued += c->continued;
+			s[j].reps += c->reps;
+			s[j].exit += c->exit;
+			s[j].dispatch += c->dispatch;
+			s[j].body += c->body;
+			s[j].entry += c->entry;
+		}
+	}
+	for (size_t j = 0; j < *n; j++)
+		qsort(s[j].total, s[j].count, sizeof(uint64_t), cmp_u64);
+	for (size_t a = 1; a < *n; a++)		/* code order: insertion sort */
+		for (size_t b = a; b && s[b - 1].code > s[b].code; b--) {
+			struct hc_sum t = s[b];
+
+			s[b] = s[b - 1];
+			s[b - 1] = t;
+		}
+	return s;
+}
+
+static void hc_free(struct hc_sum *s, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		free(s[j].total);
+	free(s);
+}
+
+static const char *hc_name(uint16_t code, char *buf, size_t len)
+{
+	const struct hvcall_desc *d = hvcall_find(code);
+
+	if (d)
+		return d->name;
+	snprintf(buf, len, "call_0x%04x", code);
+	return buf;
+}
+
+static json_t *hypercalls_json(struct machine *m)
+{
+	json_t *o = json_object();
+	size_t n;
+	struct hc_sum *s = hc_sums(m, &n);
+	char buf[32];
+
+	for (size_t j = 0; j < n; j++) {
+		json_t *e = json_object(), *cyc = json_object(), *st = json_object();
+
+		json_object_set_new(e, "code", json_integer(s[j].code));
+		json_object_set_new(e, "count", json_integer((json_int_t)s[j].count));
+		json_object_set_new(e, "failed", json_integer((json_int_t)s[j].failed));
+		json_object_set_new(e, "continued", json_integer((json_int_t)s[j].continued));
+		json_object_set_new(e, "reps", json_integer((json_int_t)s[j].reps));
+		json_object_set_new(cyc, "min", json_integer((json_int_t)s[j].total[0]));
+		json_object_set_new(cyc, "median", json_integer((json_int_t)percentile(s[j].total, s[j].count, 50)));
+		json_object_set_new(cyc, "p99", json_integer((json_int_t)percentile(s[j].total, s[j].count, 99)));
+		json_object_set_new(cyc, "max", json_integer((json_int_t)s[j].total[s[j].count - 1]));
+		json_object_set_new(e, "cycles", cyc);
+		json_object_set_new(st, "exit", json_integer((json_int_t)s[j].exit));
+		json_object_set_new(st, "dispatch", json_integer((json_int_t)s[j].dispatch));
+		json_object_set_new(st, "body", json_integer((json_int_t)s[j].body));
+		json_object_set_new(st, "entry", json_integer((json_int_t)s[j].entry));
+		json_object_set_new(e, "stage_cycles", st);
+		json_object_set_new(o, hc_name(s[j].code, buf, sizeof(buf)), e);
+	}
+	hc_free(s, n);
+	return o;
+}
+
+static const char *part_event_name(uint32_t e)
+{
+	static const char *const names[] = { "created", "initialized", "finalized", "deleted" };
+
+	return e < sizeof(names) / sizeof(names[0]) ? names[e] : "unknown";
+}
+
+/* Partitions by id: lifecycle cycles, and VM exits by reason. */
+static json_t *partitions_json(struct machine *m)
+{
+	json_t *o = json_object();
+	char key[32], buf[32];
+
+	for (unsigned i = 0; i < machine_lp_count(m); i++) {
+		const struct cpu_hv_stats *h = cpu_get_hv_stats(machine_lp(m, i));
+
+		for (size_t k = 0; k < h->nevents; k++) {
+			json_t *p, *life;
+
+			snprintf(key, sizeof(key), "%llu", (unsigned long long)h->events[k].partition);
+			p = json_object_get(o, key);
+			if (!p) {
+				p = json_object();
+				json_object_set_new(p, "lifecycle_cycles", json_object());
+				json_object_set_new(p, "exits_by_reason", json_object());
+				json_object_set_new(o, key, p);
+			}
+			life = json_object_get(p, "lifecycle_cycles");
+			json_object_set_new(life, part_event_name(h->events[k].event),
+					    json_integer((json_int_t)h->events[k].cycle));
+		}
+		for (size_t k = 0; k < h->nparts; k++) {
+			json_t *p, *by;
+
+			snprintf(key, sizeof(key), "%llu", (unsigned long long)h->parts[k].partition);
+			p = json_object_get(o, key);
+			if (!p) {
+				p = json_object();
+				json_object_set_new(p, "lifecycle_cycles", json_object());
+				json_object_set_new(p, "exits_by_reason", json_object());
+				json_object_set_new(o, key, p);
+			}
+			by = json_object_get(p, "exits_by_reason");
+			for (unsigned r = 0; r < CPU_VMX_REASONS; r++) {
+				json_t *cur;
+
+				if (!h->parts[k].count[r])
+					continue;
+				cur = json_object_get(by, reason_name(r, buf, sizeof(buf)));
+				json_object_set_new(by, reason_name(r, buf, sizeof(buf)),
+						    json_integer((json_int_t)(h->parts[k].count[r] +
+									      (cur ? (uint64_t)json_integer_value(cur) : 0))));
+			}
+		}
+	}
+	return o;
+}
+
 static int write_json(struct machine *m, const char *path, const struct machine_report *r)
 {
 	struct totals t = totals(m);
@@ -197,6 +378,8 @@ static int write_json(struct machine *m, const char *path, const struct machine_
 		json_array_append_new(lps, lp);
 	}
 	json_object_set_new(root, "lps", lps);
+	json_object_set_new(root, "hypercalls", hypercalls_json(m));
+	json_object_set_new(root, "partitions", partitions_json(m));
 
 	/* Host-dependent fields live here and only here. */
 	json_t *host = json_object(), *hlps = json_array();
@@ -250,6 +433,34 @@ static void write_txt_vmx(FILE *f, unsigned lp, const struct cpu_vmx_stats *v)
 	}
 }
 
+static void write_txt_hypercalls(FILE *f, struct machine *m)
+{
+	size_t n;
+	struct hc_sum *s = hc_sums(m, &n);
+	char name[96], buf[32];
+
+	for (size_t j = 0; j < n; j++) {
+		const char *hn = hc_name(s[j].code, buf, sizeof(buf));
+
+#define HCSTAT(field, value, desc)                                            \
+	do {                                                                  \
+		snprintf(name, sizeof(name), "hypercalls.%s." field, hn);     \
+		txt_u(f, name, value, desc);                                  \
+	} while (0)
+		HCSTAT("count", s[j].count, "Invocations, continuations included (count)");
+		HCSTAT("failed", s[j].failed, "Invocations that returned a status other than success (count)");
+		HCSTAT("median_cycles", percentile(s[j].total, s[j].count, 50),
+		       "Median from the VMCALL to the next VM entry (cycles)");
+		HCSTAT("p99_cycles", percentile(s[j].total, s[j].count, 99), "99th percentile of the same (cycles)");
+		HCSTAT("exit_cycles", s[j].exit, "VM-exit transitions, summed (cycles)");
+		HCSTAT("dispatch_cycles", s[j].dispatch, "Hypervisor dispatch up to the handler body, summed (cycles)");
+		HCSTAT("body_cycles", s[j].body, "Handler bodies, summed (cycles)");
+		HCSTAT("entry_cycles", s[j].entry, "Return through the VM entry, summed (cycles)");
+#undef HCSTAT
+	}
+	hc_free(s, n);
+}
+
 static int write_txt(struct machine *m, const char *path, const struct machine_report *r)
 {
 	struct totals t = totals(m);
@@ -289,6 +500,7 @@ static int write_txt(struct machine *m, const char *path, const struct machine_r
 #undef LPSTAT
 		write_txt_vmx(f, i, cpu_get_vmx_stats(machine_lp(m, i)));
 	}
+	write_txt_hypercalls(f, m);
 	txt_d(f, "host.seconds", r->host_seconds, 6, "Host wall-clock time (s)");
 	txt_d(f, "host.mips", mips(t.insns, r->host_seconds), 6, "Simulated instructions per host microsecond");
 	fprintf(f, "---------- End Simulation Statistics   ----------\n");
@@ -312,6 +524,30 @@ int machine_write_stats(struct machine *m, const char *dir, const struct machine
 	return rc;
 }
 
+/* Hypercall costs per call code: median cycles and the mean of each
+ * stage (which sum to the mean total). */
+static void print_hypercalls(struct machine *m, FILE *f)
+{
+	size_t n;
+	struct hc_sum *s = hc_sums(m, &n);
+	char buf[32];
+
+	if (n) {
+		fprintf(f, "hypercalls:      %-28s %6s %8s %8s   mean: %6s %8s %6s %6s\n", "call", "count", "median",
+			"p99", "exit", "dispatch", "body", "entry");
+		for (size_t j = 0; j < n; j++)
+			fprintf(f, "  0x%04x %-28s %6llu %8llu %8llu         %6llu %8llu %6llu %6llu\n", s[j].code,
+				hc_name(s[j].code, buf, sizeof(buf)), (unsigned long long)s[j].count,
+				(unsigned long long)percentile(s[j].total, s[j].count, 50),
+				(unsigned long long)percentile(s[j].total, s[j].count, 99),
+				(unsigned long long)(s[j].exit / s[j].count),
+				(unsigned long long)(s[j].dispatch / s[j].count),
+				(unsigned long long)(s[j].body / s[j].count),
+				(unsigned long long)(s[j].entry / s[j].count));
+	}
+	hc_free(s, n);
+}
+
 void machine_print_summary(struct machine *m, FILE *f, const struct machine_report *r)
 {
 	struct totals t = totals(m);
@@ -333,4 +569,5 @@ void machine_print_summary(struct machine *m, FILE *f, const struct machine_repo
 			(unsigned long long)s->instructions, (unsigned long long)s->cycles,
 			(unsigned long long)s->halted_cycles);
 	}
+	print_hypercalls(m, f);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <capstone/capstone.h>
 #include <criterion/criterion.h>
 
 #include "cost.h"
@@ -341,6 +342,31 @@ Test(cost, io_cpuid_and_syscall_are_sites)
 		cr_assert_eq(b.sites[i].size, want[i].size, "site %u size %u", i, b.sites[i].size);
 		cr_assert_eq(b.sites[i].kind, want[i].kind, "site %u kind %u", i, b.sites[i].kind);
 	}
+}
+
+/* include/hv/marker.h: nopl 0x4856IIII(%reg) costs nothing and is a site
+ * naming its id and register; another displacement is a plain NOP. */
+Test(cost, markers_are_free_sites)
+{
+	static const uint8_t code[] = {
+		0x0f, 0x1f, 0x80, 0x34, 0x12, 0x56, 0x48,	/* 0x1000 nopl 0x48561234(%rax) */
+		0x41, 0x0f, 0x1f, 0x81, 0x05, 0x00, 0x56, 0x48,	/* 0x1007 nopl 0x48560005(%r9) */
+		0x0f, 0x1f, 0x80, 0x34, 0x12, 0x57, 0x48,	/* 0x100f nopl 0x48571234(%rax): a NOP */
+	};
+	struct cost_block b;
+
+	cr_assert_eq(cost_price_block(cm, code, sizeof(code), 0x1000, 64, 0, &b), 0);
+	cr_assert_eq(b.ninsn, 3);
+	cr_assert_eq(b.cycles, NOP, "cycles %#llx", (unsigned long long)b.cycles);
+	cr_assert_eq(b.nsites, 2);
+	cr_assert_eq(b.sites[0].kind, SITE_MARKER);
+	cr_assert_eq(b.sites[0].marker, 0x1234);
+	cr_assert_eq(b.sites[0].marker_reg, X86_REG_RAX);
+	cr_assert_eq(b.sites[0].size, 7);
+	cr_assert_eq(b.sites[1].kind, SITE_MARKER);
+	cr_assert_eq(b.sites[1].marker, 5);
+	cr_assert_eq(b.sites[1].marker_reg, X86_REG_R9);
+	cr_assert_eq(b.sites[1].addr, 0x1007);
 }
 
 Test(cost, site_at_block_start_has_zero_prefix)

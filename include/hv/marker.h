@@ -1,0 +1,58 @@
+/* Markers: points of interest that firmware and guest code tell hvsim
+ * about without costing simulated time (DESIGN.md "Markers").
+ *
+ * A marker is a long NOP with a memory operand, `nopl 0x4856IIII(%reg)`:
+ * the CPU model recognises the displacement's high half "HV" (0x4856) when
+ * it decodes the block, prices the instruction at zero cycles, and reports
+ * marker IIII with the value of the base register.  On hardware it is an
+ * ordinary NOP (0F 1F /0, which never accesses memory).  Putting the value
+ * in a register is ordinary code and costs what it costs.
+ *
+ * Markers hv_model uses; the values are the ABI between it and hvsim's
+ * statistics (sim/cpu/marks.c). */
+#ifndef HV_MARKER_H
+#define HV_MARKER_H
+
+#include <stdint.h>
+
+#define HV_MARKER_MAGIC 0x4856u
+
+#define HV_MARKER(id, value)                                                                \
+	asm volatile("nopl %c0(%1)" : : "i"((int32_t)((HV_MARKER_MAGIC << 16) | (id))), "r"(value))
+
+/* The LP is about to enter VP `value & 0xffffffff` of partition
+ * `value >> 32`: the exits that follow are that VP's. */
+#define HV_MARK_RUN_VP 1
+/* A hypercall's handler body starts and ends (value unused): what comes
+ * before is dispatch, what comes after up to the VM entry is the return.
+ * Then, before the next VM entry, DONE with `value` pointing to a struct
+ * hv_mark_hypercall describing the call. */
+#define HV_MARK_HCALL_BODY 2
+#define HV_MARK_HCALL_BODY_END 3
+#define HV_MARK_HCALL_DONE 4
+/* A partition changed state: `value` points to a struct hv_mark_partition. */
+#define HV_MARK_PARTITION 5
+
+struct hv_mark_hypercall {
+	uint16_t code;		/* call code from RCX */
+	uint16_t status;	/* HV_STATUS_* */
+	uint32_t reps;		/* reps completed by this invocation */
+	uint64_t partition;	/* the caller */
+	uint32_t vp;
+	uint32_t continued;	/* 1 if the call continues (RIP not advanced) */
+};
+
+enum hv_mark_partition_event {
+	HV_MARK_PART_CREATED,
+	HV_MARK_PART_INITIALIZED,
+	HV_MARK_PART_FINALIZED,
+	HV_MARK_PART_DELETED,
+};
+
+struct hv_mark_partition {
+	uint64_t partition;
+	uint32_t event;		/* enum hv_mark_partition_event */
+	uint32_t reserved;
+};
+
+#endif
