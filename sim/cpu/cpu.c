@@ -361,7 +361,8 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	struct cpu *c = user;
 	const struct block *b;
 
-	if (c->cycles >= c->until || c->stop_req || (c->vmx.nonroot && vmx_block_check(c))) {
+	if (c->cycles >= c->until || c->stop_req ||
+	    (c->vmx.nonroot && vmx_block_check(c, addr))) {
 		stop_engine(c);
 		c->stop_addr = addr;
 		return;

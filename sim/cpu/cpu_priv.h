@@ -300,8 +300,9 @@ void vmx_task_gate_exit(struct cpu *c, unsigned vec, int kind, int push_err, uin
 int vmx_run_pending(struct cpu *c, uc_err e);
 /* Guest engine: translate a linear address (two-stage); as cpu_translate_root. */
 int vmx_translate(struct cpu *c, uint64_t lin, int write, uint64_t *pa, uint32_t *err);
-/* Block boundary in non-root mode: preemption timer, interrupt window. */
-int vmx_block_check(struct cpu *c);
+/* Block boundary in non-root mode, before the block at linear address
+ * `lin`: preemption timer, NMI and interrupt windows. */
+int vmx_block_check(struct cpu *c, uint64_t lin);
 /* VM exits taken with the engine stopped. */
 void vmx_exit(struct cpu *c, uint32_t reason, uint64_t qual);
 uint64_t vmx_guest_tsc(struct cpu *c, uint64_t tsc);

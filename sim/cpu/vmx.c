@@ -1819,7 +1819,7 @@ static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 		return;
 	}
 	/* An interrupt window that is already open exits at once (26.7.5). */
-	vmx_block_check(c);
+	vmx_block_check(c, cpu_rip_linear(c, reg(c, UC_X86_REG_RIP)));
 	if (x->p.exit)
 		exit_now(c);
 }
@@ -2530,15 +2530,23 @@ uint64_t vmx_guest_tsc(struct cpu *c, uint64_t tsc)
 	return tsc + vget(c, VMCS_TSC_OFFSET);
 }
 
-/* At a block boundary in non-root operation. */
-int vmx_block_check(struct cpu *c)
+/* At a block boundary in non-root operation, before the block at linear
+ * address `lin` runs.  The exit's RIP comes from it: inside a block hook
+ * Unicorn's RIP can be the start of the block before (cpu.c
+ * fix_stop_rip). */
+int vmx_block_check(struct cpu *c, uint64_t lin)
 {
 	struct vmx *x = V(c);
+	uint64_t rip = lin;
+
+	if (!x->p.exit && (x->preempt_deadline >= 0 || (procctl(c) & (CPU_BASED_NMI_WINDOW_EXITING |
+									CPU_BASED_INTR_WINDOW_EXITING))))
+		rip = lin - cpu_rip_linear(c, 0);	/* minus the CS base */
 
 	if (x->p.exit)
 		return 1;
 	if (x->preempt_deadline >= 0 && c->cycles >= (uint64_t)x->preempt_deadline) {
-		set_pending_exit(c, EXIT_REASON_PREEMPTION_TIMER, 0, reg(c, UC_X86_REG_RIP), 0, 0);
+		set_pending_exit(c, EXIT_REASON_PREEMPTION_TIMER, 0, rip, 0, 0);
 		return 1;
 	}
 	/* NMI window: no virtual-NMI blocking and no blocking by MOV SS (or,
@@ -2547,12 +2555,12 @@ int vmx_block_check(struct cpu *c)
 	 * (SDM 26.7.5).  Checked between blocks, so the exit comes at the
 	 * first block boundary after the window opens. */
 	if ((procctl(c) & CPU_BASED_NMI_WINDOW_EXITING) && !x->nmi_blocked && !cpu_ctx_inhibited(c->e->ctx)) {
-		set_pending_exit(c, EXIT_REASON_NMI_WINDOW, 0, reg(c, UC_X86_REG_RIP), 0, 0);
+		set_pending_exit(c, EXIT_REASON_NMI_WINDOW, 0, rip, 0, 0);
 		return 1;
 	}
 	if ((procctl(c) & CPU_BASED_INTR_WINDOW_EXITING) && (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_IF) &&
 	    !cpu_ctx_inhibited(c->e->ctx)) {
-		set_pending_exit(c, EXIT_REASON_INTERRUPT_WINDOW, 0, reg(c, UC_X86_REG_RIP), 0, 0);
+		set_pending_exit(c, EXIT_REASON_INTERRUPT_WINDOW, 0, rip, 0, 0);
 		return 1;
 	}
 	return 0;

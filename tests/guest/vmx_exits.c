@@ -213,6 +213,11 @@ asm(".pushsection .text\n"
     "gp_cpuid_tail:\tcpuid\n"
     "\t.rept 16\n\timul %r8, %r9\n\t.endr\n\tvmcall\n"
     "gp_cpuid_notail:\tcpuid\n\tvmcall\n"
+    /* two blocks chained into a loop: g_c1 is never more than one
+     * ahead of g_c2 */
+    ".globl gp_pingpong, gp_pong\n"
+    "gp_pingpong:\tincq g_c1(%rip)\n\tjmp gp_pong\n"
+    "gp_pong:\tincq g_c2(%rip)\n\tjmp gp_pingpong\n"
     /* own GDT: a far return into a not-yet-accessed code segment (0x08)
      * and LTR of an available TSS (0x10), then VMCALL twice */
     ".globl gp_segload\n"
@@ -230,6 +235,7 @@ extern void gp_invlpg(void), gp_rdpmc(void), gp_monitor(void), gp_mwait(void), g
 extern void gp_sti_after(void), gp_count2(void), gp_count2_second(void), gp_pause(void), gp_iret(void);
 extern void gp_iret_after(void), gp_cpuid_mid(void), gp_cpuid_mid_insn(void), gp_out_mid(void);
 extern void gp_out_mid_insn(void), gp_cpuid_tail(void), gp_cpuid_notail(void), gp_segload(void);
+extern void gp_pingpong(void), gp_pong(void);
 
 /* gp_segload's GDT: null, 64-bit code with the accessed bit clear (type
  * 0xA), an available 64-bit TSS (type 9, base filled in at run time). */
@@ -836,6 +842,28 @@ static void test_injection(void)
 
 /* ---- 5. VMX-preemption timer (SDM 25.6.1, 26.5.1, 28.3.4) ---- */
 
+/* A timer exit between two chained blocks saves the RIP of the block
+ * that did not run yet: resumed, the guest neither repeats nor skips a
+ * block (SDM 26.5.1: the exit is before the instruction). */
+static void test_preemption_between_blocks(void)
+{
+	uint64_t rip;
+	bool ok = true;
+	int r, n;
+
+	guest_setup(gp_pingpong);
+	set_ctl(VMCS_PIN_BASED_CTLS, PIN_BASED_PREEMPTION_TIMER, 0);
+	for (n = 0; n < 40 && ok; n++) {
+		vmwrite(VMCS_PREEMPTION_TIMER_VALUE, 3 + n % 7);
+		r = enter();
+		rip = vmread(VMCS_GUEST_RIP);
+		ok = r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_PREEMPTION_TIMER &&
+		     (rip == A(gp_pingpong) ? g_c1 == g_c2 : rip == A(gp_pong) ? g_c1 == g_c2 + 1 : false);
+	}
+	report(ok, "40 timer exits in a two-block loop: each at the block not yet run (%d: RIP 0x%lx, %lu/%lu)", n,
+	       (unsigned long)rip, (unsigned long)g_c1, (unsigned long)g_c2);
+}
+
 static void test_preemption_timer(void)
 {
 	uint32_t pin1 = allowed1(MSR_IA32_VMX_TRUE_PINBASED_CTLS), exit1 = allowed1(MSR_IA32_VMX_TRUE_EXIT_CTLS);
@@ -1317,6 +1345,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	test_exceptions();
 	test_injection();
 	test_preemption_timer();
+	test_preemption_between_blocks();
 	test_rdtsc();
 	test_instruction_exits();
 	test_intr_window();
