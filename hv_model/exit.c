@@ -122,6 +122,7 @@ static void handle_exit(struct hv_vp *vp)
 	case EXIT_REASON_HLT:
 		hv_skip_instruction();
 		vp->halted = 1;
+		vp->yield = 1;
 		if (!vp->part->is_root)
 			wake_root();
 		break;
@@ -132,7 +133,8 @@ static void handle_exit(struct hv_vp *vp)
 				vmread(VMCS_EXIT_QUALIFICATION), 0);
 		break;
 	case EXIT_REASON_PREEMPTION_TIMER:
-		break;		/* the slice is over */
+		vp->yield = 1;	/* the slice is over */
+		break;
 	case EXIT_REASON_VMCLEAR:
 	case EXIT_REASON_VMLAUNCH:
 	case EXIT_REASON_VMPTRLD:
@@ -195,7 +197,17 @@ void hv_run(unsigned lp)
 	for (;;) {
 		int r;
 
-		vp = next_vp(lp, cur);
+		/* The VP keeps the LP until its slice ends or it yields;
+		 * then the next one gets a new slice. */
+		if (cur && can_run(cur, lp) && !cur->yield && rdtsc() < cur->slice_end) {
+			vp = cur;
+		} else {
+			vp = next_vp(lp, cur);
+			if (vp)
+				vp->slice_end = rdtsc() + HV_SLICE_CYCLES;
+		}
+		if (vp)
+			vp->yield = 0;
 		if (!vp) {
 			rt_printf("hv: LP%u: no VP can run; halting\n", lp);
 			for (;;)
@@ -208,10 +220,13 @@ void hv_run(unsigned lp)
 			}
 			loaded = vp->vmcs;
 		}
-		/* A time slice when another VP could use the LP (SDM 26.5.1). */
+		/* The rest of the slice when another VP could use the LP
+		 * (SDM 26.5.1: the timer counts TSC >> rate). */
 		if (next_vp(lp, vp) != vp) {
+			uint64_t now = rdtsc(), left = vp->slice_end > now ? vp->slice_end - now : 0;
+
 			vmwrite(VMCS_PIN_BASED_CTLS, vmread(VMCS_PIN_BASED_CTLS) | PIN_BASED_PREEMPTION_TIMER);
-			vmwrite(VMCS_PREEMPTION_TIMER_VALUE, HV_SLICE_CYCLES >> rate);
+			vmwrite(VMCS_PREEMPTION_TIMER_VALUE, left >> rate);
 		} else {
 			vmwrite(VMCS_PIN_BASED_CTLS, vmread(VMCS_PIN_BASED_CTLS) & ~(uint64_t)PIN_BASED_PREEMPTION_TIMER);
 		}

@@ -168,6 +168,8 @@ struct hv_vp {
 	struct hv_partition *part;
 	unsigned index;
 	int suspended;		/* HvRegisterExplicitSuspend: created suspended */
+	int yield;		/* give the LP to another VP at the next chance */
+	uint64_t slice_end;	/* TSC at which its time slice ends */
 	uint64_t vmcs;		/* physical address of its VMCS region */
 	int launched;
 	int runnable;		/* started and not halted */
@@ -208,6 +210,7 @@ void hv_mark_partition(const struct hv_partition *p, unsigned event);	/* enum hv
 struct hv_partition *hv_partition_at(unsigned slot);	/* NULL if the slot is free */
 unsigned hv_partition_slots(void);
 struct hv_vp *hv_vp_create(struct hv_partition *p, unsigned index, struct hv_pool *pool, unsigned lp);
+uint16_t hv_vp_vpid(const struct hv_vp *vp);	/* its VPID (SDM 29.1) */
 
 /* Initial state of a VP in 64-bit flat mode (the root's handoff). */
 struct hv_vp_boot {
@@ -251,6 +254,9 @@ struct hv_handler {
 	uint16_t (*fn)(struct hv_call *c);
 };
 extern const struct hv_handler hv_handlers[];	/* ends with fn == NULL */
+uint16_t hv_call_notify_long_spin_wait(struct hv_call *c);	/* vpcalls.c */
+uint16_t hv_call_flush_virtual_address_space(struct hv_call *c);
+uint16_t hv_call_flush_virtual_address_list(struct hv_call *c);
 
 void hv_hypercall_init(uint64_t tsc_khz);
 /* A VMCALL exit: the TLFS hypercall interface. */

@@ -11,6 +11,12 @@
  * need CreatePartitions; Get/SetVpRegisters also accept AccessVpRegisters
  * (on "self"; the handler checks parent-or-self). */
 static const struct hvcall_desc hvcall_table[] = {
+	{ HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE, "HvCallFlushVirtualAddressSpace",
+	  .in_fixed = 24 },
+	{ HVCALL_FLUSH_VIRTUAL_ADDRESS_LIST, "HvCallFlushVirtualAddressList",
+	  .rep = true, .in_fixed = 24, .in_elem = 8 },
+	{ HVCALL_NOTIFY_LONG_SPIN_WAIT, "HvCallNotifyLongSpinWait",
+	  .fast_max = FAST, .in_fixed = 8 },
 	{ HVCALL_SEND_SYNTHETIC_CLUSTER_IPI, "HvCallSendSyntheticClusterIpi",
 	  .fast_max = FAST, .in_fixed = 16 },
 	{ HVCALL_CREATE_PARTITION, "HvCallCreatePartition",

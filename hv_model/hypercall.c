@@ -26,16 +26,27 @@ static const struct hv_handler *find_handler(uint16_t code)
 	return NULL;
 }
 
+/* The RAM behind the caller's `gpa` if its EPT gives the access needed,
+ * else ~0.  RAM only: the root's EPT also passes device ranges and the
+ * hole below 4 GiB through, where a hypercall block cannot live (reading
+ * it would touch devices, writing it would lose the result). */
+static uint64_t guest_ram(struct hv_partition *p, uint64_t gpa, int write)
+{
+	uint64_t hpa = hv_ept_translate(&p->ept, gpa, write ? EPT_W : EPT_R);
+
+	return hpa != ~0ull && hv_page_state(hpa, NULL) == HV_PAGE_ROOT ? hpa : ~0ull;
+}
+
 /* Copy between the caller's guest-physical memory and a hypervisor
  * buffer; the checks before guarantee the block does not cross a page.
- * -1 if the page is not the caller's with the access needed. */
+ * -1 if the page is not the caller's RAM with the access needed. */
 static int guest_copy(struct hv_partition *p, uint64_t gpa, void *buf, uint32_t len, int write)
 {
 	uint64_t hpa;
 
 	if (!len)
 		return 0;
-	hpa = hv_ept_translate(&p->ept, gpa, write ? EPT_W : EPT_R);
+	hpa = guest_ram(p, gpa, write);
 	if (hpa == ~0ull)
 		return -1;
 	if (write)
@@ -61,6 +72,7 @@ void hv_hypercall(struct hv_vp *vp)
 	const struct hvcall_desc *d = NULL;
 	const struct hv_handler *h = NULL;
 	enum hvcall_rule why;
+	bool ran = false;
 	uint16_t st;
 
 	/* #UD without the hypercall page, from CPL > 0 or outside protected
@@ -85,17 +97,34 @@ void hv_hypercall(struct hv_vp *vp)
 			st = HV_STATUS_INVALID_ALIGNMENT;	/* not the caller's memory */
 		}
 	}
+	/* The output block is the caller's and writable before the call acts:
+	 * a call whose result cannot be delivered must change nothing (a
+	 * CreatePartition would leave a partition nobody knows the id of). */
+	if (st == HV_STATUS_SUCCESS && !call.ctl.fast && hvcall_out_bytes(d, &call.ctl) &&
+	    guest_ram(p, out_gpa, 1) == ~0ull)
+		st = HV_STATUS_INVALID_ALIGNMENT;
 	call.rep = call.ctl.rep_start;
 	HV_MARKER(HV_MARK_HCALL_BODY, 0);
 	if (st == HV_STATUS_SUCCESS) {
 		call.deadline = rdtsc() + bound_cycles;
 		memset(out, 0, hvcall_out_bytes(d, &call.ctl));
 		st = h->fn(&call);
+		ran = true;
 	}
 	HV_MARKER(HV_MARK_HCALL_BODY_END, 0);
-	if (st == HV_STATUS_SUCCESS && !call.ctl.fast &&
-	    guest_copy(p, out_gpa, out, hvcall_out_bytes(d, &call.ctl), 1))
-		st = HV_STATUS_INVALID_ALIGNMENT;
+	/* What the call produced: a simple call's output when it succeeded; a
+	 * rep call's elements from the rep start index to the last one done,
+	 * whatever the status (OpenVMM hv1_hypercall does the same; Linux
+	 * frees the pages a WithdrawMemory ending in NO_RESOURCES returned),
+	 * and never the elements an earlier continuation delivered. */
+	if (ran && !call.ctl.fast) {
+		uint32_t lo = d->out_elem ? d->out_fixed + d->out_elem * call.ctl.rep_start : 0;
+		uint32_t hi = d->out_elem ? d->out_fixed + d->out_elem * call.rep :
+			      st == HV_STATUS_SUCCESS ? d->out_fixed : 0;
+
+		if (hi > lo && guest_copy(p, out_gpa + lo, out + lo, hi - lo, 1))
+			st = HV_STATUS_INVALID_ALIGNMENT;	/* the handler unmapped it */
+	}
 	mark = (struct hv_mark_hypercall){ .code = call.ctl.code, .status = st,
 					   .reps = call.rep - call.ctl.rep_start, .partition = p->id,
 					   .vp = vp->index };
@@ -105,7 +134,8 @@ void hv_hypercall(struct hv_vp *vp)
 			    ((uint64_t)call.rep << HV_HYPERCALL_REP_START_OFFSET);
 		mark.continued = 1;
 	} else {
-		vp->g.rax = hvcall_result(st, d && d->rep ? call.rep : 0);
+		/* A control word refused before the handler ran did no reps. */
+		vp->g.rax = hvcall_result(st, d && d->rep && ran ? call.rep : 0);
 		hv_skip_instruction();
 	}
 	HV_MARKER(HV_MARK_HCALL_DONE, &mark);

@@ -116,6 +116,19 @@ static void hv_print_banner(const struct hv_bootinfo *bi)
 			  (int)strnlen(m->name, sizeof(m->name)), m->name, (unsigned long)m->base,
 			  (unsigned long)m->length, (unsigned long)m->entry);
 	}
+	/* The children the root kernel will create (docs/config.md
+	 * "partitions"); a bad entry is the root kernel's to refuse. */
+	rt_printf("  partitions: %u\n", bi->partition_count);
+	for (uint32_t i = 0; i < bi->partition_count && i < HV_BOOT_MAX_PARTITIONS; i++) {
+		const struct hv_boot_partition *p = &bi->partitions[i];
+		const char *mod = p->module < bi->module_count ? bi->modules[p->module].name : "?";
+		size_t modlen = p->module < bi->module_count ? strnlen(mod, sizeof(bi->modules[0].name)) : 1;
+
+		rt_printf("    [%u] %.*s: kernel module %u (%.*s), %lu MiB, %u VP%s, %s\n", i,
+			  (int)strnlen(p->name, sizeof(p->name)), p->name, p->module, (int)modlen, mod,
+			  (unsigned long)(p->memory >> 20), p->vps, p->vps == 1 ? "" : "s",
+			  p->flags & HV_BOOT_PART_ENLIGHTENED ? "enlightened" : "unenlightened");
+	}
 	rt_puts("  config: ");
 	hv_print_ram_line(bi, bi->config, bi->config_length, CONFIG_LINE_MAX);
 	rt_puts("\n  cmdline: ");
@@ -145,9 +158,9 @@ void hv_main(const struct hv_bootinfo *bi)
 	}
 	rt_printf("hv: pool 0x%lx-0x%lx (%lu pages), VMX on\n", (unsigned long)pool_base,
 		  (unsigned long)(pool_base + pool_len), (unsigned long)hv_pool.free);
+	hv_hypercall_init(bi->tsc_khz);	/* before the root's handoff reuses the boot area */
 	if (!hv_root_create(bi, pool_base, pool_len))
 		rt_exit(HV_EXIT_FAIL);
-	hv_hypercall_init(bi->tsc_khz);
 	rt_printf("hv: root partition ready; entering it\n");
 	hv_run(0);
 }

@@ -56,6 +56,12 @@ unsigned hv_partition_slots(void)
 	return HV_MAX_PARTITIONS;
 }
 
+/* One VPID per VP of the machine (SDM 29.1); never 0. */
+uint16_t hv_vp_vpid(const struct hv_vp *vp)
+{
+	return (uint16_t)((vp->part->slot << 6 | vp->index) + 1);
+}
+
 /* Execution controls of every VP (SDM 25.6): HLT exits (the scheduler's
  * idle point), MSR bitmaps (the partition's page: what is clear passes
  * through; the synthetic MSRs lie outside both ranges and always exit),
@@ -81,8 +87,7 @@ static void vp_write_controls(struct hv_vp *vp)
 	vmwrite(VMCS_EXCEPTION_BITMAP, 0);
 	vmwrite(VMCS_MSR_BITMAP, p->msr_bitmap);
 	vmwrite(VMCS_EPT_POINTER, hv_ept_eptp(&p->ept));
-	/* One VPID per VP of the machine (SDM 29.1); never 0. */
-	vmwrite(VMCS_VPID, (p->slot << 6 | vp->index) + 1);
+	vmwrite(VMCS_VPID, hv_vp_vpid(vp));
 	vmwrite(VMCS_CR3_TARGET_COUNT, 0);
 	/* CR4.VMXE must be 1 in VMX operation (SDM 24.8): the guest does not
 	 * see it (read shadow 0) and cannot change it. */

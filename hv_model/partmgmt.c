@@ -27,14 +27,17 @@ static struct hv_pool *pool_of(struct hv_partition *p)
 }
 
 /* The partition `id` names for `caller`: itself (HV_PARTITION_ID_SELF or
- * its own id) if `self_ok`, else a child of the caller. */
+ * its own id) if `self_ok`, else a child of the caller.  The caller is a
+ * valid partition but not its own child: ACCESS_DENIED, as for any
+ * partition that is not a child (TLFS/MSDN HvFinalizePartition,
+ * HvUnmapGpaPages: "the caller is not the parent"). */
 static uint16_t target(struct hv_partition *caller, uint64_t id, bool self_ok, struct hv_partition **out)
 {
 	struct hv_partition *p;
 
 	if (id == HV_PARTITION_ID_SELF || id == caller->id) {
 		if (!self_ok)
-			return HV_STATUS_INVALID_PARTITION_ID;
+			return HV_STATUS_ACCESS_DENIED;
 		*out = caller;
 		return HV_STATUS_SUCCESS;
 	}
@@ -194,6 +197,10 @@ static uint16_t finalize_partition(struct hv_call *c)
 	}
 	p->nvps = 0;
 	if (p->hypercall_page) {
+		/* The mapping the overlay covered comes back first, so that
+		 * unmap_all counts that root page out like the others. */
+		if (p->state == HV_PART_ACTIVE)
+			hv_ept_set_leaf(&p->ept, overlay_gpa(p), p->hypercall_saved);
 		hv_pool_put(&p->pool, p->hypercall_page);
 		p->hypercall_page = 0;
 	}
@@ -256,6 +263,10 @@ static uint16_t property_of(struct hv_call *c, bool set, uint64_t **v, bool *wri
 
 	if (st)
 		return st;
+	/* A finalized partition answers withdrawals and deletion only (MSDN
+	 * "Partition Finalization"). */
+	if (p->state == HV_PART_FINALIZED)
+		return HV_STATUS_INVALID_PARTITION_STATE;
 	if (in->padding)
 		return HV_STATUS_INVALID_PARAMETER;
 	*v = property(p, in->property_code, writable);
@@ -315,11 +326,16 @@ static uint16_t deposit_memory(struct hv_call *c)
 
 	if (st)
 		return st;
+	/* MSDN HvDepositMemory: the partition must be Active or
+	 * Uninitialized; a page not mapped read/write/execute in the caller,
+	 * or reachable by another partition, is OPERATION_DENIED. */
+	if (p->state == HV_PART_FINALIZED)
+		return HV_STATUS_INVALID_PARTITION_STATE;
 	while (hv_call_more(c, started)) {
 		uint64_t pa;
 
 		if (!depositable(caller, pages[c->rep], &pa))
-			return HV_STATUS_INVALID_PARAMETER;
+			return HV_STATUS_OPERATION_DENIED;
 		if (hv_ept_unmap(&caller->ept, pa, HV_PAGE_SIZE))
 			return HV_STATUS_INSUFFICIENT_MEMORY;
 		hv_page_set_state(pa, HV_PAGE_DEPOSITED);
@@ -530,6 +546,9 @@ static uint16_t set_vp_registers(struct hv_call *c)
 }
 
 const struct hv_handler hv_handlers[] = {
+	{ HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE, hv_call_flush_virtual_address_space },
+	{ HVCALL_FLUSH_VIRTUAL_ADDRESS_LIST, hv_call_flush_virtual_address_list },
+	{ HVCALL_NOTIFY_LONG_SPIN_WAIT, hv_call_notify_long_spin_wait },
 	{ HVCALL_CREATE_PARTITION, create_partition },
 	{ HVCALL_INITIALIZE_PARTITION, initialize_partition },
 	{ HVCALL_FINALIZE_PARTITION, finalize_partition },

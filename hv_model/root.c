@@ -43,6 +43,7 @@ struct elf64_phdr {
 };
 
 static uint64_t hv_lo, hv_hi, pool_lo, pool_hi, boot_lo, boot_hi;
+static uint64_t kernel_lo = ~0ull, kernel_hi;	/* the root kernel's pages */
 
 static int overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -82,6 +83,10 @@ static int load_elf(const struct hv_bootinfo *bi, const struct hv_boot_module *m
 		}
 		memcpy(hv_va(ph->paddr), hv_va(m->base + ph->offset), ph->filesz);
 		memset(hv_va(ph->paddr + ph->filesz), 0, ph->memsz - ph->filesz);
+		if (ph->paddr < kernel_lo)
+			kernel_lo = ph->paddr & HV_PAGE_MASK;
+		if (ph->paddr + ph->memsz > kernel_hi)
+			kernel_hi = (ph->paddr + ph->memsz + HV_PAGE_SIZE - 1) & HV_PAGE_MASK;
 	}
 	*entry = eh->entry;
 	return 0;
@@ -134,32 +139,44 @@ static uint64_t area_alloc(struct area *a, uint64_t len, uint64_t align)
 	return pa;
 }
 
+/* Append `m` to the root's map, cut around [lo, hi), which becomes an
+ * entry of type `type` where it overlaps an available range. */
+static void map_add_carved(struct hv_bootinfo *rb, struct hv_boot_mem m, uint64_t lo, uint64_t hi, uint32_t type)
+{
+	uint64_t end = m.base + m.length, a = lo > m.base ? lo : m.base, b = hi < end ? hi : end;
+
+	if (m.type != HV_MEM_AVAILABLE || a >= b) {
+		if (rb->mem_count < HV_BOOT_MAX_MEM)
+			rb->mem[rb->mem_count++] = m;
+		return;
+	}
+	if (a > m.base && rb->mem_count < HV_BOOT_MAX_MEM)
+		rb->mem[rb->mem_count++] = (struct hv_boot_mem){ m.base, a - m.base, HV_MEM_AVAILABLE, 0 };
+	if (rb->mem_count < HV_BOOT_MAX_MEM)
+		rb->mem[rb->mem_count++] = (struct hv_boot_mem){ a, b - a, type, 0 };
+	if (b < end && rb->mem_count < HV_BOOT_MAX_MEM)
+		rb->mem[rb->mem_count++] = (struct hv_boot_mem){ b, end - b, HV_MEM_AVAILABLE, 0 };
+}
+
 /* The root's memory map: the machine's, with the hypervisor's image and
- * pool reserved. */
+ * pool reserved and the root kernel's own image marked as the firmware
+ * handoff marks a kernel (HV_MEM_FIRMWARE), so the root does not take its
+ * own pages for free memory. */
 static void root_mem_map(struct hv_bootinfo *rb, const struct hv_bootinfo *bi)
 {
-	rb->mem_count = 0;
-	for (uint32_t i = 0; i < bi->mem_count && rb->mem_count < HV_BOOT_MAX_MEM; i++) {
+	struct hv_bootinfo tmp;
+
+	tmp.mem_count = 0;
+	for (uint32_t i = 0; i < bi->mem_count; i++) {
 		struct hv_boot_mem m = bi->mem[i];
 
 		if (m.type == HV_MEM_FIRMWARE)
 			m.type = HV_MEM_RESERVED;
-		if (m.type == HV_MEM_AVAILABLE && overlaps(m.base, m.length, pool_lo, pool_hi - pool_lo)) {
-			/* the pool is the top of its range (mm.c) */
-			uint64_t end = m.base + m.length;
-
-			m.length = pool_lo - m.base;
-			if (m.length)
-				rb->mem[rb->mem_count++] = m;
-			m = (struct hv_boot_mem){ pool_lo, pool_hi - pool_lo, HV_MEM_RESERVED, 0 };
-			rb->mem[rb->mem_count++] = m;
-			if (end > pool_hi && rb->mem_count < HV_BOOT_MAX_MEM)
-				rb->mem[rb->mem_count++] = (struct hv_boot_mem){ pool_hi, end - pool_hi, HV_MEM_AVAILABLE,
-										 0 };
-			continue;
-		}
-		rb->mem[rb->mem_count++] = m;
+		map_add_carved(&tmp, m, pool_lo, pool_hi, HV_MEM_RESERVED);
 	}
+	rb->mem_count = 0;
+	for (uint32_t i = 0; i < tmp.mem_count; i++)
+		map_add_carved(rb, tmp.mem[i], kernel_lo, kernel_hi, HV_MEM_FIRMWARE);
 }
 
 static int root_handoff(const struct hv_bootinfo *bi0, const char *config, const char *cmdline,

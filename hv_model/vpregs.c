@@ -194,6 +194,14 @@ uint16_t hv_vp_get_register(struct hv_vp *vp, uint32_t name, union hv_register_v
 		case HV_REGISTER_EXPLICIT_SUSPEND:
 			v->reg64 = (uint64_t)vp->suspended;
 			break;
+		case HV_REGISTER_DISPATCH_SUSPEND:
+			/* hvsim: 1 once the hypervisor stopped the partition
+			 * after a fault (exit.c partition_fault). */
+			v->reg64 = vp->part->faulted;
+			break;
+		case HV_REGISTER_INTERNAL_ACTIVITY_STATE:
+			v->reg64 = vp->halted ? HV_INTERNAL_ACTIVITY_HALT_SUSPEND : 0;
+			break;
 		case HV_REGISTER_VP_INDEX:
 			v->reg64 = vp->index;
 			break;

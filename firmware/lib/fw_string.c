@@ -1,6 +1,7 @@
-/* Byte-at-a-time implementations: firmware images are small and their
- * instruction mix is part of what the simulator measures, so simple loops
- * are preferred over clever ones.  Built with
+/* Simple loops: firmware images are small and their instruction mix is
+ * part of what the simulator measures, so plain code is preferred over
+ * clever code; memset and memcpy move eight bytes at a time when both
+ * ends are 8-byte aligned, as the hypervisor copies whole pages.  Built with
  * -fno-tree-loop-distribute-patterns so gcc does not turn these loops
  * back into calls to themselves. */
 #include <stdint.h>
@@ -11,6 +12,12 @@ void *memset(void *s, int c, size_t n)
 {
 	unsigned char *p = s;
 
+	if (!((uintptr_t)p & 7)) {
+		uint64_t w = 0x0101010101010101ull * (unsigned char)c;
+
+		for (; n >= 8; n -= 8, p += 8)
+			*(uint64_t *)p = w;
+	}
 	while (n--)
 		*p++ = (unsigned char)c;
 	return s;
@@ -21,6 +28,9 @@ void *memcpy(void *restrict dst, const void *restrict src, size_t n)
 	unsigned char *d = dst;
 	const unsigned char *s = src;
 
+	if (!(((uintptr_t)d | (uintptr_t)s) & 7))
+		for (; n >= 8; n -= 8, d += 8, s += 8)
+			*(uint64_t *)d = *(const uint64_t *)s;
 	while (n--)
 		*d++ = *s++;
 	return dst;

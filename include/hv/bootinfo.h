@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define HV_BOOTINFO_MAGIC 0x4f4f424d49535648ull	/* "HVSIMBOO" little-endian */
-#define HV_BOOTINFO_VERSION 1
+#define HV_BOOTINFO_VERSION 2	/* 2: the child partition table */
 
 #define HV_MEM_AVAILABLE 1
 #define HV_MEM_RESERVED 2
@@ -24,6 +24,7 @@
 
 #define HV_BOOT_MAX_MEM 32
 #define HV_BOOT_MAX_MODULES 16
+#define HV_BOOT_MAX_PARTITIONS 8
 
 struct hv_boot_mem {
 	uint64_t base, length;
@@ -34,6 +35,19 @@ struct hv_boot_module {
 	uint64_t base, length;	/* the image bytes as loaded */
 	uint64_t entry;		/* ELF entry, 0 for raw data */
 	char name[40];		/* NUL-terminated */
+};
+
+/* A child partition the configuration describes (docs/config.md
+ * "partitions"), for the root partition kernel to create. */
+#define HV_BOOT_PART_ENLIGHTENED 0x1	/* the kernel uses the hypercall interface */
+
+struct hv_boot_partition {
+	char name[32];		/* NUL-terminated, unique */
+	uint32_t module;	/* index in modules[] of its kernel (an ELF64) */
+	uint32_t flags;		/* HV_BOOT_PART_* */
+	uint64_t memory;	/* bytes of guest memory, a multiple of 2 MiB */
+	uint32_t vps;		/* virtual processors */
+	uint32_t iterations;	/* workload size for the built-in child kernels; 0 = their default */
 };
 
 struct hv_bootinfo {
@@ -51,6 +65,9 @@ struct hv_bootinfo {
 	uint64_t config;	/* the run's configuration: NUL-terminated YAML text */
 	uint64_t config_length;	/* bytes, not counting the NUL */
 	uint64_t cmdline;	/* NUL-terminated firmware command line, 0 if none */
+	uint32_t partition_count;
+	uint32_t reserved;
+	struct hv_boot_partition partitions[HV_BOOT_MAX_PARTITIONS];
 };
 
 #endif

@@ -274,6 +274,14 @@
 #define HV_GUEST_OS_TYPE_LINUX			0x1
 #define HV_GUEST_OS_TYPE_FREEBSD		0x2
 #define HV_LINUX_VENDOR_ID			0x8100
+/* The other fields of the open-source encoding and the remaining
+ * allocated OS types [T "Guest OS Identity MSR for Open Source Operating
+ * Systems"]. */
+#define HV_GUEST_OS_ID_OS_ID_SHIFT		48	/* 55:48 additional vendor information */
+#define HV_GUEST_OS_ID_VERSION_SHIFT		16	/* 47:16 upstream kernel version */
+#define HV_GUEST_OS_ID_BUILD_MASK		0xffffull	/* 15:0 additional information */
+#define HV_GUEST_OS_TYPE_XEN			0x3
+#define HV_GUEST_OS_TYPE_ILLUMOS		0x4
 
 /* ---- SynIC [L hvgdk_mini.h, hvhdk.h][T "Inter-Partition Communication"] ---- */
 
@@ -633,6 +641,11 @@
 #define HV_REGISTER_INTERCEPT_SUSPEND		0x00000001
 #define HV_REGISTER_INSTRUCTION_EMULATION_HINTS	0x00000002
 #define HV_REGISTER_DISPATCH_SUSPEND		0x00000003
+#define HV_REGISTER_INTERNAL_ACTIVITY_STATE	0x00000004	/* [L hvgdk_mini.h] */
+/* HV_REGISTER_INTERNAL_ACTIVITY_STATE (hv_internal_activity_register). */
+#define HV_INTERNAL_ACTIVITY_STARTUP_SUSPEND	(1ull << 0)
+#define HV_INTERNAL_ACTIVITY_HALT_SUSPEND	(1ull << 1)
+#define HV_INTERNAL_ACTIVITY_IDLE_SUSPEND	(1ull << 2)
 #define HV_REGISTER_HYPERVISOR_VERSION		0x00000100	/* = CPUID 0x40000002 */
 #define HV_REGISTER_PRIVILEGES_AND_FEATURES_INFO 0x00000200	/* = CPUID 0x40000003 */
 #define HV_REGISTER_FEATURES_INFO		0x00000201
@@ -926,6 +939,26 @@ struct hv_input_set_vp_registers {	/* HV_INPUT_SET_VP_REGISTERS (fixed header) *
 	uint8_t input_vtl;
 	uint8_t rsvd_z8;
 	uint16_t rsvd_z16;
+} HV_PACKED;
+
+/* HvCallFlushVirtualAddressSpace 0x0002, simple; HvCallFlushVirtualAddressList
+ * 0x0003, rep, the same header then GVA ranges [T "HvCallFlushVirtualAddressSpace"]
+ * [L hvgdk_mini.h HV_FLUSH_*]. */
+#define HV_FLUSH_ALL_PROCESSORS			(1ull << 0)
+#define HV_FLUSH_ALL_VIRTUAL_ADDRESS_SPACES	(1ull << 1)
+#define HV_FLUSH_NON_GLOBAL_MAPPINGS_ONLY	(1ull << 2)
+#define HV_FLUSH_USE_EXTENDED_RANGE_FORMAT	(1ull << 3)
+
+struct hv_input_flush_virtual_address_space { /* HV_INPUT_FLUSH_VIRTUAL_ADDRESS_SPACE */
+	uint64_t address_space;		/* a CR3 value */
+	uint64_t flags;			/* HV_FLUSH_* */
+	uint64_t processor_mask;	/* VP indices 0-63 */
+} HV_PACKED;
+
+/* HvCallNotifyLongSpinWait 0x0008, simple, fast form: the input is the
+ * spin count (u64) [T "HvCallNotifyLongSpinWait"][L hv_notify_long_spin_wait]. */
+struct hv_input_notify_long_spin_wait {	/* HV_INPUT_NOTIFY_LONG_SPIN_WAIT */
+	uint64_t spin_count;
 } HV_PACKED;
 
 /* HvCallSendSyntheticClusterIpi 0x000B, simple, fast form allowed. */

@@ -496,7 +496,7 @@ Test(hvcall, table_rows_are_unique_and_findable)
 		cr_assert_eq(d->in_fixed % 8, 0, "%s", d->name);
 		cr_assert_eq(d->out_fixed % 8, 0, "%s", d->name);
 	}
-	cr_assert_eq(n, 22);
+	cr_assert_eq(n, 25);
 	cr_assert_null(hvcall_at(n));
 	cr_assert_null(hvcall_at((size_t)-1));
 }
@@ -509,6 +509,12 @@ static const struct {
 	size_t in_fixed, in_elem, out_fixed, out_elem;
 	uint32_t privilege;
 } expect[] = {
+	{ 0x0002, "HvCallFlushVirtualAddressSpace", false, false,
+	  sizeof(struct hv_input_flush_virtual_address_space), 0, 0, 0, 0 },
+	{ 0x0003, "HvCallFlushVirtualAddressList", true, false,
+	  sizeof(struct hv_input_flush_virtual_address_space), sizeof(uint64_t), 0, 0, 0 },
+	{ 0x0008, "HvCallNotifyLongSpinWait", false, true, sizeof(struct hv_input_notify_long_spin_wait), 0, 0, 0,
+	  0 },
 	{ 0x000B, "HvCallSendSyntheticClusterIpi", false, true,
 	  sizeof(struct hv_input_send_synthetic_cluster_ipi), 0, 0, 0, 0 },
 	{ 0x0040, "HvCallCreatePartition", false, false, sizeof(struct hv_input_create_partition),
@@ -573,13 +579,14 @@ Test(hvcall, table_rows_match_the_wire_structures)
 		cr_assert_eq(d->out_elem, expect[i].out_elem, "%s", d->name);
 		cr_assert_eq(d->privilege, expect[i].privilege, "%s", d->name);
 	}
-	cr_assert_eq(sizeof(expect) / sizeof(expect[0]), 22, "every row is checked");
+	cr_assert_eq(sizeof(expect) / sizeof(expect[0]), 25, "every row is checked");
 }
 
 Test(hvcall, wire_sizes_match_the_tlfs_pages)
 {
 	/* Sizes typed from the TLFS hypercall pages / REFERENCE.md 2.3. */
 	cr_assert_eq(sizeof(struct hv_input_create_partition), 56);
+	cr_assert_eq(sizeof(struct hv_input_flush_virtual_address_space), 24);
 	cr_assert_eq(sizeof(struct hv_input_create_vp), 40);
 	cr_assert_eq(sizeof(struct hv_input_map_gpa_pages), 24);
 	cr_assert_eq(sizeof(struct hv_input_set_partition_property), 24);

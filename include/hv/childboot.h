@@ -1,0 +1,63 @@
+/* How the root partition starts a child kernel (partitions/child/) and
+ * how the child reports back: the contract between the root's worker and
+ * the child images.
+ *
+ * The root maps the child's memory at GPA 0 and loads the child ELF64 at
+ * its physical addresses (linked at CHILD_LOAD_BASE).  VP 0 starts in
+ * 64-bit mode at the ELF entry, CPL 0, interrupts off, with:
+ *   - CR3 = identity page tables (2 MiB pages) covering the child's memory,
+ *     built by the root at CHILD_PAGE_TABLES;
+ *   - a GDT at CHILD_GDT: 0x08 64-bit code, 0x10 data, 0x18 a 64-bit TSS
+ *     (at CHILD_TSS); CS = 0x08, DS = ES = SS = 0x10, TR = 0x18;
+ *   - RSP = CHILD_STACK_TOP, RDI = CHILD_BOOT (a struct hv_child_boot);
+ *   - CR0 = PG|AM|WP|NE|ET|MP|PE, CR4 = PAE|OSFXSR|OSXMMEXCPT,
+ *     EFER = LME|LMA.
+ * The child writes its results to the mailbox page (struct
+ * hv_child_mailbox at CHILD_MAILBOX) and ends by halting with interrupts
+ * off; the root reads the mailbox once the child's VP has halted. */
+#ifndef HV_CHILDBOOT_H
+#define HV_CHILDBOOT_H
+
+#include <stdint.h>
+
+#define CHILD_PAGE_TABLES 0x1000ull	/* PML4, then one PDPT, then PDs */
+#define CHILD_GDT 0x8000ull
+#define CHILD_TSS 0x8100ull
+#define CHILD_BOOT 0x9000ull
+#define CHILD_MAILBOX 0xa000ull
+#define CHILD_STACK_TOP 0x80000ull	/* stack below it, down to 0x10000 */
+#define CHILD_LOAD_BASE 0x100000ull	/* where child images are linked */
+#define CHILD_MIN_MEMORY (4ull << 20)
+
+#define CHILD_BOOT_MAGIC 0x544f4f42444c4843ull	/* "CHLDBOOT" */
+#define CHILD_BOOT_VERSION 1
+#define CHILD_MAILBOX_MAGIC 0x5854494d444c4843ull	/* "CHLDMITX" */
+
+#define CHILD_FLAG_ENLIGHTENED 0x1	/* the configuration says so */
+
+struct hv_child_boot {
+	uint64_t magic;			/* CHILD_BOOT_MAGIC */
+	uint32_t version;		/* CHILD_BOOT_VERSION */
+	uint32_t flags;			/* CHILD_FLAG_* */
+	uint64_t memory_bytes;		/* mapped from GPA 0 */
+	uint32_t vp_count;
+	uint32_t workload_iterations;	/* how much computing to do (the child's unit) */
+	char name[32];			/* the child's name in the configuration */
+};
+
+/* Results.  The child sets `done` last. */
+#define CHILD_LOG_BYTES 3072
+
+struct hv_child_mailbox {
+	uint64_t magic;			/* CHILD_MAILBOX_MAGIC */
+	uint32_t done;			/* 1: the child finished and halts */
+	uint32_t status;		/* 0 every check passed, else the number that failed */
+	uint32_t checks;		/* checks made */
+	uint32_t hypercalls;		/* hypercalls made (enlightened) */
+	uint64_t cycles;		/* TSC cycles the workload took */
+	uint32_t log_len;		/* bytes of log */
+	uint32_t reserved;
+	char log[CHILD_LOG_BYTES];	/* text lines the root prints, prefixed by the name */
+};
+
+#endif
