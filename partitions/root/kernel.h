@@ -72,6 +72,12 @@
 
 extern char rk_kstacks[];	/* entry.S: RK_KSTACK_SLOTS slots */
 
+/* The kernel's map of RAM is the identity (mm.c). */
+static inline void *rk_va(uint64_t pa)
+{
+	return (void *)(uintptr_t)pa;
+}
+
 static inline uint64_t rk_kstack_top(unsigned slot)
 {
 	return (uint64_t)(uintptr_t)rk_kstacks + (uint64_t)(slot + 1) * RK_KSTACK_SLOT;

@@ -17,6 +17,8 @@
  * came back.  PASS/FAIL lines as the guest tests print them; the run ends
  * through the debug-exit port with 0 if every check passed, 1 if not. */
 #include "kernel.h"
+#include "vid.h"
+#include "vmms.h"
 
 #define RK_CONFIG_MAX 16384	/* bytes of the run's configuration kept */
 #define RK_MAX_OUTCOMES RK_MAX_PROCS
@@ -374,6 +376,10 @@ void rk_main(const struct hv_bootinfo *bi)
 		  "every system call and ring-3 fault arrived at the top of its process's kernel stack");
 	rk_report(rk_pages_free() == pages_before, "every process's pages returned: %lu free (want %lu)",
 		  (unsigned long)rk_pages_free(), (unsigned long)pages_before);
+
+	/* Under the hypervisor: the children the configuration describes. */
+	if (vid_hypervisor_present())
+		vmms_run(&rk_bi);
 
 	rk_printf("root: %u passed, %u failed\n", rk_report_passes(), rk_report_failures());
 	rk_exit(rk_report_failures() ? RK_EXIT_FAIL : RK_EXIT_PASS);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "cpu.h"
 #include "diag.h"
+#include "hv/bootinfo.h"
 #include "hvsim_config.h"
 #include "machine.h"
 #include "trace.h"
@@ -313,17 +314,83 @@ static int cmd_boot(int argc, char **argv)
 	return status;
 }
 
+/* Each child's kernel is a module named "child:<name>", <name> as the
+ * configuration writes it (the children of one `count` share it); a
+ * kernel file several entries name is loaded once, under the first
+ * entry's name.  Module indices go into the partition table. */
+#define CHILD_MODULE_PREFIX "child:"
+
+_Static_assert(sizeof(CHILD_MODULE_PREFIX) - 1 + CONFIG_PARTITION_NAME_MAX <= 39,
+	       "a child module's name fits struct hv_boot_module.name");
+
+struct child_modules {
+	char path[CONFIG_MAX_PARTITIONS][PATH_MAX];	/* found built kernels */
+	char name[CONFIG_MAX_PARTITIONS][40];
+	char real[CONFIG_MAX_PARTITIONS][PATH_MAX];	/* each child module's file, canonical */
+	struct bootinfo_partition_arg parts[CONFIG_MAX_PARTITIONS];
+};
+
+/* The same file however it is spelled; a file that cannot be resolved
+ * (the loader reports why) is compared as written. */
+static void canonical_path(const char *path, char out[PATH_MAX])
+{
+	if (!realpath(path, out))
+		snprintf(out, PATH_MAX, "%s", path);
+}
+
+static int add_child_modules(const struct config *cfg, struct bootinfo_module_arg *mods,
+			     unsigned *nmods, struct child_modules *cm)
+{
+	unsigned first = *nmods, nchild = 0;
+
+	for (unsigned i = 0; i < cfg->npartitions; i++) {
+		const struct config_partition *cp = &cfg->partitions[i];
+		const char *path = cp->kernel;
+		char real[PATH_MAX];
+		unsigned j;
+
+		if (cp->kernel_builtin) {
+			if (machine_find_child_kernel(cp->kernel, cm->path[i], sizeof(cm->path[i])))
+				return -ENOENT;
+			path = cm->path[i];
+		}
+		canonical_path(path, real);
+		for (j = first; j < *nmods; j++)
+			if (!strcmp(cm->real[j - first], real))
+				break;
+		if (j == *nmods) {
+			memcpy(cm->real[nchild], real, sizeof(real));
+			snprintf(cm->name[nchild], sizeof(cm->name[nchild]), CHILD_MODULE_PREFIX "%s",
+				 cp->group);
+			for (unsigned k = 0; k < first; k++) {
+				if (!strcmp(mods[k].name, cm->name[nchild])) {
+					diag_error("%s: the module name '%s' is reserved for the kernel of partition '%s'",
+						   cfg->source, cm->name[nchild], cp->name);
+					return -EINVAL;
+				}
+			}
+			mods[(*nmods)++] = (struct bootinfo_module_arg){ path, cm->name[nchild++] };
+		}
+		cm->parts[i] = (struct bootinfo_partition_arg){
+			.name = cp->name, .module = j, .enlightened = cp->enlightened,
+			.memory = cp->memory, .vps = cp->vps, .iterations = cp->iterations,
+		};
+	}
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct common c = { 0 };
 	struct config *cfg = NULL;
 	struct machine_opts o = { 0 };
-	struct bootinfo_module_arg mods[CONFIG_MAX_MODULES + 1];
+	struct bootinfo_module_arg mods[CONFIG_MAX_MODULES + 1 + CONFIG_MAX_PARTITIONS];
+	struct child_modules *cm = NULL;
 	struct machine *mach;
 	struct machine_report rep = { .command = "run" };
 	char fw[PATH_MAX], root[PATH_MAX];
-	unsigned nmods;
-	int status, has_root = 0;
+	unsigned nmods, nconfig;
+	int status = EXIT_USAGE, has_root = 0;
 
 	if (parse_common(argc, argv, &c, 0))
 		return EXIT_USAGE;
@@ -335,10 +402,8 @@ static int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	if (cfg->firmware)
 		snprintf(fw, sizeof(fw), "%s", cfg->firmware);
-	else if (machine_find_firmware(fw, sizeof(fw))) {
-		config_free(cfg);
-		return EXIT_USAGE;
-	}
+	else if (machine_find_firmware(fw, sizeof(fw)))
+		goto out;
 	for (unsigned i = 0; i < cfg->nmodules; i++) {
 		mods[i] = (struct bootinfo_module_arg){ cfg->modules[i].path, cfg->modules[i].name };
 		has_root |= !strcmp(cfg->modules[i].name, "root");
@@ -347,11 +412,23 @@ static int cmd_run(int argc, char **argv)
 	/* hv_model runs the module named "root" in the root partition: the
 	 * built root kernel unless the configuration names another. */
 	if (!cfg->firmware && !has_root) {
-		if (machine_find_root_kernel(root, sizeof(root))) {
-			config_free(cfg);
-			return EXIT_USAGE;
-		}
+		if (machine_find_root_kernel(root, sizeof(root)))
+			goto out;
 		mods[nmods++] = (struct bootinfo_module_arg){ root, "root" };
+	}
+	nconfig = nmods;
+	cm = calloc(1, sizeof(*cm));
+	if (!cm) {
+		diag_error("%s", strerror(ENOMEM));
+		goto out;
+	}
+	if (add_child_modules(cfg, mods, &nmods, cm))
+		goto out;
+	if (nmods > HV_BOOT_MAX_MODULES) {
+		diag_error("%s: %u modules (%u from the configuration%s, %u child kernels); the boot information holds at most %d",
+			   cfg->source, nmods, cfg->nmodules, nconfig > cfg->nmodules ? ", the root kernel" : "",
+			   nmods - nconfig, HV_BOOT_MAX_MODULES);
+		goto out;
 	}
 	o.lps = c.lps ? c.lps : cfg->lps;
 	o.ram = c.ram ? c.ram : cfg->ram;
@@ -362,6 +439,8 @@ static int cmd_run(int argc, char **argv)
 	o.fw.firmware_path = fw;
 	o.fw.modules = mods;
 	o.fw.nmodules = nmods;
+	o.fw.partitions = cm->parts;
+	o.fw.npartitions = cfg->npartitions;
 	o.fw.config_text = cfg->text;
 	o.fw.config_length = cfg->text_len;
 	o.fw.cmdline = cfg->cmdline;
@@ -371,12 +450,12 @@ static int cmd_run(int argc, char **argv)
 		c.outdir = cfg->output_dir ? cfg->output_dir : ".";
 	rep.image = fw;
 	rep.config = cfg->source;
-	if (machine_new(&o, &mach)) {
-		config_free(cfg);
-		return EXIT_USAGE;
-	}
+	if (machine_new(&o, &mach))
+		goto out;
 	status = run_machine(mach, &c, &rep, 0);
 	machine_free(mach);
+out:
+	free(cm);
 	config_free(cfg);
 	return status;
 }

@@ -161,7 +161,8 @@ static void bi_module_name(char dst[40], const struct bootinfo_module_arg *ma)
 }
 
 static int bi_load_module(struct memmap *m, const struct bootinfo_module_arg *ma,
-			  struct loader_map *map, uint64_t *cursor, struct hv_boot_module *out)
+			  struct loader_map *map, uint64_t *cursor, struct hv_boot_module *out,
+			  int *elf_class)
 {
 	struct elf_image img;
 	uint8_t *data;
@@ -175,11 +176,13 @@ static int bi_load_module(struct memmap *m, const struct bootinfo_module_arg *ma
 	/* The firmware's partition loader parses the image later; an ELF
 	 * module is checked now so a broken one fails here, with its name. */
 	out->entry = 0;
+	*elf_class = ELFCLASSNONE;
 	if (len >= SELFMAG && memcmp(data, ELFMAG, SELFMAG) == 0) {
 		err = elf_parse(data, len, ma->path, &img);
 		if (err)
 			goto out;
 		out->entry = img.entry;
+		*elf_class = img.is64 ? ELFCLASS64 : ELFCLASS32;
 	}
 	out->base = base;
 	out->length = len;
@@ -190,8 +193,83 @@ out:
 	return err;
 }
 
+/* The partition table is checked before anything is loaded: it comes
+ * from the configuration, so a bad one is the caller's mistake. */
+static int bi_check_partitions(const struct bootinfo_args *a)
+{
+	const struct bootinfo_partition_arg *pa = a->partitions;
+	size_t name_max = sizeof(((struct hv_boot_partition *)0)->name) - 1;
+
+	if (a->npartitions > HV_BOOT_MAX_PARTITIONS) {
+		diag_error("%u partitions given; the boot information holds at most %d",
+			   a->npartitions, HV_BOOT_MAX_PARTITIONS);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < a->npartitions; i++) {
+		const char *name = pa[i].name ? pa[i].name : "";
+
+		if (!*name || strlen(name) > name_max) {
+			diag_error("partition %u: name '%s' must be 1..%zu characters", i, name,
+				   name_max);
+			return -EINVAL;
+		}
+		for (unsigned j = 0; j < i; j++) {
+			if (pa[j].name && !strcmp(pa[j].name, name)) {
+				diag_error("partitions %u and %u are both named '%s'", j, i, name);
+				return -EINVAL;
+			}
+		}
+		if (pa[i].module >= a->nmodules) {
+			diag_error("partition '%s': kernel module %u does not exist (%u modules)", name,
+				   pa[i].module, a->nmodules);
+			return -EINVAL;
+		}
+		if (!pa[i].memory || pa[i].memory % BI_2M) {
+			diag_error("partition '%s': memory %llu is not a non-zero multiple of 2 MiB",
+				   name, (unsigned long long)pa[i].memory);
+			return -EINVAL;
+		}
+		if (!pa[i].vps) {
+			diag_error("partition '%s': no virtual processors", name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* A partition's kernel must be an ELF64 image (hv_boot_partition.module):
+ * the root kernel loads it by its program headers. */
+static int bi_fill_partitions(const struct bootinfo_args *a, const int *elf_class,
+			      struct hv_boot_partition *out)
+{
+	for (unsigned i = 0; i < a->npartitions; i++) {
+		const struct bootinfo_partition_arg *pa = &a->partitions[i];
+		const char *path = a->modules[pa->module].path;
+
+		if (elf_class[pa->module] == ELFCLASSNONE) {
+			diag_error_at(path, 0, 0, "offset 0x0: the kernel of partition '%s' is not an ELF image",
+				      pa->name);
+			return -EINVAL;
+		}
+		if (elf_class[pa->module] != ELFCLASS64) {
+			diag_error_at(path, 0, 0,
+				      "offset 0x%x: the kernel of partition '%s' must be an ELF64 image",
+				      EI_CLASS, pa->name);
+			return -EINVAL;
+		}
+		snprintf(out[i].name, sizeof(out[i].name), "%s", pa->name);
+		out[i].module = pa->module;
+		out[i].flags = pa->enlightened ? HV_BOOT_PART_ENLIGHTENED : 0;
+		out[i].memory = pa->memory;
+		out[i].vps = pa->vps;
+		out[i].iterations = pa->iterations;
+	}
+	return 0;
+}
+
 int bootinfo_boot(struct memmap *m, const struct bootinfo_args *a, struct boot_entry *e)
 {
+	int elf_class[HV_BOOT_MAX_MODULES];
 	struct hv_bootinfo bi;
 	struct loader_area area;
 	struct loader_map map;
@@ -219,6 +297,9 @@ int bootinfo_boot(struct memmap *m, const struct bootinfo_args *a, struct boot_e
 			return -EINVAL;
 		}
 	}
+	err = bi_check_partitions(a);
+	if (err)
+		return err;
 
 	memset(&bi, 0, sizeof(bi));
 	err = loader_area_init(&area, m);
@@ -234,10 +315,14 @@ int bootinfo_boot(struct memmap *m, const struct bootinfo_args *a, struct boot_e
 		return err;
 	cursor = fw.hi;
 	for (unsigned i = 0; i < a->nmodules; i++) {
-		err = bi_load_module(m, &a->modules[i], &map, &cursor, &bi.modules[i]);
+		err = bi_load_module(m, &a->modules[i], &map, &cursor, &bi.modules[i],
+				     &elf_class[i]);
 		if (err)
 			return err;
 	}
+	err = bi_fill_partitions(a, elf_class, bi.partitions);
+	if (err)
+		return err;
 	if (map.n > HV_BOOT_MAX_MEM) {
 		diag_error_at(a->firmware_path, 0, 0,
 			      "the boot memory map needs %u entries; at most %d fit (too many firmware segments?)",
@@ -290,6 +375,7 @@ int bootinfo_boot(struct memmap *m, const struct bootinfo_args *a, struct boot_e
 		bi.mem[i].type = map.r[i].type;
 	}
 	bi.module_count = a->nmodules;
+	bi.partition_count = a->npartitions;
 	memcpy(bi_host, &bi, sizeof(bi));
 
 	*e = (struct boot_entry){

@@ -11,11 +11,26 @@
 
 #include "config.h"
 #include "diag.h"
+#include "hv/bootinfo.h"
 #include "loader.h"
 
 #define CONFIG_MODULE_NAME_MAX 39	/* struct hv_boot_module.name holds 40 with the NUL */
 #define CONFIG_MIN_RAM (1ull << 20)
 #define CONFIG_RAM_ALIGN 4096ull
+
+/* Child partitions (docs/config.md "partitions"). */
+#define CONFIG_PART_MEMORY_DEFAULT (16ull << 20)
+#define CONFIG_PART_MEMORY_MIN (4ull << 20)
+#define CONFIG_PART_MEMORY_MAX (1ull << 30)
+#define CONFIG_PART_MEMORY_ALIGN (2ull << 20)	/* the child's EPT maps it in 2 MiB pages */
+#define CONFIG_PART_MAX_VPS 8
+#define CONFIG_PART_MAX_COUNT 8
+#define CONFIG_PART_MAX_ITERATIONS 1000000
+
+_Static_assert(CONFIG_MAX_PARTITIONS == HV_BOOT_MAX_PARTITIONS,
+	       "every configured child fits the boot information");
+_Static_assert(sizeof(((struct hv_boot_partition *)0)->name) == CONFIG_PARTITION_NAME_MAX + 1,
+	       "partition names fit struct hv_boot_partition");
 
 /* Equivalent to the defaults below; handed to the firmware when no file
  * is given. */
@@ -26,6 +41,9 @@ static const char config_default_text[] =
 	"  ram: 256M\n"
 	"  profile: sandybridge\n"
 	"  quantum: 1000\n"
+	"partitions:\n"
+	"  - {name: enlightened, kernel: enlightened}\n"
+	"  - {name: unenlightened, kernel: unenlightened}\n"
 	"output:\n"
 	"  dir: .\n";
 
@@ -408,6 +426,241 @@ static int cfg_modules(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
 	return 0;
 }
 
+/* YAML 1.1 booleans (yaml.org/type/bool.html), plain scalars only. */
+static int cfg_bool(struct cfg_parser *p, const yaml_node_t *n, const char *key, int *out)
+{
+	static const char *const yes[] = { "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE",
+					   "on", "On", "ON" };
+	static const char *const no[] = { "n", "N", "no", "No", "NO", "false", "False", "FALSE",
+					  "off", "Off", "OFF" };
+	const char *v;
+
+	if (cfg_is_null(n))
+		return cfg_error(p, n, "%s: a value is required", key);
+	v = cfg_scalar(p, n, key);
+	if (!v)
+		return -EINVAL;
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return cfg_error(p, n, "%s: expected true or false, got a quoted string", key);
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcmp(v, yes[i])) {
+			*out = 1;
+			return 0;
+		}
+		if (!strcmp(v, no[i])) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return cfg_error(p, n, "%s: expected true or false, got '%s'", key, v);
+}
+
+/* An unsigned integer in [lo, hi]. */
+static int cfg_uint_range(struct cfg_parser *p, const yaml_node_t *n, const char *key, uint64_t lo,
+			  uint64_t hi, unsigned *out)
+{
+	uint64_t v;
+	int err = cfg_uint(p, n, key, &v);
+
+	if (err)
+		return err;
+	if (v < lo || v > hi)
+		return cfg_error(p, n, "%s: %llu is out of range %llu..%llu", key,
+				 (unsigned long long)v, (unsigned long long)lo,
+				 (unsigned long long)hi);
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* One entry of `partitions` as written, before count expansion. */
+struct cfg_partition {
+	struct config_partition p;	/* name is the name as written */
+	const yaml_node_t *name_node;
+	int enlightened_set;
+	unsigned count;
+};
+
+static int cfg_part_name(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
+{
+	struct cfg_partition *cp = ctx;
+	char *name = NULL;
+	size_t len;
+	int err = cfg_string(p, v, "partitions.name", 0, &name);
+
+	if (err)
+		return err;
+	len = strlen(name);
+	if (!len)
+		err = cfg_error(p, v, "partitions.name: empty name");
+	else if (len > CONFIG_PARTITION_NAME_MAX)
+		err = cfg_error(p, v, "partitions.name: '%s' is longer than %d characters", name,
+				CONFIG_PARTITION_NAME_MAX);
+	else if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != len)
+		err = cfg_error(p, v,
+				"partitions.name: '%s' may contain only letters, digits, '_' and '-'",
+				name);
+	else
+		memcpy(cp->p.name, name, len + 1);
+	cp->name_node = v;
+	free(name);
+	return err;
+}
+
+/* "enlightened" and "unenlightened" name the built child kernels; any
+ * other value is a path ("./enlightened" is the file of that name). */
+static int cfg_part_kernel(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
+{
+	struct cfg_partition *cp = ctx;
+	const char *s;
+
+	if (cfg_is_null(v))
+		return cfg_error(p, v, "partitions.kernel: a value is required");
+	s = cfg_scalar(p, v, "partitions.kernel");
+	if (!s)
+		return -EINVAL;
+	if (!strcmp(s, "enlightened") || !strcmp(s, "unenlightened")) {
+		cp->p.kernel_builtin = 1;
+		return cfg_string(p, v, "partitions.kernel", 0, &cp->p.kernel);
+	}
+	cp->p.kernel_builtin = 0;
+	return cfg_path(p, v, "partitions.kernel", 0, &cp->p.kernel);
+}
+
+static int cfg_part_enlightened(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
+{
+	struct cfg_partition *cp = ctx;
+
+	cp->enlightened_set = 1;
+	return cfg_bool(p, v, "partitions.enlightened", &cp->p.enlightened);
+}
+
+static int cfg_part_memory(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
+{
+	struct cfg_partition *cp = ctx;
+	const char *s = cfg_scalar(p, v, "partitions.memory");
+	uint64_t n;
+
+	if (!s)
+		return -EINVAL;
+	if (config_parse_size(s, &n))
+		return cfg_error(p, v, "partitions.memory: bad size '%s' (want e.g. 16M or 0x1000000)",
+				 s);
+	if (n < CONFIG_PART_MEMORY_MIN)
+		return cfg_error(p, v, "partitions.memory: %s is less than 4M", s);
+	if (n > CONFIG_PART_MEMORY_MAX)
+		return cfg_error(p, v, "partitions.memory: %s is more than 1G", s);
+	if (n % CONFIG_PART_MEMORY_ALIGN)
+		return cfg_error(p, v, "partitions.memory: %s is not a multiple of 2M", s);
+	cp->p.memory = n;
+	return 0;
+}
+
+static int cfg_part_vps(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
+{
+	return cfg_uint_range(p, v, "partitions.vps", 1, CONFIG_PART_MAX_VPS,
+			      &((struct cfg_partition *)ctx)->p.vps);
+}
+
+static int cfg_part_count(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
+{
+	return cfg_uint_range(p, v, "partitions.count", 1, CONFIG_PART_MAX_COUNT,
+			      &((struct cfg_partition *)ctx)->count);
+}
+
+static int cfg_part_iterations(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
+{
+	return cfg_uint_range(p, v, "partitions.iterations", 0, CONFIG_PART_MAX_ITERATIONS,
+			      &((struct cfg_partition *)ctx)->p.iterations);
+}
+
+static const struct cfg_key cfg_partition_keys[] = {
+	{ "name", cfg_part_name },
+	{ "kernel", cfg_part_kernel },
+	{ "enlightened", cfg_part_enlightened },
+	{ "memory", cfg_part_memory },
+	{ "vps", cfg_part_vps },
+	{ "count", cfg_part_count },
+	{ "iterations", cfg_part_iterations },
+};
+
+/* Appends cp's `count` children to the configuration: NAME when count
+ * is 1, else NAME-1 .. NAME-count; each name must be new. */
+static int cfg_part_expand(struct cfg_parser *p, const yaml_node_t *item, struct cfg_partition *cp)
+{
+	struct config *c = p->c;
+
+	for (unsigned i = 1; i <= cp->count; i++) {
+		struct config_partition *dst;
+		char name[64];
+
+		if (c->npartitions == CONFIG_MAX_PARTITIONS)
+			return cfg_error(p, item, "partitions: more than %d partitions (after count expansion)",
+					 CONFIG_MAX_PARTITIONS);
+		if (cp->count > 1)
+			snprintf(name, sizeof(name), "%s-%u", cp->p.name, i);
+		else
+			snprintf(name, sizeof(name), "%s", cp->p.name);
+		if (strlen(name) > CONFIG_PARTITION_NAME_MAX)
+			return cfg_error(p, cp->name_node,
+					 "partitions.name: '%s' (with count %u) is longer than %d characters",
+					 name, cp->count, CONFIG_PARTITION_NAME_MAX);
+		for (unsigned j = 0; j < c->npartitions; j++)
+			if (!strcmp(c->partitions[j].name, name))
+				return cfg_error(p, cp->name_node,
+						 "partitions.name: '%s' names two partitions (after count expansion)",
+						 name);
+		dst = &c->partitions[c->npartitions];
+		*dst = cp->p;
+		snprintf(dst->name, sizeof(dst->name), "%s", name);
+		snprintf(dst->group, sizeof(dst->group), "%s", cp->p.name);
+		dst->kernel = strdup(cp->p.kernel);
+		if (!dst->kernel)
+			return -ENOMEM;
+		c->npartitions++;
+	}
+	return 0;
+}
+
+static int cfg_partitions(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
+{
+	if (cfg_is_null(v))
+		return 0;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return cfg_error(p, v, "partitions must be a sequence of {name:, kernel:, ...} mappings");
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(p->doc, *it);
+		struct cfg_partition cp = {
+			.p = { .memory = CONFIG_PART_MEMORY_DEFAULT, .vps = 1 },
+			.count = 1,
+		};
+		int err;
+
+		if (!item)
+			return cfg_error(p, v, "partitions: malformed sequence");
+		if (item->type != YAML_MAPPING_NODE)
+			return cfg_error(p, item,
+					 "partitions: each partition must be a mapping with a name and a kernel");
+		err = cfg_mapping(p, item, "a partition", cfg_partition_keys,
+				  sizeof(cfg_partition_keys) / sizeof(cfg_partition_keys[0]), &cp);
+		if (!err && !cp.p.name[0])
+			err = cfg_error(p, item, "partitions: partition without a name");
+		if (!err && !cp.p.kernel)
+			err = cfg_error(p, item, "partitions: partition '%s' without a kernel",
+					cp.p.name);
+		if (!err) {
+			if (!cp.enlightened_set)
+				cp.p.enlightened = cp.p.kernel_builtin &&
+						   !strcmp(cp.p.kernel, "enlightened");
+			err = cfg_part_expand(p, item, &cp);
+		}
+		free(cp.p.kernel);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int cfg_output_dir(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
 {
 	int err = cfg_string(p, v, "output.dir", 0, &p->c->output_dir);
@@ -432,6 +685,7 @@ static const struct cfg_key cfg_top_keys[] = {
 	{ "firmware", cfg_firmware },
 	{ "firmware_cmdline", cfg_cmdline },
 	{ "modules", cfg_modules },
+	{ "partitions", cfg_partitions },
 	{ "output", cfg_output },
 };
 
@@ -506,6 +760,8 @@ void config_free(struct config *c)
 		free(c->modules[i].path);
 		free(c->modules[i].name);
 	}
+	for (unsigned i = 0; i < c->npartitions; i++)
+		free(c->partitions[i].kernel);
 	free(c->output_dir);
 	free(c);
 }

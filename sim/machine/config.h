@@ -8,10 +8,25 @@
 
 #define CONFIG_MAX_LPS 64
 #define CONFIG_MAX_MODULES 15
+#define CONFIG_MAX_PARTITIONS 8		/* HV_BOOT_MAX_PARTITIONS, after count expansion */
+#define CONFIG_PARTITION_NAME_MAX 31	/* struct hv_boot_partition.name holds 32 with the NUL */
 
 struct config_module {
 	char *path;	/* resolved relative to the config file's directory */
 	char *name;
+};
+
+/* One child partition, after `count` expansion (docs/config.md
+ * "partitions"). */
+struct config_partition {
+	char name[CONFIG_PARTITION_NAME_MAX + 1];	/* unique: NAME, or NAME-i when count > 1 */
+	char group[CONFIG_PARTITION_NAME_MAX + 1];	/* the name as written (shared by a count's children) */
+	char *kernel;		/* a built kernel's name (kernel_builtin) or a resolved path */
+	int kernel_builtin;	/* 1: "enlightened" or "unenlightened", see machine_find_child_kernel */
+	int enlightened;	/* uses the hypercall interface; default: kernel is "enlightened" */
+	uint64_t memory;	/* bytes, 4M..1G, a multiple of 2M; default 16M */
+	unsigned vps;		/* 1..8, default 1 */
+	unsigned iterations;	/* 0..1000000, 0 = the kernel's default */
 };
 
 struct config {
@@ -27,6 +42,8 @@ struct config {
 	struct config_module modules[CONFIG_MAX_MODULES];
 	unsigned nmodules;	/* modules: [{path:, name:}] */
 	char *output_dir;	/* output.dir, default "." */
+	struct config_partition partitions[CONFIG_MAX_PARTITIONS];
+	unsigned npartitions;	/* partitions: the children the root kernel creates */
 };
 
 /* Parse YAML text; on error prints "<name>:line:col: reason" and returns

@@ -74,17 +74,30 @@ int multiboot_boot(struct memmap *m, const struct multiboot_args *a, struct boot
 
 /* The hvsim run handoff (include/hv/bootinfo.h): load the firmware ELF64
  * and modules, build identity page tables, a GDT, a 64 KiB stack and
- * struct hv_bootinfo (with a copy of the configuration text) in the boot
- * area, and describe all of it in the boot memory map. */
+ * struct hv_bootinfo (with a copy of the configuration text and the child
+ * partition table) in the boot area, and describe all of it in the boot
+ * memory map. */
 struct bootinfo_module_arg {
 	const char *path;
 	const char *name;	/* at most 39 characters */
+};
+
+/* A child partition for the root kernel to create (hv_boot_partition). */
+struct bootinfo_partition_arg {
+	const char *name;	/* 1..31 characters */
+	unsigned module;	/* index in bootinfo_args.modules of its kernel, an ELF64 */
+	int enlightened;	/* HV_BOOT_PART_ENLIGHTENED */
+	uint64_t memory;	/* bytes, a non-zero multiple of 2 MiB */
+	unsigned vps;		/* at least 1 */
+	unsigned iterations;	/* 0: the kernel's default */
 };
 
 struct bootinfo_args {
 	const char *firmware_path;
 	const struct bootinfo_module_arg *modules;
 	unsigned nmodules;
+	const struct bootinfo_partition_arg *partitions;
+	unsigned npartitions;	/* at most HV_BOOT_MAX_PARTITIONS */
 	unsigned lp_count;
 	uint64_t tsc_khz;
 	uint64_t acpi_rsdp;

@@ -97,6 +97,39 @@ int machine_find_root_kernel(char *out, size_t outlen)
 	return find_built("HVSIM_ROOT_KERNEL", "partitions/root/root.elf", "the root partition kernel", out, outlen);
 }
 
+/* The built child kernels are partitions/child/NAME.elf in the build
+ * tree, or firmware/NAME.elf where `meson install` puts them; the
+ * directory HVSIM_CHILD_KERNEL_DIR overrides both. */
+int machine_find_child_kernel(const char *name, char *out, size_t outlen)
+{
+	const char *dir = getenv("HVSIM_CHILD_KERNEL_DIR");
+	char cands[2][4096];
+	size_t n = 0;
+
+	if (!name || !*name || strchr(name, '/')) {
+		diag_error("'%s' is not the name of a built child kernel", name ? name : "");
+		return -EINVAL;
+	}
+	if (dir && *dir) {
+		snprintf(cands[n++], sizeof(cands[0]), "%s/%s.elf", dir, name);
+	} else {
+		snprintf(cands[n++], sizeof(cands[0]), "%s/partitions/child/%s.elf", HVSIM_BUILD_DATADIR, name);
+		snprintf(cands[n++], sizeof(cands[0]), "%s/firmware/%s.elf", HVSIM_DATADIR, name);
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(out, outlen, "%s", cands[i]);
+		if (file_exists(out))
+			return 0;
+	}
+	if (n == 1)
+		diag_error("the %s child kernel was not found (looked for %s, as HVSIM_CHILD_KERNEL_DIR says)",
+			   name, cands[0]);
+	else
+		diag_error("the %s child kernel was not found (looked for %s and %s; build it, or set HVSIM_CHILD_KERNEL_DIR)",
+			   name, cands[0], cands[1]);
+	return -ENOENT;
+}
+
 void machine_note_end(struct machine *m, enum machine_end kind, const char *fmt, ...)
 {
 	va_list ap;

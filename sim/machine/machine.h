@@ -80,5 +80,10 @@ int machine_find_profile(const char *name_or_path, char *out, size_t outlen);
 int machine_find_firmware(char *out, size_t outlen);
 /* The built root partition kernel (HVSIM_ROOT_KERNEL overrides). */
 int machine_find_root_kernel(char *out, size_t outlen);
+/* A built child partition kernel by name ("enlightened" or
+ * "unenlightened"): NAME.elf in the directory HVSIM_CHILD_KERNEL_DIR if
+ * set, else the build tree's partitions/child/ or the installed
+ * firmware directory.  -ENOENT with a message naming where it looked. */
+int machine_find_child_kernel(const char *name, char *out, size_t outlen);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "hvsim_config.h"
 
 static struct config *parse_ok(const char *text, const char *name)
 {
@@ -355,4 +356,317 @@ Test(config, parse_size_rejects_junk_and_overflow)
 		cr_assert_eq(v, 77, "'%s' changed the output", bad[i]);
 	}
 	cr_assert_eq(config_parse_size(NULL, &v), -EINVAL);
+}
+
+/* ---- partitions (docs/config.md "partitions") ---- */
+
+Test(config, default_has_an_enlightened_and_an_unenlightened_child)
+{
+	struct config *c = NULL;
+	const struct config_partition *p;
+
+	cr_assert_eq(config_default(&c), 0);
+	cr_assert_eq(c->npartitions, 2);
+	p = &c->partitions[0];
+	cr_assert_str_eq(p->name, "enlightened");
+	cr_assert_str_eq(p->group, "enlightened");
+	cr_assert_str_eq(p->kernel, "enlightened");
+	cr_assert_eq(p->kernel_builtin, 1);
+	cr_assert_eq(p->enlightened, 1);
+	cr_assert_eq(p->memory, 16ull << 20);
+	cr_assert_eq(p->vps, 1);
+	cr_assert_eq(p->iterations, 0);
+	p = &c->partitions[1];
+	cr_assert_str_eq(p->name, "unenlightened");
+	cr_assert_str_eq(p->kernel, "unenlightened");
+	cr_assert_eq(p->kernel_builtin, 1);
+	cr_assert_eq(p->enlightened, 0);
+	cr_assert_eq(p->memory, 16ull << 20);
+	cr_assert_eq(p->vps, 1);
+	config_free(c);
+}
+
+Test(config, examples_default_yaml_is_the_built_in_default)
+{
+	struct config *c = NULL, *d = NULL;
+
+	cr_assert_eq(config_load(HVSIM_SOURCE_DATADIR "/examples/default.yaml", &c), 0);
+	cr_assert_eq(config_default(&d), 0);
+	cr_assert_eq(c->lps, d->lps);
+	cr_assert_eq(c->ram, d->ram);
+	cr_assert_str_eq(c->profile, d->profile);
+	cr_assert_eq(c->quantum_cycles, d->quantum_cycles);
+	cr_assert_eq(c->nmodules, d->nmodules);
+	cr_assert_str_eq(c->output_dir, d->output_dir);
+	cr_assert_eq(c->npartitions, 2);
+	cr_assert_eq(c->npartitions, d->npartitions);
+	for (unsigned i = 0; i < c->npartitions; i++) {
+		cr_assert_str_eq(c->partitions[i].name, d->partitions[i].name);
+		cr_assert_str_eq(c->partitions[i].kernel, d->partitions[i].kernel);
+		cr_assert_eq(c->partitions[i].kernel_builtin, d->partitions[i].kernel_builtin);
+		cr_assert_eq(c->partitions[i].enlightened, d->partitions[i].enlightened);
+		cr_assert_eq(c->partitions[i].memory, d->partitions[i].memory);
+		cr_assert_eq(c->partitions[i].vps, d->partitions[i].vps);
+		cr_assert_eq(c->partitions[i].iterations, d->partitions[i].iterations);
+	}
+	config_free(c);
+	config_free(d);
+}
+
+Test(config, a_file_without_partitions_has_none)
+{
+	struct config *c = parse_ok("machine: {lps: 2}\n", "t.yaml");
+
+	cr_assert_eq(c->npartitions, 0);
+	config_free(c);
+	c = parse_ok("partitions: []\n", "t.yaml");
+	cr_assert_eq(c->npartitions, 0);
+	config_free(c);
+	c = parse_ok("partitions:\n", "t.yaml");
+	cr_assert_eq(c->npartitions, 0);
+	config_free(c);
+}
+
+Test(config, every_partition_key_is_read)
+{
+	const char *text =
+		"partitions:\n"
+		"  - name: web_1\n"
+		"    kernel: unenlightened\n"
+		"    enlightened: yes\n"
+		"    memory: 0x6000000\n"
+		"    vps: 8\n"
+		"    iterations: 1000000\n"
+		"  - {name: Legacy-OS, kernel: ../img/os.elf, enlightened: false, memory: 1G, vps: 1, "
+		"count: 1, iterations: 0}\n"
+		"  - {name: abs, kernel: /opt/k.elf, memory: 4M}\n";
+	struct config *c = parse_ok(text, "/etc/hvsim/run.yaml");
+	const struct config_partition *p = c->partitions;
+
+	cr_assert_eq(c->npartitions, 3);
+	cr_assert_str_eq(p[0].name, "web_1");
+	cr_assert_str_eq(p[0].kernel, "unenlightened");
+	cr_assert_eq(p[0].kernel_builtin, 1);
+	cr_assert_eq(p[0].enlightened, 1, "enlightened: yes overrides the kernel's default");
+	cr_assert_eq(p[0].memory, 0x6000000);
+	cr_assert_eq(p[0].vps, 8);
+	cr_assert_eq(p[0].iterations, 1000000);
+	cr_assert_str_eq(p[1].name, "Legacy-OS");
+	cr_assert_str_eq(p[1].group, "Legacy-OS");
+	cr_assert_str_eq(p[1].kernel, "/etc/hvsim/../img/os.elf", "relative to the file");
+	cr_assert_eq(p[1].kernel_builtin, 0);
+	cr_assert_eq(p[1].enlightened, 0);
+	cr_assert_eq(p[1].memory, 1ull << 30);
+	cr_assert_eq(p[1].vps, 1);
+	cr_assert_eq(p[1].iterations, 0);
+	cr_assert_str_eq(p[2].kernel, "/opt/k.elf");
+	cr_assert_eq(p[2].kernel_builtin, 0);
+	cr_assert_eq(p[2].enlightened, 0, "a path's default is unenlightened");
+	cr_assert_eq(p[2].memory, 4ull << 20);
+	cr_assert_eq(p[2].vps, 1);
+	config_free(c);
+}
+
+Test(config, partition_defaults_depend_on_the_kernel)
+{
+	struct config *c = parse_ok("partitions:\n"
+				    "  - {name: a, kernel: enlightened}\n"
+				    "  - {name: b, kernel: enlightened, enlightened: off}\n"
+				    "  - {name: c, kernel: ./enlightened}\n"
+				    "  - {name: d, kernel: k.elf, enlightened: True}\n",
+				    "cfg/t.yaml");
+	const struct config_partition *p = c->partitions;
+
+	cr_assert_eq(c->npartitions, 4);
+	cr_assert_eq(p[0].enlightened, 1);
+	cr_assert_eq(p[0].memory, 16ull << 20);
+	cr_assert_eq(p[0].vps, 1);
+	cr_assert_eq(p[0].iterations, 0);
+	cr_assert_eq(p[1].enlightened, 0);
+	cr_assert_eq(p[1].kernel_builtin, 1);
+	cr_assert_str_eq(p[2].kernel, "cfg/./enlightened", "a path, not the built kernel");
+	cr_assert_eq(p[2].kernel_builtin, 0);
+	cr_assert_eq(p[2].enlightened, 0);
+	cr_assert_str_eq(p[3].kernel, "cfg/k.elf");
+	cr_assert_eq(p[3].enlightened, 1);
+	config_free(c);
+}
+
+Test(config, count_expands_to_numbered_children_sharing_a_group)
+{
+	struct config *c = parse_ok("partitions:\n"
+				    "  - {name: solo, kernel: unenlightened, count: 1}\n"
+				    "  - {name: w, kernel: enlightened, count: 3, memory: 8M, vps: 2, iterations: 7}\n",
+				    "t.yaml");
+	const struct config_partition *p = c->partitions;
+
+	cr_assert_eq(c->npartitions, 4);
+	cr_assert_str_eq(p[0].name, "solo", "count 1 keeps the name");
+	cr_assert_str_eq(p[0].group, "solo");
+	for (unsigned i = 1; i <= 3; i++) {
+		char want[8];
+
+		snprintf(want, sizeof(want), "w-%u", i);
+		cr_assert_str_eq(p[i].name, want);
+		cr_assert_str_eq(p[i].group, "w");
+		cr_assert_str_eq(p[i].kernel, "enlightened");
+		if (i > 1)
+			cr_assert_neq((void *)p[i].kernel, (void *)p[1].kernel, "each child owns its string");
+		cr_assert_eq(p[i].kernel_builtin, 1);
+		cr_assert_eq(p[i].enlightened, 1);
+		cr_assert_eq(p[i].memory, 8ull << 20);
+		cr_assert_eq(p[i].vps, 2);
+		cr_assert_eq(p[i].iterations, 7);
+	}
+	config_free(c);
+	/* Exactly eight after expansion is allowed. */
+	c = parse_ok("partitions:\n"
+		     "  - {name: a, kernel: enlightened, count: 5}\n"
+		     "  - {name: b, kernel: enlightened, count: 2}\n"
+		     "  - {name: c, kernel: enlightened}\n",
+		     "t.yaml");
+	cr_assert_eq(c->npartitions, CONFIG_MAX_PARTITIONS);
+	cr_assert_str_eq(c->partitions[7].name, "c");
+	config_free(c);
+}
+
+Test(config, partition_names_are_checked)
+{
+	struct config *c = parse_ok("partitions:\n"
+				    "  - {name: abcdefghijklmnopqrstuvwxyz01234, kernel: enlightened}\n"
+				    "  - {name: abcdefghijklmnopqrstuvwxyz012, kernel: enlightened, count: 7}\n",
+				    "t.yaml");
+
+	cr_assert_str_eq(c->partitions[0].name, "abcdefghijklmnopqrstuvwxyz01234", "31 characters");
+	cr_assert_str_eq(c->partitions[7].name, "abcdefghijklmnopqrstuvwxyz012-7");
+	config_free(c);
+	parse_fails("partitions:\n  - name: a b\n    kernel: enlightened\n",
+		    "t.yaml:2:11: partitions.name: 'a b' may contain only letters, digits, '_' and '-'\n");
+	parse_fails("partitions:\n  - {name: child.1, kernel: enlightened}\n",
+		    "t.yaml:2:12: partitions.name: 'child.1' may contain only letters, digits, '_' and '-'\n");
+	parse_fails("partitions:\n  - {name: \"x/y\", kernel: enlightened}\n",
+		    "t.yaml:2:12: partitions.name: 'x/y' may contain only letters, digits, '_' and '-'\n");
+	parse_fails("partitions:\n  - {name: \"\", kernel: enlightened}\n",
+		    "t.yaml:2:12: partitions.name: empty name\n");
+	parse_fails("partitions:\n  - {name: ~, kernel: enlightened}\n",
+		    "t.yaml:2:12: partitions.name: a value is required\n");
+	parse_fails("partitions:\n  - {name: abcdefghijklmnopqrstuvwxyz012345, kernel: enlightened}\n",
+		    "t.yaml:2:12: partitions.name: 'abcdefghijklmnopqrstuvwxyz012345' is longer than 31 characters\n");
+	parse_fails("partitions:\n  - {name: abcdefghijklmnopqrstuvwxyz0123, kernel: enlightened, count: 2}\n",
+		    "t.yaml:2:12: partitions.name: 'abcdefghijklmnopqrstuvwxyz0123-1' (with count 2) is longer than 31 characters\n");
+	parse_fails("partitions:\n  - {kernel: enlightened}\n",
+		    "t.yaml:2:5: partitions: partition without a name\n");
+}
+
+Test(config, partition_names_are_unique_after_expansion)
+{
+	parse_fails("partitions:\n"
+		    "  - {name: a, kernel: enlightened}\n"
+		    "  - {name: a, kernel: unenlightened}\n",
+		    "t.yaml:3:12: partitions.name: 'a' names two partitions (after count expansion)\n");
+	parse_fails("partitions:\n"
+		    "  - {name: w, kernel: enlightened, count: 2}\n"
+		    "  - name: w-2\n"
+		    "    kernel: unenlightened\n",
+		    "t.yaml:3:11: partitions.name: 'w-2' names two partitions (after count expansion)\n");
+	parse_fails("partitions:\n"
+		    "  - {name: w-1, kernel: enlightened}\n"
+		    "  - {kernel: enlightened, count: 3, name: w}\n",
+		    "t.yaml:3:43: partitions.name: 'w-1' names two partitions (after count expansion)\n");
+}
+
+Test(config, at_most_eight_partitions_after_expansion)
+{
+	char text[1024];
+	size_t n = 0;
+
+	parse_fails("partitions:\n"
+		    "  - {name: a, kernel: enlightened, count: 5}\n"
+		    "  - {name: b, kernel: enlightened, count: 4}\n",
+		    "t.yaml:3:5: partitions: more than 8 partitions (after count expansion)\n");
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "partitions:\n");
+	for (int i = 0; i < 9; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "  - {name: p%d, kernel: enlightened}\n", i);
+	parse_fails(text, "t.yaml:10:5: partitions: more than 8 partitions (after count expansion)\n");
+}
+
+Test(config, partition_memory_is_checked)
+{
+	struct config *c = parse_ok("partitions:\n  - {name: a, kernel: enlightened, memory: 1024M}\n",
+				    "t.yaml");
+
+	cr_assert_eq(c->partitions[0].memory, 1ull << 30, "1G is the most");
+	config_free(c);
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, memory: 2M}\n",
+		    "t.yaml:2:44: partitions.memory: 2M is less than 4M\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, memory: 0}\n",
+		    "t.yaml:2:44: partitions.memory: 0 is less than 4M\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, memory: 5M}\n",
+		    "t.yaml:2:44: partitions.memory: 5M is not a multiple of 2M\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, memory: 0x500000}\n",
+		    "t.yaml:2:44: partitions.memory: 0x500000 is not a multiple of 2M\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, memory: 1026M}\n",
+		    "t.yaml:2:44: partitions.memory: 1026M is more than 1G\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, memory: 2G}\n",
+		    "t.yaml:2:44: partitions.memory: 2G is more than 1G\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, memory: lots}\n",
+		    "t.yaml:2:44: partitions.memory: bad size 'lots' (want e.g. 16M or 0x1000000)\n");
+}
+
+Test(config, partition_vps_count_and_iterations_are_in_range)
+{
+	struct config *c = parse_ok("partitions:\n  - {name: a, kernel: enlightened, vps: 8, count: 8}\n",
+				    "t.yaml");
+
+	cr_assert_eq(c->npartitions, 8);
+	cr_assert_eq(c->partitions[7].vps, 8);
+	config_free(c);
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, vps: 0}\n",
+		    "t.yaml:2:41: partitions.vps: 0 is out of range 1..8\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, vps: 9}\n",
+		    "t.yaml:2:41: partitions.vps: 9 is out of range 1..8\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, count: 0}\n",
+		    "t.yaml:2:43: partitions.count: 0 is out of range 1..8\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, count: 9}\n",
+		    "t.yaml:2:43: partitions.count: 9 is out of range 1..8\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, iterations: 1000001}\n",
+		    "t.yaml:2:48: partitions.iterations: 1000001 is out of range 0..1000000\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, vps: two}\n",
+		    "t.yaml:2:41: partitions.vps: expected an unsigned integer, got 'two'\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, count: \"2\"}\n",
+		    "t.yaml:2:43: partitions.count: expected an unsigned integer, got a quoted string\n");
+}
+
+Test(config, partition_kernel_and_enlightened_are_checked)
+{
+	parse_fails("partitions:\n  - {name: a}\n",
+		    "t.yaml:2:5: partitions: partition 'a' without a kernel\n");
+	parse_fails("partitions:\n  - {name: a, kernel: }\n",
+		    "t.yaml:2:23: partitions.kernel: a value is required\n");
+	parse_fails("partitions:\n  - {name: a, kernel: \"\"}\n",
+		    "t.yaml:2:23: partitions.kernel: empty path\n");
+	parse_fails("partitions:\n  - {name: a, kernel: [x]}\n",
+		    "t.yaml:2:23: partitions.kernel: expected a scalar value, not a sequence\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, enlightened: maybe}\n",
+		    "t.yaml:2:49: partitions.enlightened: expected true or false, got 'maybe'\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, enlightened: 1}\n",
+		    "t.yaml:2:49: partitions.enlightened: expected true or false, got '1'\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, enlightened: \"true\"}\n",
+		    "t.yaml:2:49: partitions.enlightened: expected true or false, got a quoted string\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, enlightened: ~}\n",
+		    "t.yaml:2:49: partitions.enlightened: a value is required\n");
+}
+
+Test(config, partition_shape_and_unknown_keys_are_errors)
+{
+	parse_fails("partitions:\n  - name: a\n    kernel: enlightened\n    cpus: 2\n",
+		    "t.yaml:4:5: unknown key 'cpus' in a partition\n");
+	parse_fails("partitions:\n  - {name: a, kernel: enlightened, name: b}\n",
+		    "t.yaml:2:36: duplicate key 'name' in a partition\n");
+	parse_fails("partitions: {name: a}\n",
+		    "t.yaml:1:13: partitions must be a sequence of {name:, kernel:, ...} mappings\n");
+	parse_fails("partitions:\n  - enlightened\n",
+		    "t.yaml:2:5: partitions: each partition must be a mapping with a name and a kernel\n");
+	parse_fails("partitions:\n  -\n",
+		    "t.yaml:2:4: partitions: each partition must be a mapping with a name and a kernel\n");
 }

@@ -979,16 +979,18 @@ struct bi_result {
 	const char *msg;
 };
 
-static struct bi_result bi_boot(struct memmap *m, const uint8_t *fw, size_t fwlen,
-				const struct bootinfo_module_arg *mods, unsigned nmods,
-				const char *config, const char *cmdline)
+static struct bi_result bi_boot_parts(struct memmap *m, const uint8_t *fw, size_t fwlen,
+				      const struct bootinfo_module_arg *mods, unsigned nmods,
+				      const struct bootinfo_partition_arg *parts, unsigned nparts,
+				      const char *config, const char *cmdline)
 {
 	struct bi_result r;
 	char *path = write_file("firmware", fw, fwlen);
 	struct bootinfo_args a = {
-		.firmware_path = path, .modules = mods, .nmodules = nmods, .lp_count = 4,
-		.tsc_khz = 2400000, .acpi_rsdp = 0xF0000, .config_text = config,
-		.config_length = config ? strlen(config) : 0, .cmdline = cmdline,
+		.firmware_path = path, .modules = mods, .nmodules = nmods, .partitions = parts,
+		.npartitions = nparts, .lp_count = 4, .tsc_khz = 2400000, .acpi_rsdp = 0xF0000,
+		.config_text = config, .config_length = config ? strlen(config) : 0,
+		.cmdline = cmdline,
 	};
 
 	memset(&r, 0, sizeof(r));
@@ -999,6 +1001,13 @@ static struct bi_result bi_boot(struct memmap *m, const uint8_t *fw, size_t fwle
 		cr_assert_eq(memmap_read_phys(m, r.e.rdi, &r.bi, sizeof(r.bi)), 0);
 	free(path);
 	return r;
+}
+
+static struct bi_result bi_boot(struct memmap *m, const uint8_t *fw, size_t fwlen,
+				const struct bootinfo_module_arg *mods, unsigned nmods,
+				const char *config, const char *cmdline)
+{
+	return bi_boot_parts(m, fw, fwlen, mods, nmods, NULL, 0, config, cmdline);
 }
 
 /* A 4-level walk (SDM Vol. 3A 4.5) of the tables the handoff built;
@@ -1311,4 +1320,199 @@ Test(loader, bootinfo_fails_clearly_when_boot_area_is_full)
 	memmap_free(m);
 	free(fw);
 	free(cfg);
+}
+
+/* ---- the child partition table (hv_boot_partition) ---- */
+
+/* A small ELF64 or ELF32 kernel whose entry tells it apart. */
+static char *kernel_file(const char *name, int is64, uint64_t entry)
+{
+	static const uint8_t code[32] = { 0xf4 };
+	struct tseg s = { .paddr = 0x200000, .data = code, .filesz = sizeof(code), .memsz = 0x1000 };
+	size_t len;
+	uint8_t *b = build_elf(is64, EM_X86_64, entry, &s, 1, &len, NULL);
+	char *p = write_file(name, b, len);
+
+	free(b);
+	return p;
+}
+
+static int zeroed(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+Test(loader, bootinfo_partition_table_points_at_the_kernel_modules)
+{
+	struct memmap *m = memmap_new(64 * MiB);
+	size_t len;
+	uint8_t *fw = fw_image(1, &len);
+	uint8_t *raw = pattern(100);
+	char *root = kernel_file("root.elf", 1, 0x200010), *enl = kernel_file("enl.elf", 1, 0x200020),
+	     *unl = kernel_file("unl.elf", 1, 0x200030), *blob = write_file("blob", raw, 100);
+	struct bootinfo_module_arg mods[] = {
+		{ .path = blob, .name = "data" },
+		{ .path = root, .name = "root" },
+		{ .path = enl, .name = "child:w" },
+		{ .path = unl, .name = "child:legacy" },
+	};
+	struct bootinfo_partition_arg parts[] = {
+		{ .name = "w-1", .module = 2, .enlightened = 1, .memory = 16 * MiB, .vps = 1 },
+		{ .name = "w-2", .module = 2, .enlightened = 1, .memory = 16 * MiB, .vps = 1 },
+		{ .name = "legacy", .module = 3, .enlightened = 0, .memory = 1 * GiB, .vps = 8,
+		  .iterations = 1000000 },
+		{ .name = "abcdefghijklmnopqrstuvwxyz01234", .module = 2, .enlightened = 0,
+		  .memory = 4 * MiB, .vps = 2, .iterations = 7 },
+	};
+	struct bi_result r = bi_boot_parts(m, fw, len, mods, 4, parts, 4, "", NULL);
+	const struct hv_boot_partition *bp = r.bi.partitions;
+
+	cr_assert_eq(r.rc, 0, "%s", r.msg);
+	cr_assert_eq(r.bi.version, 2);
+	cr_assert_eq(r.bi.module_count, 4);
+	cr_assert_eq(r.bi.partition_count, 4);
+	cr_assert_str_eq(bp[0].name, "w-1");
+	cr_assert_eq(bp[0].module, 2);
+	cr_assert_str_eq(r.bi.modules[bp[0].module].name, "child:w");
+	cr_assert_eq(r.bi.modules[bp[0].module].entry, 0x200020, "the enlightened kernel");
+	cr_assert_eq(bp[0].flags, HV_BOOT_PART_ENLIGHTENED);
+	cr_assert_eq(bp[0].memory, 16 * MiB);
+	cr_assert_eq(bp[0].vps, 1);
+	cr_assert_eq(bp[0].iterations, 0);
+	cr_assert_str_eq(bp[1].name, "w-2");
+	cr_assert_eq(bp[1].module, 2, "children of one count share the module");
+	cr_assert_eq(bp[1].flags, HV_BOOT_PART_ENLIGHTENED);
+	cr_assert_str_eq(bp[2].name, "legacy");
+	cr_assert_eq(bp[2].module, 3);
+	cr_assert_str_eq(r.bi.modules[bp[2].module].name, "child:legacy");
+	cr_assert_eq(r.bi.modules[bp[2].module].entry, 0x200030);
+	cr_assert_eq(bp[2].flags, 0);
+	cr_assert_eq(bp[2].memory, 1 * GiB);
+	cr_assert_eq(bp[2].vps, 8);
+	cr_assert_eq(bp[2].iterations, 1000000);
+	cr_assert_str_eq(bp[3].name, "abcdefghijklmnopqrstuvwxyz01234");
+	cr_assert_eq(bp[3].name[31], '\0', "NUL-terminated in 32 bytes");
+	cr_assert_eq(bp[3].flags, 0);
+	cr_assert_eq(bp[3].memory, 4 * MiB);
+	cr_assert_eq(bp[3].vps, 2);
+	cr_assert_eq(bp[3].iterations, 7);
+	cr_assert(zeroed(&bp[4], 4 * sizeof(bp[0])), "unused entries are zero");
+	cr_assert_eq(r.bi.reserved, 0);
+	/* The modules themselves are where the table says. */
+	cr_assert_eq(r.bi.modules[1].entry, 0x200010);
+	cr_assert_eq(r.bi.modules[0].entry, 0);
+	memmap_free(m);
+	free(fw);
+	free(raw);
+	free(root);
+	free(enl);
+	free(unl);
+	free(blob);
+}
+
+Test(loader, bootinfo_without_partitions_has_an_empty_table)
+{
+	struct memmap *m = memmap_new(64 * MiB);
+	size_t len;
+	uint8_t *fw = fw_image(1, &len);
+	struct bi_result r = bi_boot(m, fw, len, NULL, 0, NULL, NULL);
+
+	cr_assert_eq(r.rc, 0, "%s", r.msg);
+	cr_assert_eq(r.bi.partition_count, 0);
+	cr_assert(zeroed(r.bi.partitions, sizeof(r.bi.partitions)));
+	memmap_free(m);
+	free(fw);
+}
+
+/* Expects bootinfo_boot to fail with -EINVAL and exactly `want`. */
+static void bi_parts_fail(const struct bootinfo_module_arg *mods, unsigned nmods,
+			  const struct bootinfo_partition_arg *parts, unsigned nparts, const char *want)
+{
+	struct memmap *m = memmap_new(64 * MiB);
+	size_t len;
+	uint8_t *fw = fw_image(1, &len);
+	struct bi_result r = bi_boot_parts(m, fw, len, mods, nmods, parts, nparts, NULL, NULL);
+
+	cr_assert_eq(r.rc, -EINVAL, "accepted; wanted %s", want);
+	cr_assert_str_eq(r.msg, want);
+	memmap_free(m);
+	free(fw);
+}
+
+Test(loader, bootinfo_rejects_bad_partition_tables)
+{
+	char *k = kernel_file("k.elf", 1, 0x200000);
+	struct bootinfo_module_arg mods[] = { { .path = k, .name = "child:a" } };
+	struct bootinfo_partition_arg ok = { .name = "a", .module = 0, .memory = 2 * MiB, .vps = 1 };
+	struct bootinfo_partition_arg p[HV_BOOT_MAX_PARTITIONS + 1];
+	char names[HV_BOOT_MAX_PARTITIONS + 1][8];
+
+	for (unsigned i = 0; i <= HV_BOOT_MAX_PARTITIONS; i++) {
+		snprintf(names[i], sizeof(names[i]), "p%u", i);
+		p[i] = ok;
+		p[i].name = names[i];
+	}
+	bi_parts_fail(mods, 1, p, HV_BOOT_MAX_PARTITIONS + 1,
+		      "hvsim: 9 partitions given; the boot information holds at most 8\n");
+	p[0] = ok;
+	p[0].name = "";
+	bi_parts_fail(mods, 1, p, 1, "hvsim: partition 0: name '' must be 1..31 characters\n");
+	p[0].name = "abcdefghijklmnopqrstuvwxyz012345";
+	bi_parts_fail(mods, 1, p, 1,
+		      "hvsim: partition 0: name 'abcdefghijklmnopqrstuvwxyz012345' must be 1..31 characters\n");
+	p[0] = ok;
+	p[1] = ok;
+	bi_parts_fail(mods, 1, p, 2, "hvsim: partitions 0 and 1 are both named 'a'\n");
+	p[0].module = 1;
+	bi_parts_fail(mods, 1, p, 1, "hvsim: partition 'a': kernel module 1 does not exist (1 modules)\n");
+	p[0] = ok;
+	p[0].memory = 3 * MiB;
+	bi_parts_fail(mods, 1, p, 1,
+		      "hvsim: partition 'a': memory 3145728 is not a non-zero multiple of 2 MiB\n");
+	p[0].memory = 0;
+	bi_parts_fail(mods, 1, p, 1, "hvsim: partition 'a': memory 0 is not a non-zero multiple of 2 MiB\n");
+	p[0] = ok;
+	p[0].vps = 0;
+	bi_parts_fail(mods, 1, p, 1, "hvsim: partition 'a': no virtual processors\n");
+	free(k);
+}
+
+Test(loader, bootinfo_partition_kernels_must_be_elf64)
+{
+	uint8_t *raw = pattern(100);
+	char *k32 = kernel_file("k32.elf", 0, 0x200000), *blob = write_file("blob", raw, 100);
+	struct bootinfo_module_arg mods[] = {
+		{ .path = k32, .name = "child:old" },
+		{ .path = blob, .name = "child:raw" },
+	};
+	struct bootinfo_partition_arg p = { .name = "old", .module = 0, .memory = 2 * MiB, .vps = 1 };
+	char want[256];
+
+	snprintf(want, sizeof(want),
+		 "%s: offset 0x4: the kernel of partition 'old' must be an ELF64 image\n", k32);
+	bi_parts_fail(mods, 2, &p, 1, want);
+	p.name = "raw";
+	p.module = 1;
+	snprintf(want, sizeof(want), "%s: offset 0x0: the kernel of partition 'raw' is not an ELF image\n",
+		 blob);
+	bi_parts_fail(mods, 2, &p, 1, want);
+	/* The same modules without partitions naming them load fine. */
+	{
+		struct memmap *m = memmap_new(64 * MiB);
+		size_t len;
+		uint8_t *fw = fw_image(1, &len);
+		struct bi_result r = bi_boot(m, fw, len, mods, 2, NULL, NULL);
+
+		cr_assert_eq(r.rc, 0, "%s", r.msg);
+		memmap_free(m);
+		free(fw);
+	}
+	free(raw);
+	free(k32);
+	free(blob);
 }

@@ -1,0 +1,368 @@
+/* The VMMS: the root kernel's service that owns every child partition's
+ * state machine (created, running, paused, stopped) and drives it through
+ * the VID layer's hypercalls: create, deposit, initialize, VPs, memory,
+ * the child kernel loaded and started (include/hv/childboot.h), and at
+ * the end finalize, withdraw and delete.
+ *
+ * The root waits for its children by yielding the LP to them
+ * (HvCallNotifyLongSpinWait) and looking at their mailboxes and VP state
+ * in between; a child that does not finish in VMMS_CHILD_BUDGET cycles is
+ * paused and reported. */
+#include <hv/childboot.h>
+#include <hv/tlfs.h>
+
+#include "elf.h"
+#include "kernel.h"
+#include "vid.h"
+#include "vmms.h"
+
+#define VMMS_CHILD_BUDGET (4000ull * 1000 * 1000)	/* cycles: about 1.2 s at 3.4 GHz */
+#define MAP_BATCH ((RK_PAGE - sizeof(struct hv_input_map_gpa_pages)) / 8)
+#define CHILD_CR0 0x80050033ull	/* PG AM WP NE ET MP PE */
+#define CHILD_CR4 0x620ull	/* OSXMMEXCPT OSFXSR PAE */
+#define CHILD_EFER 0x500ull	/* LMA LME */
+
+static struct rk_child children[HV_BOOT_MAX_PARTITIONS];
+static unsigned nchildren;
+
+static const char *const state_names[] = { "none", "created", "running", "paused", "stopped" };
+
+static void set_state(struct rk_child *ch, enum rk_child_state st)
+{
+	rk_printf("vmms: %s: %s -> %s\n", ch->cfg.name, state_names[ch->state], state_names[st]);
+	ch->state = st;
+}
+
+static uint16_t status(uint64_t rax)
+{
+	return (uint16_t)rax;
+}
+
+/* The root pages backing the child's memory, by guest page number: a
+ * directory of pages holding 512 page addresses each. */
+static uint64_t *page_slot(struct rk_child *ch, uint64_t gpfn)
+{
+	return (uint64_t *)rk_va(ch->dir[gpfn / 512]) + gpfn % 512;
+}
+
+/* The root page backing child GPA `gpa`. */
+static void *child_va(struct rk_child *ch, uint64_t gpa)
+{
+	return rk_va(*page_slot(ch, gpa / RK_PAGE) + gpa % RK_PAGE);
+}
+
+static void child_write(struct rk_child *ch, uint64_t gpa, const void *src, uint64_t len)
+{
+	const uint8_t *s = src;
+
+	while (len) {
+		uint64_t n = RK_PAGE - gpa % RK_PAGE;
+
+		if (n > len)
+			n = len;
+		memcpy(child_va(ch, gpa), s, n);
+		gpa += n;
+		s += n;
+		len -= n;
+	}
+}
+
+/* Child memory: root pages, mapped at GPA 0.. read/write/execute. */
+static int child_memory(struct rk_child *ch)
+{
+	struct {
+		struct hv_input_map_gpa_pages h;
+		uint64_t gpfn[MAP_BATCH];
+	} in;
+	uint64_t npages = ch->cfg.memory / RK_PAGE, ndir = (npages + 511) / 512;
+
+	if (ndir > RK_CHILD_DIR_PAGES)
+		return -1;
+	for (uint64_t i = 0; i < ndir; i++)
+		if (!(ch->dir[i] = rk_page_alloc()))
+			return -1;
+	for (uint64_t g = 0; g < npages; g++) {
+		uint64_t pa = rk_page_alloc();
+
+		if (!pa)
+			return -1;
+		*page_slot(ch, g) = pa;
+		ch->npages = g + 1;
+	}
+	for (uint64_t g = 0; g < npages; g += MAP_BATCH) {
+		unsigned n = npages - g < MAP_BATCH ? (unsigned)(npages - g) : (unsigned)MAP_BATCH;
+		uint64_t r;
+
+		in.h = (struct hv_input_map_gpa_pages){ .target_partition_id = ch->id, .target_gpa_base = g,
+							 .map_flags = HV_MAP_GPA_READABLE | HV_MAP_GPA_WRITABLE |
+								      HV_MAP_GPA_EXECUTABLE };
+		for (unsigned i = 0; i < n; i++)
+			in.gpfn[i] = *page_slot(ch, g + i) / RK_PAGE;
+		r = vid_call_deposit(ch->id, HVCALL_MAP_GPA_PAGES, n, &in, sizeof(in.h) + n * 8, NULL, 0);
+		if (status(r)) {
+			rk_printf("vmms: %s: HvCallMapGpaPages: status 0x%x after %u pages\n", ch->cfg.name, status(r),
+				  (unsigned)(r >> 32) & 0xfff);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The child kernel at its physical addresses, and the entry state of
+ * childboot.h: page tables, GDT, TSS, boot page, mailbox. */
+static int child_load(struct rk_child *ch, const struct hv_boot_module *m, uint64_t *entry)
+{
+	struct rk_elf_image img;
+	uint64_t *pt, gdt[5], tss = CHILD_TSS, ngib = (ch->cfg.memory + RK_GIB - 1) / RK_GIB;
+	struct hv_child_boot boot;
+	int err = rk_elf_parse(rk_va(m->base), m->length, CHILD_LOAD_BASE, ch->cfg.memory, &img);
+
+	if (err) {
+		rk_printf("vmms: %s: kernel '%s': %s\n", ch->cfg.name, m->name, rk_elf_strerror(err));
+		return -1;
+	}
+	for (unsigned i = 0; i < img.nseg; i++) {
+		const struct rk_elf_seg *s = &img.seg[i];
+		static const uint8_t zero[256];
+
+		child_write(ch, s->vaddr, rk_va(m->base + s->offset), s->filesz);
+		for (uint64_t z = s->filesz; z < s->memsz; z += sizeof(zero))
+			child_write(ch, s->vaddr + z, zero, s->memsz - z < sizeof(zero) ? s->memsz - z : sizeof(zero));
+	}
+	/* PML4 at CHILD_PAGE_TABLES, one PDPT after it, then a PD per GiB,
+	 * 2 MiB pages over the child's memory (SDM Vol. 3A 4.5). */
+	pt = child_va(ch, CHILD_PAGE_TABLES);
+	pt[0] = (CHILD_PAGE_TABLES + RK_PAGE) | RK_PTE_P | RK_PTE_W;
+	for (uint64_t g = 0; g < ngib; g++) {
+		uint64_t *pdpt = child_va(ch, CHILD_PAGE_TABLES + RK_PAGE);
+		uint64_t pd = CHILD_PAGE_TABLES + (2 + g) * RK_PAGE;
+
+		pdpt[g] = pd | RK_PTE_P | RK_PTE_W;
+		for (uint64_t i = 0; i < 512 && g * RK_GIB + i * RK_2M < ch->cfg.memory; i++)
+			((uint64_t *)child_va(ch, pd))[i] = (g * RK_GIB + i * RK_2M) | RK_PTE_P | RK_PTE_W | RK_PTE_PS;
+	}
+	gdt[0] = 0;
+	gdt[1] = 0x00af9a000000ffffull;	/* 0x08: 64-bit code */
+	gdt[2] = 0x00cf92000000ffffull;	/* 0x10: data */
+	gdt[3] = 0x67 | ((tss & 0xffffff) << 16) | (0x89ull << 40) | (((tss >> 24) & 0xff) << 56);
+	gdt[4] = tss >> 32;
+	child_write(ch, CHILD_GDT, gdt, sizeof(gdt));
+	boot = (struct hv_child_boot){
+		.magic = CHILD_BOOT_MAGIC, .version = CHILD_BOOT_VERSION,
+		.flags = (ch->cfg.flags & HV_BOOT_PART_ENLIGHTENED) ? CHILD_FLAG_ENLIGHTENED : 0,
+		.memory_bytes = ch->cfg.memory, .vp_count = ch->cfg.vps,
+		.workload_iterations = ch->cfg.iterations,
+	};
+	memcpy(boot.name, ch->cfg.name, sizeof(boot.name));
+	child_write(ch, CHILD_BOOT, &boot, sizeof(boot));
+	ch->mailbox = child_va(ch, CHILD_MAILBOX);
+	*entry = img.entry;
+	return 0;
+}
+
+static struct hv_register_assoc reg64(uint32_t name, uint64_t v)
+{
+	return (struct hv_register_assoc){ .name = name, .value.reg64 = v };
+}
+
+static struct hv_register_assoc seg(uint32_t name, uint16_t sel, uint64_t base, uint32_t limit, uint16_t attr)
+{
+	struct hv_register_assoc r = { .name = name };
+
+	r.value.segment = (struct hv_x64_segment_register){ base, limit, sel, attr };
+	return r;
+}
+
+/* VP 0's registers: the entry state of childboot.h. */
+static uint16_t child_registers(struct rk_child *ch, uint64_t entry)
+{
+	struct {
+		struct hv_input_set_vp_registers h;
+		struct hv_register_assoc r[20];
+	} in = { .h = { .partition_id = ch->id, .vp_index = 0 } };
+	unsigned n = 0;
+
+	in.r[n++] = reg64(HV_X64_REGISTER_CR0, CHILD_CR0);
+	in.r[n++] = reg64(HV_X64_REGISTER_CR3, CHILD_PAGE_TABLES);
+	in.r[n++] = reg64(HV_X64_REGISTER_CR4, CHILD_CR4);
+	in.r[n++] = reg64(HV_X64_REGISTER_EFER, CHILD_EFER);
+	in.r[n++] = seg(HV_X64_REGISTER_CS, 0x08, 0, 0xffffffff, 0xa09b);
+	in.r[n++] = seg(HV_X64_REGISTER_DS, 0x10, 0, 0xffffffff, 0xc093);
+	in.r[n++] = seg(HV_X64_REGISTER_ES, 0x10, 0, 0xffffffff, 0xc093);
+	in.r[n++] = seg(HV_X64_REGISTER_SS, 0x10, 0, 0xffffffff, 0xc093);
+	in.r[n++] = seg(HV_X64_REGISTER_FS, 0, 0, 0, 0);
+	in.r[n++] = seg(HV_X64_REGISTER_GS, 0, 0, 0, 0);
+	in.r[n++] = seg(HV_X64_REGISTER_TR, 0x18, CHILD_TSS, 0x67, 0x8b);
+	in.r[n++] = seg(HV_X64_REGISTER_LDTR, 0, 0, 0, 0);
+	in.r[n].name = HV_X64_REGISTER_GDTR;
+	in.r[n].value.table = (struct hv_x64_table_register){ .limit = 5 * 8 - 1, .base = CHILD_GDT };
+	n++;
+	in.r[n].name = HV_X64_REGISTER_IDTR;
+	in.r[n].value.table = (struct hv_x64_table_register){ .limit = 0, .base = 0 };
+	n++;
+	in.r[n++] = reg64(HV_X64_REGISTER_RIP, entry);
+	in.r[n++] = reg64(HV_X64_REGISTER_RSP, CHILD_STACK_TOP);
+	in.r[n++] = reg64(HV_X64_REGISTER_RFLAGS, 2);
+	in.r[n++] = reg64(HV_X64_REGISTER_RDI, CHILD_BOOT);
+	return status(vid_call(HVCALL_SET_VP_REGISTERS, n, &in, sizeof(in.h) + n * sizeof(in.r[0]), NULL, 0));
+}
+
+static uint16_t set_suspend(struct rk_child *ch, uint64_t v)
+{
+	struct {
+		struct hv_input_set_vp_registers h;
+		struct hv_register_assoc r;
+	} in = { .h = { .partition_id = ch->id }, .r = reg64(HV_REGISTER_EXPLICIT_SUSPEND, v) };
+
+	return status(vid_call(HVCALL_SET_VP_REGISTERS, 1, &in, sizeof(in), NULL, 0));
+}
+
+static uint64_t get_reg(struct rk_child *ch, uint32_t name)
+{
+	struct {
+		struct hv_input_get_vp_registers h;
+		uint32_t name;
+		uint32_t pad;
+	} in = { .h = { .partition_id = ch->id }, .name = name };
+	union hv_register_value out[1];
+
+	if (status(vid_call(HVCALL_GET_VP_REGISTERS, 1, &in, sizeof(in.h) + 4, out, sizeof(out))))
+		return ~0ull;
+	return out[0].reg64;
+}
+
+/* Create, fill and start one child; it is left running or stopped. */
+static void child_start(struct rk_child *ch, const struct hv_bootinfo *bi)
+{
+	struct hv_input_create_partition cp = { .compatibility_version = 0 };
+	struct hv_output_create_partition out;
+	struct hv_input_create_vp cv = { 0 };
+	uint64_t entry, r;
+
+	r = vid_call_deposit(HV_PARTITION_ID_SELF, HVCALL_CREATE_PARTITION, 0, &cp, sizeof(cp), &out, sizeof(out));
+	if (status(r)) {
+		rk_printf("vmms: %s: HvCallCreatePartition: status 0x%x\n", ch->cfg.name, status(r));
+		return;
+	}
+	ch->id = out.partition_id;
+	set_state(ch, RK_CHILD_CREATED);
+	r = vid_call_deposit(ch->id, HVCALL_INITIALIZE_PARTITION, 0, &ch->id, 8, NULL, 0);
+	for (unsigned v = 0; !status(r) && v < ch->cfg.vps; v++) {
+		cv = (struct hv_input_create_vp){ .partition_id = ch->id, .vp_index = v };
+		r = vid_call_deposit(ch->id, HVCALL_CREATE_VP, 0, &cv, sizeof(cv), NULL, 0);
+	}
+	if (status(r) || ch->cfg.module >= bi->module_count || child_memory(ch) ||
+	    child_load(ch, &bi->modules[ch->cfg.module], &entry) || child_registers(ch, entry) ||
+	    set_suspend(ch, 0)) {
+		rk_printf("vmms: %s: not started (last status 0x%x)\n", ch->cfg.name, status(r));
+		set_state(ch, RK_CHILD_STOPPED);
+		return;
+	}
+	ch->started = rdtsc();
+	set_state(ch, RK_CHILD_RUNNING);
+}
+
+/* A running child finished (its mailbox says so and its VP halted), was
+ * stopped by the hypervisor, or ran out of time. */
+static bool child_check(struct rk_child *ch)
+{
+	bool halted = get_reg(ch, HV_REGISTER_INTERNAL_ACTIVITY_STATE) & HV_INTERNAL_ACTIVITY_HALT_SUSPEND;
+
+	if (get_reg(ch, HV_REGISTER_DISPATCH_SUSPEND) == 1) {
+		rk_printf("vmms: %s: stopped by the hypervisor\n", ch->cfg.name);
+		ch->faulted = true;
+	} else if (halted) {
+		/* done */
+	} else if (rdtsc() - ch->started > VMMS_CHILD_BUDGET) {
+		set_suspend(ch, 1);
+		set_state(ch, RK_CHILD_PAUSED);
+		rk_printf("vmms: %s: paused after %lu cycles without finishing\n", ch->cfg.name,
+			  (unsigned long)VMMS_CHILD_BUDGET);
+	} else {
+		return false;
+	}
+	set_state(ch, RK_CHILD_STOPPED);
+	return true;
+}
+
+static void child_report(struct rk_child *ch)
+{
+	const struct hv_child_mailbox *mb = ch->mailbox;
+	const char *p, *end;
+
+	if (!mb || mb->magic != CHILD_MAILBOX_MAGIC || !mb->done) {
+		rk_report(false, "%s: finished and reported (mailbox %s)", ch->cfg.name, mb ? "not done" : "missing");
+		return;
+	}
+	p = mb->log;
+	end = mb->log + (mb->log_len < CHILD_LOG_BYTES ? mb->log_len : CHILD_LOG_BYTES);
+	while (p < end) {
+		const char *nl = p;
+
+		while (nl < end && *nl != '\n')
+			nl++;
+		rk_printf("%s| %.*s\n", ch->cfg.name, (int)(nl - p), p);
+		p = nl + 1;
+	}
+	rk_report(mb->status == 0 && mb->checks > 0,
+		  "%s: %u checks, %u failed, %u hypercalls, workload %lu cycles", ch->cfg.name, mb->checks,
+		  mb->status, mb->hypercalls, (unsigned long)mb->cycles);
+}
+
+static void child_teardown(struct rk_child *ch)
+{
+	uint64_t pages = 0, r;
+
+	if (!ch->id)
+		return;
+	r = vid_call(HVCALL_FINALIZE_PARTITION, 0, &ch->id, 8, NULL, 0);
+	if (!status(r))
+		r = vid_withdraw_all(ch->id, &pages);
+	if (!status(r))
+		r = vid_call(HVCALL_DELETE_PARTITION, 0, &ch->id, 8, NULL, 0);
+	rk_report(status(r) == 0, "%s: finalized, %lu pages withdrawn, deleted (status 0x%x)", ch->cfg.name,
+		  (unsigned long)pages, status(r));
+	for (uint64_t g = 0; g < ch->npages; g++)
+		rk_page_free(*page_slot(ch, g));
+	for (unsigned i = 0; i < RK_CHILD_DIR_PAGES && ch->dir[i]; i++)
+		rk_page_free(ch->dir[i]);
+	ch->npages = 0;
+}
+
+void vmms_run(const struct hv_bootinfo *bi)
+{
+	uint64_t free_before;
+	unsigned running = 0;
+
+	if (vid_init()) {
+		rk_report(false, "vmms: the hypercall interface (privileges, hypercall page)");
+		return;
+	}
+	free_before = rk_pages_free();
+	nchildren = bi->partition_count < HV_BOOT_MAX_PARTITIONS ? bi->partition_count : HV_BOOT_MAX_PARTITIONS;
+	for (unsigned i = 0; i < nchildren; i++) {
+		children[i] = (struct rk_child){ .cfg = bi->partitions[i] };
+		children[i].cfg.name[sizeof(children[i].cfg.name) - 1] = '\0';
+		child_start(&children[i], bi);
+		running += children[i].state == RK_CHILD_RUNNING;
+	}
+	/* Let them run: give the LP away, look, again. */
+	while (running) {
+		struct hv_input_notify_long_spin_wait spin = { .spin_count = 1 };
+
+		vid_call(HVCALL_NOTIFY_LONG_SPIN_WAIT, 0, &spin, sizeof(spin), NULL, 0);
+		for (unsigned i = 0; i < nchildren; i++)
+			if (children[i].state == RK_CHILD_RUNNING && child_check(&children[i]))
+				running--;
+	}
+	for (unsigned i = 0; i < nchildren; i++) {
+		if (children[i].id)
+			child_report(&children[i]);
+		child_teardown(&children[i]);
+	}
+	rk_report(vid_deposited == 0, "every page deposited for the children came back (%lu outstanding)",
+		  (unsigned long)vid_deposited);
+	rk_report(rk_pages_free() + vid_deposited_self == free_before,
+		  "root memory: %lu pages free, %lu in the root's own pool (before: %lu free)",
+		  (unsigned long)rk_pages_free(), (unsigned long)vid_deposited_self, (unsigned long)free_before);
+}
