@@ -87,6 +87,36 @@ struct cpu_hv_stats {
 	size_t nparts, cap_parts;
 };
 
+/* Observer: callbacks at points the CPU model passes anyway, for tools
+ * that watch the hypervisor work (`hvsim lab`).  Each member may be NULL;
+ * with no observer set the cost is one pointer test at each point.  The
+ * callbacks run on the LP's thread with the LP stopped between two
+ * instructions; they may read state through the inspection functions
+ * below and call cpu_request_stop(), nothing else that changes the LP. */
+struct cpu_exit_info {
+	uint32_t reason;	/* exit reason as written to the VMCS (bit 31: failed entry) */
+	uint64_t qual;		/* exit qualification */
+	uint32_t insn_len;	/* VM-exit instruction length (0 when the exit has none) */
+	uint64_t guest_rip;	/* guest RIP saved by the exit */
+	uint64_t cycle;		/* LP clock when the exit began */
+	uint64_t cycles;	/* the exit transition's cost */
+};
+struct cpu_observer {
+	/* A VM exit was taken: the host state is loaded, the guest's GPRs
+	 * are still in the LP's registers (VMX does not switch them). */
+	void (*vm_exit)(void *opaque, struct cpu *c, const struct cpu_exit_info *x);
+	/* A VMWRITE in VMX root operation succeeded: `value` went to field
+	 * `encoding` of the current VMCS, whose region is at `vmcs`. */
+	void (*vmwrite)(void *opaque, struct cpu *c, uint64_t vmcs, uint32_t encoding, uint64_t value);
+	/* A marker (include/hv/marker.h) at LP clock `cycle`; a record it
+	 * points to can be read with cpu_read_linear(). */
+	void (*marker)(void *opaque, struct cpu *c, unsigned id, uint64_t value, uint64_t cycle);
+	/* A hypercall completed: called at the VM entry that returns from it,
+	 * with the caller's state loaded (RAX holds the result). */
+	void (*hypercall)(void *opaque, struct cpu *c, const struct cpu_hcall *k);
+	void *opaque;
+};
+
 struct cpu_config {
 	unsigned index;		/* LP index = APIC id */
 	unsigned nlps;		/* for CPUID topology */
@@ -128,6 +158,28 @@ const char *cpu_vmx_exit_reason_name(unsigned reason);
 unsigned cpu_index(const struct cpu *c);
 /* Why the LP shut down (NULL if it did not). */
 const char *cpu_shutdown_reason(const struct cpu *c);
+
+/* Set (copied) or, with NULL, remove the LP's observer. */
+void cpu_set_observer(struct cpu *c, const struct cpu_observer *o);
+
+/* Inspection, for observers and tools (inspect.c).  Each returns 0 or a
+ * negative errno.  Linear addresses are translated as the LP would now:
+ * through the guest's paging and EPT in VMX non-root operation. */
+int cpu_read_phys(struct cpu *c, uint64_t pa, void *buf, size_t n);
+int cpu_read_linear(struct cpu *c, uint64_t lin, void *buf, size_t n);
+/* The current-VMCS pointer (~0 when there is none), and a VMREAD of it
+ * that ignores the capabilities (-ENOENT: no current VMCS or no such
+ * field). */
+uint64_t cpu_vmcs_current(const struct cpu *c);
+int cpu_vmcs_read(struct cpu *c, uint32_t encoding, uint64_t *v);
+/* Every field of the VMCS table in encoding order: its encoding and
+ * lower-case name (i = 0, 1, ... until it returns -ENOENT). */
+int cpu_vmcs_field(size_t i, uint32_t *encoding, const char **name);
+const char *cpu_vmcs_field_name(uint32_t encoding);	/* NULL if unknown */
+/* Disassemble up to `count` instructions at linear address `lin` in the
+ * LP's current mode, one "ADDRESS: BYTES  MNEMONIC OPERANDS\n" line each,
+ * into `out`.  Returns the number of instructions, or -errno. */
+int cpu_disas(struct cpu *c, uint64_t lin, unsigned count, char *out, size_t outlen);
 
 /* Register snapshot for reports and tests. */
 struct cpu_regs {

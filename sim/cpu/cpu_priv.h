@@ -164,6 +164,8 @@ struct cpu {
 	struct cpu_marks marks;
 	struct cpu_hv_stats hv;
 	struct trace_writer *trace;	/* event sink, or NULL */
+	const struct cpu_observer *observer;	/* cpu_set_observer(), or NULL */
+	struct cpu_observer observer_copy;
 	struct cost_model *cm;
 	enum cpu_run_state state;
 	char shutdown_reason[160];

@@ -59,6 +59,8 @@ void marks_marker(struct cpu *c, unsigned id, uint64_t value, uint64_t cycle)
 	struct cpu_marks *m = &c->marks;
 	struct cpu_hv_stats *h = &c->hv;
 
+	if (c->observer && c->observer->marker)
+		c->observer->marker(c->observer->opaque, c, id, value, cycle);
 	switch (id) {
 	case HV_MARK_RUN_VP:
 		m->partition = value >> 32;
@@ -92,7 +94,8 @@ void marks_marker(struct cpu *c, unsigned id, uint64_t value, uint64_t cycle)
 		break;
 	}
 	default:
-		/* A marker of the guest's own: into the trace as it is. */
+		/* A marker of the guest's own, or one only observers read
+		 * (HV_MARK_POOL and later): into the trace as it is. */
 		event(c, TRACE_MARKER, cycle, id, value, 0, 0);
 		break;
 	}
@@ -154,6 +157,8 @@ void marks_vm_entry(struct cpu *c, uint64_t end)
 		ev.arg[3] = k->entry;
 		trace_emit(c->trace, &ev);
 	}
+	if (c->observer && c->observer->hypercall)
+		c->observer->hypercall(c->observer->opaque, c, k);
 }
 
 void marks_free(struct cpu *c)

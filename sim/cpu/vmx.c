@@ -840,6 +840,8 @@ int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin)
 				break;
 			}
 			vmcs_write_field(&x->vmcs, f, enc, v);
+			if (c->observer && c->observer->vmwrite)
+				c->observer->vmwrite(c->observer->opaque, c, x->current, enc, v);
 		}
 		vm_succeed(c);
 		break;
@@ -1678,6 +1680,11 @@ static void exit_now(struct cpu *c)
 	x->exit_start = c->cycles - x->costs[VMX_COST_EXIT];
 	event(c, TRACE_VM_EXIT, reason, p.qual, p.rip, x->costs[VMX_COST_EXIT]);
 	marks_vm_exit(c, basic, x->exit_start, c->cycles);
+	if (c->observer && c->observer->vm_exit) {
+		struct cpu_exit_info xi = { reason, p.qual, p.len, p.rip, x->exit_start, x->costs[VMX_COST_EXIT] };
+
+		c->observer->vm_exit(c->observer->opaque, c, &xi);
+	}
 	if (vmx_trace)
 		fprintf(stderr, "hvsim: LP%u: VM exit %u qual 0x%llx at guest rip 0x%llx, cycle %llu\n", c->index,
 			reason, (unsigned long long)p.qual, (unsigned long long)p.rip, (unsigned long long)c->cycles);
