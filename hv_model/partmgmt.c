@@ -76,6 +76,40 @@ static void unmap_all(struct hv_partition *p)
 	hv_ept_for_each_leaf(&p->ept, drop_leaf, p);
 }
 
+/* What a call changed, for observers (include/hv/marker.h 16-31).  The
+ * records are static: one LP runs the hypervisor. */
+static void mark_pool(const struct hv_partition *p)
+{
+	static struct hv_mark_pool m;
+
+	m = (struct hv_mark_pool){ p->id, p->pool.free, p->pool.total };
+	HV_MARKER(HV_MARK_POOL, &m);
+}
+
+static void mark_gpa(const struct hv_partition *p, uint64_t gpa, uint64_t hpa, uint64_t ept_flags)
+{
+	static struct hv_mark_gpa m;
+
+	m = (struct hv_mark_gpa){ p->id, gpa, hpa, ept_flags };
+	HV_MARKER(HV_MARK_GPA, &m);
+}
+
+static void mark_ept(const struct hv_partition *p, uint64_t eptp)
+{
+	static struct hv_mark_ept m;
+
+	m = (struct hv_mark_ept){ p->id, eptp };
+	HV_MARKER(HV_MARK_EPT, &m);
+}
+
+static void mark_vp(const struct hv_partition *p, unsigned vp, uint64_t vmcs)
+{
+	static struct hv_mark_vp m;
+
+	m = (struct hv_mark_vp){ .partition = p->id, .vp = vp, .vmcs = vmcs };
+	HV_MARKER(HV_MARK_VP, &m);
+}
+
 /* The GPA the hypercall page overlays, or ~0. */
 static uint64_t overlay_gpa(const struct hv_partition *p)
 {
@@ -145,6 +179,7 @@ static uint16_t create_partition(struct hv_call *c)
 	p->privileges = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE;
 	((struct hv_output_create_partition *)c->out)->partition_id = p->id;
 	hv_mark_partition(p, HV_MARK_PART_CREATED);
+	mark_pool(parent);
 	return HV_STATUS_SUCCESS;
 }
 
@@ -162,6 +197,8 @@ static uint16_t initialize_partition(struct hv_call *c)
 		return HV_STATUS_INSUFFICIENT_MEMORY;
 	p->state = HV_PART_ACTIVE;
 	hv_mark_partition(p, HV_MARK_PART_INITIALIZED);
+	mark_ept(p, hv_ept_eptp(&p->ept));
+	mark_pool(p);
 	return HV_STATUS_SUCCESS;
 }
 
@@ -194,6 +231,7 @@ static uint16_t finalize_partition(struct hv_call *c)
 		hv_pool_put(&p->pool, vp->vmcs);
 		hv_pool_put(&p->pool, hv_pa(vp));
 		p->vps[i] = NULL;
+		mark_vp(p, i, 0);
 	}
 	p->nvps = 0;
 	if (p->hypercall_page) {
@@ -207,9 +245,11 @@ static uint16_t finalize_partition(struct hv_call *c)
 	if (p->state == HV_PART_ACTIVE) {
 		unmap_all(p);
 		hv_ept_destroy(&p->ept);
+		mark_ept(p, 0);
 	}
 	p->state = HV_PART_FINALIZED;
 	hv_mark_partition(p, HV_MARK_PART_FINALIZED);
+	mark_pool(p);
 	hv_vmptrld(c->vp->vmcs);	/* VMCLEAR above may have unloaded the caller's */
 	return HV_STATUS_SUCCESS;
 }
@@ -232,6 +272,9 @@ static uint16_t delete_partition(struct hv_call *c)
 	hv_pool_put(p->meta_pool, p->msr_bitmap);
 	p->in_use = false;
 	hv_mark_partition(p, HV_MARK_PART_DELETED);
+	mark_pool(p);
+	if (p->parent)
+		mark_pool(p->parent);
 	return HV_STATUS_SUCCESS;
 }
 
@@ -331,19 +374,22 @@ static uint16_t deposit_memory(struct hv_call *c)
 	 * or reachable by another partition, is OPERATION_DENIED. */
 	if (p->state == HV_PART_FINALIZED)
 		return HV_STATUS_INVALID_PARTITION_STATE;
-	while (hv_call_more(c, started)) {
+	while (!st && hv_call_more(c, started)) {
 		uint64_t pa;
 
-		if (!depositable(caller, pages[c->rep], &pa))
-			return HV_STATUS_OPERATION_DENIED;
-		if (hv_ept_unmap(&caller->ept, pa, HV_PAGE_SIZE))
-			return HV_STATUS_INSUFFICIENT_MEMORY;
-		hv_page_set_state(pa, HV_PAGE_DEPOSITED);
-		hv_pool_put(pool_of(p), pa);
-		pool_of(p)->total++;
-		c->rep++;
+		if (!depositable(caller, pages[c->rep], &pa)) {
+			st = HV_STATUS_OPERATION_DENIED;
+		} else if (hv_ept_unmap(&caller->ept, pa, HV_PAGE_SIZE)) {
+			st = HV_STATUS_INSUFFICIENT_MEMORY;
+		} else {
+			hv_page_set_state(pa, HV_PAGE_DEPOSITED);
+			hv_pool_put(pool_of(p), pa);
+			pool_of(p)->total++;
+			c->rep++;
+		}
 	}
-	return HV_STATUS_SUCCESS;
+	mark_pool(p);
+	return st;
 }
 
 static uint16_t withdraw_memory(struct hv_call *c)
@@ -358,20 +404,22 @@ static uint16_t withdraw_memory(struct hv_call *c)
 		return st;
 	if (p->state == HV_PART_ACTIVE)
 		return HV_STATUS_INVALID_PARTITION_STATE;	/* its pages are in use */
-	while (hv_call_more(c, started)) {
+	while (!st && hv_call_more(c, started)) {
 		uint64_t pa = hv_pool_get(&p->pool);
 
-		if (!pa)
-			return HV_STATUS_NO_RESOURCES;	/* the pool is empty */
-		if (return_to_root(pa)) {
+		if (!pa) {
+			st = HV_STATUS_NO_RESOURCES;	/* the pool is empty */
+		} else if (return_to_root(pa)) {
 			hv_pool_put(&p->pool, pa);
-			return HV_STATUS_INSUFFICIENT_MEMORY;
+			st = HV_STATUS_INSUFFICIENT_MEMORY;
+		} else {
+			p->pool.total--;
+			out[c->rep] = pa / HV_PAGE_SIZE;
+			c->rep++;
 		}
-		p->pool.total--;
-		out[c->rep] = pa / HV_PAGE_SIZE;
-		c->rep++;
 	}
-	return HV_STATUS_SUCCESS;
+	mark_pool(p);
+	return st;
 }
 
 /* ---- guest physical address space ---- */
@@ -412,11 +460,15 @@ static uint16_t map_gpa_pages(struct hv_call *c)
 		    spa == overlay_gpa(caller))
 			return HV_STATUS_INVALID_PARAMETER;
 		drop_mapping(p, gpa);
-		if (hv_ept_map(&p->ept, gpa, spa, HV_PAGE_SIZE, ept_flags(in->map_flags)))
+		if (hv_ept_map(&p->ept, gpa, spa, HV_PAGE_SIZE, ept_flags(in->map_flags))) {
+			mark_pool(p);
 			return HV_STATUS_INSUFFICIENT_MEMORY;
+		}
 		hv_page_map_count(spa, +1);
+		mark_gpa(p, gpa, spa, ept_flags(in->map_flags));
 		c->rep++;
 	}
+	mark_pool(p);
 	return HV_STATUS_SUCCESS;
 }
 
@@ -439,6 +491,7 @@ static uint16_t unmap_gpa_pages(struct hv_call *c)
 		drop_mapping(p, gpa);
 		if (hv_ept_unmap(&p->ept, gpa, HV_PAGE_SIZE))
 			return HV_STATUS_INSUFFICIENT_MEMORY;
+		mark_gpa(p, gpa, 0, 0);
 		c->rep++;
 	}
 	return HV_STATUS_SUCCESS;
@@ -471,6 +524,8 @@ static uint16_t create_vp(struct hv_call *c)
 	hv_vp_set_reset_state();
 	vp->suspended = 1;
 	vp->runnable = 1;
+	mark_vp(p, vp->index, vp->vmcs);
+	mark_pool(p);
 	hv_vmptrld(c->vp->vmcs);
 	return HV_STATUS_SUCCESS;
 }

@@ -33,6 +33,25 @@
 /* A partition changed state: `value` points to a struct hv_mark_partition. */
 #define HV_MARK_PARTITION 5
 
+/* Markers 16-31 say what a hypercall changed, for observers of the CPU
+ * (`hvsim lab`, sim/cpu/cpu.h struct cpu_observer); hvsim's statistics
+ * pass them to the trace as plain markers.  Each `value` points to the
+ * record named.
+ *
+ * HV_MARK_POOL: a partition's memory pool after a hypercall that
+ * deposited, withdrew, used or gave back pages (struct hv_mark_pool).
+ * HV_MARK_GPA: one 4 KiB page of a child's guest-physical space was
+ * mapped (ept_flags: its EPT leaf's R/W/X and memory type bits) or
+ * unmapped (ept_flags 0) by a hypercall (struct hv_mark_gpa).
+ * HV_MARK_EPT: a partition's EPT was built (eptp: the EPT pointer its
+ * VMCSs get) or torn down (eptp 0) (struct hv_mark_ept).
+ * HV_MARK_VP: a VP was created (vmcs: its VMCS region) or freed
+ * (vmcs 0) (struct hv_mark_vp). */
+#define HV_MARK_POOL 16
+#define HV_MARK_GPA 17
+#define HV_MARK_EPT 18
+#define HV_MARK_VP 19
+
 struct hv_mark_hypercall {
 	uint16_t code;		/* call code from RCX */
 	uint16_t status;	/* HV_STATUS_* */
@@ -53,6 +72,31 @@ struct hv_mark_partition {
 	uint64_t partition;
 	uint32_t event;		/* enum hv_mark_partition_event */
 	uint32_t reserved;
+};
+
+struct hv_mark_pool {
+	uint64_t partition;
+	uint64_t free;		/* pages in the pool now */
+	uint64_t total;		/* pages deposited and not withdrawn */
+};
+
+struct hv_mark_gpa {
+	uint64_t partition;
+	uint64_t gpa;
+	uint64_t hpa;		/* 0 when unmapped */
+	uint64_t ept_flags;	/* leaf bits 0-2 (R/W/X) and 3-5 (memory type); 0 = unmapped */
+};
+
+struct hv_mark_ept {
+	uint64_t partition;
+	uint64_t eptp;		/* 0: torn down */
+};
+
+struct hv_mark_vp {
+	uint64_t partition;
+	uint32_t vp;
+	uint32_t reserved;
+	uint64_t vmcs;		/* 0: freed */
 };
 
 #endif
