@@ -32,7 +32,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential pkg-config meson ninja-build binutils \
 	libunicorn-dev libcapstone-dev libsystemc-dev libcriterion-dev \
-	zlib1g-dev libyaml-dev libjansson-dev >/dev/null
+	zlib1g-dev libyaml-dev libjansson-dev libedit-dev >/dev/null
 
 ver=$(pkg-config --modversion unicorn)
 case "$ver" in

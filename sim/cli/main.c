@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli.h"
 #include "config.h"
 #include "cpu.h"
 #include "diag.h"
@@ -16,14 +17,11 @@
 #include "machine.h"
 #include "trace.h"
 
-/* Exit statuses other than the guest's own (docs/cli.md). */
-#define EXIT_USAGE 2		/* bad arguments or input files */
-#define EXIT_NO_GUEST_EXIT 4	/* the guest ended without writing the debug port */
-
 static const char usage_text[] =
 	"usage: hvsim run [OPTIONS] [CONFIG.yaml]\n"
 	"       hvsim boot [OPTIONS] KERNEL [ARGS...]\n"
 	"       hvsim trace dump TRACE\n"
+	"       hvsim lab partition-create [--batch | --script FILE] [OPTIONS]\n"
 	"       hvsim --help | --version\n"
 	"\n"
 	"Commands:\n"
@@ -33,6 +31,10 @@ static const char usage_text[] =
 	"          its command line after the kernel's name\n"
 	"  trace dump  print an event trace (written with --trace) as text,\n"
 	"          one event per line\n"
+	"  lab partition-create  step through the hypercalls with which the root\n"
+	"          partition creates, runs and deletes one child: each call decoded,\n"
+	"          its VM exit, what the hypervisor changed, its cycles\n"
+	"          ('hvsim lab --help' lists its options and commands)\n"
 	"\n"
 	"Options (both commands):\n"
 	"  -o, --output-dir DIR   write stats.json and stats.txt to DIR (default .)\n"
@@ -330,6 +332,13 @@ struct child_modules {
 	struct bootinfo_partition_arg parts[CONFIG_MAX_PARTITIONS];
 };
 
+/* What a machine built from a configuration points into while it lives. */
+struct cli_run {
+	struct child_modules cm;
+	struct bootinfo_module_arg mods[CONFIG_MAX_MODULES + 1 + CONFIG_MAX_PARTITIONS];
+	char fw[PATH_MAX], root[PATH_MAX];
+};
+
 /* The same file however it is spelled; a file that cannot be resolved
  * (the loader reports why) is compared as written. */
 static void canonical_path(const char *path, char out[PATH_MAX])
@@ -379,18 +388,72 @@ static int add_child_modules(const struct config *cfg, struct bootinfo_module_ar
 	return 0;
 }
 
+int cli_machine_from_config(const struct config *cfg, const struct cli_machine_opts *co, struct machine **out,
+			    struct cli_run **run)
+{
+	struct machine_opts o = { 0 };
+	struct cli_run *r;
+	unsigned nmods, nconfig;
+	int has_root = 0;
+
+	*out = NULL;
+	*run = r = calloc(1, sizeof(*r));
+	if (!r) {
+		diag_error("%s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	if (cfg->firmware)
+		snprintf(r->fw, sizeof(r->fw), "%s", cfg->firmware);
+	else if (machine_find_firmware(r->fw, sizeof(r->fw)))
+		return -ENOENT;
+	for (unsigned i = 0; i < cfg->nmodules; i++) {
+		r->mods[i] = (struct bootinfo_module_arg){ cfg->modules[i].path, cfg->modules[i].name };
+		has_root |= !strcmp(cfg->modules[i].name, "root");
+	}
+	nmods = cfg->nmodules;
+	/* hv_model runs the module named "root" in the root partition: the
+	 * built root kernel unless the configuration names another. */
+	if (!cfg->firmware && !has_root) {
+		if (machine_find_root_kernel(r->root, sizeof(r->root)))
+			return -ENOENT;
+		r->mods[nmods++] = (struct bootinfo_module_arg){ r->root, "root" };
+	}
+	nconfig = nmods;
+	if (add_child_modules(cfg, r->mods, &nmods, &r->cm))
+		return -EINVAL;
+	if (nmods > HV_BOOT_MAX_MODULES) {
+		diag_error("%s: %u modules (%u from the configuration%s, %u child kernels); the boot information holds at most %d",
+			   cfg->source, nmods, cfg->nmodules, nconfig > cfg->nmodules ? ", the root kernel" : "",
+			   nmods - nconfig, HV_BOOT_MAX_MODULES);
+		return -EINVAL;
+	}
+	o.lps = co->lps ? co->lps : cfg->lps;
+	o.ram = co->ram ? co->ram : cfg->ram;
+	o.profile = co->profile ? co->profile : cfg->profile;
+	o.quantum_cycles = co->quantum ? co->quantum : cfg->quantum_cycles;
+	o.max_cycles = co->max_cycles;
+	o.boot = MACHINE_BOOT_FIRMWARE;
+	o.fw.firmware_path = r->fw;
+	o.fw.modules = r->mods;
+	o.fw.nmodules = nmods;
+	o.fw.partitions = r->cm.parts;
+	o.fw.npartitions = cfg->npartitions;
+	o.fw.config_text = cfg->text;
+	o.fw.config_length = cfg->text_len;
+	o.fw.cmdline = cfg->cmdline;
+	o.console = co->console;
+	o.trace_path = co->trace;
+	return machine_new(&o, out);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct common c = { 0 };
 	struct config *cfg = NULL;
-	struct machine_opts o = { 0 };
-	struct bootinfo_module_arg mods[CONFIG_MAX_MODULES + 1 + CONFIG_MAX_PARTITIONS];
-	struct child_modules *cm = NULL;
+	struct cli_run *run = NULL;
 	struct machine *mach;
 	struct machine_report rep = { .command = "run" };
-	char fw[PATH_MAX], root[PATH_MAX];
-	unsigned nmods, nconfig;
-	int status = EXIT_USAGE, has_root = 0;
+	int status = EXIT_USAGE;
 
 	if (parse_common(argc, argv, &c, 0))
 		return EXIT_USAGE;
@@ -400,62 +463,23 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (optind < argc ? config_load(argv[optind], &cfg) : config_default(&cfg))
 		return EXIT_USAGE;
-	if (cfg->firmware)
-		snprintf(fw, sizeof(fw), "%s", cfg->firmware);
-	else if (machine_find_firmware(fw, sizeof(fw)))
-		goto out;
-	for (unsigned i = 0; i < cfg->nmodules; i++) {
-		mods[i] = (struct bootinfo_module_arg){ cfg->modules[i].path, cfg->modules[i].name };
-		has_root |= !strcmp(cfg->modules[i].name, "root");
-	}
-	nmods = cfg->nmodules;
-	/* hv_model runs the module named "root" in the root partition: the
-	 * built root kernel unless the configuration names another. */
-	if (!cfg->firmware && !has_root) {
-		if (machine_find_root_kernel(root, sizeof(root)))
-			goto out;
-		mods[nmods++] = (struct bootinfo_module_arg){ root, "root" };
-	}
-	nconfig = nmods;
-	cm = calloc(1, sizeof(*cm));
-	if (!cm) {
-		diag_error("%s", strerror(ENOMEM));
-		goto out;
-	}
-	if (add_child_modules(cfg, mods, &nmods, cm))
-		goto out;
-	if (nmods > HV_BOOT_MAX_MODULES) {
-		diag_error("%s: %u modules (%u from the configuration%s, %u child kernels); the boot information holds at most %d",
-			   cfg->source, nmods, cfg->nmodules, nconfig > cfg->nmodules ? ", the root kernel" : "",
-			   nmods - nconfig, HV_BOOT_MAX_MODULES);
-		goto out;
-	}
-	o.lps = c.lps ? c.lps : cfg->lps;
-	o.ram = c.ram ? c.ram : cfg->ram;
-	o.profile = c.profile ? c.profile : cfg->profile;
-	o.quantum_cycles = c.quantum ? c.quantum : cfg->quantum_cycles;
-	o.max_cycles = c.max_cycles;
-	o.boot = MACHINE_BOOT_FIRMWARE;
-	o.fw.firmware_path = fw;
-	o.fw.modules = mods;
-	o.fw.nmodules = nmods;
-	o.fw.partitions = cm->parts;
-	o.fw.npartitions = cfg->npartitions;
-	o.fw.config_text = cfg->text;
-	o.fw.config_length = cfg->text_len;
-	o.fw.cmdline = cfg->cmdline;
-	o.console = c.quiet ? NULL : stdout;
-	o.trace_path = c.trace;
 	if (!c.outdir)
 		c.outdir = cfg->output_dir ? cfg->output_dir : ".";
-	rep.image = fw;
+	{
+		struct cli_machine_opts co = {
+			.lps = c.lps, .ram = c.ram, .profile = c.profile, .quantum = c.quantum,
+			.max_cycles = c.max_cycles, .console = c.quiet ? NULL : stdout, .trace = c.trace,
+		};
+
+		if (cli_machine_from_config(cfg, &co, &mach, &run))
+			goto out;
+	}
+	rep.image = run->fw;
 	rep.config = cfg->source;
-	if (machine_new(&o, &mach))
-		goto out;
 	status = run_machine(mach, &c, &rep, 0);
 	machine_free(mach);
 out:
-	free(cm);
+	free(run);
 	config_free(cfg);
 	return status;
 }
@@ -500,6 +524,8 @@ int main(int argc, char **argv)
 		return cmd_boot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "trace"))
 		return cmd_trace(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "lab"))
+		return cli_lab(argc - 1, argv + 1);
 	diag_error("unknown command '%s'", argv[1]);
 	fprintf(stderr, "Try 'hvsim --help'.\n");
 	return EXIT_USAGE;
