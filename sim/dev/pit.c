@@ -236,7 +236,11 @@ static void pit_sync(struct pit_channel *c, uint64_t T)
 static void pit_freeze(struct pit_channel *c, uint64_t T)
 {
 	if (c->running) {
-		c->ce_idle = T < c->start ? c->ce0 : pit_ce(c, T);
+		/* Before the load edge, CE is about to hold the loaded value. */
+		if (T >= c->start)
+			c->ce_idle = pit_ce(c, T);
+		else
+			c->ce_idle = (c->mode == 2 || c->mode == 3) ? c->n % pit_modulus(c) : c->ce0;
 		c->out_idle = (uint8_t)pit_out(c, T);
 		if (T >= c->start && c->mode != 2 && c->mode != 3)
 			c->tc_done = c->tc_done || T - c->start >= pit_dtc(c);
