@@ -67,4 +67,47 @@ struct pmtimer *pmtimer_new(struct memmap *m, uint16_t port, const struct sim_cl
 void pmtimer_free(struct pmtimer *t);
 uint32_t pmtimer_value_at(uint64_t ps);	/* counter value at simulated time */
 
+/* The cascaded 8259A pair: master at 0x20/0x21, slave at 0xA0/0xA1 on the
+ * master's IR2, ELCR at 0x4D0/0x4D1 (1 = level-triggered IRQ).  INTR is
+ * reported through `intr` on every change (wire it to LINT0); pic_ack is
+ * the INTA sequence and returns the vector (the default IR7 vector of the
+ * master or slave for a request that went away). */
+#define PIC_MASTER_PORT 0x20
+#define PIC_SLAVE_PORT 0xA0
+#define PIC_ELCR_PORT 0x4D0
+#define PIC_NIRQS 16
+typedef void pic_intr_fn(void *opaque, int level);
+struct pic;
+struct pic *pic_new(struct memmap *m, pic_intr_fn *intr, void *opaque);
+void pic_free(struct pic *p);
+void pic_set_irq(struct pic *p, unsigned irq, int level);	/* irq 0-15; 2 is the cascade, ignored */
+void pic_irq_set(void *p, unsigned irq, int level);	/* irq_set_fn */
+int pic_ack(struct pic *p);
+/* The ISA IRQ (0-15) that drives INTR now, or -1: for the routing report. */
+int pic_intr_irq(const struct pic *p);
+
+/* The 8254 PIT at 0x40-0x43 and system control port B (0x61: bit 0
+ * channel-2 gate, bit 1 speaker data, bit 4 refresh toggle, bit 5 channel-2
+ * output).  Input clock 1.193182 MHz of simulated time; channel 0's
+ * output drives `irq0` (events are scheduled only for its edges, and none
+ * when irq0 is unconnected). */
+#define PIT_PORT 0x40
+#define PIT_PORT_B 0x61
+#define PIT_HZ 1193182ull
+struct pit;
+struct pit *pit_new(struct memmap *m, const struct sim_clock *clk, struct irq_line irq0);
+void pit_free(struct pit *t);
+/* Input clock edges up to time ps, and the time of edge k (exact). */
+uint64_t pit_tick_at(uint64_t ps);
+uint64_t pit_tick_time(uint64_t tick);
+
+/* Interrupt-line test device: a byte write of 1 or 0 to port 0x2000 + n
+ * (n < 24) raises or lowers line n through set(opaque, n, level); other
+ * values are ignored.  Reads return the level last written. */
+#define IRQTEST_PORT 0x2000
+#define IRQTEST_NLINES 24
+struct irqtest;
+struct irqtest *irqtest_new(struct memmap *m, uint16_t port, irq_set_fn *set, void *opaque);
+void irqtest_free(struct irqtest *t);
+
 #endif
