@@ -104,17 +104,20 @@ child_wild_store:
 	jmp 3b
 child_wild_end:
 
-/* child_io: a port write; a child has no ports (hv_model stops it until
- * device models exist).  Port 0xF4 is the debug-exit device: if the write
- * reached it, the run would end with a failure status. */
-	.globl child_io_start, child_io_end, child_io_out
+/* child_io: a port write and a port read nobody intercepts.  Port 0xF4
+ * is the debug-exit device: if the write reached it, the run would end
+ * with a failure status.  hv_model drops the write and answers the read
+ * with all ones (intercept.c). */
+	.globl child_io_start, child_io_end
 child_io_start:
 	SPIN
 	movq $1, CHILD_SHARED + SH_MARK
 	movl $0x77, %eax
 	movl $0xf4, %edx
-child_io_out:
 	outl %eax, %dx
+	movq $0x1234567812345678, %rax
+	inl %dx, %eax
+	movq %rax, CHILD_SHARED + SH_IO_IN
 	movq $2, CHILD_SHARED + SH_MARK
 4:	hlt
 	jmp 4b
