@@ -55,14 +55,20 @@ void hv_synic_reset(struct hv_vp *vp)
 }
 
 /* The page an enable bit and GPA name, if enabled and the partition's RAM. */
-static void *synic_page(struct hv_vp *vp, uint64_t msr)
+static void *guest_page(struct hv_vp *vp, uint64_t msr)
 {
 	uint64_t hpa;
 
-	if (!(vp->synic.scontrol & HV_SYNIC_CONTROL_ENABLE) || !(msr & 1))
+	if (!(msr & 1))
 		return NULL;
 	hpa = hv_guest_ram(vp->part, msr & HV_X64_MSR_PAGE_ADDRESS_MASK, 1);
 	return hpa == ~0ull ? NULL : hv_va(hpa);
+}
+
+/* The same, in use only while the SynIC is enabled (SCONTROL). */
+static void *synic_page(struct hv_vp *vp, uint64_t msr)
+{
+	return (vp->synic.scontrol & HV_SYNIC_CONTROL_ENABLE) ? guest_page(vp, msr) : NULL;
 }
 
 /* The SINT fired: its vector becomes pending unless it is masked or
@@ -216,7 +222,7 @@ static void page_enable(struct hv_vp *vp, uint64_t old, uint64_t v)
 
 	if (!(v & 1) || ((old & 1) && (old & HV_X64_MSR_PAGE_ADDRESS_MASK) == (v & HV_X64_MSR_PAGE_ADDRESS_MASK)))
 		return;
-	page = synic_page(vp, v);
+	page = guest_page(vp, v);
 	if (page)
 		memset(page, 0, HV_PAGE_SIZE);
 }

@@ -123,4 +123,24 @@ child_io_start:
 	jmp 4b
 child_io_end:
 
+/* child_intercept: a byte OUT to port 0x3F8, which the root intercepts
+ * for writes (the VP stops until the root completes it), then an IN from
+ * the same port, which nobody intercepts for reads. */
+	.globl child_intercept_start, child_intercept_end, child_intercept_out
+child_intercept_start:
+	SPIN
+	movq $1, CHILD_SHARED + SH_MARK
+	movl $0x3f8, %edx
+	movl $0x41, %eax
+child_intercept_out:
+	outb %al, %dx
+	movq $2, CHILD_SHARED + SH_MARK
+	movq $0x1234567812345678, %rax
+	inb %dx, %al
+	movq %rax, CHILD_SHARED + SH_IO_IN
+	movq $3, CHILD_SHARED + SH_MARK
+5:	hlt
+	jmp 5b
+child_intercept_end:
+
 	.section .note.GNU-stack, "", @progbits
