@@ -519,8 +519,13 @@ void vmms_run(const struct hv_bootinfo *bi)
 		struct hv_input_notify_long_spin_wait spin = { .spin_count = 1 };
 
 		vid_call(HVCALL_NOTIFY_LONG_SPIN_WAIT, 0, &spin, sizeof(spin), NULL, 0);
-		if (take_intercepts())
+		/* A turn that served intercepts gives the LP straight back:
+		 * the children's state (two GetVpRegisters each) is looked
+		 * at on a quiet turn, off the I/O round trip. */
+		if (take_intercepts()) {
 			run_workers();
+			continue;
+		}
 		for (unsigned i = 0; i < nchildren; i++)
 			if (children[i].state == RK_CHILD_RUNNING && child_check(&children[i]))
 				running--;
