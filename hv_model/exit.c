@@ -127,11 +127,14 @@ static void handle_exit(struct hv_vp *vp)
 			wake_root();
 		break;
 	case EXIT_REASON_IO_INSTRUCTION:
-		/* Only children exit on I/O; forwarding it to the root's
-		 * worker as an intercept message is not there yet. */
-		partition_fault(vp, "I/O port access with no device model (qualification, 0)",
-				vmread(VMCS_EXIT_QUALIFICATION), 0);
+		/* Only children exit on I/O: an intercept message to the
+		 * parent, or the no-device default (intercept.c). */
+		if (hv_io_exit(vp))
+			partition_fault(vp, "string I/O to a port nobody intercepts (qualification, 0)",
+					vmread(VMCS_EXIT_QUALIFICATION), 0);
 		break;
+	case EXIT_REASON_INTERRUPT_WINDOW:
+		break;	/* the guest can take the pending SynIC interrupt: hv_run injects it */
 	case EXIT_REASON_PREEMPTION_TIMER:
 		vp->yield = 1;	/* the slice is over */
 		break;
@@ -164,7 +167,7 @@ static void handle_exit(struct hv_vp *vp)
 
 static int can_run(const struct hv_vp *vp, unsigned lp)
 {
-	return vp && vp->lp == lp && vp->runnable && !vp->halted && !vp->suspended;
+	return vp && vp->lp == lp && vp->runnable && !vp->halted && !vp->suspended && !vp->intercept_suspended;
 }
 
 /* The next VP to run on `lp` after `cur` (which may be the answer again):
@@ -229,6 +232,11 @@ void hv_run(unsigned lp)
 			vmwrite(VMCS_PREEMPTION_TIMER_VALUE, left >> rate);
 		} else {
 			vmwrite(VMCS_PIN_BASED_CTLS, vmread(VMCS_PIN_BASED_CTLS) & ~(uint64_t)PIN_BASED_PREEMPTION_TIMER);
+		}
+		hv_synic_inject(vp);
+		if (vp->mark_resume) {
+			vp->mark_resume = 0;
+			HV_MARKER(HV_MARK_INTERCEPT_RESUMED, vp->part->id << 32 | vp->index);
 		}
 		HV_MARKER(HV_MARK_RUN_VP, vp->part->id << 32 | vp->index);
 		r = hv_vmx_run(&vp->g, vp->launched);

@@ -164,10 +164,40 @@ enum hv_partition_state {
 
 struct hv_partition;
 
+/* ---- SynIC (synic.c) ----
+ * Each VP's synthetic interrupt controller (TLFS "Virtual Interrupt
+ * Controller", "Inter-Partition Communication").  Messages that find
+ * their slot busy wait in a bounded queue: at most HV_SYNIC_SINT_QUEUE
+ * for one SINT, HV_SYNIC_QUEUE for the VP in all (the VP structure
+ * holds them and must fit a page). */
+#define HV_SYNIC_QUEUE 10
+#define HV_SYNIC_SINT_QUEUE 4
+
+struct hv_synic_queued {
+	uint64_t seq;			/* arrival order; 0 = free entry */
+	uint32_t sint;
+	uint32_t reserved;
+	struct hv_message msg;
+};
+
+struct hv_synic {
+	uint64_t scontrol;		/* HV_X64_MSR_SCONTROL */
+	uint64_t siefp;			/* HV_X64_MSR_SIEFP */
+	uint64_t simp;			/* HV_X64_MSR_SIMP */
+	uint64_t sint[HV_SYNIC_SINT_COUNT];	/* HV_X64_MSR_SINTn */
+	uint64_t irr[4];		/* vectors pending injection, 256 bits */
+	int window;			/* interrupt-window exiting is on in its VMCS */
+	uint64_t seq;			/* last arrival number given */
+	uint64_t posted, delivered, interrupts;	/* counters, for the record */
+	struct hv_synic_queued q[HV_SYNIC_QUEUE];
+};
+
 struct hv_vp {
 	struct hv_partition *part;
 	unsigned index;
 	int suspended;		/* HvRegisterExplicitSuspend: created suspended */
+	int intercept_suspended;	/* HvRegisterInterceptSuspend: waits for the parent */
+	int mark_resume;	/* the next entry ends an intercept: HV_MARK_INTERCEPT_RESUMED */
 	int yield;		/* give the LP to another VP at the next chance */
 	uint64_t slice_end;	/* TSC at which its time slice ends */
 	uint64_t vmcs;		/* physical address of its VMCS region */
@@ -179,6 +209,15 @@ struct hv_vp {
 	/* MSRs VMX does not switch: the VM-entry MSR-load and VM-exit
 	 * MSR-store area (16 bytes an entry, SDM 25.7.2). */
 	uint8_t msr_area[HV_VP_MSRS * 16] __attribute__((aligned(16)));
+	struct hv_synic synic;
+};
+
+/* I/O-port intercepts a parent installed for its child (HvCallInstallIntercept). */
+#define HV_MAX_IO_INTERCEPTS 16
+
+struct hv_io_intercept {
+	uint16_t base, end;	/* ports [base, end] */
+	uint8_t access;		/* HV_INTERCEPT_ACCESS_MASK_READ / _WRITE */
 };
 
 struct hv_partition {
@@ -202,6 +241,9 @@ struct hv_partition {
 	uint64_t synthetic_features;	/* HV_PARTITION_PROPERTY_SYNTHETIC_PROC_FEATURES */
 	unsigned nvps;
 	struct hv_vp *vps[HV_MAX_VPS];
+	unsigned nio_intercepts;
+	struct hv_io_intercept io_intercepts[HV_MAX_IO_INTERCEPTS];
+	uint64_t intercepts_posted;	/* intercept messages sent to the parent */
 };
 
 struct hv_partition *hv_partition_new(bool root);
@@ -236,6 +278,30 @@ void hv_skip_instruction(void);
 int hv_cpuid_synthetic(struct hv_vp *vp, uint32_t leaf, struct cpuid_regs *r);
 int hv_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v);
 int hv_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v);
+/* SynIC (synic.c).  MSR access: 0 done, -1 #GP, 1 not a SynIC MSR. */
+void hv_synic_reset(struct hv_vp *vp);
+int hv_synic_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v);
+int hv_synic_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v);
+/* Post a message to `vp`'s SINT `sint` (TLFS "SynIC Messages"): into the
+ * slot if it is free and nothing waits before it, else queued.  0, or -1
+ * when the VP cannot take it (SynIC or message page disabled, queue
+ * full): nothing was posted. */
+int hv_synic_post(struct hv_vp *vp, unsigned sint, uint32_t type, uint64_t sender, const void *payload,
+		  unsigned len);
+/* Set event flag `flag` of SINT `sint` in the SIEF page; an interrupt if
+ * it was clear (TLFS "SynIC Event Flags").  0, or -1 if the page is off. */
+int hv_synic_signal_event(struct hv_vp *vp, unsigned sint, unsigned flag);
+/* Before a VM entry of `vp` (its VMCS current): inject the highest
+ * pending SynIC vector if the guest can take an interrupt, else ask for
+ * an interrupt-window exit (SDM 26.7.5). */
+void hv_synic_inject(struct hv_vp *vp);
+
+/* Intercepts (intercept.c; HvCallInstallIntercept is with the hypercalls). */
+/* A child's I/O instruction exit: 0 handled (emulated, or the VP
+ * suspended on an intercept message), -1 not something hv_model can do
+ * (the caller stops the partition). */
+int hv_io_exit(struct hv_vp *vp);
+
 /* ---- hypercalls (hypercall.c, and the handlers in partmgmt.c) ---- */
 
 /* A call being handled: the input block (fixed header, then the rep
@@ -257,8 +323,16 @@ extern const struct hv_handler hv_handlers[];	/* ends with fn == NULL */
 uint16_t hv_call_notify_long_spin_wait(struct hv_call *c);	/* vpcalls.c */
 uint16_t hv_call_flush_virtual_address_space(struct hv_call *c);
 uint16_t hv_call_flush_virtual_address_list(struct hv_call *c);
+uint16_t hv_call_install_intercept(struct hv_call *c);	/* intercept.c */
+/* The partition `id` names for `caller` (partmgmt.c): itself if
+ * `self_ok`, else one of its children; INVALID_PARTITION_ID or
+ * ACCESS_DENIED otherwise. */
+uint16_t hv_call_target(struct hv_partition *caller, uint64_t id, bool self_ok, struct hv_partition **out);
 
 void hv_hypercall_init(uint64_t tsc_khz);
+/* The RAM behind `p`'s `gpa` if its EPT allows the access (write or
+ * read), else ~0 (hypercall.c): hypercall blocks and SynIC pages. */
+uint64_t hv_guest_ram(struct hv_partition *p, uint64_t gpa, int write);
 /* A VMCALL exit: the TLFS hypercall interface. */
 void hv_hypercall(struct hv_vp *vp);
 /* A rep handler's loop condition: reps left and time left; the first rep

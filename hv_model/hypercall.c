@@ -30,7 +30,7 @@ static const struct hv_handler *find_handler(uint16_t code)
  * else ~0.  RAM only: the root's EPT also passes device ranges and the
  * hole below 4 GiB through, where a hypercall block cannot live (reading
  * it would touch devices, writing it would lose the result). */
-static uint64_t guest_ram(struct hv_partition *p, uint64_t gpa, int write)
+uint64_t hv_guest_ram(struct hv_partition *p, uint64_t gpa, int write)
 {
 	uint64_t hpa = hv_ept_translate(&p->ept, gpa, write ? EPT_W : EPT_R);
 
@@ -46,7 +46,7 @@ static int guest_copy(struct hv_partition *p, uint64_t gpa, void *buf, uint32_t 
 
 	if (!len)
 		return 0;
-	hpa = guest_ram(p, gpa, write);
+	hpa = hv_guest_ram(p, gpa, write);
 	if (hpa == ~0ull)
 		return -1;
 	if (write)
@@ -101,7 +101,7 @@ void hv_hypercall(struct hv_vp *vp)
 	 * a call whose result cannot be delivered must change nothing (a
 	 * CreatePartition would leave a partition nobody knows the id of). */
 	if (st == HV_STATUS_SUCCESS && !call.ctl.fast && hvcall_out_bytes(d, &call.ctl) &&
-	    guest_ram(p, out_gpa, 1) == ~0ull)
+	    hv_guest_ram(p, out_gpa, 1) == ~0ull)
 		st = HV_STATUS_INVALID_ALIGNMENT;
 	call.rep = call.ctl.rep_start;
 	HV_MARKER(HV_MARK_HCALL_BODY, 0);

@@ -137,6 +137,7 @@ struct hv_vp *hv_vp_create(struct hv_partition *p, unsigned index, struct hv_poo
 	hv_vmcs_write_host(lp);
 	vp_write_controls(vp);
 	hv_vp_msr_area_init(vp);
+	hv_synic_reset(vp);
 	p->vps[index] = vp;
 	if (index >= p->nvps)
 		p->nvps = index + 1;

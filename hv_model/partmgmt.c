@@ -31,7 +31,7 @@ static struct hv_pool *pool_of(struct hv_partition *p)
  * valid partition but not its own child: ACCESS_DENIED, as for any
  * partition that is not a child (TLFS/MSDN HvFinalizePartition,
  * HvUnmapGpaPages: "the caller is not the parent"). */
-static uint16_t target(struct hv_partition *caller, uint64_t id, bool self_ok, struct hv_partition **out)
+uint16_t hv_call_target(struct hv_partition *caller, uint64_t id, bool self_ok, struct hv_partition **out)
 {
 	struct hv_partition *p;
 
@@ -174,9 +174,9 @@ static uint16_t create_partition(struct hv_call *c)
 	p->msr_bitmap = bitmap;
 	child_msr_bitmap(bitmap);
 	p->create_flags = in->flags;
-	/* A guest gets the hypercall MSRs and its VP index, no management
-	 * privileges (TLFS "Partition Privilege Flags"). */
-	p->privileges = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE;
+	/* A guest gets the hypercall MSRs, its VP index and the SynIC, no
+	 * management privileges (TLFS "Partition Privilege Flags"). */
+	p->privileges = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE;
 	((struct hv_output_create_partition *)c->out)->partition_id = p->id;
 	hv_mark_partition(p, HV_MARK_PART_CREATED);
 	mark_pool(parent);
@@ -187,7 +187,7 @@ static uint16_t initialize_partition(struct hv_call *c)
 {
 	const struct hv_input_initialize_partition *in = (const void *)c->in;
 	struct hv_partition *p;
-	uint16_t st = target(c->vp->part, in->partition_id, false, &p);
+	uint16_t st = hv_call_target(c->vp->part, in->partition_id, false, &p);
 
 	if (st)
 		return st;
@@ -215,7 +215,7 @@ static uint16_t finalize_partition(struct hv_call *c)
 {
 	const struct hv_input_finalize_partition *in = (const void *)c->in;
 	struct hv_partition *p;
-	uint16_t st = target(c->vp->part, in->partition_id, false, &p);
+	uint16_t st = hv_call_target(c->vp->part, in->partition_id, false, &p);
 
 	if (st)
 		return st;
@@ -258,7 +258,7 @@ static uint16_t delete_partition(struct hv_call *c)
 {
 	const struct hv_input_delete_partition *in = (const void *)c->in;
 	struct hv_partition *p;
-	uint16_t st = target(c->vp->part, in->partition_id, false, &p);
+	uint16_t st = hv_call_target(c->vp->part, in->partition_id, false, &p);
 	uint64_t pa;
 
 	if (st)
@@ -302,7 +302,7 @@ static uint16_t property_of(struct hv_call *c, bool set, uint64_t **v, bool *wri
 {
 	const struct hv_input_get_partition_property *in = (const void *)c->in;
 	struct hv_partition *p;
-	uint16_t st = target(c->vp->part, in->partition_id, !set, &p);
+	uint16_t st = hv_call_target(c->vp->part, in->partition_id, !set, &p);
 
 	if (st)
 		return st;
@@ -364,7 +364,7 @@ static uint16_t deposit_memory(struct hv_call *c)
 	const struct hv_input_deposit_memory *in = (const void *)c->in;
 	const hv_gpa_page_number *pages = (const void *)(c->in + sizeof(*in));
 	struct hv_partition *caller = c->vp->part, *p;
-	uint16_t st = target(caller, in->partition_id, true, &p);
+	uint16_t st = hv_call_target(caller, in->partition_id, true, &p);
 	unsigned started = c->rep;
 
 	if (st)
@@ -397,7 +397,7 @@ static uint16_t withdraw_memory(struct hv_call *c)
 	const struct hv_input_withdraw_memory *in = (const void *)c->in;
 	hv_gpa_page_number *out = (void *)c->out;
 	struct hv_partition *caller = c->vp->part, *p;
-	uint16_t st = target(caller, in->partition_id, false, &p);
+	uint16_t st = hv_call_target(caller, in->partition_id, false, &p);
 	unsigned started = c->rep;
 
 	if (st)
@@ -436,7 +436,7 @@ static uint16_t map_gpa_pages(struct hv_call *c)
 	const struct hv_input_map_gpa_pages *in = (const void *)c->in;
 	const hv_gpa_page_number *src = (const void *)(c->in + sizeof(*in));
 	struct hv_partition *caller = c->vp->part, *p;
-	uint16_t st = target(caller, in->target_partition_id, false, &p);
+	uint16_t st = hv_call_target(caller, in->target_partition_id, false, &p);
 	unsigned started = c->rep;
 
 	if (st)
@@ -476,7 +476,7 @@ static uint16_t unmap_gpa_pages(struct hv_call *c)
 {
 	const struct hv_input_unmap_gpa_pages *in = (const void *)c->in;
 	struct hv_partition *p;
-	uint16_t st = target(c->vp->part, in->target_partition_id, false, &p);
+	uint16_t st = hv_call_target(c->vp->part, in->target_partition_id, false, &p);
 	unsigned started = c->rep;
 
 	if (st)
@@ -503,7 +503,7 @@ static uint16_t create_vp(struct hv_call *c)
 {
 	const struct hv_input_create_vp *in = (const void *)c->in;
 	struct hv_partition *p;
-	uint16_t st = target(c->vp->part, in->partition_id, false, &p);
+	uint16_t st = hv_call_target(c->vp->part, in->partition_id, false, &p);
 	struct hv_vp *vp;
 
 	if (st)
@@ -534,7 +534,7 @@ static uint16_t vp_target(struct hv_call *c, uint64_t partition_id, uint32_t vp_
 			  struct hv_vp **out)
 {
 	struct hv_partition *p;
-	uint16_t st = target(c->vp->part, partition_id, true, &p);
+	uint16_t st = hv_call_target(c->vp->part, partition_id, true, &p);
 
 	if (st)
 		return st;
@@ -615,6 +615,7 @@ const struct hv_handler hv_handlers[] = {
 	{ HVCALL_WITHDRAW_MEMORY, withdraw_memory },
 	{ HVCALL_MAP_GPA_PAGES, map_gpa_pages },
 	{ HVCALL_UNMAP_GPA_PAGES, unmap_gpa_pages },
+	{ HVCALL_INSTALL_INTERCEPT, hv_call_install_intercept },
 	{ HVCALL_CREATE_VP, create_vp },
 	{ HVCALL_GET_VP_REGISTERS, get_vp_registers },
 	{ HVCALL_SET_VP_REGISTERS, set_vp_registers },

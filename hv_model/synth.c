@@ -1,6 +1,7 @@
 /* Synthetic CPUID leaves (TLFS "Feature and Interface Discovery") and
  * synthetic MSRs (TLFS "Hypercall Interface": the hypercall page; "Virtual
- * Processor Management": VP index).  Later issues add SynIC and timers. */
+ * Processor Management": VP index); the SynIC MSRs are synic.c's.  Timers
+ * are not there yet. */
 #include <hv/vmx.h>
 
 #include "hv.h"
@@ -87,7 +88,10 @@ static int hypercall_page_on(struct hv_partition *p, uint64_t gpa)
 int hv_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
 {
 	struct hv_partition *p = vp->part;
+	int r = hv_synic_msr_read(vp, idx, v);
 
+	if (r <= 0)
+		return r;
 	switch (idx) {
 	case HV_X64_MSR_GUEST_OS_ID:
 		*v = p->guest_os_id;
@@ -106,7 +110,10 @@ int hv_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
 int hv_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 {
 	struct hv_partition *p = vp->part;
+	int r = hv_synic_msr_write(vp, idx, v);
 
+	if (r <= 0)
+		return r;
 	switch (idx) {
 	case HV_X64_MSR_GUEST_OS_ID:
 		p->guest_os_id = v;

@@ -194,6 +194,9 @@ uint16_t hv_vp_get_register(struct hv_vp *vp, uint32_t name, union hv_register_v
 		case HV_REGISTER_EXPLICIT_SUSPEND:
 			v->reg64 = (uint64_t)vp->suspended;
 			break;
+		case HV_REGISTER_INTERCEPT_SUSPEND:
+			v->reg64 = (uint64_t)vp->intercept_suspended;
+			break;
 		case HV_REGISTER_DISPATCH_SUSPEND:
 			/* hvsim: 1 once the hypervisor stopped the partition
 			 * after a fault (exit.c partition_fault). */
@@ -264,6 +267,16 @@ uint16_t hv_vp_set_register(struct hv_vp *vp, uint32_t name, const union hv_regi
 			if (v->reg64 > 1)
 				return HV_STATUS_INVALID_PARAMETER;
 			vp->suspended = (int)v->reg64;
+			break;
+		case HV_REGISTER_INTERCEPT_SUSPEND:
+			/* TLFS "Virtual Processor Suspend": the hypervisor sets
+			 * it when it sends an intercept; the parent clears it to
+			 * complete the intercept.  Setting it is refused. */
+			if (v->reg64 > (uint64_t)vp->intercept_suspended)
+				return HV_STATUS_INVALID_PARAMETER;
+			if (vp->intercept_suspended && !v->reg64)
+				vp->mark_resume = 1;
+			vp->intercept_suspended = 0;
 			break;
 		default:
 			return HV_STATUS_UNKNOWN_REGISTER_NAME;

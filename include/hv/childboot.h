@@ -35,6 +35,17 @@
 
 #define CHILD_FLAG_ENLIGHTENED 0x1	/* the configuration says so */
 
+/* The emulated devices the root's worker (VMWP) gives every child, at
+ * ports the root intercepts (partitions/root/README.md "The worker"):
+ * a 16550-like serial port at COM1 whose output the worker collects, and
+ * a 32-bit read-only ID register that reads CHILD_VMWP_ID(partition id).
+ * CHILD_NODEV_PORT is intercepted by nobody: reads are all ones. */
+#define CHILD_COM1_PORT 0x3f8		/* 8 registers, 0x3f8-0x3ff */
+#define CHILD_COM1_PORTS 8
+#define CHILD_VMWP_ID_PORT 0x600
+#define CHILD_VMWP_ID(partition) (0x56570000u | ((uint32_t)(partition) & 0xffffu))	/* "WV" */
+#define CHILD_NODEV_PORT 0x700
+
 struct hv_child_boot {
 	uint64_t magic;			/* CHILD_BOOT_MAGIC */
 	uint32_t version;		/* CHILD_BOOT_VERSION */

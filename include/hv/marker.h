@@ -33,6 +33,29 @@
 /* A partition changed state: `value` points to a struct hv_mark_partition. */
 #define HV_MARK_PARTITION 5
 
+/* The emulated-device path of an unenlightened child, stage by stage
+ * (docs/hypervisor.md "Intercepts").  In every one `value` is
+ * partition id << 32 | VP index of the intercepted child VP: a VP has at
+ * most one intercept outstanding, so the pair names the round trip.
+ *   EXIT     hv_model: a child's I/O exit hit an installed intercept
+ *   POSTED   hv_model: the X64_IO_PORT_INTERCEPT message is in the root
+ *            VP 0's SINT0 slot (or its queue); the child VP is suspended
+ *   TAKEN    root kernel (VID layer): it read the message out of its SIM
+ *            page and handed it to the child's worker
+ *   WORKER_START  the VMWP, in ring 3: its wait system call returned the
+ *            request
+ *   WORKER_DONE   the VMWP, in ring 3: the device model answered; the
+ *            completion system call follows
+ *   RESUMED  hv_model: the intercept was completed (registers set,
+ *            HvRegisterInterceptSuspend cleared) and the child VP is
+ *            about to be entered again (its RUN_VP marker follows). */
+#define HV_MARK_INTERCEPT_EXIT 6
+#define HV_MARK_INTERCEPT_POSTED 7
+#define HV_MARK_INTERCEPT_TAKEN 8
+#define HV_MARK_WORKER_START 9
+#define HV_MARK_WORKER_DONE 10
+#define HV_MARK_INTERCEPT_RESUMED 11
+
 /* Markers 16-31 say what a hypercall changed, for observers of the CPU
  * (`hvsim lab`, sim/cpu/cpu.h struct cpu_observer); hvsim's statistics
  * pass them to the trace as plain markers.  Each `value` points to the

@@ -1088,6 +1088,57 @@ struct hv_message {			/* HV_MESSAGE */
 	uint64_t payload[HV_MESSAGE_PAYLOAD_QWORD_COUNT];
 } HV_PACKED;
 
+/* Intercept messages [L hvhdk.h][T "Intercepts"]: what the hypervisor
+ * posts to the parent's SINT0 (HV_SYNIC_INTERCEPTION_SINT_INDEX) when a
+ * child VP hits an installed intercept.  The intercepted VP stays
+ * suspended (HV_REGISTER_INTERCEPT_SUSPEND = 1) until the parent clears
+ * that register. */
+#define HV_INTERCEPT_ACCESS_READ		0	/* header.intercept_access_type */
+#define HV_INTERCEPT_ACCESS_WRITE		1
+#define HV_INTERCEPT_ACCESS_EXECUTE		2
+
+/* HV_X64_VP_EXECUTION_STATE (16 bits). */
+#define HV_X64_VP_EXEC_CPL_MASK			0x0003u
+#define HV_X64_VP_EXEC_CR0_PE			(1u << 2)
+#define HV_X64_VP_EXEC_CR0_AM			(1u << 3)
+#define HV_X64_VP_EXEC_EFER_LMA			(1u << 4)
+#define HV_X64_VP_EXEC_DEBUG_ACTIVE		(1u << 5)
+#define HV_X64_VP_EXEC_INTERRUPTION_PENDING	(1u << 6)
+#define HV_X64_VP_EXEC_VTL_SHIFT		7	/* 10:7 */
+#define HV_X64_VP_EXEC_ENCLAVE_MODE		(1u << 11)
+#define HV_X64_VP_EXEC_INTERRUPT_SHADOW		(1u << 12)
+
+/* HV_X64_IO_PORT_ACCESS_INFO (8 bits): 2:0 access size in bytes (1, 2,
+ * 4), 3 string op (INS/OUTS), 4 REP prefix. */
+#define HV_X64_IO_ACCESS_SIZE_MASK		0x07u
+#define HV_X64_IO_ACCESS_STRING_OP		(1u << 3)
+#define HV_X64_IO_ACCESS_REP_PREFIX		(1u << 4)
+
+struct hv_x64_intercept_message_header { /* HV_X64_INTERCEPT_MESSAGE_HEADER */
+	uint32_t vp_index;
+	uint8_t instruction_length;	/* 3:0 instruction length, 7:4 CR8 (exo partitions) */
+	uint8_t intercept_access_type;	/* HV_INTERCEPT_ACCESS_* */
+	uint16_t execution_state;	/* HV_X64_VP_EXEC_* */
+	struct hv_x64_segment_register cs_segment;
+	uint64_t rip;
+	uint64_t rflags;
+} HV_PACKED;
+
+struct hv_x64_io_port_intercept_message { /* HV_X64_IO_PORT_INTERCEPT_MESSAGE */
+	struct hv_x64_intercept_message_header header;
+	uint16_t port_number;
+	uint8_t access_info;		/* HV_X64_IO_ACCESS_* */
+	uint8_t instruction_byte_count;
+	uint32_t reserved;
+	uint64_t rax;
+	uint8_t instruction_bytes[16];
+	struct hv_x64_segment_register ds_segment;
+	struct hv_x64_segment_register es_segment;
+	uint64_t rcx;
+	uint64_t rsi;
+	uint64_t rdi;
+} HV_PACKED;
+
 /* ---- Layout checks: every size and offset the TLFS/REFERENCE.md gives ---- */
 
 #ifdef __cplusplus
@@ -1222,5 +1273,23 @@ HV_ASSERT_OFFSET(struct hv_message_header, payload_size, 4);
 HV_ASSERT_OFFSET(struct hv_message_header, message_flags, 5);
 HV_ASSERT_OFFSET(struct hv_message_header, sender, 8);
 HV_ASSERT_SIZE(struct hv_message, HV_MESSAGE_SIZE);
+
+HV_ASSERT_SIZE(struct hv_x64_intercept_message_header, 40);
+HV_ASSERT_OFFSET(struct hv_x64_intercept_message_header, instruction_length, 4);
+HV_ASSERT_OFFSET(struct hv_x64_intercept_message_header, intercept_access_type, 5);
+HV_ASSERT_OFFSET(struct hv_x64_intercept_message_header, execution_state, 6);
+HV_ASSERT_OFFSET(struct hv_x64_intercept_message_header, cs_segment, 8);
+HV_ASSERT_OFFSET(struct hv_x64_intercept_message_header, rip, 24);
+HV_ASSERT_OFFSET(struct hv_x64_intercept_message_header, rflags, 32);
+HV_ASSERT_SIZE(struct hv_x64_io_port_intercept_message, 128);
+HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, port_number, 40);
+HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, access_info, 42);
+HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, instruction_byte_count, 43);
+HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, rax, 48);
+HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, instruction_bytes, 56);
+HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, ds_segment, 72);
+HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, es_segment, 88);
+HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, rcx, 104);
+HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, rdi, 120);
 
 #endif

@@ -38,12 +38,42 @@
 #define RK_SYS_YIELD 2		/* yield() -> 0, after every other runnable process ran */
 #define RK_SYS_GETPID 3		/* getpid() -> pid */
 #define RK_SYS_GET_TIME 4	/* get_time() -> the kernel's RDTSC at the call */
-#define RK_SYS_COUNT 5
+/* The worker (VMWP) interface, for a process the VMMS started for a child:
+ * vmwp_wait(struct rk_io_request *req) blocks until the VID layer has an
+ * intercepted I/O access of that child for it -> 0 and *req filled, or
+ * RK_VMWP_STOPPED when the child has stopped and no request will come
+ * (then only req->child is filled in).
+ * vmwp_complete(value) answers the request it returned last: for a read,
+ * `value` holds the bytes the instruction reads; the VID layer completes
+ * the intercept (HvCallSetVpRegisters) and the child runs on -> 0.
+ * Either call from a process that is not a worker: -RK_EINVAL; complete
+ * with no request outstanding: -RK_EINVAL; the hypercall failed: -RK_EIO. */
+#define RK_SYS_VMWP_WAIT 5
+#define RK_SYS_VMWP_COMPLETE 6
+#define RK_SYS_COUNT 7
+
+#define RK_VMWP_STOPPED 1	/* vmwp_wait(): the child is gone */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+/* One intercepted port access, as the worker sees it. */
+struct rk_io_request {
+	uint64_t partition;	/* the child's partition id */
+	uint32_t vp;		/* its VP index */
+	uint16_t port;
+	uint8_t size;		/* bytes: 1, 2 or 4 */
+	uint8_t write;		/* 1: OUT (value = the bytes written); 0: IN */
+	uint64_t value;
+	char child[16];		/* the child's name, NUL-terminated */
+};
+#endif
 
 /* Errors, as the Linux errno values they mirror (returned negated). */
 #define RK_EBADF 9		/* write to an fd that is not the console (1 or 2) */
 #define RK_EFAULT 14		/* a pointer argument is not readable user memory */
 #define RK_EINVAL 22		/* a length above the limit */
+#define RK_EIO 5		/* the hypervisor refused what the call asked for */
 #define RK_ENOSYS 38		/* no such call number */
 
 #define RK_WRITE_MAX 4096	/* bytes per write() */
@@ -57,6 +87,7 @@
 #define RK_ROLE_READ_KERNEL 4	/* loads from RK_KERNEL_BASE: #PF, P|U */
 #define RK_ROLE_EXEC_KERNEL 5	/* jumps to RK_KERNEL_BASE: #PF, P|U|I */
 #define RK_ROLE_WRITE_TEXT 6	/* stores to its own entry point: #PF, P|W|U */
+#define RK_ROLE_VMWP 7		/* a child's worker: emulates its devices (vmwp_wait/complete) */
 
 #define RK_YIELD_ROUNDS 5	/* yields of an RK_ROLE_YIELD process before it exits */
 

@@ -184,12 +184,14 @@ void rk_as_destroy(struct rk_as *as);
  * (it copies through its own map of the physical page). */
 int rk_uaccess_check(const struct rk_as *as, uint64_t uptr, uint64_t len, bool write);
 int rk_copy_from_user(const struct rk_as *as, void *dst, uint64_t uptr, uint64_t len);
+int rk_copy_to_user(const struct rk_as *as, uint64_t uptr, const void *src, uint64_t len);
 
 /* ---- proc.c ---- */
 
 enum rk_proc_state {
 	RK_PROC_FREE,
 	RK_PROC_RUNNABLE,
+	RK_PROC_BLOCKED,	/* waits in a system call until rk_proc_wake() */
 	RK_PROC_EXITED,		/* called exit() */
 	RK_PROC_KILLED,		/* a fault in ring 3 */
 };
@@ -235,6 +237,11 @@ int rk_proc_create(const void *image, uint64_t len, uint32_t role, const char *n
 unsigned rk_sched_run(struct rk_outcome *out, unsigned max);
 /* From a system call: give the CPU to the next runnable process. */
 void rk_proc_yield(void);
+/* From a system call: the current process waits until rk_proc_wake(its
+ * pid); the scheduler returns to its caller when every process left is
+ * blocked. */
+void rk_proc_block(void);
+void rk_proc_wake(uint32_t pid);
 /* From a system call or a ring-3 fault: the current process ends. */
 __attribute__((noreturn)) void rk_proc_exit(int64_t status);
 __attribute__((noreturn)) void rk_proc_kill(const struct rk_fault *f);

@@ -417,23 +417,38 @@ int rk_uaccess_check(const struct rk_as *as, uint64_t uptr, uint64_t len, bool w
 	return 0;
 }
 
-int rk_copy_from_user(const struct rk_as *as, void *dst, uint64_t uptr, uint64_t len)
+/* Copies between a kernel buffer and checked user memory, through the
+ * kernel's map of each physical page. */
+static int rk_copy_user(const struct rk_as *as, void *kbuf, uint64_t uptr, uint64_t len, bool to_user)
 {
-	uint8_t *d = dst;
-	int err = rk_uaccess_check(as, uptr, len, false);
+	uint8_t *k = kbuf;
+	int err = rk_uaccess_check(as, uptr, len, to_user);
 
 	if (err)
 		return err;
 	while (len) {
 		uint64_t off = uptr & (RK_PAGE - 1), n = RK_PAGE - off;
-		uint64_t pa = rk_as_lookup(as, uptr) & RK_PTE_ADDR;
+		uint8_t *u = (uint8_t *)(uintptr_t)((rk_as_lookup(as, uptr) & RK_PTE_ADDR) + off);
 
 		if (n > len)
 			n = len;
-		memcpy(d, (const void *)(uintptr_t)(pa + off), n);
-		d += n;
+		if (to_user)
+			memcpy(u, k, n);
+		else
+			memcpy(k, u, n);
+		k += n;
 		uptr += n;
 		len -= n;
 	}
 	return 0;
+}
+
+int rk_copy_from_user(const struct rk_as *as, void *dst, uint64_t uptr, uint64_t len)
+{
+	return rk_copy_user(as, dst, uptr, len, false);
+}
+
+int rk_copy_to_user(const struct rk_as *as, uint64_t uptr, const void *src, uint64_t len)
+{
+	return rk_copy_user(as, (void *)(uintptr_t)src, uptr, len, true);
 }

@@ -5,8 +5,10 @@
  * while it is switched out.  Scheduling is cooperative and round robin on
  * one LP: the scheduler runs on the boot stack (slot RK_KSTACK_SCHED),
  * switches to the next runnable process after the one that ran last, and
- * gets the CPU back when that process yields, exits or is killed.  A
- * process that ended is reaped there: its pages go back to the allocator.
+ * gets the CPU back when that process yields, blocks, exits or is
+ * killed; it returns when no process is runnable (the rest, if any, are
+ * blocked in a system call).  A process that ended is reaped there: its
+ * pages go back to the allocator.
  *
  * A new process's kernel stack is prepared to look like one that
  * rk_switch() left: six callee-saved registers (zero), the return address
@@ -160,6 +162,21 @@ void rk_proc_yield(void)
 	struct rk_proc *p = rk_cpu0.current;
 
 	rk_switch(&p->ksp, rk_sched_ksp);
+}
+
+void rk_proc_block(void)
+{
+	struct rk_proc *p = rk_cpu0.current;
+
+	p->state = RK_PROC_BLOCKED;
+	rk_switch(&p->ksp, rk_sched_ksp);
+}
+
+void rk_proc_wake(uint32_t pid)
+{
+	for (unsigned i = 0; i < RK_MAX_PROCS; i++)
+		if (rk_procs[i].state == RK_PROC_BLOCKED && rk_procs[i].pid == pid)
+			rk_procs[i].state = RK_PROC_RUNNABLE;
 }
 
 static __attribute__((noreturn)) void rk_proc_end(struct rk_proc *p)

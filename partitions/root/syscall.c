@@ -8,6 +8,7 @@
  * bad pointer is -RK_EFAULT in RAX, never a fault in ring 0.  The result
  * goes back in f->rax. */
 #include "kernel.h"
+#include "vmms.h"
 
 #define RK_CONSOLE_CHUNK 256	/* bytes copied from user memory at a time */
 
@@ -64,12 +65,38 @@ static int64_t rk_sys_get_time(struct rk_proc *p, const struct rk_frame *f)
 	return (int64_t)rdtsc();
 }
 
+/* vmwp_wait(req): the next intercepted access of the caller's child
+ * (vmms.c), blocking until there is one. */
+static int64_t rk_sys_vmwp_wait(struct rk_proc *p, const struct rk_frame *f)
+{
+	struct rk_io_request r;
+	int64_t k;
+	int err = rk_uaccess_check(&p->as, f->rdi, sizeof(r), true);
+
+	if (err)
+		return err;
+	while ((k = vmms_worker_next(p->pid, &r)) == -RK_EAGAIN)
+		rk_proc_block();
+	if (k >= 0)
+		err = rk_copy_to_user(&p->as, f->rdi, &r, sizeof(r));
+	return err ? err : k;
+}
+
+/* vmwp_complete(value): the answer to that access; the VID layer
+ * completes the intercept before the call returns. */
+static int64_t rk_sys_vmwp_complete(struct rk_proc *p, const struct rk_frame *f)
+{
+	return vmms_worker_complete(p->pid, f->rdi);
+}
+
 static rk_syscall_fn *const rk_syscall_table[RK_SYS_COUNT] = {
 	[RK_SYS_WRITE] = rk_sys_write,
 	[RK_SYS_EXIT] = rk_sys_exit,
 	[RK_SYS_YIELD] = rk_sys_yield,
 	[RK_SYS_GETPID] = rk_sys_getpid,
 	[RK_SYS_GET_TIME] = rk_sys_get_time,
+	[RK_SYS_VMWP_WAIT] = rk_sys_vmwp_wait,
+	[RK_SYS_VMWP_COMPLETE] = rk_sys_vmwp_complete,
 };
 
 void rk_syscall(struct rk_frame *f)

@@ -165,3 +165,53 @@ uint16_t vid_withdraw_all(uint64_t partition, uint64_t *pages)
 			return status_of(r);
 	}
 }
+
+/* ---- the SynIC: intercept messages ---- */
+
+static uint64_t simp_page;
+
+int vid_synic_init(void)
+{
+	simp_page = rk_page_alloc();
+	if (!simp_page)
+		return -1;
+	wrmsr(HV_X64_MSR_SIMP, simp_page | HV_SYNIC_SIMP_ENABLE);
+	/* Polling: unmasked, but no interrupt (TLFS "SINTx Registers"). */
+	wrmsr(HV_X64_MSR_SINT(HV_SYNIC_INTERCEPTION_SINT_INDEX), HV_SYNIC_SINT_POLLING);
+	wrmsr(HV_X64_MSR_SCONTROL, HV_SYNIC_CONTROL_ENABLE);
+	return rdmsr(HV_X64_MSR_SVERSION) == HV_SYNIC_VERSION_1 ? 0 : -1;
+}
+
+bool vid_take_message(struct hv_message *out)
+{
+	volatile struct hv_message *slot = (volatile struct hv_message *)rk_va(simp_page) +
+					   HV_SYNIC_INTERCEPTION_SINT_INDEX;
+	uint8_t flags;
+
+	if (!simp_page || slot->header.message_type == HVMSG_NONE)
+		return false;
+	/* Snapshot the slot, then give it back (TLFS "SynIC Messages"): the
+	 * type first, and EOM if the hypervisor said more is queued. */
+	memcpy(out, (const void *)slot, sizeof(*out));
+	flags = slot->header.message_flags;
+	slot->header.message_type = HVMSG_NONE;
+	asm volatile("" ::: "memory");
+	if (flags & HV_MESSAGE_FLAG_PENDING)
+		wrmsr(HV_X64_MSR_EOM, 0);
+	return true;
+}
+
+uint16_t vid_complete_io(uint64_t partition, uint32_t vp, bool set_rax, uint64_t rax, uint64_t rip)
+{
+	struct {
+		struct hv_input_set_vp_registers h;
+		struct hv_register_assoc r[3];
+	} in = { .h = { .partition_id = partition, .vp_index = vp } };
+	unsigned n = 0;
+
+	if (set_rax)
+		in.r[n++] = (struct hv_register_assoc){ .name = HV_X64_REGISTER_RAX, .value.reg64 = rax };
+	in.r[n++] = (struct hv_register_assoc){ .name = HV_X64_REGISTER_RIP, .value.reg64 = rip };
+	in.r[n++] = (struct hv_register_assoc){ .name = HV_REGISTER_INTERCEPT_SUSPEND, .value.reg64 = 0 };
+	return status_of(vid_call(HVCALL_SET_VP_REGISTERS, n, &in, sizeof(in.h) + n * sizeof(in.r[0]), NULL, 0));
+}

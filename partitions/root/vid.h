@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hv/tlfs.h>
+
 /* CPUID says hvsim's hypervisor (or Hyper-V) is underneath. */
 bool vid_hypervisor_present(void);
 /* Guest OS id, the hypercall page, the input and output pages; 0 or -1
@@ -22,6 +24,17 @@ uint64_t vid_call_deposit(uint64_t deposit_to, uint16_t code, unsigned reps, con
 uint16_t vid_deposit(uint64_t partition, unsigned pages);
 /* Take every page of `partition`'s pool back; *pages counts them. */
 uint16_t vid_withdraw_all(uint64_t partition, uint64_t *pages);
+/* The root's SynIC (TLFS "Inter-Partition Communication"): a SIM page and
+ * SINT0, where the hypervisor posts intercept messages, in polling mode
+ * (the kernel takes no interrupts).  0 or -1. */
+int vid_synic_init(void);
+/* The message in SINT0's slot, copied out and the slot freed (with EOM
+ * when the hypervisor has more waiting): true if there was one. */
+bool vid_take_message(struct hv_message *out);
+/* Complete an I/O intercept of `partition`'s VP `vp`: RAX (when
+ * `set_rax`), RIP, then HvRegisterInterceptSuspend = 0, in one
+ * HvCallSetVpRegisters.  The status. */
+uint16_t vid_complete_io(uint64_t partition, uint32_t vp, bool set_rax, uint64_t rax, uint64_t rip);
 extern uint64_t vid_deposited;		/* pages deposited for children and not withdrawn */
 extern uint64_t vid_deposited_self;	/* pages in the root's own pool (not withdrawn) */
 

@@ -4,11 +4,19 @@
  * the child kernel loaded and started (include/hv/childboot.h), and at
  * the end finalize, withdraw and delete.
  *
+ * Every child gets a worker process (VMWP, ring 3, user/vmwp.c) that
+ * emulates its devices: the VMMS installs I/O intercepts on the child's
+ * device ports, the hypervisor turns the child's accesses into intercept
+ * messages on the root's SINT0, the VMMS takes them (through the VID
+ * layer) and hands each to the child's worker, which answers through a
+ * system call; the VID layer then completes the intercept.
+ *
  * The root waits for its children by yielding the LP to them
- * (HvCallNotifyLongSpinWait) and looking at their mailboxes and VP state
- * in between; a child that does not finish in VMMS_CHILD_BUDGET cycles is
- * paused and reported. */
+ * (HvCallNotifyLongSpinWait) and, in between, taking intercept messages
+ * and looking at their mailboxes and VP state; a child that does not
+ * finish in VMMS_CHILD_BUDGET cycles is paused and reported. */
 #include <hv/childboot.h>
+#include <hv/marker.h>
 #include <hv/tlfs.h>
 
 #include "elf.h"
@@ -231,6 +239,165 @@ static uint64_t get_reg(struct rk_child *ch, uint32_t name)
 	return out[0].reg64;
 }
 
+/* ---- the worker path ---- */
+
+#define VMMS_MAX_OUTCOMES 16
+
+static uint64_t stray_messages;	/* messages for no child or no worker */
+
+static struct rk_child *child_by_id(uint64_t id)
+{
+	for (unsigned i = 0; i < nchildren; i++)
+		if (children[i].id && children[i].id == id)
+			return &children[i];
+	return NULL;
+}
+
+static struct rk_child *child_by_worker(uint32_t pid)
+{
+	for (unsigned i = 0; i < nchildren; i++)
+		if (children[i].worker_pid && children[i].worker_pid == pid && !children[i].worker_ended)
+			return &children[i];
+	return NULL;
+}
+
+static uint16_t install_io_intercept(struct rk_child *ch, uint32_t type, uint64_t param)
+{
+	struct hv_input_install_intercept in = {
+		.partition_id = ch->id, .access_type = HV_INTERCEPT_ACCESS_MASK_READ_WRITE,
+		.intercept_type = type, .intercept_parameter = param,
+	};
+
+	return status(vid_call(HVCALL_INSTALL_INTERCEPT, 0, &in, sizeof(in), NULL, 0));
+}
+
+/* The child's devices (childboot.h): intercepts on their ports and a
+ * worker process to emulate them. */
+static int child_devices(struct rk_child *ch)
+{
+	uint16_t st = install_io_intercept(ch, HV_INTERCEPT_TYPE_X64_IO_PORT_RANGE,
+					   HV_INTERCEPT_PARAM_IO_PORT_RANGE(CHILD_COM1_PORT,
+									     CHILD_COM1_PORT + CHILD_COM1_PORTS - 1));
+	int pid;
+
+	if (!st)
+		st = install_io_intercept(ch, HV_INTERCEPT_TYPE_X64_IO_PORT, CHILD_VMWP_ID_PORT);
+	if (st) {
+		rk_printf("vmms: %s: HvCallInstallIntercept: status 0x%x\n", ch->cfg.name, st);
+		return -1;
+	}
+	pid = rk_proc_create(rk_user_image, (uint64_t)(rk_user_image_end - rk_user_image), RK_ROLE_VMWP, "vmwp");
+	if (pid < 0) {
+		rk_printf("vmms: %s: no worker process (%d)\n", ch->cfg.name, pid);
+		return -1;
+	}
+	ch->worker_pid = (uint32_t)pid;
+	rk_printf("vmms: %s: worker pid %d, intercepts on ports 0x%x-0x%x and 0x%x\n", ch->cfg.name, pid,
+		  CHILD_COM1_PORT, CHILD_COM1_PORT + CHILD_COM1_PORTS - 1, CHILD_VMWP_ID_PORT);
+	return 0;
+}
+
+/* Run the workers until each waits again; note the ones that ended. */
+static void run_workers(void)
+{
+	struct rk_outcome out[VMMS_MAX_OUTCOMES];
+	unsigned n = rk_sched_run(out, VMMS_MAX_OUTCOMES);
+
+	for (unsigned i = 0; i < n && i < VMMS_MAX_OUTCOMES; i++) {
+		struct rk_child *ch = child_by_worker(out[i].pid);
+
+		if (!ch)
+			continue;
+		ch->worker_ended = true;
+		ch->worker_status = out[i].how == RK_PROC_EXITED ? out[i].exit_status : -1000 - (int64_t)out[i].fault.vector;
+	}
+}
+
+/* Take every message waiting on SINT0 and queue each intercept for its
+ * child's worker (read once, checked, copied: the hypervisor wrote the
+ * page, the child chose the values).  True if a worker was woken. */
+static bool take_intercepts(void)
+{
+	struct hv_message m;
+	bool woke = false;
+
+	while (vid_take_message(&m)) {
+		struct hv_x64_io_port_intercept_message io;
+		struct rk_child *ch = child_by_id(m.header.sender);
+		unsigned size, len;
+
+		if (m.header.message_type != HVMSG_X64_IO_PORT_INTERCEPT || m.header.payload_size < sizeof(io) ||
+		    !ch || !ch->worker_pid || ch->worker_ended || ch->nreq == VMMS_IO_QUEUE) {
+			stray_messages++;
+			rk_printf("vmms: message type 0x%x from partition %lu not handled\n", m.header.message_type,
+				  (unsigned long)m.header.sender);
+			continue;
+		}
+		memcpy(&io, m.payload, sizeof(io));
+		HV_MARKER(HV_MARK_INTERCEPT_TAKEN, ch->id << 32 | io.header.vp_index);
+		size = io.access_info & HV_X64_IO_ACCESS_SIZE_MASK;
+		len = io.header.instruction_length & 0xf;
+		ch->taken++;
+		if ((io.access_info & (HV_X64_IO_ACCESS_STRING_OP | HV_X64_IO_ACCESS_REP_PREFIX)) ||
+		    (size != 1 && size != 2 && size != 4) || !len) {
+			/* INS/OUTS are not emulated: the access is dropped. */
+			ch->refused++;
+			vid_complete_io(ch->id, io.header.vp_index, false, 0, io.header.rip + len);
+			continue;
+		}
+		ch->req[(ch->head + ch->nreq++) % VMMS_IO_QUEUE] = (struct vmms_io){
+			.vp = io.header.vp_index, .port = io.port_number, .size = (uint8_t)size,
+			.write = io.header.intercept_access_type == HV_INTERCEPT_ACCESS_WRITE,
+			.rax = io.rax, .rip = io.header.rip, .len = (uint8_t)len,
+		};
+		rk_proc_wake(ch->worker_pid);
+		woke = true;
+	}
+	return woke;
+}
+
+int64_t vmms_worker_next(uint32_t pid, struct rk_io_request *out)
+{
+	struct rk_child *ch = child_by_worker(pid);
+
+	if (!ch || ch->busy)
+		return -RK_EINVAL;
+	memset(out, 0, sizeof(*out));
+	memcpy(out->child, ch->cfg.name, sizeof(out->child) - 1);
+	if (!ch->nreq)
+		return ch->worker_stop ? RK_VMWP_STOPPED : -RK_EAGAIN;
+	ch->cur = ch->req[ch->head];
+	ch->head = (ch->head + 1) % VMMS_IO_QUEUE;
+	ch->nreq--;
+	ch->busy = true;
+	out->partition = ch->id;
+	out->vp = ch->cur.vp;
+	out->port = ch->cur.port;
+	out->size = ch->cur.size;
+	out->write = ch->cur.write;
+	if (ch->cur.write)
+		out->value = ch->cur.rax & (ch->cur.size == 4 ? 0xffffffffull : ch->cur.size == 2 ? 0xffffull : 0xffull);
+	return 0;
+}
+
+int64_t vmms_worker_complete(uint32_t pid, uint64_t value)
+{
+	struct rk_child *ch = child_by_worker(pid);
+	uint64_t mask, rax;
+
+	if (!ch || !ch->busy)
+		return -RK_EINVAL;
+	ch->busy = false;
+	/* IN AL/AX keeps the rest of RAX; IN EAX zero-extends (SDM Vol. 1
+	 * 3.4.1.1). */
+	mask = ch->cur.size == 4 ? ~0ull : ch->cur.size == 2 ? 0xffffull : 0xffull;
+	rax = ch->cur.size == 4 ? (uint32_t)value : (ch->cur.rax & ~mask) | (value & mask);
+	if (vid_complete_io(ch->id, ch->cur.vp, !ch->cur.write, rax, ch->cur.rip + ch->cur.len))
+		return -RK_EIO;
+	ch->completed++;
+	return 0;
+}
+
 /* Create, fill and start one child; it is left running or stopped. */
 static void child_start(struct rk_child *ch, const struct hv_bootinfo *bi)
 {
@@ -253,7 +420,7 @@ static void child_start(struct rk_child *ch, const struct hv_bootinfo *bi)
 	}
 	if (status(r) || ch->cfg.module >= bi->module_count || child_memory(ch) ||
 	    child_load(ch, &bi->modules[ch->cfg.module], &entry) || child_registers(ch, entry) ||
-	    set_suspend(ch, 0)) {
+	    child_devices(ch) || set_suspend(ch, 0)) {
 		rk_printf("vmms: %s: not started (last status 0x%x)\n", ch->cfg.name, status(r));
 		set_state(ch, RK_CHILD_STOPPED);
 		return;
@@ -334,8 +501,8 @@ void vmms_run(const struct hv_bootinfo *bi)
 	uint64_t free_before;
 	unsigned running = 0;
 
-	if (vid_init()) {
-		rk_report(false, "vmms: the hypercall interface (privileges, hypercall page)");
+	if (vid_init() || vid_synic_init()) {
+		rk_report(false, "vmms: the hypercall interface (privileges, hypercall page) and the SynIC");
 		return;
 	}
 	free_before = rk_pages_free();
@@ -346,20 +513,44 @@ void vmms_run(const struct hv_bootinfo *bi)
 		child_start(&children[i], bi);
 		running += children[i].state == RK_CHILD_RUNNING;
 	}
-	/* Let them run: give the LP away, look, again. */
+	run_workers();		/* each reaches its first wait */
+	/* Let them run: give the LP away; serve intercepts, look, again. */
 	while (running) {
 		struct hv_input_notify_long_spin_wait spin = { .spin_count = 1 };
 
 		vid_call(HVCALL_NOTIFY_LONG_SPIN_WAIT, 0, &spin, sizeof(spin), NULL, 0);
+		/* A turn that served intercepts gives the LP straight back:
+		 * the children's state (two GetVpRegisters each) is looked
+		 * at on a quiet turn, off the I/O round trip. */
+		if (take_intercepts()) {
+			run_workers();
+			continue;
+		}
 		for (unsigned i = 0; i < nchildren; i++)
 			if (children[i].state == RK_CHILD_RUNNING && child_check(&children[i]))
 				running--;
 	}
+	/* The children are done: their workers report and exit. */
 	for (unsigned i = 0; i < nchildren; i++) {
-		if (children[i].id)
-			child_report(&children[i]);
-		child_teardown(&children[i]);
+		children[i].worker_stop = true;
+		if (children[i].worker_pid)
+			rk_proc_wake(children[i].worker_pid);
 	}
+	run_workers();
+	for (unsigned i = 0; i < nchildren; i++) {
+		struct rk_child *ch = &children[i];
+
+		if (ch->id)
+			child_report(ch);
+		if (ch->worker_pid)
+			rk_report(ch->worker_ended && ch->worker_status == 0 && ch->completed + ch->refused == ch->taken,
+				  "%s: worker pid %u exited %ld; intercepts: %lu taken, %lu completed, %lu refused",
+				  ch->cfg.name, ch->worker_pid, (long)ch->worker_status, (unsigned long)ch->taken,
+				  (unsigned long)ch->completed, (unsigned long)ch->refused);
+		child_teardown(ch);
+	}
+	rk_report(stray_messages == 0, "every intercept message was for a child's worker (%lu were not)",
+		  (unsigned long)stray_messages);
 	rk_report(vid_deposited == 0, "every page deposited for the children came back (%lu outstanding)",
 		  (unsigned long)vid_deposited);
 	rk_report(rk_pages_free() + vid_deposited_self == free_before,

@@ -8,6 +8,8 @@
 #include <hv/bootinfo.h>
 #include <hv/childboot.h>
 
+#include "abi.h"
+
 #define RK_CHILD_DIR_PAGES 512	/* 512 x 512 pages: 1 GiB of child memory at most */
 
 enum rk_child_state {
@@ -16,6 +18,17 @@ enum rk_child_state {
 	RK_CHILD_RUNNING,
 	RK_CHILD_PAUSED,	/* suspended by the root */
 	RK_CHILD_STOPPED,	/* finished, failed or paused for good */
+};
+
+#define VMMS_IO_QUEUE 8	/* intercepts taken for a worker and not yet handed to it */
+
+/* One intercepted port access, from the message to the completion. */
+struct vmms_io {
+	uint32_t vp;
+	uint16_t port;
+	uint8_t size, write;
+	uint64_t rax, rip;	/* at the intercept */
+	uint8_t len;		/* instruction length */
 };
 
 struct rk_child {
@@ -27,7 +40,24 @@ struct rk_child {
 	uint64_t npages;		/* root pages backing its memory */
 	uint64_t dir[RK_CHILD_DIR_PAGES];	/* pages of backing-page addresses */
 	struct hv_child_mailbox *mailbox;	/* the root's view of its mailbox */
+	/* Its worker (VMWP) and the intercepts on their way to it. */
+	uint32_t worker_pid;		/* 0: none */
+	bool worker_stop;		/* the child stopped: no more requests */
+	bool worker_ended;
+	int64_t worker_status;		/* its exit status, once ended */
+	unsigned nreq, head;		/* queue of taken requests */
+	struct vmms_io req[VMMS_IO_QUEUE];
+	bool busy;			/* cur was handed to the worker, not completed */
+	struct vmms_io cur;
+	uint64_t taken, completed, refused;	/* intercepts */
 };
+
+/* The worker side of the system calls (abi.h RK_SYS_VMWP_*), for process
+ * `pid`: the next request (0), RK_VMWP_STOPPED, -RK_EAGAIN when it must
+ * wait, -RK_EINVAL when it is no worker or has a request outstanding;
+ * and its answer to that request (0, -RK_EINVAL, -RK_EIO). */
+int64_t vmms_worker_next(uint32_t pid, struct rk_io_request *out);
+int64_t vmms_worker_complete(uint32_t pid, uint64_t value);
 
 /* Create, run and tear down every child the boot information describes,
  * reporting PASS/FAIL lines. */

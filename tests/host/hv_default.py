@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """The default `hvsim run`: the hypervisor, the root and two children
 created through hypercalls, with hypercall costs per call code whose
-stages sum to their totals (issue 4, "How it will be checked").
+stages sum to their totals (issue 4, "How it will be checked"); and the
+emulated-device path of the unenlightened child: its port I/O reaches the
+root's worker process as SynIC intercept messages, the worker's serial
+output and ID register are what the child wrote and read, and every round
+trip shows its six stage markers in order (include/hv/marker.h).
 
 usage: hv_default.py HVSIM WORKDIR
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -31,6 +36,28 @@ def main():
         check('vmms: %s: created -> running' % name in out and 'vmms: %s: running -> stopped' % name in out,
               'child %s created, run and stopped by the root' % name)
     check('hypercalls:' in out and 'HvCallCreatePartition' in out, 'the summary prints hypercall costs per call')
+
+    # The emulated-device path (partitions/root/README.md "The worker").
+    line = 'hello from the unenlightened child over COM1'
+    check('vmwp[unenlightened]: serial: %s' % line in out,
+          'the child\'s COM1 text arrived through its worker: %r' %
+          [l for l in out.splitlines() if l.startswith('vmwp[unenlightened]: serial')])
+    read = re.search(r'unenlightened\| PASS: ID port 0x600 reads (0x[0-9a-f]+)', out)
+    returned = re.search(r'vmwp\[unenlightened\]: (\d+) intercepts: .* returned (0x[0-9a-f]+);', out)
+    check(read is not None and returned is not None and int(read.group(1), 16) == int(returned.group(2), 16),
+          'the ID the child read (%s) is the one its worker returned (%s)' %
+          (read and read.group(1), returned and returned.group(2)))
+    check('unenlightened| PASS: port 0x700, no device: reads 0xff' in out,
+          'a port nobody intercepts reads all ones in the child')
+    served = re.search(r'PASS: unenlightened: worker pid \d+ exited 0; intercepts: (\d+) taken, (\d+) completed, '
+                       r'0 refused', out)
+    taken = int(served.group(1)) if served else -1
+    check(served is not None and taken > 2 * len(line) and served.group(1) == served.group(2) and
+          returned is not None and int(returned.group(1)) == taken,
+          'intercept messages taken by the VID layer = completed = handled by the worker (%s, worker %s); '
+          'at least two a byte sent' % (served and served.groups(), returned and returned.group(1)))
+    check(re.search(r'PASS: enlightened: worker pid \d+ exited 0; intercepts: 0 taken', out) is not None,
+          'the enlightened child made no port access: its worker got no request')
 
     stats = json.load(open(os.path.join(work, 'stats.json')))
     hc = stats['hypercalls']
@@ -65,6 +92,41 @@ def main():
         st = dict(x.split('=', 1) for x in nxt if '=' in x)
         if sum(int(st[k]) for k in ('exit', 'dispatch', 'body', 'entry')) != total:
             bad.append(' '.join(l) + ' / ' + ' '.join(nxt))
+    # The intercept round trips, stage by stage (marker ids 6-11: EXIT,
+    # POSTED, TAKEN, WORKER_START, WORKER_DONE, RESUMED), keyed by
+    # partition << 32 | VP.
+    names = ['exit', 'posted', 'taken', 'worker_start', 'worker_done', 'resumed']
+    open_trips, trips, disorder = {}, [], []
+    for l in lines:
+        if 'marker' not in l:
+            continue
+        f = dict(x.split('=', 1) for x in l if '=' in x)
+        mid, key = int(f['id']), int(f['arg1'], 16)
+        if not 6 <= mid <= 11:
+            continue
+        t = int(l[0])
+        trip = open_trips.setdefault(key, [])
+        if len(trip) != mid - 6:
+            disorder.append('marker %d after %d stages: %s' % (mid, len(trip), ' '.join(l)))
+            open_trips[key] = trip = []
+            if mid != 6:
+                continue
+        trip.append(t)
+        if mid == 11:
+            trips.append(trip)
+            del open_trips[key]
+    check(len(trips) == taken and not disorder and not open_trips,
+          '%d intercept round trips in the trace, each with its six stages in order (want %d; %s; %d open)' %
+          (len(trips), taken, disorder[:2], len(open_trips)))
+    if trips:
+        stages = [sorted(t[i + 1] - t[i] for t in trips) for i in range(5)]
+        total = sorted(t[5] - t[0] for t in trips)
+        print('intercept round trip, median cycles: %s; total %d' %
+              (', '.join('%s->%s %d' % (names[i], names[i + 1], stages[i][len(trips) // 2]) for i in range(5)),
+               total[len(trips) // 2]))
+        check(all(t[0] < t[1] < t[2] < t[3] < t[4] < t[5] for t in trips),
+              'in every round trip each stage comes strictly after the one before')
+
     hc_total = sum(e['count'] for e in hc.values())
     check(calls == hc_total and not bad,
           '%d hypercall events in the trace (stats.json: %d), every one\'s stages sum to its total %s' %

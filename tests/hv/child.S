@@ -104,20 +104,43 @@ child_wild_store:
 	jmp 3b
 child_wild_end:
 
-/* child_io: a port write; a child has no ports (hv_model stops it until
- * device models exist).  Port 0xF4 is the debug-exit device: if the write
- * reached it, the run would end with a failure status. */
-	.globl child_io_start, child_io_end, child_io_out
+/* child_io: a port write and a port read nobody intercepts.  Port 0xF4
+ * is the debug-exit device: if the write reached it, the run would end
+ * with a failure status.  hv_model drops the write and answers the read
+ * with all ones (intercept.c). */
+	.globl child_io_start, child_io_end
 child_io_start:
 	SPIN
 	movq $1, CHILD_SHARED + SH_MARK
 	movl $0x77, %eax
 	movl $0xf4, %edx
-child_io_out:
 	outl %eax, %dx
+	movq $0x1234567812345678, %rax
+	inl %dx, %eax
+	movq %rax, CHILD_SHARED + SH_IO_IN
 	movq $2, CHILD_SHARED + SH_MARK
 4:	hlt
 	jmp 4b
 child_io_end:
+
+/* child_intercept: a byte OUT to port 0x3F8, which the root intercepts
+ * for writes (the VP stops until the root completes it), then an IN from
+ * the same port, which nobody intercepts for reads. */
+	.globl child_intercept_start, child_intercept_end, child_intercept_out
+child_intercept_start:
+	SPIN
+	movq $1, CHILD_SHARED + SH_MARK
+	movl $0x3f8, %edx
+	movl $0x41, %eax
+child_intercept_out:
+	outb %al, %dx
+	movq $2, CHILD_SHARED + SH_MARK
+	movq $0x1234567812345678, %rax
+	inb %dx, %al
+	movq %rax, CHILD_SHARED + SH_IO_IN
+	movq $3, CHILD_SHARED + SH_MARK
+5:	hlt
+	jmp 5b
+child_intercept_end:
 
 	.section .note.GNU-stack, "", @progbits

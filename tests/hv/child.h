@@ -42,14 +42,16 @@
 #define SH_RAX_MAP	0x40	/* RAX of HvCallMapGpaPages (1 rep) */
 #define SH_DONE		0x48	/* 1 when child_sum is about to halt */
 #define SH_MARK		0x50	/* progress of child_wild / child_io: 1 before
-				 * the forbidden access, 2 after it */
+				 * the forbidden (or I/O) access, 2 after it */
+#define SH_IO_IN	0x58	/* RAX after child_io's IN from port 0xF4, child_intercept's from 0x3F8 */
 
 #ifndef __ASSEMBLER__
 /* child.S: each program from _start to _end, and the offsets the root
  * checks RIP against. */
 extern const unsigned char child_sum_start[], child_sum_end[], child_sum_after_hlt[];
 extern const unsigned char child_wild_start[], child_wild_end[], child_wild_store[];
-extern const unsigned char child_io_start[], child_io_end[], child_io_out[];
+extern const unsigned char child_io_start[], child_io_end[];
+extern const unsigned char child_intercept_start[], child_intercept_end[], child_intercept_out[];
 #endif
 
 #endif

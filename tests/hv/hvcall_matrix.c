@@ -12,8 +12,16 @@
  *   4 lifecycle       partition states, bad ids, VP indices, registers,
  *                     mappings, deposit and withdrawal
  *   5 a running child computes, calls what it may not, halts
- *   6 isolation       children that store outside their memory or touch a
- *                     port are stopped; nothing else changes
+ *   6 isolation       a child that stores outside its memory is stopped,
+ *                     nothing else changes; one that touches a port nobody
+ *                     intercepts reads all ones and carries on
+ *   6b SynIC and      the root's SynIC MSRs (SVERSION, #GP for a low
+ *      intercepts     vector or SIRBP, SIMP enable and its empty page);
+ *                     InstallIntercept statuses; two children's OUTs as
+ *                     intercept messages: layout, msg_pending and EOM,
+ *                     the polling SINT, a vector-16 SINT injected when the
+ *                     root opens an interrupt window, completion through
+ *                     SetVpRegisters and InterceptSuspend
  *   7 continuation    a 511-page deposit and withdrawal as one call each
  *
  * Statuses are the TLFS's ("Hypercall Interface", "Common Hypercall
@@ -545,8 +553,6 @@ static void control_generic(void)
 		       "call code 0x%04x (none)", unknown[i]);
 	/* Known to the table, no handler yet: still an invalid code. */
 	memset(hc_in, 0, 64);
-	expect(call(hc_ctl(HVCALL_INSTALL_INTERCEPT, 0, 0), hc_in, hc_out), ST(INVALID_HYPERCALL_CODE), 0,
-	       "HvCallInstallIntercept (described, not implemented)");
 	expect(call(hc_ctl(HVCALL_SEND_SYNTHETIC_CLUSTER_IPI, 0, 0), hc_in, hc_out), ST(INVALID_HYPERCALL_CODE), 0,
 	       "HvCallSendSyntheticClusterIpi (described, not implemented)");
 	/* Privilege first (hvcall.h step 1): the root lacks PostMessages. */
@@ -770,9 +776,9 @@ static void lifecycle_ids_and_properties(void)
 	       (unsigned long)id);
 	rax = get_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, &v);
 	expect(rax, ST(SUCCESS), 0, "A's privileges: 0x%lx", (unsigned long)v);
-	report(v == (HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE),
-	       "a child gets the hypercall and VP index MSRs and no hypercall privilege (0x%lx, want 0x%x)",
-	       (unsigned long)v, HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE);
+	report(v == (HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE),
+	       "a child gets the hypercall, VP index and SynIC MSRs and no hypercall privilege (0x%lx, want 0x%x)",
+	       (unsigned long)v, HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE);
 	expect(get_prop(A.id, 0x12345678, &v), ST(UNKNOWN_PROPERTY), 0, "GetPartitionProperty code 0x12345678");
 	in_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, 0);
 	((struct hv_input_get_partition_property *)hc_in)->padding = 1;
@@ -781,7 +787,8 @@ static void lifecycle_ids_and_properties(void)
 	expect(set_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, ~0ull), ST(ACCESS_DENIED), 0,
 	       "SetPartitionProperty of the privilege flags (read-only)");
 	rax = get_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, &v);
-	report(v == (HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE), "A's privileges unchanged: 0x%lx",
+	report(v == (HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE),
+	       "A's privileges unchanged: 0x%lx",
 	       (unsigned long)v);
 	expect(set_prop(HV_PARTITION_ID_SELF, HV_PARTITION_PROPERTY_SYNTHETIC_PROC_FEATURES, 1), ST(ACCESS_DENIED), 0,
 	       "SetPartitionProperty on the root itself (a parent sets its children's)");
@@ -1232,8 +1239,9 @@ static void running_child(void)
 	report(C.shared[SH_CPUID0_EAX / 8] >= HV_CPUID_MIN, "C's CPUID 0x40000000 max leaf 0x%lx",
 	       (unsigned long)C.shared[SH_CPUID0_EAX / 8]);
 	report(C.shared[SH_CPUID3_EBX / 8] == 0 &&
-		       C.shared[SH_CPUID3_EAX / 8] == (HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE),
-	       "C's CPUID 0x40000003: EAX 0x%lx EBX 0x%lx (want 0x60, 0: no hypercall privileges)",
+		       C.shared[SH_CPUID3_EAX / 8] ==
+			       (HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE),
+	       "C's CPUID 0x40000003: EAX 0x%lx EBX 0x%lx (want 0x64, 0: no hypercall privileges)",
 	       (unsigned long)C.shared[SH_CPUID3_EAX / 8], (unsigned long)C.shared[SH_CPUID3_EBX / 8]);
 	report(C.shared[SH_HC_MSR / 8] == (CHILD_HCPAGE | 1), "C's HYPERCALL MSR reads 0x%lx (want 0x%x)",
 	       (unsigned long)C.shared[SH_HC_MSR / 8], CHILD_HCPAGE | 1);
@@ -1295,6 +1303,242 @@ static void stopped_child(struct child *c, const unsigned char *start, const uns
 	report(hash(canary, HVT_PAGE) == canary_hash, "a page of the root's is unchanged");
 	if (low_len)
 		report(hash(low, low_len) == low_hash, "the root's page at 0x%lx is unchanged", (unsigned long)low);
+}
+
+/* A child's port I/O nobody intercepts (hv_model intercept.c): the OUT
+ * to port 0xF4 (the debug-exit device: had it reached the device, the run
+ * would have ended) is dropped, the 32-bit IN from it reads all ones, and
+ * the child carries on. */
+static void io_default_child(void)
+{
+	if (!child_start(&E, child_io_start, child_io_end))
+		return;
+	wait_for(&E.shared[SH_MARK / 8], 2);
+	report(E.shared[SH_MARK / 8] == 2, "E ran past its OUT and IN to port 0xf4: mark %lu (want 2)",
+	       (unsigned long)E.shared[SH_MARK / 8]);
+	report(E.shared[SH_IO_IN / 8] == 0xffffffffull,
+	       "E's IN EAX from port 0xf4, which nobody intercepts, read 0x%lx (want 0xffffffff, zero-extended)",
+	       (unsigned long)E.shared[SH_IO_IN / 8]);
+}
+
+/* ---- 6b: SynIC and intercepts (hv_model synic.c, intercept.c) ---- */
+
+static uint64_t simp;	/* the root VP 0's SIM page */
+
+/* The root's own SynIC MSRs (TLFS "SynIC MSRs", "SINTx Registers"); at
+ * the end SINT0 polls into the SIM page, as a root that takes intercept
+ * messages without interrupts sets it. */
+static void synic_msrs(void)
+{
+	uint64_t v = ~0ull;
+	bool zero = true;
+	int f;
+
+	f = rdmsr_safe(HV_X64_MSR_SVERSION, &v);
+	report(f == HVT_VEC_NONE && v == HV_SYNIC_VERSION_1, "SVERSION reads %lu (want 1)", (unsigned long)v);
+	report(wrmsr_safe(HV_X64_MSR_SVERSION, 1) == 13, "a write to SVERSION (read-only) is #GP");
+	rdmsr_safe(HV_X64_MSR_SINT(3), &v);
+	report(v == HV_SYNIC_SINT_MASKED, "SINT3 reads 0x%lx after reset (want 0x10000: masked)", (unsigned long)v);
+	f = wrmsr_safe(HV_X64_MSR_SINT(3), 5);
+	rdmsr_safe(HV_X64_MSR_SINT(3), &v);
+	report(f == 13 && v == HV_SYNIC_SINT_MASKED, "SINT3 unmasked with vector 5 (below 16): #GP (vector %d), "
+	       "SINT3 still 0x%lx", f, (unsigned long)v);
+	f = wrmsr_safe(HV_X64_MSR_SINT(3), 0x40 | HV_SYNIC_SINT_AUTO_EOI);
+	rdmsr_safe(HV_X64_MSR_SINT(3), &v);
+	report(f == HVT_VEC_NONE && v == (0x40 | HV_SYNIC_SINT_AUTO_EOI), "SINT3 = vector 0x40, auto-EOI: reads 0x%lx",
+	       (unsigned long)v);
+	report(wrmsr_safe(HV_X64_MSR_SINT(3), HV_SYNIC_SINT_MASKED | 5) == HVT_VEC_NONE &&
+		       wrmsr_safe(HV_X64_MSR_SINT(3), HV_SYNIC_SINT_MASKED) == HVT_VEC_NONE,
+	       "a masked SINT may name vector 5 or 0");
+	report(rdmsr_safe(HV_X64_MSR_SIRBP, &v) == 13, "SIRBP (event ring page) is not offered: #GP");
+	f = rdmsr_safe(HV_X64_MSR_EOM, &v);
+	report(f == HVT_VEC_NONE && v == 0, "EOM reads 0 (vector %d, 0x%lx)", f, (unsigned long)v);
+
+	simp = hvt_alloc(1, HVT_PAGE);
+	memset(hvt_va(simp), 0xa5, HVT_PAGE);
+	f = wrmsr_safe(HV_X64_MSR_SIMP, simp | HV_SYNIC_SIMP_ENABLE);
+	rdmsr_safe(HV_X64_MSR_SIMP, &v);
+	for (unsigned i = 0; i < HVT_PAGE; i++)
+		zero = zero && ((uint8_t *)hvt_va(simp))[i] == 0;
+	report(f == HVT_VEC_NONE && v == (simp | 1) && zero,
+	       "SIMP enabled at GPA 0x%lx: reads 0x%lx, the page starts empty (%s)", (unsigned long)simp,
+	       (unsigned long)v, zero ? "all zero" : "not zero");
+	f = wrmsr_safe(HV_X64_MSR_SINT(HV_SYNIC_INTERCEPTION_SINT_INDEX), HV_SYNIC_SINT_POLLING);
+	f |= wrmsr_safe(HV_X64_MSR_SCONTROL, HV_SYNIC_CONTROL_ENABLE);
+	rdmsr_safe(HV_X64_MSR_SCONTROL, &v);
+	report(f == HVT_VEC_NONE && v == HV_SYNIC_CONTROL_ENABLE, "SINT0 polling, SCONTROL enabled: reads 0x%lx",
+	       (unsigned long)v);
+}
+
+static uint64_t install(uint64_t id, uint32_t access, uint32_t type, uint64_t param)
+{
+	*(struct hv_input_install_intercept *)hc_in = (struct hv_input_install_intercept){
+		.partition_id = id, .access_type = access, .intercept_type = type, .intercept_parameter = param,
+	};
+	return call(hc_ctl(HVCALL_INSTALL_INTERCEPT, 0, 0), hc_in, hc_out);
+}
+
+/* HvCallInstallIntercept's statuses, on the running child `c`. */
+static void install_statuses(struct child *c)
+{
+	uint64_t id = c->part.id, fresh = 0;
+	uint32_t io = HV_INTERCEPT_TYPE_X64_IO_PORT;
+	unsigned n = 0;
+
+	expect(install(0, HV_INTERCEPT_ACCESS_MASK_WRITE, io, 0x3f8), ST(INVALID_PARTITION_ID), 0,
+	       "InstallIntercept on partition 0");
+	expect(install(HV_PARTITION_ID_SELF, HV_INTERCEPT_ACCESS_MASK_WRITE, io, 0x3f8), ST(ACCESS_DENIED), 0,
+	       "InstallIntercept on the root itself (SELF)");
+	expect(install(root_id, HV_INTERCEPT_ACCESS_MASK_WRITE, io, 0x3f8), ST(ACCESS_DENIED), 0,
+	       "InstallIntercept on the root itself (its id)");
+	expect(install(id, HV_INTERCEPT_ACCESS_MASK_READ, HV_INTERCEPT_TYPE_X64_MSR, 0x10), ST(INVALID_PARAMETER), 0,
+	       "InstallIntercept of an MSR intercept (not offered)");
+	expect(install(id, HV_INTERCEPT_ACCESS_MASK_EXECUTE, io, 0x3f8), ST(INVALID_PARAMETER), 0,
+	       "InstallIntercept of a port with the execute access");
+	expect(install(id, HV_INTERCEPT_ACCESS_MASK_WRITE, io, 0x10000), ST(INVALID_PARAMETER), 0,
+	       "InstallIntercept of a port with parameter bits above 15 set");
+	expect(install(id, HV_INTERCEPT_ACCESS_MASK_WRITE, HV_INTERCEPT_TYPE_X64_IO_PORT_RANGE,
+		       HV_INTERCEPT_PARAM_IO_PORT_RANGE(0x200, 0x1ff)), ST(INVALID_PARAMETER), 0,
+	       "InstallIntercept of a port range whose base is above its end");
+	if (expect(create_partition(&fresh), ST(SUCCESS), 0, "create a partition left Uninitialized")) {
+		expect(install(fresh, HV_INTERCEPT_ACCESS_MASK_WRITE, io, 0x3f8), ST(INVALID_PARTITION_STATE), 0,
+		       "InstallIntercept on an Uninitialized partition");
+		expect(by_id(HVCALL_DELETE_PARTITION, fresh), ST(SUCCESS), 0, "delete it");
+	}
+	/* 16 a partition: the one installed and 15 more fit, the next not. */
+	while (n < 15 && hc_status(install(id, HV_INTERCEPT_ACCESS_MASK_READ, io, 0x100 + n)) == HV_STATUS_SUCCESS)
+		n++;
+	report(n == 15, "15 more intercepts installed (%u)", n);
+	expect(install(id, HV_INTERCEPT_ACCESS_MASK_READ, io, 0x180), ST(INSUFFICIENT_MEMORY), 0,
+	       "the 17th intercept of a partition");
+	while (n && hc_status(install(id, 0, io, 0x100 + n - 1)) == HV_STATUS_SUCCESS)
+		n--;
+	report(n == 0, "an empty access mask removes them (%u left)", n);
+	expect(install(id, 0, io, 0x180), ST(SUCCESS), 0, "removing an intercept that is not there");
+}
+
+/* Open an interrupt window for a moment: STI, then a jump (hvsim checks
+ * for interrupts at block boundaries), then CLI.  A SynIC interrupt
+ * pending for the root arrives in it, through the IDT gate of its vector
+ * (exception stubs serve vectors below 32: a vector-16 SINT lands in the
+ * #MF stub, which pushes no error code, as for an interrupt).  The vector
+ * taken, or HVT_VEC_NONE. */
+static int interrupt_window(void)
+{
+	hvt_fault_vector = HVT_VEC_NONE;
+	asm volatile("sti\n1:\tnop\n4:\tjmp 2f\n2:\tnop\n3:\tcli\n\t"
+		     HVT_EXTABLE("1b", "3b") HVT_EXTABLE("4b", "3b") HVT_EXTABLE("2b", "3b") HVT_EXTABLE("3b", "3b")
+		     ::: "memory");
+	return hvt_fault_vector;
+}
+
+static uint64_t intercept_suspended(struct child *c)
+{
+	union hv_register_value v = { .reg64 = ~0ull };
+
+	get_reg(c->part.id, 0, HV_REGISTER_INTERCEPT_SUSPEND, &v);
+	return v.reg64;
+}
+
+/* Two children, each an OUT to 0x3F8 the root intercepts: the first
+ * message fills SINT0's slot, the second waits behind it (msg_pending)
+ * until the root frees the slot and writes EOM; each VP stays suspended
+ * until the root completes its intercept. */
+static void intercepts(void)
+{
+	static struct child G = { .part = { .name = "G" } }, H = { .part = { .name = "H" } };
+	volatile struct hv_message *slot = (volatile struct hv_message *)hvt_va(simp) + HV_SYNIC_INTERCEPTION_SINT_INDEX;
+	uint64_t rip_out = CHILD_CODE + (uint64_t)(child_intercept_out - child_intercept_start);
+	struct child *both[2] = { &G, &H };
+	unsigned halts = 0;
+
+	if (!simp)
+		return;
+	for (unsigned i = 0; i < 2; i++) {
+		if (!child_start(both[i], child_intercept_start, child_intercept_end))
+			return;
+		expect(install(both[i]->part.id, HV_INTERCEPT_ACCESS_MASK_WRITE, HV_INTERCEPT_TYPE_X64_IO_PORT, 0x3f8),
+		       ST(SUCCESS), 0, "intercept %s's writes to port 0x3f8", both[i]->part.name);
+	}
+	install_statuses(&G);
+	while (!(intercept_suspended(&G) == 1 && intercept_suspended(&H) == 1) && halts++ < 1000)
+		asm volatile("hlt" ::: "memory");
+	report(intercept_suspended(&G) == 1 && intercept_suspended(&H) == 1 && G.shared[SH_MARK / 8] == 1 &&
+		       H.shared[SH_MARK / 8] == 1,
+	       "G and H stopped at their OUT: InterceptSuspend %lu %lu, marks %lu %lu (want 1)",
+	       (unsigned long)intercept_suspended(&G), (unsigned long)intercept_suspended(&H),
+	       (unsigned long)G.shared[SH_MARK / 8], (unsigned long)H.shared[SH_MARK / 8]);
+
+	for (unsigned k = 0; k < 2; k++) {
+		struct hv_message m;
+		const struct hv_x64_io_port_intercept_message *io = (const void *)m.payload;
+		struct child *c = NULL;
+		struct hv_register_assoc r[2] = { { .name = HV_X64_REGISTER_RIP },
+						  { .name = HV_REGISTER_INTERCEPT_SUSPEND } };
+
+		memcpy(&m, (const void *)slot, sizeof(m));
+		for (unsigned i = 0; i < 2; i++)
+			if (m.header.sender == both[i]->part.id)
+				c = both[i];
+		report(m.header.message_type == HVMSG_X64_IO_PORT_INTERCEPT && c &&
+			       m.header.payload_size == sizeof(*io) &&
+			       (m.header.message_flags & HV_MESSAGE_FLAG_PENDING) == (k == 0 ? 1 : 0),
+		       "message %u in SINT0's slot: type 0x%x from partition %lu, %u bytes, msg_pending %u (want %u)", k,
+		       m.header.message_type, (unsigned long)m.header.sender, m.header.payload_size,
+		       m.header.message_flags & HV_MESSAGE_FLAG_PENDING, k == 0);
+		if (!c)
+			return;
+		report(io->header.vp_index == 0 && io->header.intercept_access_type == HV_INTERCEPT_ACCESS_WRITE &&
+			       (io->header.instruction_length & 0xf) == 1 && io->header.rip == rip_out &&
+			       io->header.cs_segment.selector == 0x08 &&
+			       (io->header.execution_state & (HV_X64_VP_EXEC_CPL_MASK | HV_X64_VP_EXEC_CR0_PE |
+							      HV_X64_VP_EXEC_EFER_LMA)) ==
+				       (HV_X64_VP_EXEC_CR0_PE | HV_X64_VP_EXEC_EFER_LMA) &&
+			       io->port_number == 0x3f8 && io->access_info == 1 && (io->rax & 0xff) == 0x41,
+		       "%s's message: VP %u, write, length %u, RIP 0x%lx (want 0x%lx), CS 0x%x, state 0x%x, port 0x%x, "
+		       "access 0x%x, RAX 0x%lx",
+		       c->part.name, io->header.vp_index, io->header.instruction_length & 0xf,
+		       (unsigned long)io->header.rip, (unsigned long)rip_out, io->header.cs_segment.selector,
+		       io->header.execution_state, io->port_number, io->access_info, (unsigned long)io->rax);
+		/* Free the slot; the queued message comes only with EOM. */
+		slot->header.message_type = HVMSG_NONE;
+		if (k == 0) {
+			int vec = interrupt_window();
+
+			report(vec == HVT_VEC_NONE, "a message into a polling SINT raised no interrupt (vector %d)", vec);
+			spin(100000);
+			report(slot->header.message_type == HVMSG_NONE, "the slot stays empty until EOM");
+			/* The next delivery goes to SINT0 with an interrupt. */
+			wrmsr(HV_X64_MSR_SINT(HV_SYNIC_INTERCEPTION_SINT_INDEX), 16);
+			wrmsr(HV_X64_MSR_EOM, 0);
+			report(slot->header.message_type == HVMSG_X64_IO_PORT_INTERCEPT,
+			       "EOM delivered the queued message (type 0x%x)", slot->header.message_type);
+			spin(100000);
+			vec = interrupt_window();
+			report(vec == 16, "with SINT0 = vector 16 the delivery raised it, injected once RFLAGS.IF = 1 "
+			       "(vector %d)", vec);
+			vec = interrupt_window();
+			report(vec == HVT_VEC_NONE, "and only once (then vector %d)", vec);
+			wrmsr(HV_X64_MSR_SINT(HV_SYNIC_INTERCEPTION_SINT_INDEX), HV_SYNIC_SINT_POLLING);
+		}
+		/* Complete it: RIP past the OUT, then the VP may run. */
+		r[0].value.reg64 = io->header.rip + (io->header.instruction_length & 0xf);
+		in_set_regs(c->part.id, 0, r, 2);
+		expect(call(hc_ctl(HVCALL_SET_VP_REGISTERS, 2, 0), hc_in, hc_out), ST(SUCCESS), 2,
+		       "complete %s's intercept: RIP, InterceptSuspend = 0", c->part.name);
+		expect(set_reg64(c->part.id, 0, HV_REGISTER_INTERCEPT_SUSPEND, 1), ST(INVALID_PARAMETER), 0,
+		       "a parent cannot set %s's InterceptSuspend", c->part.name);
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		wait_for(&both[i]->shared[SH_MARK / 8], 3);
+		report(both[i]->shared[SH_MARK / 8] == 3 && (both[i]->shared[SH_IO_IN / 8] & 0xff) == 0xff &&
+			       (both[i]->shared[SH_IO_IN / 8] >> 8) == 0x12345678123456ull,
+		       "%s ran on: mark %lu (want 3); its IN AL from 0x3f8 (reads not intercepted) gave RAX 0x%lx",
+		       both[i]->part.name, (unsigned long)both[i]->shared[SH_MARK / 8],
+		       (unsigned long)both[i]->shared[SH_IO_IN / 8]);
+		teardown(&both[i]->part, true, false);
+	}
+	report(slot->header.message_type == HVMSG_NONE, "no further message arrived");
 }
 
 /* ---- 7: continuation ---- */
@@ -1404,7 +1648,10 @@ void hvt_main(const struct hv_bootinfo *bi)
 	running_child();
 	printf("--- 6: isolation ---\n");
 	stopped_child(&D, child_wild_start, child_wild_end, child_wild_store, "store to GPA 0x400000");
-	stopped_child(&E, child_io_start, child_io_end, child_io_out, "OUT to port 0xf4");
+	io_default_child();
+	printf("--- 6b: SynIC and intercepts ---\n");
+	synic_msrs();
+	intercepts();
 	teardown(&C.part, true, true);
 	teardown(&D.part, true, false);
 	teardown(&E.part, true, false);

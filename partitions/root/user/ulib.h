@@ -46,6 +46,16 @@ static inline uint64_t u_get_time(void)
 	return (uint64_t)u_syscall3(RK_SYS_GET_TIME, 0, 0, 0);
 }
 
+static inline int64_t u_vmwp_wait(struct rk_io_request *req)
+{
+	return u_syscall3(RK_SYS_VMWP_WAIT, (uint64_t)(uintptr_t)req, 0, 0);
+}
+
+static inline int64_t u_vmwp_complete(uint64_t value)
+{
+	return u_syscall3(RK_SYS_VMWP_COMPLETE, value, 0, 0);
+}
+
 __attribute__((noreturn)) void u_exit(int status);
 
 /* RDTSC is allowed in ring 3 while CR4.TSD is clear (SDM Vol. 2B). */

@@ -1,6 +1,6 @@
-/* The root kernel's ring-3 program: the future virtual machine worker
- * process (VMWP, one per child, emulating its devices), today the user
- * half of the kernel's self-test.  The kernel runs it once per role
+/* The root kernel's ring-3 program: the virtual machine worker process
+ * (VMWP, RK_ROLE_VMWP: one per child, emulating its devices), and the
+ * user half of the kernel's self-test.  The kernel runs it once per role
  * (abi.h RK_ROLE_*), with RDI = role and RSI = pid.
  *
  * RK_ROLE_MAIN checks the system-call interface from this side (results,
@@ -9,6 +9,9 @@
  * number of failed checks.  RK_ROLE_YIELD exercises the scheduler and
  * address-space isolation.  The other roles do one forbidden thing each
  * and must never reach the line after it. */
+#include <hv/childboot.h>
+#include <hv/marker.h>
+
 #include "ulib.h"
 
 #define MEASURE_CALLS 1000
@@ -77,6 +80,14 @@ static void check_call_numbers(uint32_t pid)
 		 "unknown call numbers %u, 2^64-1 and 2^32+%u: %ld %ld %ld (want %d)", RK_SYS_COUNT,
 		 RK_SYS_GETPID, (long)a, (long)b, (long)c, -RK_ENOSYS);
 	u_report(u_getpid() == pid, "getpid() = %ld (want %u)", (long)u_getpid(), pid);
+	{
+		struct rk_io_request r;
+		int64_t w = u_vmwp_wait(&r), k = u_vmwp_complete(0);
+
+		u_report(w == -RK_EINVAL && k == -RK_EINVAL,
+			 "vmwp_wait and vmwp_complete from a process that is no worker: %ld %ld (want %d)", (long)w,
+			 (long)k, -RK_EINVAL);
+	}
 }
 
 static void check_registers(uint32_t pid)
@@ -211,6 +222,127 @@ static int role_yield(uint32_t pid)
 	return bad;
 }
 
+/* ---- the worker (VMWP): the devices of one child (childboot.h) ----
+ * A 16550-like UART at COM1, enough for a polled transmitter: THR
+ * collects the bytes written (lines kept for the report), LSR always
+ * says the transmitter is empty, IIR says no interrupt, the divisor
+ * latch, IER, LCR, MCR and the scratch register keep what is written,
+ * RBR reads 0 (no input).  And the ID register: reads CHILD_VMWP_ID of
+ * the child's partition id. */
+#define UART_LCR_DLAB 0x80
+#define UART_LSR_THRE_TEMT 0x60
+#define UART_MSR_DCD_DSR_CTS 0xb0
+#define VMWP_LINES 8
+#define VMWP_LINE_MAX 120
+
+struct vmwp {
+	struct rk_io_request req;
+	uint8_t regs[8];	/* IER, LCR, MCR, SCR by offset; DLL, DLM below */
+	uint8_t dll, dlm;
+	char lines[VMWP_LINES][VMWP_LINE_MAX + 1];
+	unsigned nlines, col;
+	uint64_t reads, writes, bytes, id_reads, other;
+	uint32_t id_returned;
+};
+
+static void uart_tx(struct vmwp *w, uint8_t c)
+{
+	w->bytes++;
+	if (w->nlines == VMWP_LINES)
+		return;
+	if (c == '\n' || w->col == VMWP_LINE_MAX) {
+		w->lines[w->nlines][w->col] = 0;
+		w->nlines++;
+		w->col = 0;
+		if (c == '\n')
+			return;
+		if (w->nlines == VMWP_LINES)
+			return;
+	}
+	w->lines[w->nlines][w->col++] = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
+}
+
+/* One access: the value read (ignored for a write). */
+static uint64_t device(struct vmwp *w, const struct rk_io_request *r)
+{
+	unsigned reg = r->port - CHILD_COM1_PORT;
+	bool dlab = w->regs[3] & UART_LCR_DLAB;
+	uint8_t v = (uint8_t)r->value;
+
+	if (r->write)
+		w->writes++;
+	else
+		w->reads++;
+	if (r->port == CHILD_VMWP_ID_PORT && !r->write) {
+		w->id_reads++;
+		w->id_returned = CHILD_VMWP_ID(r->partition);
+		return w->id_returned;
+	}
+	if (r->port < CHILD_COM1_PORT || reg >= CHILD_COM1_PORTS || r->size != 1) {
+		w->other++;	/* nothing there: reads all ones */
+		return ~0ull;
+	}
+	if (r->write) {
+		if (reg == 0 && dlab)
+			w->dll = v;
+		else if (reg == 0)
+			uart_tx(w, v);
+		else if (reg == 1 && dlab)
+			w->dlm = v;
+		else if (reg != 2 && reg != 5 && reg != 6)	/* FCR, LSR and MSR: nothing kept */
+			w->regs[reg] = v;
+		return 0;
+	}
+	switch (reg) {
+	case 0:
+		return dlab ? w->dll : 0;
+	case 1:
+		return dlab ? w->dlm : w->regs[1];
+	case 2:
+		return 0x01;	/* IIR: no interrupt pending */
+	case 5:
+		return UART_LSR_THRE_TEMT;
+	case 6:
+		return UART_MSR_DCD_DSR_CTS;
+	default:
+		return w->regs[reg];
+	}
+}
+
+static int role_vmwp(void)
+{
+	static struct vmwp w;
+	int64_t k;
+	int bad = 0;
+
+	for (;;) {
+		uint64_t id, value;
+
+		k = u_vmwp_wait(&w.req);
+		if (k)
+			break;
+		id = w.req.partition << 32 | w.req.vp;
+		HV_MARKER(HV_MARK_WORKER_START, id);
+		value = device(&w, &w.req);
+		HV_MARKER(HV_MARK_WORKER_DONE, id);
+		if (u_vmwp_complete(value)) {
+			bad++;
+			break;
+		}
+	}
+	if (k != RK_VMWP_STOPPED)
+		bad++;
+	for (unsigned i = 0; i < w.nlines; i++)
+		u_printf("vmwp[%s]: serial: %s\n", w.req.child, w.lines[i]);
+	if (w.col)
+		u_printf("vmwp[%s]: serial (no newline): %.*s\n", w.req.child, (int)w.col, w.lines[w.nlines]);
+	u_printf("vmwp[%s]: %lu intercepts: %lu reads, %lu writes; %lu bytes sent to COM1; ID read %lu times, "
+		 "returned 0x%x; %lu to no device; last wait %ld\n",
+		 w.req.child, (unsigned long)(w.reads + w.writes), (unsigned long)w.reads, (unsigned long)w.writes,
+		 (unsigned long)w.bytes, (unsigned long)w.id_reads, w.id_returned, (unsigned long)w.other, (long)k);
+	return bad;
+}
+
 int umain(uint64_t role, uint64_t pid);
 
 int umain(uint64_t role, uint64_t pid)
@@ -221,6 +353,8 @@ int umain(uint64_t role, uint64_t pid)
 		return role_main((uint32_t)pid);
 	case RK_ROLE_YIELD:
 		return role_yield((uint32_t)pid);
+	case RK_ROLE_VMWP:
+		return role_vmwp();
 	case RK_ROLE_HLT:
 		u_printf("user: pid %lu: HLT in ring 3\n", (unsigned long)pid);
 		asm volatile("hlt");
