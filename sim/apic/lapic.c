@@ -172,12 +172,15 @@ static uint64_t now(const struct lapic *l)
 }
 
 /* The first time at which a counter at `khz` has counted `cycles` from 0:
- * ceil(cycles * 1e9 / khz), so sim_ps_to_cycles() of it reads `cycles`. */
+ * ceil(cycles * 1e9 / khz), so sim_ps_to_cycles() of it reads `cycles`.
+ * A time past the end of simulated time (a TSC deadline of ~0, say) is
+ * NEVER. */
+#define NEVER UINT64_MAX
 static uint64_t cycles_to_ps_ceil(unsigned __int128 cycles, uint64_t khz)
 {
-	unsigned __int128 n = cycles * 1000000000u;
+	unsigned __int128 ps = (cycles * 1000000000u + khz - 1) / khz;
 
-	return (uint64_t)((n + khz - 1) / khz);
+	return ps >= NEVER ? NEVER : (uint64_t)ps;
 }
 
 static int hw_enabled(const struct lapic *l)
@@ -522,11 +525,11 @@ static void timer_stop(struct lapic *l)
 static void timer_schedule(struct lapic *l)
 {
 	unsigned __int128 ticks = (unsigned __int128)l->timer_initial * l->timer_expiries + l->timer_base_count;
-	uint64_t at = l->timer_base_ps +
-		      cycles_to_ps_ceil(ticks * timer_divisor(l->timer_dcr), l->cfg.bus_khz);
+	uint64_t after = cycles_to_ps_ceil(ticks * timer_divisor(l->timer_dcr), l->cfg.bus_khz);
 
 	timer_cancel(l);
-	l->timer_event = sim_schedule(l->cfg.clk, at, timer_event, l);
+	if (after < NEVER - l->timer_base_ps)
+		l->timer_event = sim_schedule(l->cfg.clk, l->timer_base_ps + after, timer_event, l);
 }
 
 static void timer_start(struct lapic *l, uint64_t count)
@@ -635,7 +638,7 @@ void lapic_set_tsc_deadline(struct lapic *l, uint64_t tsc)
 		at = cycles_to_ps_ceil(tsc, l->cfg.tsc_khz);
 		if (at <= now(l))
 			timer_event(l);
-		else
+		else if (at != NEVER)
 			l->timer_event = sim_schedule(l->cfg.clk, at, timer_event, l);
 	}
 	unsnap(l, s);

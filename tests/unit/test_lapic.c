@@ -865,6 +865,16 @@ Test(lapic, tsc_deadline_in_the_past_fires_at_once)
 	cr_assert_eq(kicks, 1);
 }
 
+Test(lapic, tsc_deadline_beyond_simulated_time_never_fires)
+{
+	timer_setup(0x40043, 0xB, 0);
+	/* 2^62 cycles at 1 GHz is 2^62 * 1000 ps: past 2^64 ps. */
+	lapic_set_tsc_deadline(l, 1ull << 62);
+	sim_clock_simple_advance(clk, 100 * SIM_PS_PER_S);
+	cr_assert_eq(bit(LAPIC_REG_IRR, 0x43), 0);
+	cr_assert_eq(lapic_tsc_deadline(l), 1ull << 62);
+}
+
 Test(lapic, tsc_deadline_ignored_outside_its_mode_and_cleared_by_a_mode_change)
 {
 	timer_setup(0x43, 0xB, 0);
