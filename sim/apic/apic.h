@@ -190,6 +190,9 @@ struct lapic_config {
 	void *opaque;
 };
 
+/* NULL with errno EINVAL without a clock, tsc_khz or bus_khz.  A LAPIC
+ * without a bus sends no IPIs, broadcasts no EOIs and gets the spurious
+ * vector for an ExtINT acknowledge. */
 struct lapic *lapic_new(const struct lapic_config *cfg);
 void lapic_free(struct lapic *l);
 /* Power-on reset (init = 0) or INIT (init = 1), SDM Vol. 3 10.4.7.1 and
