@@ -31,6 +31,37 @@
 #define MSR_X2APIC_FIRST 0x800
 #define MSR_X2APIC_LAST 0x8FF
 
+/* xAPIC register offsets in the 4 KiB page (SDM Vol. 3 Table 10-1); in
+ * x2APIC mode the register at offset o is MSR 0x800 + o / 16 (Table 10-6). */
+#define LAPIC_REG_ID 0x020
+#define LAPIC_REG_VERSION 0x030
+#define LAPIC_REG_TPR 0x080
+#define LAPIC_REG_APR 0x090	/* xAPIC only */
+#define LAPIC_REG_PPR 0x0A0
+#define LAPIC_REG_EOI 0x0B0
+#define LAPIC_REG_RRD 0x0C0	/* xAPIC only */
+#define LAPIC_REG_LDR 0x0D0
+#define LAPIC_REG_DFR 0x0E0	/* xAPIC only */
+#define LAPIC_REG_SVR 0x0F0
+#define LAPIC_REG_ISR 0x100	/* 8 registers of 32 vectors each */
+#define LAPIC_REG_TMR 0x180
+#define LAPIC_REG_IRR 0x200
+#define LAPIC_REG_ESR 0x280
+#define LAPIC_REG_LVT_CMCI 0x2F0
+#define LAPIC_REG_ICR_LO 0x300	/* x2APIC: the whole 64-bit ICR */
+#define LAPIC_REG_ICR_HI 0x310	/* xAPIC only */
+#define LAPIC_REG_LVT_TIMER 0x320	/* LVT 0x320-0x370: LAPIC_LVT_TIMER..ERROR */
+#define LAPIC_REG_LVT_THERMAL 0x330
+#define LAPIC_REG_LVT_PMC 0x340
+#define LAPIC_REG_LVT_LINT0 0x350
+#define LAPIC_REG_LVT_LINT1 0x360
+#define LAPIC_REG_LVT_ERROR 0x370
+#define LAPIC_REG_TIMER_INIT 0x380
+#define LAPIC_REG_TIMER_CUR 0x390
+#define LAPIC_REG_TIMER_DCR 0x3E0
+#define LAPIC_REG_SELF_IPI 0x3F0	/* x2APIC only */
+#define LAPIC_REG_MSR(off) (MSR_X2APIC_FIRST + (off) / 16)
+
 /* Delivery modes: ICR, LVT and redirection-entry bits 10:8 (SDM Vol. 3
  * 10.6.1, 10.5.1; IO-APIC datasheet 3.2.4). */
 enum apic_dm {
@@ -74,7 +105,20 @@ struct irq_origin {
 	uint64_t route_ps;	/* the IO-APIC or MSI decode sent it (= assert for IPIs and local sources) */
 	uint64_t accept_ps;	/* the LAPIC set the IRR bit */
 	uint8_t kind;		/* enum irq_source_kind */
-	uint8_t pin;		/* IO-APIC pin, LVT index or sender APIC id, by kind */
+	uint8_t pin;		/* IO-APIC pin, LVT index (LAPIC_LVT_*) or sender APIC id, by kind */
+};
+
+/* The local vector table, in the order of the xAPIC registers 0x320-0x370
+ * with CMCI (0x2F0) last; the index is the `pin` of a local source. */
+enum lapic_lvt {
+	LAPIC_LVT_TIMER = 0,
+	LAPIC_LVT_THERMAL = 1,
+	LAPIC_LVT_PMC = 2,
+	LAPIC_LVT_LINT0 = 3,
+	LAPIC_LVT_LINT1 = 4,
+	LAPIC_LVT_ERROR = 5,
+	LAPIC_LVT_CMCI = 6,
+	LAPIC_LVT_COUNT
 };
 
 /* A message on the APIC bus: an IPI, an IO-APIC redirection or an MSI. */
@@ -100,6 +144,9 @@ struct apic_bus;
 struct apic_bus *apic_bus_new(unsigned nlps);
 void apic_bus_free(struct apic_bus *b);
 void apic_bus_attach(struct apic_bus *b, unsigned lp, struct lapic *l);
+/* The clock MSI decode stamps route_ps with; without one, route_ps is the
+ * caller's assert_ps. */
+void apic_bus_set_clock(struct apic_bus *b, const struct sim_clock *clk);
 /* Deliver to every LAPIC the destination selects (SDM Vol. 3 10.6.2):
  * physical or logical (flat / cluster per DFR, x2APIC cluster), broadcast,
  * shorthands, lowest priority arbitrated by the LAPICs' PPR (ties go to
@@ -108,7 +155,9 @@ void apic_bus_attach(struct apic_bus *b, unsigned lp, struct lapic *l);
 unsigned apic_bus_send(struct apic_bus *b, const struct apic_msg *m);
 unsigned apic_bus_send_cb(void *bus, const struct apic_msg *m);	/* apic_send_fn */
 /* An MSI write to 0xFEExxxxx (SDM Vol. 3 10.11): decodes address and data
- * into a message.  Returns -1 if the address is not an MSI address. */
+ * into a message and sends it; returns how many LAPICs accepted it, or -1
+ * if the address is not an MSI address.  *o (may be NULL) gives
+ * assert_ps; kind is set to IRQ_SRC_MSI. */
 int apic_bus_msi(struct apic_bus *b, uint64_t addr, uint32_t data, const struct irq_origin *o);
 /* A LAPIC's EOI of a level-triggered vector is broadcast to the IO-APIC
  * (unless the LAPIC suppresses it: directed EOI). */
@@ -132,6 +181,7 @@ struct lapic_config {
 	const struct sim_clock *clk;
 	uint64_t tsc_khz;	/* the TSC's rate: TSC-deadline mode compares against it */
 	uint64_t bus_khz;	/* the timer's input clock, before the divide configuration */
+	unsigned phys_bits;	/* MAXPHYADDR: IA32_APIC_BASE bits above it are reserved; 0 means 36 */
 	struct apic_bus *bus;
 	/* Something arrived for the LP (a deliverable interrupt, NMI, INIT,
 	 * SIPI, SMI): check lapic_has_intr / lapic_take_events soon.  May be
@@ -140,6 +190,9 @@ struct lapic_config {
 	void *opaque;
 };
 
+/* NULL with errno EINVAL without a clock, tsc_khz or bus_khz.  A LAPIC
+ * without a bus sends no IPIs, broadcasts no EOIs and gets the spurious
+ * vector for an ExtINT acknowledge. */
 struct lapic *lapic_new(const struct lapic_config *cfg);
 void lapic_free(struct lapic *l);
 /* Power-on reset (init = 0) or INIT (init = 1), SDM Vol. 3 10.4.7.1 and
@@ -153,6 +206,11 @@ int lapic_write_base_msr(struct lapic *l, uint64_t v);
 uint64_t lapic_mmio_base(const struct lapic *l);	/* physical base of the xAPIC page */
 int lapic_xapic_mmio_enabled(const struct lapic *l);	/* globally enabled, not x2APIC */
 int lapic_x2apic_mode(const struct lapic *l);
+/* Software enabled: SVR bit 8 (SDM Vol. 3 10.4.7.2); fixed and
+ * lowest-priority interrupts are accepted only then. */
+int lapic_sw_enabled(const struct lapic *l);
+/* The APIC id destinations match: the 8-bit xAPIC id (writable in xAPIC
+ * mode) or the 32-bit x2APIC id (= the LP index). */
 uint32_t lapic_id(const struct lapic *l);
 
 /* xAPIC register access: offset in the 4 KiB page.  Accesses are 32-bit;
@@ -164,7 +222,8 @@ int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *v);
 int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t v);
 uint64_t lapic_tsc_deadline(const struct lapic *l);
 void lapic_set_tsc_deadline(struct lapic *l, uint64_t tsc);
-/* CR8 is TPR[7:4] (SDM Vol. 3 10.8.6.1). */
+/* The whole 8-bit TPR.  CR8 is TPR[7:4] (SDM Vol. 3 10.8.6.1): MOV to CR8
+ * sets the TPR to cr8 << 4, MOV from CR8 reads lapic_tpr() >> 4. */
 uint8_t lapic_tpr(const struct lapic *l);
 void lapic_set_tpr(struct lapic *l, uint8_t tpr);
 
