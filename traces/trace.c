@@ -68,6 +68,8 @@ static const struct kind_desc kind_table[TRACE_KIND_MAX] = {
 		{ "exit", ARG_DEC }, { "dispatch", ARG_DEC }, { "body", ARG_DEC }, { "entry", ARG_DEC } } },
 	[TRACE_PARTITION] = { "partition", {
 		{ "id", ARG_DEC }, { "event", ARG_DEC }, { NULL, ARG_HEX }, { NULL, ARG_HEX } } },
+	[TRACE_INTERRUPT] = { "interrupt", {
+		{ "source", ARG_HEX }, { "assert_ps", ARG_DEC }, { "ack_ps", ARG_DEC }, { "handler_ps", ARG_DEC } } },
 };
 
 static bool kind_known(unsigned kind)

@@ -44,6 +44,9 @@ enum trace_kind {
 				   body, arg3 return through the VM entry (cycles, summing to the total) */
 	TRACE_PARTITION,	/* arg0 partition id, arg1 event (0 created, 1 initialized, 2 finalized,
 				   3 deleted) */
+	TRACE_INTERRUPT,	/* an interrupt reached its handler: arg0 vector | source kind << 8 | pin << 16,
+				   arg1 when its source asserted it, arg2 when the LP acknowledged it, arg3 when
+				   its handler's first instruction ran (simulated time, ps) */
 	TRACE_KIND_MAX
 };
 

@@ -8,6 +8,9 @@
 #define HV_COSTS_H
 
 #define HV_FWCFG_COSTS_FILE "opt/hvsim/costs"
+/* The local APIC timer's input clock as a u64 in kHz (little endian), so
+ * a test kernel can predict timer expiries in TSC cycles. */
+#define HV_FWCFG_APIC_TIMER_FILE "opt/hvsim/apic-timer-khz"
 
 /* Instruction classes priced by the profile (key in YAML `costs:`). */
 enum cost_class {

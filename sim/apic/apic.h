@@ -237,6 +237,9 @@ int lapic_has_intr(const struct lapic *l);
  * nothing is deliverable any more.  *o (may be NULL) gets its origin. */
 int lapic_ack_intr(struct lapic *l, struct irq_origin *o);
 
+/* The vector the next EOI retires: the highest ISR bit, or -1. */
+int lapic_isr_top(const struct lapic *l);
+
 #define LAPIC_EV_NMI (1u << 0)
 #define LAPIC_EV_INIT (1u << 1)
 #define LAPIC_EV_SIPI (1u << 2)

@@ -259,6 +259,11 @@ static void unsnap(struct lapic *l, struct snap s)
 
 /* ---- priorities (SDM Vol. 3 10.8.3.1) ---- */
 
+int lapic_isr_top(const struct lapic *l)
+{
+	return highest_bit(l->isr);
+}
+
 uint8_t lapic_ppr(const struct lapic *l)
 {
 	int isrv = highest_bit(l->isr);

@@ -623,6 +623,25 @@ static int site_kind(const cs_insn *in)
 	}
 }
 
+static int sets_if(unsigned id)
+{
+	switch (id) {
+	case X86_INS_STI:
+	case X86_INS_POPF:
+	case X86_INS_POPFD:
+	case X86_INS_POPFQ:
+	case X86_INS_IRET:
+	case X86_INS_IRETD:
+	case X86_INS_IRETQ:
+	case X86_INS_SYSRET:
+	case X86_INS_SYSEXIT:
+	case X86_INS_RSM:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int cost_price_block(struct cost_model *cm, const uint8_t *code, size_t len, uint64_t addr,
 		     unsigned mode_bits, uint32_t ninsn, struct cost_block *out)
 {
@@ -634,7 +653,7 @@ int cost_price_block(struct cost_model *cm, const uint8_t *code, size_t len, uin
 
 	if (!out)
 		return -EINVAL;
-	out->ninsn = out->nbytes = out->nsites = out->overflow = 0;
+	out->ninsn = out->nbytes = out->nsites = out->overflow = out->flags = 0;
 	out->cycles = 0;
 	if (!cm || mi < 0 || (!code && len))
 		return -EINVAL;
@@ -648,6 +667,8 @@ int cost_price_block(struct cost_model *cm, const uint8_t *code, size_t len, uin
 			break;
 		kind = site_kind(cm->insn);
 		c = price(cm, cm->insn, &cls);
+		if (sets_if(cm->insn->id))
+			out->flags |= COST_BLOCK_SETS_IF;
 		if (kind) {
 			if (out->nsites < COST_MAX_SITES) {
 				struct cost_site *s = &out->sites[out->nsites++];

@@ -56,6 +56,10 @@ struct cost_site {
 };
 
 #define COST_MAX_SITES 16
+/* The block has an instruction that can set RFLAGS.IF (STI, POPF, IRET,
+ * SYSRET, SYSEXIT, RSM): an interrupt held off by IF may become
+ * deliverable after it. */
+#define COST_BLOCK_SETS_IF 1u
 
 struct cost_block {
 	uint32_t ninsn;
@@ -63,6 +67,7 @@ struct cost_block {
 	uint64_t cycles;
 	uint32_t nsites;	/* sites beyond COST_MAX_SITES are dropped: see overflow */
 	uint32_t overflow;	/* 1 if more than COST_MAX_SITES sites were found */
+	uint32_t flags;		/* COST_BLOCK_* */
 	struct cost_site sites[COST_MAX_SITES];
 };
 

@@ -8,6 +8,7 @@
 
 #include <capstone/capstone.h>
 
+#include "apic.h"
 #include "cpu_priv.h"
 #include "diag.h"
 
@@ -43,7 +44,12 @@ unsigned cpu_cpl(struct cpu *c)
 {
 	if (!(reg(c, UC_X86_REG_CR0) & CR0_PE))
 		return 0;
-	if (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_VM)
+	/* Virtual-8086 mode does not exist in IA-32e mode (SDM Vol. 3 2.2).
+	 * Looking at EFER.LMA first also keeps out a stale RFLAGS: read from
+	 * a hook inside a block, Unicorn's RFLAGS is computed from lazy
+	 * condition codes that can hold any value, and VM has been seen set
+	 * at CPL 0 (a 64-bit guest's TLB fill then walked as CPL 3). */
+	if (!(cpu_engine_msr(c, MSR_EFER) & EFER_LMA) && (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_VM))
 		return 3;
 	return (unsigned)reg(c, UC_X86_REG_CS) & 3;
 }
@@ -326,6 +332,7 @@ static const struct block *block_price(struct cpu *c, uint64_t addr, uint32_t si
 	cost_price_block(c->cm, code, len, addr, cpu_ctx_code_bits(c->e->ctx), 0, &cb);
 	nb.ninsn = cb.ninsn;
 	nb.cycles = cb.cycles;
+	nb.flags = cb.flags;
 	c->st.blocks_decoded++;
 	if (cb.nsites) {
 		nb.detail = malloc(sizeof(cb));
@@ -361,7 +368,7 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	struct cpu *c = user;
 	const struct block *b;
 
-	if (c->cycles >= c->until || c->stop_req ||
+	if (c->cycles >= c->until || c->stop_req || (c->irq_hint && intr_block_check(c)) ||
 	    (c->vmx.nonroot && vmx_block_check(c, addr))) {
 		stop_engine(c);
 		c->stop_addr = addr;
@@ -384,6 +391,8 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		uint32_t rest = c->cur.ninsn - c->cont_index - 1;
 
 		c->cont_addr = 0;
+		if (b->flags & COST_BLOCK_SETS_IF)
+			c->if_clear = 0;
 		if (start + b->cycles > c->cycles)
 			c->cycles = start + b->cycles;
 		if (b->ninsn > rest)
@@ -392,6 +401,8 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		c->block_start = start;
 		return;
 	}
+	if (b->flags & COST_BLOCK_SETS_IF)
+		c->if_clear = 0;
 	c->cur = *b;
 	c->block_start = c->cycles;
 	c->cycles += b->cycles;
@@ -490,7 +501,7 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 {
 	struct cpu_sysstate s;
 	uint64_t rsp = reg(c, UC_X86_REG_RSP), rflags = reg(c, UC_X86_REG_RFLAGS);
-	uint32_t ext = kind == EV_HW ? 1 : 0;	/* EXT bit of error codes (SDM 6.13) */
+	uint32_t ext = kind != EV_SOFT ? 1 : 0;	/* EXT bit of error codes (SDM 6.13) */
 	uint32_t idt_err = vec * 8 + 2 + ext;
 	uint32_t err;
 	uint64_t fl;
@@ -682,7 +693,8 @@ void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint6
 
 	if (c->debug)
 		fprintf(stderr, "hvsim: LP%u: %s %u (error 0x%x) at rip 0x%llx, cycle %llu, rsp 0x%llx\n",
-			c->index, kind == EV_SOFT ? "software interrupt" : "exception", vec, errc,
+			c->index, kind == EV_SOFT ? "software interrupt" : kind == EV_EXT ? "interrupt" : "exception",
+			vec, errc,
 			(unsigned long long)rip, (unsigned long long)c->cycles,
 			(unsigned long long)reg(c, UC_X86_REG_RSP));
 	if (c->debug)
@@ -709,7 +721,7 @@ void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint6
 		if (c->debug)
 			fprintf(stderr, "hvsim: LP%u: delivering vector %u raised %u (error 0x%x)\n", c->index, vec,
 				nf.vec, nf.err);
-		if (vec == VEC_DF || depth > 2) {
+		if ((vec == VEC_DF && kind == EV_HW) || depth > 2) {
 			if (c->vmx.nonroot) {
 				vmx_intercept_triple_fault(c);
 				return;
@@ -720,8 +732,9 @@ void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint6
 		unsigned ovec = vec, okind = kind, opush = push_err;
 		uint32_t oerr = errc;
 
-		if ((contributory(vec) && contributory(nf.vec)) ||
-		    (vec == VEC_PF && (contributory(nf.vec) || nf.vec == VEC_PF))) {
+		/* An external interrupt or NMI is benign whatever its vector. */
+		if (okind != EV_EXT && ((contributory(vec) && contributory(nf.vec)) ||
+					(vec == VEC_PF && (contributory(nf.vec) || nf.vec == VEC_PF)))) {
 			vec = VEC_DF;
 			errc = 0;
 		} else {
@@ -847,6 +860,10 @@ uint64_t cpu_engine_msr(struct cpu *c, uint32_t idx)
 int cpu_msr_read(struct cpu *c, uint32_t idx, uint64_t *v, uint64_t site)
 {
 	const struct profile_msr *pm = profile_find_msr(c->prof, idx);
+	int gp;
+
+	if (intr_msr_read(c, idx, v, &gp))
+		return gp ? -1 : 0;
 
 	if (!pm)
 		return -1;
@@ -863,7 +880,10 @@ int cpu_msr_write(struct cpu *c, uint32_t idx, uint64_t v, uint64_t site)
 {
 	const struct profile_msr *pm = profile_find_msr(c->prof, idx);
 	uint64_t cur;
+	int gp;
 
+	if (intr_msr_write(c, idx, v, &gp))
+		return gp ? -1 : 0;
 	if (!pm || (pm->flags & PROFILE_MSR_RO))
 		return -1;
 	if (cpu_msr_read(c, idx, &cur, site))
@@ -916,7 +936,9 @@ void cpu_continue_after_site(struct cpu *c, uint64_t addr, unsigned size)
 		c->cont_end_cycles = cs->end_cycles;
 		c->cont_index = cs->index;
 	}
-	set_reg(c, UC_X86_REG_RIP, addr + size);
+	/* `addr` is linear; RIP is relative to the CS base (real mode,
+	 * segmented protected mode) and, here, still at the instruction. */
+	set_reg(c, UC_X86_REG_RIP, reg(c, UC_X86_REG_RIP) + size);
 }
 
 /* Is the instruction a site was found at still there?  Sites are keyed by
@@ -1079,17 +1101,30 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		c->syscall_rip = addr;
 		stop_engine(c);
 		return;
+	case SITE_IRET:
+		/* IRET ends NMI blocking (SDM Vol. 3 6.7.1); non-root
+		 * operation tracks its own (vmx.c). */
+		if (!c->vmx.nonroot && c->nmi_blocked) {
+			c->nmi_blocked = 0;
+			c->irq_hint = 1;
+		}
+		return;
 	case SITE_IO:
 	case SITE_CPUID:
 	case SITE_PAUSE:
-	case SITE_IRET:
 	case SITE_CALL_FAR:
 	case SITE_JMP_FAR:
 		return;		/* native but in non-root operation (above) */
 	default:
-		/* MOV CR/DR, CLTS, LMSW, SMSW: native outside VMX operation. */
-		if (c->vmx.on && vmx_cr_site(c, s->kind, addr, s->size) && c->vmx.p.exit)
-			cpu_charge_to_site(c, addr, 0);
+		/* MOV CR/DR, CLTS, LMSW, SMSW: native outside VMX operation,
+		 * except CR8, which is the LAPIC's TPR. */
+		if (c->vmx.on && vmx_cr_site(c, s->kind, addr, s->size)) {
+			if (c->vmx.p.exit)
+				cpu_charge_to_site(c, addr, 0);
+			return;
+		}
+		if (s->kind == SITE_MOV_CR)
+			intr_cr8_site(c, addr, s->size);
 		return;
 	}
 	/* Writing RIP makes Unicorn skip the native instruction and continue
@@ -1112,11 +1147,24 @@ static int hook_cpuid(uc_engine *uc, void *user)
 	if (leaf == 1) {
 		/* Initial APIC id and logical processor count (SDM Vol. 2A CPUID). */
 		r[1] = (r[1] & 0x0000ffff) | (c->index << 24) | ((c->nlps & 0xff) << 16);
+		/* CPUID.1:EDX.APIC follows IA32_APIC_BASE's global enable
+		 * (SDM Vol. 3 10.4.3). */
+		if (c->lapic && !(lapic_base_msr(c->lapic) & APIC_BASE_EN))
+			r[3] &= ~(1u << 9);
 		/* OSXSAVE mirrors CR4.OSXSAVE. */
 		r[2] &= ~(1u << 27);
 		if ((r[2] & (1u << 26)) && (reg(c, UC_X86_REG_CR4) & (1ull << 18)))
 			r[2] |= 1u << 27;
 	} else if (leaf == 0xb) {
+		/* x2APIC topology (SDM Vol. 2A CPUID leaf 0BH): one thread
+		 * per core, the LPs the cores of one package. */
+		unsigned shift = 0;
+
+		while ((1u << shift) < c->nlps)
+			shift++;
+		r[0] = sub == 0 ? 0 : sub == 1 ? shift : 0;
+		r[1] = sub == 0 ? 1 : sub == 1 ? c->nlps : 0;
+		r[2] = (sub & 0xff) | (sub == 0 ? 1u << 8 : sub == 1 ? 2u << 8 : 0);
 		r[3] = c->index;
 	}
 	set_reg(c, UC_X86_REG_RAX, r[0]);
@@ -1298,6 +1346,7 @@ int cpu_engine_open(struct cpu *c, struct engine *e, int guest)
 		return -EIO;
 	/* No exit address: execution ends only when the model stops it. */
 	uc_ctl_exits_enable(e->uc);
+	intr_engine_opened(c, e);
 	return 0;
 }
 
@@ -1328,6 +1377,7 @@ struct cpu *cpu_new(const struct cpu_config *cfg)
 	c->prof = cfg->profile;
 	c->mem = cfg->mem;
 	c->trace = cfg->trace;
+	c->apic_page = ~0ull;
 	c->state = cfg->bsp ? CPU_RUNNING : CPU_WAIT_SIPI;
 	c->debug = getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "exceptions");
 	if (getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "blocks"))
@@ -1355,7 +1405,7 @@ struct cpu *cpu_new(const struct cpu_config *cfg)
 			}
 		}
 	}
-	if (vmx_init(c))
+	if (vmx_init(c) || intr_init(c, cfg->lapic))
 		goto fail;
 	return c;
 fail:
@@ -1370,6 +1420,7 @@ void cpu_free(struct cpu *c)
 		return;
 	vmx_free(c);
 	marks_free(c);
+	intr_free(c);
 	cpu_engine_close(&c->root);
 	cpu_engine_close(&c->guest);
 	cost_model_free(c->cm);
@@ -1548,7 +1599,9 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 	uint64_t start = c->cycles;
 
 	c->until = until;
-	while (c->state == CPU_RUNNING && c->cycles < until && !c->stop_req) {
+	/* c->until, not `until`: a device event scheduled while the LP runs
+	 * lowers it (cpu_limit_run). */
+	while (c->state == CPU_RUNNING && c->cycles < c->until && !c->stop_req) {
 		uint64_t rip = reg(c, UC_X86_REG_RIP);
 		uc_err e;
 
@@ -1559,6 +1612,8 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 		c->syscall_pending = 0;
 		if (rip != c->cont_addr)
 			c->cont_addr = 0;
+		if (intr_service(c))
+			continue;	/* delivered, exited or waiting for SIPI: look again */
 		if (c->debug > 1)
 			fprintf(stderr, "S %llx cyc %llu until %llu\n", (unsigned long long)rip,
 				(unsigned long long)c->cycles, (unsigned long long)until);

@@ -18,6 +18,7 @@
 #include "profile.h"
 
 struct cpu;
+struct lapic;
 struct trace_writer;
 
 enum cpu_run_state {
@@ -117,6 +118,39 @@ struct cpu_observer {
 	void *opaque;
 };
 
+/* Interrupt routing (intr.c), per source kind (enum irq_source_kind in
+ * sim/apic/apic.h): how many interrupts reached their handler, and each
+ * stage's latency for every one of them, in picoseconds.  Stages: the
+ * IO-APIC or MSI decode routed it, the LAPIC accepted it into the IRR,
+ * the LP acknowledged it; for an interrupt that caused a VM exit, the exit
+ * completed and the hypervisor dispatched it up to the VM entry that
+ * injected it; delivery through the IDT to the handler's first
+ * instruction (from the acknowledgement, or from that VM entry); the
+ * handler's EOI; and the total from the source to the handler. */
+enum cpu_irq_stage {
+	CPU_IRQ_ROUTE,
+	CPU_IRQ_ACCEPT,
+	CPU_IRQ_ACK,
+	CPU_IRQ_EXIT,
+	CPU_IRQ_DISPATCH,
+	CPU_IRQ_DELIVER,
+	CPU_IRQ_EOI,
+	CPU_IRQ_TOTAL,
+	CPU_IRQ_STAGES
+};
+#define CPU_IRQ_KINDS 9
+struct cpu_irq_samples {
+	uint64_t *ps;
+	size_t n, cap;
+};
+struct cpu_irq_stats {
+	struct {
+		uint64_t count;
+		struct cpu_irq_samples stage[CPU_IRQ_STAGES];
+	} kind[CPU_IRQ_KINDS];
+};
+const char *cpu_irq_stage_name(enum cpu_irq_stage s);
+
 struct cpu_config {
 	unsigned index;		/* LP index = APIC id */
 	unsigned nlps;		/* for CPUID topology */
@@ -124,6 +158,7 @@ struct cpu_config {
 	struct memmap *mem;
 	int bsp;		/* 1: starts running; 0: waits for SIPI */
 	struct trace_writer *trace;	/* events (VM entries and exits) go here; may be NULL */
+	struct lapic *lapic;	/* the LP's local APIC; NULL: none (no interrupts) */
 };
 
 /* Checks, once per process, the Unicorn facts this CPU model rests on
@@ -145,6 +180,13 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until_cycles);
 void cpu_limit_run(struct cpu *c, uint64_t until_cycles);
 /* Ask a running LP to return from cpu_run at its next block boundary. */
 void cpu_request_stop(struct cpu *c);
+/* The LAPIC has something for this LP (struct lapic_config.kick): it is
+ * looked at by the next block boundary.  Only sets a flag. */
+void cpu_irq_kick(struct cpu *c);
+/* A halted or wait-for-SIPI LP looks whether what arrived wakes it
+ * (an interrupt it can take, NMI, INIT, SIPI); returns the new state. */
+enum cpu_run_state cpu_poll_wake(struct cpu *c);
+const struct cpu_irq_stats *cpu_get_irq_stats(const struct cpu *c);
 
 enum cpu_run_state cpu_state(const struct cpu *c);
 uint64_t cpu_cycles(const struct cpu *c);

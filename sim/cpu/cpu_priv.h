@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <unicorn/unicorn.h>
 
+#include "apic.h"
 #include "cost.h"
 #include "hv/marker.h"
 #include "cpu.h"
@@ -36,7 +37,6 @@ enum {
 };
 
 #define MSR_IA32_TSC 0x10
-#define MSR_IA32_APIC_BASE 0x1b
 #define MSR_IA32_TSC_ADJUST 0x3b
 #define MSR_IA32_SYSENTER_CS 0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
@@ -57,6 +57,7 @@ struct block {
 	uint64_t addr;
 	uint32_t size;
 	uint32_t ninsn;
+	uint32_t flags;			/* COST_BLOCK_* */
 	uint64_t cycles;
 	struct cost_block *detail;	/* only when the block has sites */
 };
@@ -136,6 +137,7 @@ struct vmx {
 	uint32_t costs[16];		/* profile vmx costs (enum vmx_cost) */
 	struct engine guests[VMX_GUEST_ENGINES];
 	uint64_t nentries;
+	uint64_t entry_begin;		/* LP cycle the last VM entry began */
 	uint64_t exit_start;		/* LP cycle of the last exit (per-reason cycles) */
 	unsigned last_reason;
 	int64_t preempt_deadline;	/* LP cycle the preemption timer fires, or -1 */
@@ -153,6 +155,12 @@ struct vmx {
 	struct cpu_vmx_stats st;
 };
 
+/* An interrupt acknowledged and not yet at its handler or EOI (intr.c). */
+struct cpu_irq_flight {
+	int valid, exited;
+	uint8_t kind, pin;
+	uint64_t assert_ps, route_ps, accept_ps, ack_ps, exit_done_ps, entry_ps, handler_ps;
+};
 
 struct cpu {
 	unsigned index, nlps;
@@ -197,6 +205,17 @@ struct cpu {
 	uint64_t syscall_rip;		/* its address */
 
 
+	/* interrupts (intr.c) */
+	struct lapic *lapic;		/* NULL: no interrupt controller */
+	int irq_hint;			/* the LAPIC kicked: look at the next boundary */
+	int if_clear;			/* RFLAGS.IF seen 0 and no block since could set it */
+	unsigned apic_ev;		/* LAPIC_EV_* taken from the LAPIC, not yet acted on */
+	uint8_t sipi_vector;
+	int nmi_blocked;		/* root/legacy NMI blocking, until IRET */
+	uint64_t apic_page;		/* where the xAPIC page is mapped, ~0 = nowhere */
+	struct cpu_irq_flight flight[256];
+	struct cpu_irq_stats irq;
+
 	int64_t tsc_offset;		/* IA32_TSC = cycles + tsc_offset */
 	uint64_t *msr;			/* values of profile MSRs not held by Unicorn */
 	int debug;			/* HVSIM_DEBUG=exceptions: trace deliveries */
@@ -204,8 +223,11 @@ struct cpu {
 	struct vmx vmx;
 };
 
-/* Hardware events and software interrupts (INT n, INT3, INTO). */
-enum { EV_HW, EV_SOFT };
+/* Hardware exceptions, software interrupts (INT n, INT3, INTO), and
+ * external interrupts and NMIs, which never push an error code and never
+ * consult the exception bitmap. */
+enum { EV_HW, EV_SOFT, EV_EXT };
+
 
 /* Does exception `vec` push an error code (SDM Vol. 3 6.13)? */
 static inline int cpu_has_error_code(unsigned vec)
@@ -269,7 +291,26 @@ int cpu_engine_open(struct cpu *c, struct engine *e, int guest);
 void cpu_engine_close(struct engine *e);
 int msr_in_engine(uint32_t idx);
 
+/* intr.c */
+int intr_init(struct cpu *c, struct lapic *l);
+void intr_free(struct cpu *c);
+void intr_engine_opened(struct cpu *c, struct engine *e);
+int intr_block_check(struct cpu *c);
+int intr_service(struct cpu *c);
+int intr_msr_read(struct cpu *c, uint32_t idx, uint64_t *v, int *gp);
+int intr_msr_write(struct cpu *c, uint32_t idx, uint64_t v, int *gp);
+int intr_cr8_site(struct cpu *c, uint64_t addr, unsigned size);
+/* VM entry injected external interrupt `vec` and delivered it; the
+ * entry began at LP cycle `entry_begin`. */
+void intr_injected(struct cpu *c, unsigned vec, uint64_t entry_begin);
+
 /* vmx.c */
+uint32_t vmx_pin_controls(struct cpu *c);
+uint32_t vmx_exit_controls(struct cpu *c);
+/* A VM exit for an event at an instruction boundary (external
+ * interrupt, NMI, INIT): RIP is the next instruction's, `intr_info` the
+ * exit interruption information. */
+void vmx_event_exit(struct cpu *c, uint32_t reason, uint32_t intr_info);
 int vmx_init(struct cpu *c);
 void vmx_free(struct cpu *c);
 int vmx_engine_setup(struct cpu *c, struct engine *e);

@@ -487,9 +487,10 @@ static int parse_list(struct pp *pp, const char *what, int (*entry)(struct pp *)
 	}
 }
 
-enum { TK_NAME, TK_DESC, TK_MHZ, TK_KHZ, TK_COSTS, TK_CPUID, TK_MSRS, TK_VMX_COSTS, TK_N };
+enum { TK_NAME, TK_DESC, TK_MHZ, TK_KHZ, TK_COSTS, TK_CPUID, TK_MSRS, TK_VMX_COSTS, TK_APIC_MHZ, TK_N };
 static const char *const top_keys[TK_N] = {
 	"name", "description", "frequency_mhz", "frequency_khz", "costs", "cpuid", "msrs", "vmx_costs",
+	"apic_timer_mhz",
 };
 
 static int parse_top(struct pp *pp)
@@ -533,6 +534,17 @@ static int parse_top(struct pp *pp)
 			p->freq_khz = k == TK_MHZ ? v * 1000 : v;
 			break;
 		}
+		case TK_APIC_MHZ: {
+			yaml_mark_t at = pp->ev.start_mark;
+
+			rc = parse_uint(pp, "apic_timer_mhz", 100000, &v);
+			if (rc)
+				break;
+			if (v == 0)
+				return pp_err(pp, at, "apic_timer_mhz: must be greater than 0");
+			p->apic_timer_khz = v * 1000;
+			break;
+		}
 		case TK_COSTS:
 			rc = parse_cost_map(pp, "costs", cost_keys, COST_NCLASSES, p->cost);
 			break;
@@ -561,6 +573,8 @@ static int parse_top(struct pp *pp)
 		return pp_err(pp, start, "missing required key 'frequency_mhz' (or 'frequency_khz')");
 	if (!(seen & (1u << TK_COSTS)))
 		return pp_err(pp, start, "missing required key 'costs'");
+	if (!p->apic_timer_khz)
+		p->apic_timer_khz = PROFILE_APIC_TIMER_KHZ_DEFAULT;
 	return 0;
 }
 

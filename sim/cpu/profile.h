@@ -45,10 +45,13 @@ enum vmx_cost {
 	VMX_NCOSTS
 };
 
+#define PROFILE_APIC_TIMER_KHZ_DEFAULT 100000	/* a 100 MHz bus clock */
+
 struct cpu_profile {
 	char name[48];
 	char description[160];
 	uint64_t freq_khz;		/* core clock = TSC rate */
+	uint64_t apic_timer_khz;	/* the LAPIC timer's input (bus) clock */
 	uint32_t cost[COST_NCLASSES];	/* cycles */
 	struct profile_cpuid *cpuid;
 	size_t ncpuid;

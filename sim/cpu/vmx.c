@@ -1690,6 +1690,23 @@ static void exit_now(struct cpu *c)
 			reason, (unsigned long long)p.qual, (unsigned long long)p.rip, (unsigned long long)c->cycles);
 }
 
+uint32_t vmx_pin_controls(struct cpu *c)
+{
+	return (uint32_t)vget(c, VMCS_PIN_BASED_CTLS);
+}
+
+uint32_t vmx_exit_controls(struct cpu *c)
+{
+	return (uint32_t)vget(c, VMCS_EXIT_CTLS);
+}
+
+void vmx_event_exit(struct cpu *c, uint32_t reason, uint32_t intr_info)
+{
+	set_pending_exit(c, reason, 0, reg(c, UC_X86_REG_RIP), 0, 0);
+	c->vmx.p.intr_info = intr_info;
+	exit_now(c);
+}
+
 void vmx_exit(struct cpu *c, uint32_t reason, uint64_t qual)
 {
 	set_pending_exit(c, reason, qual, reg(c, UC_X86_REG_RIP), 0, 0);
@@ -1729,10 +1746,13 @@ static void inject(struct cpu *c)
 	 * IDT-vectoring information for exits during its delivery. */
 	c->vmx.vectoring = 0;
 	c->vmx.vectoring_err = err;
-	cpu_raise_event(c, vec, type == INTR_TYPE_SOFT_INTR ? EV_SOFT : EV_HW, err, rip);
+	cpu_raise_event(c, vec, type == INTR_TYPE_SOFT_INTR ? EV_SOFT :
+				type == INTR_TYPE_EXT_INTR || type == INTR_TYPE_NMI ? EV_EXT : EV_HW, err, rip);
 	if (!c->vmx.p.exit) {
 		c->vmx.vectoring = 0;
 		c->vmx.injecting = 0;
+		if (type == INTR_TYPE_EXT_INTR)
+			intr_injected(c, vec, c->vmx.entry_begin);
 	}
 }
 
@@ -1772,6 +1792,7 @@ static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 		entry_refused(c, (unsigned)err, rip, len);
 		return;
 	}
+	x->entry_begin = c->cycles;
 	charge(c, VMX_COST_ENTRY);
 	x->st.entry_cycles += x->costs[VMX_COST_ENTRY];
 	if (x->exit_start && x->last_reason < sizeof(x->st.reason) / sizeof(x->st.reason[0]))
@@ -2101,8 +2122,8 @@ int vmx_intercept_exception(struct cpu *c, unsigned vec, int kind, uint32_t errc
 		c->vmx.vectoring = (uint32_t)vget(c, VMCS_ENTRY_INTR_INFO) & ~(uint32_t)INTR_INFO_NMI_UNBLOCKING;
 		return 0;
 	}
-	if (vec >= 32 || (kind == EV_SOFT && vec != VEC_BP && vec != VEC_OF))
-		return 0;	/* INT n never exits through the bitmap */
+	if (kind == EV_EXT || vec >= 32 || (kind == EV_SOFT && vec != VEC_BP && vec != VEC_OF))
+		return 0;	/* interrupts and INT n never exit through the bitmap */
 	hit = (bm >> vec) & 1;
 	if (vec == VEC_PF) {
 		/* SDM 26.2: the error code against mask and match. */
@@ -2617,7 +2638,8 @@ int vmx_run_pending(struct cpu *c, uc_err e)
 static uint32_t vectoring_info(unsigned vec, int kind, int push_err)
 {
 	unsigned type = kind == EV_SOFT ? INTR_TYPE_SOFT_INTR :
-			vec == VEC_NMI ? INTR_TYPE_NMI : vec < 32 ? INTR_TYPE_HARD_EXCEPTION : INTR_TYPE_EXT_INTR;
+			vec == VEC_NMI ? INTR_TYPE_NMI :
+			kind == EV_EXT || vec >= 32 ? INTR_TYPE_EXT_INTR : INTR_TYPE_HARD_EXCEPTION;
 
 	return INTR_INFO_VALID | vec | type << 8 | (push_err ? INTR_INFO_DELIVER_CODE : 0);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "acpi.h"
+#include "apic.h"
 #include "cpu.h"
 #include "dev.h"
 #include "diag.h"
@@ -31,6 +32,13 @@ struct machine {
 	struct pmtimer *pmt;
 	struct cpu **lps;
 	unsigned nlps;
+	struct apic_bus *bus;
+	struct lapic **lapics;
+	struct lp_slot *slots;		/* kick callbacks' opaque, per LP */
+	struct ioapic *ioapic;
+	struct pic *pic;
+	struct pit *pit;
+	struct irqtest *irqtest;
 	struct boot_entry entry;
 
 	enum machine_end end;
@@ -39,6 +47,95 @@ struct machine {
 	int stopping;
 	struct trace_writer *trace;
 };
+
+struct lp_slot {
+	struct machine *m;
+	unsigned lp;
+};
+
+/* A LAPIC has something for its LP: the LP looks at its next block
+ * boundary, or wakes if it is halted. */
+static void lapic_kick(void *opaque)
+{
+	struct lp_slot *s = opaque;
+
+	if (s->m->lps && s->m->lps[s->lp])
+		cpu_irq_kick(s->m->lps[s->lp]);
+	sc_kernel_wake(s->lp);
+}
+
+/* An ISA interrupt line drives both the 8259 input and the IO-APIC pin
+ * the MADT routes it to: IRQ 0 to pin 2 (the interrupt source override
+ * sim/dev/acpi.c writes), the others to the pin of the same number. */
+static void isa_irq_set(void *opaque, unsigned irq, int level)
+{
+	struct machine *m = opaque;
+
+	pic_set_irq(m->pic, irq, level);
+	ioapic_set_irq(m->ioapic, irq == 0 ? 2 : irq, level);
+}
+
+static struct irq_line isa_irq(struct machine *m, unsigned irq)
+{
+	return (struct irq_line){ isa_irq_set, m, irq };
+}
+
+/* The 8259's INTR output is LINT0 of every LAPIC (virtual wire mode). */
+static void pic_intr(void *opaque, int level)
+{
+	struct machine *m = opaque;
+	uint64_t now = sim_now(m->clk);
+	int irq = pic_intr_irq(m->pic);
+	struct irq_origin o = { .assert_ps = now, .route_ps = now, .kind = IRQ_SRC_PIN,
+				.pin = (uint8_t)(irq < 0 ? 0 : irq) };
+
+	apic_bus_set_lint0(m->bus, level, &o);
+}
+
+static int pic_extint_ack(void *opaque)
+{
+	return pic_ack(opaque);
+}
+
+/* One LAPIC per LP on one APIC bus, the IO-APIC, the 8259 pair, the PIT
+ * and the interrupt-line test device (sim/apic/apic.h, sim/dev/dev.h). */
+static int build_apics(struct machine *m)
+{
+	uint32_t r[4];
+	unsigned phys_bits;
+
+	m->bus = apic_bus_new(m->nlps);
+	m->lapics = calloc(m->nlps, sizeof(*m->lapics));
+	m->slots = calloc(m->nlps, sizeof(*m->slots));
+	if (!m->bus || !m->lapics || !m->slots)
+		return -ENOMEM;
+	m->ioapic = ioapic_new(m->mem, ACPI_IOAPIC_ADDR, (uint8_t)(m->nlps & 0xf), apic_bus_send_cb, m->bus, m->clk);
+	m->pic = pic_new(m->mem, pic_intr, m);
+	m->pit = m->pic ? pit_new(m->mem, m->clk, isa_irq(m, 0)) : NULL;
+	m->irqtest = m->ioapic ? irqtest_new(m->mem, IRQTEST_PORT, ioapic_irq_set, m->ioapic) : NULL;
+	if (!m->ioapic || !m->pic || !m->pit || !m->irqtest)
+		return -ENOMEM;
+	/* MAXPHYADDR bounds IA32_APIC_BASE's base field (SDM 10.4.4). */
+	profile_cpuid(m->prof, 0x80000008, 0, r);
+	phys_bits = r[0] & 0xff;
+	apic_bus_set_clock(m->bus, m->clk);
+	apic_bus_set_eoi_listener(m->bus, ioapic_eoi_cb, m->ioapic);
+	apic_bus_set_extint(m->bus, pic_extint_ack, m->pic);
+	for (unsigned i = 0; i < m->nlps; i++) {
+		struct lapic_config lc = {
+			.index = i, .bsp = i == 0, .clk = m->clk, .tsc_khz = m->prof->freq_khz,
+			.bus_khz = m->prof->apic_timer_khz, .bus = m->bus, .kick = lapic_kick, .opaque = &m->slots[i],
+			.phys_bits = phys_bits,
+		};
+
+		m->slots[i] = (struct lp_slot){ m, i };
+		m->lapics[i] = lapic_new(&lc);
+		if (!m->lapics[i])
+			return -ENOMEM;
+		apic_bus_attach(m->bus, i, m->lapics[i]);
+	}
+	return 0;
+}
 
 static int file_exists(const char *p)
 {
@@ -166,7 +263,9 @@ static int publish_costs(struct machine *m)
 	memcpy(buf, &n, 4);
 	memcpy(buf + 4, m->prof->cost, 4 * COST_NCLASSES);
 	memcpy(buf + 4 + 4 * COST_NCLASSES, &m->prof->freq_khz, 8);
-	return fwcfg_add_file(m->fwcfg, HV_FWCFG_COSTS_FILE, buf, sizeof(buf)) < 0 ? -EINVAL : 0;
+	if (fwcfg_add_file(m->fwcfg, HV_FWCFG_COSTS_FILE, buf, sizeof(buf)) < 0)
+		return -EINVAL;
+	return fwcfg_add_file(m->fwcfg, HV_FWCFG_APIC_TIMER_FILE, &m->prof->apic_timer_khz, 8) < 0 ? -EINVAL : 0;
 }
 
 /* The trace's meta says what produced it; nothing host-dependent
@@ -216,7 +315,10 @@ int machine_new(const struct machine_opts *o, struct machine **out)
 		goto fail;
 	}
 	m->clk = sc_kernel_clock();
-	m->uart = uart_new(m->mem, UART_COM1_BASE, (struct irq_line){ NULL, NULL, IRQ_COM1 }, o->console);
+	if ((rc = build_apics(m)))
+		goto fail;
+	rc = -ENOMEM;
+	m->uart = uart_new(m->mem, UART_COM1_BASE, isa_irq(m, IRQ_COM1), o->console);
 	m->dbg = debugexit_new(m->mem, DEBUGEXIT_PORT, on_debug_exit, m);
 	m->fwcfg = fwcfg_new(m->mem, o->ram, o->lps);
 	m->pci = pci_new(m->mem);
@@ -228,7 +330,7 @@ int machine_new(const struct machine_opts *o, struct machine **out)
 	{
 		struct acpi_config ac = {
 			.ncpus = o->lps,
-			.ioapic_id = (uint8_t)o->lps,
+			.ioapic_id = (uint8_t)(o->lps & 0xf),	/* a 4-bit register (82093AA 3.2.1) */
 			.ioapic_addr = ACPI_IOAPIC_ADDR,
 			.lapic_addr = ACPI_LAPIC_ADDR,
 			.pm_timer_port = PMTIMER_PORT,
@@ -264,7 +366,7 @@ int machine_new(const struct machine_opts *o, struct machine **out)
 	for (unsigned i = 0; i < m->nlps; i++) {
 		struct cpu_config cc = {
 			.index = i, .nlps = m->nlps, .profile = m->prof, .mem = m->mem, .bsp = i == 0,
-			.trace = m->trace,
+			.trace = m->trace, .lapic = getenv("NOLAPIC") ? NULL : m->lapics[i],
 		};
 
 		m->lps[i] = cpu_new(&cc);
@@ -302,6 +404,15 @@ void machine_free(struct machine *m)
 	for (unsigned i = 0; m->lps && i < m->nlps; i++)
 		cpu_free(m->lps[i]);
 	free(m->lps);
+	irqtest_free(m->irqtest);
+	pit_free(m->pit);
+	pic_free(m->pic);
+	ioapic_free(m->ioapic);
+	for (unsigned i = 0; m->lapics && i < m->nlps; i++)
+		lapic_free(m->lapics[i]);
+	free(m->lapics);
+	free(m->slots);
+	apic_bus_free(m->bus);
 	pmtimer_free(m->pmt);
 	pci_free(m->pci);
 	fwcfg_free(m->fwcfg);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apic.h"
 #include "cpu.h"
 #include "hvcall.h"
 #include "diag.h"
@@ -249,6 +250,122 @@ static json_t *hypercalls_json(struct machine *m)
 	return o;
 }
 
+/* ---- interrupt routing (cpu.h struct cpu_irq_stats) ---- */
+
+/* Every LP's samples of one stage of one source kind, sorted. */
+static uint64_t *irq_samples(struct machine *m, unsigned kind, unsigned stage, size_t *n)
+{
+	size_t total = 0, k = 0;
+	uint64_t *v;
+
+	for (unsigned i = 0; i < machine_lp_count(m); i++)
+		total += cpu_get_irq_stats(machine_lp(m, i))->kind[kind].stage[stage].n;
+	*n = total;
+	if (!total)
+		return NULL;
+	v = malloc(total * sizeof(*v));
+	if (!v) {
+		*n = 0;
+		return NULL;
+	}
+	for (unsigned i = 0; i < machine_lp_count(m); i++) {
+		const struct cpu_irq_samples *s = &cpu_get_irq_stats(machine_lp(m, i))->kind[kind].stage[stage];
+
+		memcpy(v + k, s->ps, s->n * sizeof(*v));
+		k += s->n;
+	}
+	qsort(v, total, sizeof(*v), cmp_u64);
+	return v;
+}
+
+static uint64_t irq_count(struct machine *m, unsigned kind)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < machine_lp_count(m); i++)
+		n += cpu_get_irq_stats(machine_lp(m, i))->kind[kind].count;
+	return n;
+}
+
+static json_t *irq_dist_json(const uint64_t *v, size_t n, uint64_t khz)
+{
+	json_t *o = json_object();
+	const uint64_t at[4] = { v[0], percentile(v, n, 50), percentile(v, n, 99), v[n - 1] };
+	static const char *const names[4] = { "min", "median", "p99", "max" };
+	char key[16];
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "%s_cycles", names[i]);
+		json_object_set_new(o, key, json_integer((json_int_t)sim_ps_to_cycles(at[i], khz)));
+	}
+	for (int i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "%s_ns", names[i]);
+		json_object_set_new(o, key, json_real((double)at[i] / 1000.0));
+	}
+	return o;
+}
+
+static json_t *interrupts_json(struct machine *m)
+{
+	json_t *o = json_object();
+	uint64_t khz = machine_khz(m);
+
+	for (unsigned k = 0; k < CPU_IRQ_KINDS; k++) {
+		uint64_t count = irq_count(m, k);
+		json_t *e, *st;
+
+		if (!count)
+			continue;
+		e = json_object();
+		st = json_object();
+		json_object_set_new(e, "count", json_integer((json_int_t)count));
+		for (unsigned s = 0; s < CPU_IRQ_STAGES; s++) {
+			size_t n;
+			uint64_t *v = irq_samples(m, k, s, &n);
+
+			if (n)
+				json_object_set_new(st, cpu_irq_stage_name(s), irq_dist_json(v, n, khz));
+			free(v);
+		}
+		json_object_set_new(e, "stages", st);
+		json_object_set_new(o, irq_source_kind_name(k), e);
+	}
+	return o;
+}
+
+/* The routing table of the summary: per source kind, the median of
+ * each stage in nanoseconds. */
+static void print_interrupts(struct machine *m, FILE *f)
+{
+	int header = 0;
+
+	for (unsigned k = 0; k < CPU_IRQ_KINDS; k++) {
+		uint64_t count = irq_count(m, k);
+
+		if (!count)
+			continue;
+		if (!header) {
+			fprintf(f, "interrupts:      %-14s %6s   median ns:", "source", "count");
+			for (unsigned s = 0; s < CPU_IRQ_STAGES; s++)
+				fprintf(f, " %8s", cpu_irq_stage_name(s));
+			fprintf(f, "\n");
+			header = 1;
+		}
+		fprintf(f, "  %-29s %6llu             ", irq_source_kind_name(k), (unsigned long long)count);
+		for (unsigned s = 0; s < CPU_IRQ_STAGES; s++) {
+			size_t n;
+			uint64_t *v = irq_samples(m, k, s, &n);
+
+			if (n)
+				fprintf(f, " %8.1f", (double)percentile(v, n, 50) / 1000.0);
+			else
+				fprintf(f, " %8s", "-");
+			free(v);
+		}
+		fprintf(f, "\n");
+	}
+}
+
 static const char *part_event_name(uint32_t e)
 {
 	static const char *const names[] = { "created", "initialized", "finalized", "deleted" };
@@ -380,6 +497,7 @@ static int write_json(struct machine *m, const char *path, const struct machine_
 	json_object_set_new(root, "lps", lps);
 	json_object_set_new(root, "hypercalls", hypercalls_json(m));
 	json_object_set_new(root, "partitions", partitions_json(m));
+	json_object_set_new(root, "interrupts", interrupts_json(m));
 
 	/* Host-dependent fields live here and only here. */
 	json_t *host = json_object(), *hlps = json_array();
@@ -570,4 +688,5 @@ void machine_print_summary(struct machine *m, FILE *f, const struct machine_repo
 			(unsigned long long)s->halted_cycles);
 	}
 	print_hypercalls(m, f);
+	print_interrupts(m, f);
 }

@@ -39,6 +39,7 @@ struct kernel_state {
 	struct machine *m = nullptr;
 	struct cpu *running = nullptr;		// LP inside cpu_run
 	uint64_t khz = 1;
+	std::vector<sc_event *> lp_wake;	// per LP, created at elaboration
 };
 
 kernel_state K;
@@ -130,7 +131,11 @@ SC_MODULE(lp_thread)
 	sc_event wake;
 
 	SC_HAS_PROCESS(lp_thread);
-	lp_thread(sc_module_name n, struct cpu *c) : sc_module(n), cpu(c) { SC_THREAD(run); }
+	lp_thread(sc_module_name n, struct cpu *c) : sc_module(n), cpu(c)
+	{
+		K.lp_wake.push_back(&wake);
+		SC_THREAD(run);
+	}
 
 	void run()
 	{
@@ -178,7 +183,9 @@ SC_MODULE(lp_thread)
 				break;
 			} else {
 				// HLT or wait-for-SIPI: idle until an interrupt source
-				// wakes this LP (the interrupt controllers notify `wake`).
+				// wakes this LP (its LAPIC's kick notifies `wake`).
+				if (cpu_poll_wake(cpu) == CPU_RUNNING)
+					continue;
 				qk.sync();
 				wait(wake);
 				cpu_idle_until(cpu, sim_ps_to_cycles(sc_time_stamp().value(), K.khz));
@@ -190,6 +197,17 @@ SC_MODULE(lp_thread)
 };
 
 }	// namespace
+
+extern "C" void sc_kernel_wake(unsigned lp)
+{
+	if (lp >= K.lp_wake.size())
+		return;
+	// The sender may run ahead of SystemC time within its quantum: the
+	// LP wakes at the sender's time, not before it.
+	uint64_t now = now_ps(), global = sc_time_stamp().value();
+
+	K.lp_wake[lp]->notify(sc_time::from_value(now > global ? now - global : 0));
+}
 
 extern "C" struct sim_clock *sc_kernel_clock(void)
 {

@@ -55,7 +55,8 @@ static void test_leaf1(void)
 		       (EDX_FPU | EDX_TSC | EDX_MSR | EDX_PAE | EDX_CX8 | EDX_APIC | EDX_SSE2),
 	       "leaf 1 EDX 0x%08x has FPU TSC MSR PAE CX8 APIC SSE2", r.edx);
 	report(r.ecx & ECX_VMX, "leaf 1 ECX 0x%08x: VMX", r.ecx);
-	report(!(r.ecx & ECX_X2APIC), "leaf 1: no x2APIC");
+	report(r.ecx & ECX_X2APIC, "leaf 1: x2APIC");
+	report(r.ecx & (1u << 24), "leaf 1: TSC-deadline timer");
 	report(!(r.ecx & ECX_XSAVE), "leaf 1: no XSAVE");
 	report(!(r.ecx & ECX_HYPERVISOR), "leaf 1: hypervisor-present bit clear");
 	/* EBX[31:24] is the initial APIC ID: 0 on the BSP. */

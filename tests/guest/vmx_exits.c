@@ -1103,6 +1103,109 @@ static void test_intr_window(void)
 	       (unsigned long)g_c2);
 }
 
+/* ---- 10. external interrupts, NMIs and INIT from the LAPIC (SDM 25.6.1,
+ * 26.2, 28.2.2) ---- */
+
+/* The guest writes the LAPIC's ICR (the physical APIC page: no APIC
+ * virtualization) and crosses a block boundary, where hvsim recognises
+ * interrupts; then counts and VMCALLs.  An event that exits does so
+ * before the count. */
+asm(".pushsection .text\n"
+    ".globl gp_icr, gp_icr_after\n"
+    "gp_icr:\tmov $0xfee00310, %edx\n\tmovl $0, (%rdx)\n"
+    "\tmov $0xfee00300, %edx\n\tmovl %eax, (%rdx)\n\tjmp gp_icr_after\n"
+    "gp_icr_after:\tincq g_c1(%rip)\n\tvmcall\n"
+    ".popsection");
+extern void gp_icr(void), gp_icr_after(void);
+
+#define LAPIC_REG(off) (*(volatile uint32_t *)(0xFEE00000ul + (off)))
+#define ICR_SELF_FIXED(v) (0x40000u | (v))
+
+static volatile unsigned host_irq_count, host_irq_vec;
+
+static void host_irq(struct exc_regs *r)
+{
+	host_irq_count++;
+	host_irq_vec = (unsigned)r->vector;
+	LAPIC_REG(0xB0) = 0;
+}
+
+static bool lapic_bit(unsigned base, unsigned vec)
+{
+	return (LAPIC_REG(base + (vec / 32) * 0x10) >> (vec % 32)) & 1;
+}
+
+static int icr_run(uint32_t icr, uint32_t pin, uint32_t exit_set, uint32_t exit_clear, uint64_t rflags)
+{
+	guest_setup(gp_icr);
+	set_ctl(VMCS_PIN_BASED_CTLS, pin, (PIN_BASED_EXT_INTR_EXITING | PIN_BASED_NMI_EXITING) & ~pin);
+	set_ctl(VMCS_EXIT_CTLS, exit_set, exit_clear);
+	vmwrite(VMCS_GUEST_RFLAGS, rflags);
+	gr.rax = icr;
+	return enter();
+}
+
+static void test_external_interrupts(void)
+{
+	uint64_t info;
+	int r;
+
+	LAPIC_REG(0xF0) = 0x1ff;	/* software-enable the LAPIC */
+	irq_set_handler(0x50, host_irq);
+
+	/* External-interrupt exiting with acknowledge-on-exit: the exit
+	 * carries the vector, the LAPIC has moved it to the ISR. */
+	r = icr_run(ICR_SELF_FIXED(0x50), PIN_BASED_EXT_INTR_EXITING, VM_EXIT_ACK_INTR_ON_EXIT, 0, 0x2);
+	info = vmread(VMCS_EXIT_INTR_INFO);
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_EXTERNAL_INTERRUPT && g_c1 == 0,
+	       "self-IPI in the guest, IF = 0, external-interrupt exiting: exit reason %lu (want 1) before the "
+	       "next count (%lu)", (unsigned long)vmread(VMCS_EXIT_REASON), (unsigned long)g_c1);
+	report(info == (INTR_INFO_VALID | 0x50), "acknowledge on exit: interruption info 0x%lx (want 0x80000050)",
+	       (unsigned long)info);
+	report(lapic_bit(0x100, 0x50) && !lapic_bit(0x200, 0x50), "the LAPIC moved 0x50 from the IRR to the ISR");
+	report(vmread(VMCS_GUEST_RIP) == A(gp_icr_after) || vmread(VMCS_GUEST_RIP) == A(gp_icr_after) - 2,
+	       "guest RIP 0x%lx saved at an instruction boundary after the ICR write",
+	       (unsigned long)vmread(VMCS_GUEST_RIP));
+	LAPIC_REG(0xB0) = 0;
+
+	/* Without acknowledge-on-exit the interruption info is invalid and
+	 * the interrupt stays pending for the host (SDM 28.2.2). */
+	host_irq_count = 0;
+	r = icr_run(ICR_SELF_FIXED(0x50), PIN_BASED_EXT_INTR_EXITING, 0, VM_EXIT_ACK_INTR_ON_EXIT, 0x2);
+	info = vmread(VMCS_EXIT_INTR_INFO);
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_EXTERNAL_INTERRUPT && !(info & INTR_INFO_VALID),
+	       "no acknowledge on exit: reason %lu, interruption info 0x%lx not valid",
+	       (unsigned long)vmread(VMCS_EXIT_REASON), (unsigned long)info);
+	report(lapic_bit(0x200, 0x50) && host_irq_count == 0, "0x50 still pending in the IRR after the exit");
+	asm volatile("sti; nop; jmp 1f\n1: nop; cli" ::: "memory");
+	report(host_irq_count == 1 && host_irq_vec == 0x50, "the host takes it through its own IDT once IF = 1");
+
+	/* No external-interrupt exiting: the guest's IDT gets it when its
+	 * IF = 1 (SDM 26.2 does not intercept it). */
+	r = icr_run(ICR_SELF_FIXED(0x40), 0, 0, VM_EXIT_ACK_INTR_ON_EXIT, 0x202);
+	check_guest_event("external-interrupt exiting off, guest IF = 1: delivered to the guest", 0x40, 0,
+			  A(gp_icr_after));
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_VMCALL && g_c1 == 0,
+	       "... whose handler's VMCALL exits (reason %lu)", (unsigned long)vmread(VMCS_EXIT_REASON));
+	LAPIC_REG(0xB0) = 0;	/* the guest handler did not EOI */
+
+	/* NMI exiting: an NMI IPI to ourselves (destination APIC ID 0)
+	 * exits with vector 2, type NMI (SDM 28.2.2). */
+	r = icr_run(0x400, PIN_BASED_NMI_EXITING, 0, 0, 0x2);
+	info = vmread(VMCS_EXIT_INTR_INFO);
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_EXCEPTION_NMI &&
+		       (info & 0x80000fffu) == (INTR_INFO_VALID | INTR_TYPE_NMI << 8 | 2) && g_c1 == 0,
+	       "NMI in the guest with NMI exiting: reason %lu, interruption info 0x%lx (want 0x80000202)",
+	       (unsigned long)vmread(VMCS_EXIT_REASON), (unsigned long)info);
+
+	/* INIT always exits in non-root operation (SDM 25.2), and the
+	 * processor is not reset. */
+	r = icr_run(0x4500, 0, 0, 0, 0x2);
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_INIT_SIGNAL && g_c1 == 0,
+	       "INIT IPI to ourselves in the guest: exit reason %lu (want 3)", (unsigned long)vmread(VMCS_EXIT_REASON));
+	report(LAPIC_REG(0xF0) == 0x1ff, "... and the LAPIC was not reset (SVR 0x%x)", LAPIC_REG(0xF0));
+}
+
 /* ---- 9. controls the capability MSRs do not allow (SDM 27.2.1.1-3,
  * Vol. 3D A.3-A.5) ---- */
 
@@ -1350,6 +1453,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	test_instruction_exits();
 	test_intr_window();
 	test_nmi_window();
+	test_external_interrupts();
 	test_pause();
 	test_mid_block_exits();
 	test_exit_charging();

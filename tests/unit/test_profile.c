@@ -103,13 +103,13 @@ Test(profile, shipped_leaf1_is_sandybridge_without_unmodelled_features)
 	cr_assert_eq(r[0], 0x000206A7, "signature %#x", r[0]);
 	cr_assert_eq((r[1] >> 8) & 0xff, 8, "CLFLUSH line size field");
 	cr_assert_eq(r[1] >> 16, 0, "APIC id/count are filled by the CPU model");
-	/* Not modelled: x2APIC 21, TSC-deadline 24, XSAVE 26, OSXSAVE 27,
-	 * AVX 28, hypervisor 31. */
-	static const int absent[] = { 21, 24, 26, 27, 28, 31 };
+	/* Not modelled: XSAVE 26, OSXSAVE 27, AVX 28, hypervisor 31. */
+	static const int absent[] = { 26, 27, 28, 31 };
 	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
 		cr_assert_eq(r[2] & (1u << absent[i]), 0, "ECX bit %d set", absent[i]);
-	/* SSE3 0, VMX 5, SSSE3 9, CX16 13, SSE4.1 19, SSE4.2 20, POPCNT 23. */
-	static const int ecx_present[] = { 0, 5, 9, 13, 19, 20, 23 };
+	/* SSE3 0, VMX 5, SSSE3 9, CX16 13, SSE4.1 19, SSE4.2 20, x2APIC 21,
+	 * POPCNT 23, TSC-deadline 24 (sim/apic). */
+	static const int ecx_present[] = { 0, 5, 9, 13, 19, 20, 21, 23, 24 };
 	for (size_t i = 0; i < sizeof(ecx_present) / sizeof(ecx_present[0]); i++)
 		cr_assert_neq(r[2] & (1u << ecx_present[i]), 0, "ECX bit %d clear", ecx_present[i]);
 	/* FPU 0, TSC 4, MSR 5, PAE 6, CX8 8, APIC 9, SEP 11, MTRR 12, PGE 13,
@@ -353,6 +353,21 @@ Test(profile, frequency_khz_and_hex_numbers_are_accepted)
 	profile_free(p);
 }
 
+Test(profile, apic_timer_clock_defaults_to_100_mhz_and_can_be_given)
+{
+	struct cpu_profile *p = NULL;
+
+	cr_assert_eq(load_str("name: t\nfrequency_mhz: 1000\n" COSTS, &p), 0);
+	cr_assert_eq(p->apic_timer_khz, 100000);
+	profile_free(p);
+	cr_assert_eq(load_str("name: t\nfrequency_mhz: 1000\napic_timer_mhz: 133\n" COSTS, &p), 0);
+	cr_assert_eq(p->apic_timer_khz, 133000);
+	profile_free(p);
+	p = load_shipped();
+	cr_assert_eq(p->apic_timer_khz, 100000, "Sandy Bridge BCLK");
+	profile_free(p);
+}
+
 Test(profile, cost_class_names_are_the_yaml_keys)
 {
 	cr_assert_str_eq(cost_class_name(COST_ALU), "alu");
@@ -438,6 +453,11 @@ Test(profile, zero_or_doubled_frequency_is_rejected, .init = quiet_stderr)
 	assert_rejected("name: t\nfrequency_mhz: 0\n" COSTS);
 	assert_rejected("name: t\nfrequency_khz: 0\n" COSTS);
 	assert_rejected("name: t\nfrequency_mhz: 1\nfrequency_khz: 1000\n" COSTS);
+}
+
+Test(profile, zero_apic_timer_clock_is_rejected, .init = quiet_stderr)
+{
+	assert_rejected("name: t\nfrequency_mhz: 1\napic_timer_mhz: 0\n" COSTS);
 }
 
 Test(profile, duplicates_are_rejected, .init = quiet_stderr)

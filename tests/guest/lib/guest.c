@@ -121,7 +121,8 @@ struct desc_ptr {
 	uint64_t base;
 } __attribute__((packed));
 
-#define IDT_VECTORS 32
+#define IDT_VECTORS 256
+#define EXC_VECTORS 32
 #define GATE_INTERRUPT_64 0x8e	/* P = 1, DPL 0, type 0xE */
 #define TSS_AVAILABLE_64 0x89	/* P = 1, type 0x9 */
 
@@ -129,7 +130,9 @@ struct ex_entry {
 	uint64_t fault, fixup;
 };
 
-extern const uint64_t exc_stubs[IDT_VECTORS];
+extern const uint64_t exc_stubs[EXC_VECTORS];
+extern const uint8_t irq_stubs[];
+static irq_handler_fn *irq_handlers[IDT_VECTORS];
 extern const struct ex_entry __ex_table_start[], __ex_table_end[];
 
 static struct idt_gate guest_idt[IDT_VECTORS] __attribute__((aligned(16)));
@@ -140,7 +143,7 @@ struct exc_record exc_last = { .vector = EXC_NONE };
 /* Weak default: tests that want the 32-bit #DE probe define it as 1. */
 __attribute__((weak)) const uint8_t boot32_probe_exceptions = 0;
 
-static const char *const exc_names[IDT_VECTORS] = {
+static const char *const exc_names[EXC_VECTORS] = {
 	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
 	"#DF", "CSO", "#TS", "#NP", "#SS", "#GP", "#PF", "15",
 	"#MF", "#AC", "#MC", "#XM", "#VE", "#CP", "22", "23",
@@ -149,9 +152,20 @@ static const char *const exc_names[IDT_VECTORS] = {
 
 void exc_dispatch(struct exc_regs *r);
 
+void irq_set_handler(unsigned vector, irq_handler_fn *fn)
+{
+	if ((vector >= EXC_VECTORS && vector < IDT_VECTORS) || vector == NMI_VECTOR)
+		irq_handlers[vector] = fn;
+}
+
 void exc_dispatch(struct exc_regs *r)
 {
 	const struct ex_entry *e;
+
+	if (r->vector < IDT_VECTORS && irq_handlers[r->vector]) {
+		irq_handlers[r->vector](r);
+		return;
+	}
 
 	exc_last.vector = (int)r->vector;
 	exc_last.error_code = r->error_code;
@@ -172,7 +186,7 @@ void exc_dispatch(struct exc_regs *r)
 	}
 	printf("FAIL: unexpected exception %s (vector %lu) error 0x%lx at RIP 0x%lx "
 	       "(CS 0x%lx RFLAGS 0x%lx RSP 0x%lx CR2 0x%lx)\n",
-	       r->vector < IDT_VECTORS ? exc_names[r->vector] : "?", (unsigned long)r->vector,
+	       r->vector < EXC_VECTORS ? exc_names[r->vector] : "interrupt", (unsigned long)r->vector,
 	       (unsigned long)r->error_code, (unsigned long)r->rip, (unsigned long)r->cs,
 	       (unsigned long)r->rflags, (unsigned long)r->rsp, (unsigned long)read_cr2());
 	report_failed++;
@@ -182,7 +196,7 @@ void exc_dispatch(struct exc_regs *r)
 
 void exc_set_ist(unsigned vector, unsigned ist)
 {
-	if (vector < IDT_VECTORS && ist <= 1)
+	if (vector < EXC_VECTORS && ist <= 1)
 		guest_idt[vector].ist = (uint8_t)ist;
 }
 
@@ -206,7 +220,7 @@ static void guest_setup_idt(void)
 	struct desc_ptr idtr = { sizeof(guest_idt) - 1, (uintptr_t)guest_idt };
 
 	for (unsigned v = 0; v < IDT_VECTORS; v++) {
-		uint64_t a = exc_stubs[v];
+		uint64_t a = v < EXC_VECTORS ? exc_stubs[v] : (uintptr_t)irq_stubs + 16 * (v - EXC_VECTORS);
 
 		guest_idt[v] = (struct idt_gate){
 			.offset_lo = (uint16_t)a,

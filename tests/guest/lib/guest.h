@@ -93,6 +93,7 @@ __attribute__((noreturn, format(printf, 1, 2))) void guest_skip(const char *fmt,
 
 #define DE_VECTOR 0
 #define DB_VECTOR 1
+#define NMI_VECTOR 2
 #define BP_VECTOR 3
 #define UD_VECTOR 6
 #define DF_VECTOR 8
@@ -141,6 +142,12 @@ static inline void exc_reset(void)
 	".balign 8\n\t"						\
 	".quad " fault ", " fixup "\n\t"			\
 	".popsection\n\t"
+
+/* Interrupts (vectors 32-255, and NMI): `fn` runs for `vector` with the frame
+ * (error_code 0); returning IRETs.  A vector without a handler is an
+ * unexpected exception: a failure that ends the test. */
+typedef void irq_handler_fn(struct exc_regs *r);
+void irq_set_handler(unsigned vector, irq_handler_fn *fn);
 
 /* Route `vector` through IST stack `ist` (1, or 0 for none). */
 void exc_set_ist(unsigned vector, unsigned ist);

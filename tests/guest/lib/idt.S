@@ -93,6 +93,20 @@ exc_common:
 	iretq
 	.size exc_common, . - exc_common
 
+	/* Vectors 32-255: interrupts, never an error code.  One 16-byte
+	 * stub each, so vector v's is at irq_stubs + 16 * (v - 32). */
+	.balign 16
+	.globl irq_stubs
+irq_stubs:
+	irqvec = 32
+	.rept 224
+	.balign 16
+	pushq $0
+	pushq $irqvec
+	jmp exc_common
+	irqvec = irqvec + 1
+	.endr
+
 	.section .rodata
 	.balign 8
 	.globl exc_stubs
