@@ -611,14 +611,27 @@ static void timer_write_dcr(struct lapic *l, uint32_t v)
 
 static void timer_write_lvt(struct lapic *l, uint32_t v)
 {
-	unsigned old = timer_mode(l);
+	unsigned old = timer_mode(l), mode;
+	uint32_t cur = timer_current(l);
 
 	lvt_write(l, LAPIC_LVT_TIMER, v);
-	if (timer_mode(l) != old) {
-		/* SDM Vol. 3 10.5.4.1: changing the mode disarms the timer. */
+	mode = timer_mode(l);
+	if (mode == old)
+		return;
+	if (old == TIMER_TSC_DEADLINE || mode == TIMER_TSC_DEADLINE) {
+		/* SDM Vol. 3 10.5.4.1: a switch into or out of TSC-deadline
+		 * mode disarms the timer. */
 		timer_stop(l);
 		l->tsc_deadline = 0;
+		return;
 	}
+	/* One-shot <-> periodic: the count goes on from where it is, and
+	 * the new mode decides what happens at 0; a one-shot count that
+	 * already reached 0 stays there (as processors do, and as
+	 * kvm-unit-tests' apic test checks). */
+	timer_stop(l);
+	if (cur)
+		timer_start(l, cur);
 }
 
 uint64_t lapic_tsc_deadline(const struct lapic *l)

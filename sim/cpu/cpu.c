@@ -368,7 +368,7 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	struct cpu *c = user;
 	const struct block *b;
 
-	if (c->cycles >= c->until || c->stop_req || (c->irq_hint && intr_block_check(c)) ||
+	if (c->cycles >= c->until || c->stop_req || c->apic_remap || (c->irq_hint && intr_block_check(c)) ||
 	    (c->vmx.nonroot && vmx_block_check(c, addr))) {
 		stop_engine(c);
 		c->stop_addr = addr;
@@ -856,6 +856,13 @@ uint64_t cpu_engine_msr(struct cpu *c, uint32_t idx)
 	return m.value;
 }
 
+static uint64_t misc_enable(struct cpu *c)
+{
+	const struct profile_msr *pm = profile_find_msr(c->prof, MSR_IA32_MISC_ENABLE);
+
+	return pm ? c->msr[pm - c->prof->msrs] : 0;
+}
+
 /* Returns 0, or -1 for #GP. */
 int cpu_msr_read(struct cpu *c, uint32_t idx, uint64_t *v, uint64_t site)
 {
@@ -911,6 +918,9 @@ int cpu_msr_write(struct cpu *c, uint32_t idx, uint64_t v, uint64_t site)
 	} else if (idx == MSR_EFER) {
 		/* LME cannot change while paging is on (SDM Vol. 3 10.8.5). */
 		if (((v ^ cur) & EFER_LME) && (reg(c, UC_X86_REG_CR0) & CR0_PG))
+			return -1;
+		/* NXE is reserved while IA32_MISC_ENABLE.XD_DISABLE hides XD. */
+		if ((v & EFER_NXE) && (misc_enable(c) & MISC_ENABLE_XD_DISABLE))
 			return -1;
 	}
 	if (msr_in_engine(idx)) {
@@ -1022,6 +1032,54 @@ static int site_still_there(struct cpu *c, const struct site *s)
 	return 0;
 }
 
+/* MOV CR outside VMX non-root handling: CR8 is the LAPIC's TPR, and a
+ * write of a reserved bit, which Unicorn would take, raises #GP (SDM Vol.
+ * 3 2.5, Vol. 2B MOV CR): CR0 bits 63:32, PG without PE, NW without CD;
+ * CR4 bits of features the CPU lacks; CR3 bits above MAXPHYADDR in
+ * IA-32e mode.  Returns 1 if the instruction was carried out here. */
+static int mov_cr_site(struct cpu *c, uint64_t addr, unsigned size)
+{
+	static const int gprs[16] = { UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
+				      UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
+				      UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
+				      UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15 };
+	uint8_t b[16];
+	uint32_t err;
+	uint64_t fl, v;
+	unsigned i = 0, rex = 0, cr, gpr, modrm;
+	int write;
+
+	if (size > sizeof(b) || cpu_lin_access(c, addr, b, size, 2, &err, &fl))
+		return 0;
+	while (i < size && (b[i] == 0x66 || b[i] == 0xf0 || b[i] == 0xf2 || b[i] == 0xf3))
+		i++;
+	if (i < size && (b[i] & 0xf0) == 0x40 && cpu_ctx_code_bits(c->e->ctx) == 64)
+		rex = b[i++];
+	if (i + 2 >= size || b[i] != 0x0f || (b[i + 1] != 0x20 && b[i + 1] != 0x22))
+		return 0;
+	write = b[i + 1] == 0x22;
+	modrm = b[i + 2];
+	cr = ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0);
+	gpr = (modrm & 7) | (rex & 1 ? 8 : 0);
+	if (cpu_cpl(c))
+		return 0;	/* Unicorn raises the #GP itself */
+	if (cr == 8)
+		return intr_cr8(c, write, gprs[gpr], addr, size);
+	if (!write)
+		return 0;
+	v = reg(c, gprs[gpr]);
+	if (cpu_ctx_code_bits(c->e->ctx) != 64)
+		v = (uint32_t)v;
+	if ((cr == 0 && ((v >> 32) || ((v & CR0_PG) && !(v & CR0_PE)) ||
+			 ((v & CR0_NW) && !(v & CR0_CD)))) ||
+	    (cr == 4 && (v & ~c->cr4_valid)) ||
+	    (cr == 3 && (cpu_engine_msr(c, MSR_EFER) & EFER_LMA) && (v & ~(1ull << 63)) >> c->maxphyaddr)) {
+		cpu_raise_from_hook(c, VEC_GP, 0);
+		return 1;
+	}
+	return 0;
+}
+
 static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
 	struct cpu *c = user;
@@ -1124,7 +1182,7 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 			return;
 		}
 		if (s->kind == SITE_MOV_CR)
-			intr_cr8_site(c, addr, s->size);
+			mov_cr_site(c, addr, s->size);
 		return;
 	}
 	/* Writing RIP makes Unicorn skip the native instruction and continue
@@ -1143,7 +1201,15 @@ static int hook_cpuid(uc_engine *uc, void *user)
 	/* CPUID exits unconditionally in non-root operation (SDM 26.1.2). */
 	if (c->vmx.nonroot)
 		return vmx_intercept_cpuid(c);
+	/* IA32_MISC_ENABLE.LIMIT_CPUID: leaf 0 reports at most 2, and a
+	 * higher basic leaf answers as leaf 2 (SDM Vol. 4, MSR 1A0H). */
+	if ((misc_enable(c) & MISC_ENABLE_LIMIT_CPUID) && leaf > 2 && leaf < 0x80000000)
+		leaf = 2;
 	profile_cpuid(c->prof, leaf, sub, r);
+	if (leaf == 0 && (misc_enable(c) & MISC_ENABLE_LIMIT_CPUID) && r[0] > 2)
+		r[0] = 2;
+	if (leaf == 0x80000001 && (misc_enable(c) & MISC_ENABLE_XD_DISABLE))
+		r[3] &= ~(1u << 20);	/* XD */
 	if (leaf == 1) {
 		/* Initial APIC id and logical processor count (SDM Vol. 2A CPUID). */
 		r[1] = (r[1] & 0x0000ffff) | (c->index << 24) | ((c->nlps & 0xff) << 16);
@@ -1405,6 +1471,32 @@ struct cpu *cpu_new(const struct cpu_config *cfg)
 			}
 		}
 	}
+	{
+		/* CR4 bits the CPU has (SDM Vol. 3 2.5), from the profile's
+		 * CPUID, and MAXPHYADDR (CPUID 0x80000008 EAX[7:0]). */
+		uint32_t r1[4], r7[4], r8[4];
+
+		profile_cpuid(c->prof, 1, 0, r1);
+		profile_cpuid(c->prof, 7, 0, r7);
+		profile_cpuid(c->prof, 0x80000008, 0, r8);
+		c->maxphyaddr = (r8[0] & 0xff) ? r8[0] & 0xff : 36;
+		c->cr4_valid = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE |
+			       CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+		if (r1[2] & (1u << 5))
+			c->cr4_valid |= CR4_VMXE;
+		if (r1[2] & (1u << 6))
+			c->cr4_valid |= 1ull << 14;	/* SMXE */
+		if (r1[2] & (1u << 17))
+			c->cr4_valid |= 1ull << 17;	/* PCIDE */
+		if (r1[2] & (1u << 26))
+			c->cr4_valid |= 1ull << 18;	/* OSXSAVE */
+		if (r7[1] & (1u << 0))
+			c->cr4_valid |= 1ull << 16;	/* FSGSBASE */
+		if (r7[1] & (1u << 7))
+			c->cr4_valid |= 1ull << 20;	/* SMEP */
+		if (r7[1] & (1u << 20))
+			c->cr4_valid |= 1ull << 21;	/* SMAP */
+	}
 	if (vmx_init(c) || intr_init(c, cfg->lapic))
 		goto fail;
 	return c;
@@ -1612,6 +1704,8 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 		c->syscall_pending = 0;
 		if (rip != c->cont_addr)
 			c->cont_addr = 0;
+		if (c->apic_remap)
+			intr_remap(c);
 		if (intr_service(c))
 			continue;	/* delivered, exited or waiting for SIPI: look again */
 		if (c->debug > 1)

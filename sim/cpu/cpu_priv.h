@@ -13,6 +13,17 @@
 #include "vmcs.h"
 
 #define CR0_PE (1ull << 0)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+#define CR4_VME (1ull << 0)
+#define CR4_PVI (1ull << 1)
+#define CR4_DE (1ull << 3)
+#define CR4_MCE (1ull << 6)
+#define CR4_PGE (1ull << 7)
+#define CR4_PCE (1ull << 8)
+#define CR4_OSFXSR (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_VMXE (1ull << 13)
 #define CR0_WP (1ull << 16)
 #define CR0_PG (1ull << 31)
 #define CR4_TSD (1ull << 2)
@@ -42,6 +53,9 @@ enum {
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
 #define MSR_IA32_PAT 0x277
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MISC_ENABLE_LIMIT_CPUID (1ull << 22)
+#define MISC_ENABLE_XD_DISABLE (1ull << 34)
 #define MSR_EFER 0xc0000080
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082
@@ -213,8 +227,12 @@ struct cpu {
 	uint8_t sipi_vector;
 	int nmi_blocked;		/* root/legacy NMI blocking, until IRET */
 	uint64_t apic_page;		/* where the xAPIC page is mapped, ~0 = nowhere */
+	int apic_remap;			/* IA32_APIC_BASE moved it: remap (intr_remap) */
 	struct cpu_irq_flight flight[256];
 	struct cpu_irq_stats irq;
+
+	uint64_t cr4_valid;		/* CR4 bits the CPU has; the rest #GP */
+	unsigned maxphyaddr;
 
 	int64_t tsc_offset;		/* IA32_TSC = cycles + tsc_offset */
 	uint64_t *msr;			/* values of profile MSRs not held by Unicorn */
@@ -297,9 +315,10 @@ void intr_free(struct cpu *c);
 void intr_engine_opened(struct cpu *c, struct engine *e);
 int intr_block_check(struct cpu *c);
 int intr_service(struct cpu *c);
+void intr_remap(struct cpu *c);
 int intr_msr_read(struct cpu *c, uint32_t idx, uint64_t *v, int *gp);
 int intr_msr_write(struct cpu *c, uint32_t idx, uint64_t v, int *gp);
-int intr_cr8_site(struct cpu *c, uint64_t addr, unsigned size);
+int intr_cr8(struct cpu *c, int write, int ucr, uint64_t addr, unsigned size);
 /* VM entry injected external interrupt `vec` and delivered it; the
  * entry began at LP cycle `entry_begin`. */
 void intr_injected(struct cpu *c, unsigned vec, uint64_t entry_begin);

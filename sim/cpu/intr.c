@@ -75,7 +75,11 @@ static enum intr_action intr_what(struct cpu *c, int if_known, int *idle)
 	if (c->apic_ev & LAPIC_EV_NMI) {
 		if (guest_pin(c, PIN_BASED_NMI_EXITING))
 			return ACT_NMI;
-		if (c->vmx.nonroot ? !c->vmx.nmi_blocked : !c->nmi_blocked)
+		/* Blocking by MOV SS holds NMIs off for one instruction, and
+		 * so does blocking by STI on some processors (SDM Vol. 3
+		 * 6.8.3); hvsim's CPU is one of them (Unicorn keeps one flag
+		 * for both). */
+		if ((c->vmx.nonroot ? !c->vmx.nmi_blocked : !c->nmi_blocked) && !cpu_ctx_inhibited(c->e->ctx))
 			return ACT_NMI;
 	}
 	v = lapic_has_intr(c->lapic);
@@ -439,19 +443,30 @@ static void unmap_apic_page(struct cpu *c, struct engine *e)
 
 /* IA32_APIC_BASE moved the page or switched the xAPIC interface on or
  * off (SDM 10.4.5, 10.12.2: no MMIO interface in x2APIC mode). */
-static void apic_page_update(struct cpu *c)
+static uint64_t want_page(struct cpu *c)
 {
-	uint64_t want = lapic_xapic_mmio_enabled(c->lapic) ? lapic_mmio_base(c->lapic) : ~0ull;
+	return lapic_xapic_mmio_enabled(c->lapic) ? lapic_mmio_base(c->lapic) : ~0ull;
+}
+
+/* With the engine stopped.  Returns 1 if the mapping changed. */
+static int apic_page_update(struct cpu *c)
+{
+	uint64_t want = want_page(c);
 
 	if (want == c->apic_page)
-		return;
+		return 0;
 	for_each_engine(c, unmap_apic_page);
 	c->apic_page = want;
 	for_each_engine(c, map_apic_page);
-	/* Code cached from the old mapping must not survive. */
-	c->flush = 1;
-	c->flush_lo = 0;
-	c->flush_hi = ~0ull;
+	return 1;
+}
+
+/* Run loop: carry out an IA32_APIC_BASE change (intr_msr_write). */
+void intr_remap(struct cpu *c)
+{
+	c->apic_remap = 0;
+	if (apic_page_update(c))
+		uc_ctl_remove_cache(c->e->uc, 0, ~0ull);	/* code cached from the old mapping */
 }
 
 void intr_engine_opened(struct cpu *c, struct engine *e)
@@ -485,8 +500,12 @@ int intr_msr_write(struct cpu *c, uint32_t idx, uint64_t v, int *gp)
 	*gp = 0;
 	if (idx == MSR_IA32_APIC_BASE) {
 		*gp = lapic_write_base_msr(c->lapic, v) != 0;
-		if (!*gp)
-			apic_page_update(c);
+		/* Remapping engines from inside a hook pulls memory from under
+		 * the translation block that runs: the run loop does it. */
+		if (!*gp && want_page(c) != c->apic_page) {
+			c->apic_remap = 1;
+			stop_engine(c);
+		}
 	} else if (idx == MSR_IA32_TSC_DEADLINE) {
 		/* The deadline is in the LP's TSC (with IA32_TSC_ADJUST's
 		 * offset): the LAPIC counts from time 0 at the TSC rate. */
@@ -505,44 +524,14 @@ int intr_msr_write(struct cpu *c, uint32_t idx, uint64_t v, int *gp)
 	return 1;
 }
 
-/* MOV to or from CR8 at a site (SDM Vol. 3 10.8.6.1: CR8[3:0] is
- * TPR[7:4]; bits 63:4 are reserved, #GP if set).  Returns 1 if the
- * instruction was a CR8 access and was carried out. */
-int intr_cr8_site(struct cpu *c, uint64_t addr, unsigned size)
+/* MOV to or from CR8 (SDM Vol. 3 10.8.6.1: CR8[3:0] is TPR[7:4]; bits
+ * 63:4 are reserved, #GP if set).  `write`: MOV to CR8 from the GPR
+ * Unicorn calls `ucr`.  Returns 1 if carried out (or faulted). */
+int intr_cr8(struct cpu *c, int write, int ucr, uint64_t addr, unsigned size)
 {
-	uint8_t b[16];
-	uint32_t err;
-	uint64_t fl;
-	unsigned i = 0, rex = 0;
-	int ucr;
-
-	if (!c->lapic || size > sizeof(b) || cpu_lin_access(c, addr, b, size, 2, &err, &fl))
+	if (!c->lapic)
 		return 0;
-	while (i < size && (b[i] == 0x66 || b[i] == 0xf0 || b[i] == 0xf2 || b[i] == 0xf3))
-		i++;
-	if (i < size && (b[i] & 0xf0) == 0x40)
-		rex = b[i++];
-	if (i + 2 >= size || b[i] != 0x0f || (b[i + 1] != 0x20 && b[i + 1] != 0x22))
-		return 0;
-	unsigned modrm = b[i + 2];
-	unsigned cr = ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0);
-	unsigned gpr = (modrm & 7) | (rex & 1 ? 8 : 0);
-
-	if (cr != 8)
-		return 0;
-	/* Capstone's register numbering is not needed: GPRs 0-15 in
-	 * encoding order. */
-	static const int gprs[16] = { UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
-				      UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
-				      UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
-				      UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15 };
-
-	ucr = gprs[gpr];
-	if (cpu_cpl(c)) {
-		cpu_raise_from_hook(c, VEC_GP, 0);
-		return 1;
-	}
-	if (b[i + 1] == 0x20) {
+	if (!write) {
 		set_reg(c, ucr, lapic_tpr(c->lapic) >> 4);
 	} else {
 		uint64_t v = reg(c, ucr);
@@ -563,6 +552,5 @@ int intr_init(struct cpu *c, struct lapic *l)
 	c->apic_page = ~0ull;
 	if (l)
 		apic_page_update(c);
-	c->flush = 0;
 	return 0;
 }

@@ -366,7 +366,7 @@ int machine_new(const struct machine_opts *o, struct machine **out)
 	for (unsigned i = 0; i < m->nlps; i++) {
 		struct cpu_config cc = {
 			.index = i, .nlps = m->nlps, .profile = m->prof, .mem = m->mem, .bsp = i == 0,
-			.trace = m->trace, .lapic = getenv("NOLAPIC") ? NULL : m->lapics[i],
+			.trace = m->trace, .lapic = m->lapics[i],
 		};
 
 		m->lps[i] = cpu_new(&cc);

@@ -42,6 +42,11 @@ static uint32_t apic_r(unsigned off)
 	return *(volatile uint32_t *)(APIC_BASE + off);
 }
 
+static uint32_t apic_r_at(uint64_t base, unsigned off)
+{
+	return *(volatile uint32_t *)(base + off);
+}
+
 static void apic_w(unsigned off, uint32_t v)
 {
 	*(volatile uint32_t *)(APIC_BASE + off) = v;
@@ -103,10 +108,12 @@ static void on_irq_nesting(struct exc_regs *r)
 }
 
 static volatile unsigned nmi_count;
+static volatile uint64_t nmi_rip;
 
 static void on_nmi(struct exc_regs *r)
 {
 	nmi_count++;
+	nmi_rip = r->rip;
 }
 
 static void reset_log(void)
@@ -247,6 +254,17 @@ static void test_nmi(void)
 	apic_w(R_ICR_LO, ICR_DM_NMI);
 	asm volatile(BOUNDARY "nop" ::: "memory");
 	report(nmi_count == 1, "an NMI IPI to ourselves is taken with IF = 0 (%u)", nmi_count);
+
+	/* An NMI that arrives in STI's shadow waits one instruction, as
+	 * kvm-unit-tests' apic test (nmi-after-sti) demands. */
+	extern const char nmi_post_sti[];
+	asm volatile("movl $0x400, (%0)\n\t"
+		     "sti\n"
+		     "nmi_post_sti: nop\n\t"
+		     BOUNDARY "cli" : : "r"(APIC_BASE + R_ICR_LO) : "memory");
+	report(nmi_count == 2 && nmi_rip != (uint64_t)(uintptr_t)nmi_post_sti,
+	       "an NMI pending in STI's shadow is taken after the next instruction (RIP 0x%lx)",
+	       (unsigned long)nmi_rip);
 }
 
 /* ---- the timer ---- */
@@ -340,6 +358,19 @@ static void test_timer_deadline(void)
 	apic_w(R_LVT_TIMER, LVT_MASKED);
 }
 
+/* IA32_APIC_BASE moves the xAPIC page (SDM Vol. 3A 10.4.5). */
+static void test_relocation(void)
+{
+	const uint64_t moved = 0xFEB00000ul;
+
+	report(wrmsr_safe(MSR_APIC_BASE, moved | BASE_EN | BASE_BSP) == EXC_NONE, "IA32_APIC_BASE to 0xFEB00000");
+	report(*(volatile uint32_t *)(moved + R_VER) == apic_r_at(moved, R_VER) &&
+		       (apic_r_at(moved, R_VER) & 0xff) == 0x15, "the registers answer at the new base");
+	report(apic_r(R_VER) == 0xffffffffu, "the old page reads open bus (0x%x)", apic_r(R_VER));
+	wrmsr(MSR_APIC_BASE, APIC_BASE | BASE_EN | BASE_BSP);
+	report((apic_r(R_VER) & 0xff) == 0x15, "and back at 0xFEE00000");
+}
+
 /* ---- x2APIC (SDM Vol. 3A 10.12) ---- */
 
 static void test_x2apic(void)
@@ -398,5 +429,6 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	test_timer_oneshot();
 	test_timer_periodic();
 	test_timer_deadline();
+	test_relocation();
 	test_x2apic();
 }

@@ -126,9 +126,58 @@ static void test_tsc(void)
 	}
 }
 
+/* IA32_MISC_ENABLE (SDM Vol. 4, MSR 1A0H): the R/W bits take writes
+ * (kvm-unit-tests' msr test writes 0x400c51809); LIMIT_CPUID caps leaf 0
+ * at 2, XD_DISABLE hides XD from CPUID and makes EFER.NXE reserved. */
+static void test_misc_enable(void)
+{
+	uint64_t orig = rdmsr(0x1a0), v = 0;
+	uint32_t max0 = cpuid(0, 0).eax;
+	bool nx = cpuid(0x80000001, 0).edx & (1u << 20);
+
+	report(wrmsr_safe(0x1a0, 0x400c51809ull) == EXC_NONE && read_ok(0x1a0, &v) && v == 0x400c51809ull,
+	       "IA32_MISC_ENABLE takes 0x400c51809 (read back 0x%lx)", (unsigned long)v);
+	report(cpuid(0, 0).eax == 2 && max0 > 2, "LIMIT_CPUID: leaf 0 reports 2 (was 0x%x)", max0);
+	report(nx && !(cpuid(0x80000001, 0).edx & (1u << 20)), "XD_DISABLE hides CPUID.80000001H:EDX.XD");
+	report(wrmsr_safe(MSR_EFER, rdmsr(MSR_EFER) | (1ull << 11)) == GP_VECTOR, "... and EFER.NXE is reserved");
+	report(wrmsr_safe(0x1a0, orig | (1ull << 1)) == GP_VECTOR, "bit 1 is reserved: #GP");
+	wrmsr(0x1a0, orig);
+	report(cpuid(0, 0).eax == max0, "restored: leaf 0 reports 0x%x again", cpuid(0, 0).eax);
+}
+
+/* MOV to CR0/CR4/CR3 with a reserved bit raises #GP (SDM Vol. 2B MOV,
+ * Vol. 3A 2.5): Unicorn would take them. */
+static int write_cr_safe(int cr, uint64_t v)
+{
+	exc_reset();
+	if (cr == 0)
+		asm volatile("1: mov %0, %%cr0\n2:\n\t" EX_TABLE("1b", "2b") : : "r"(v) : "memory");
+	else if (cr == 3)
+		asm volatile("1: mov %0, %%cr3\n2:\n\t" EX_TABLE("1b", "2b") : : "r"(v) : "memory");
+	else
+		asm volatile("1: mov %0, %%cr4\n2:\n\t" EX_TABLE("1b", "2b") : : "r"(v) : "memory");
+	return exc_last.vector;
+}
+
+static void test_cr_reserved_bits(void)
+{
+	uint64_t cr0 = read_cr0(), cr4 = read_cr4(), cr3 = read_cr3();
+
+	report(write_cr_safe(0, cr0 | (1ull << 32)) == GP_VECTOR, "CR0 bit 32: #GP");
+	report(write_cr_safe(0, cr0 | (1ull << 29)) == GP_VECTOR, "CR0.NW without CD: #GP");
+	report(write_cr_safe(4, cr4 | (1ull << 18)) == GP_VECTOR, "CR4.OSXSAVE without XSAVE: #GP");
+	report(write_cr_safe(4, cr4 | (1ull << 12)) == GP_VECTOR, "CR4 bit 12 (LA57, not enumerated): #GP");
+	report(write_cr_safe(3, cr3 | (1ull << 40)) == GP_VECTOR, "CR3 bit 40 above MAXPHYADDR: #GP");
+	report(read_cr0() == cr0 && read_cr4() == cr4 && read_cr3() == cr3, "nothing changed");
+	report(write_cr_safe(4, cr4 | (1ull << 7)) == EXC_NONE, "CR4.PGE is writable");
+	write_cr4(cr4);
+}
+
 void test_main(uint32_t magic, struct multiboot_info *info)
 {
 	test_gp_cases();
+	test_misc_enable();
+	test_cr_reserved_bits();
 	test_reset_values();
 	test_round_trips();
 	test_segment_bases();

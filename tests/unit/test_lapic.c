@@ -814,14 +814,49 @@ Test(lapic, masked_timer_counts_but_does_not_interrupt)
 	cr_assert_eq(kicks, 0);
 }
 
-Test(lapic, mode_change_disarms_the_timer)
+Test(lapic, switch_to_tsc_deadline_disarms_the_timer)
 {
 	timer_setup(0x41, 0xB, 100);
 	sim_clock_simple_advance(clk, 10 * BUS_PS);
-	wr(LAPIC_REG_LVT_TIMER, 0x20041);
+	wr(LAPIC_REG_LVT_TIMER, 0x40041);
 	cr_assert_eq(rd(LAPIC_REG_TIMER_CUR), 0);
 	sim_clock_simple_advance(clk, 1000 * BUS_PS);
 	cr_assert_eq(bit(LAPIC_REG_IRR, 0x41), 0);
+}
+
+Test(lapic, oneshot_to_periodic_keeps_counting_and_then_reloads)
+{
+	timer_setup(0x41, 0xB, 100);
+	sim_clock_simple_advance(clk, 30 * BUS_PS);
+	wr(LAPIC_REG_LVT_TIMER, 0x20041);	/* periodic */
+	cr_assert_eq(rd(LAPIC_REG_TIMER_CUR), 70, "not reset to the initial count");
+	sim_clock_simple_advance(clk, 100 * BUS_PS);
+	cr_assert_eq(bit(LAPIC_REG_IRR, 0x41), 1, "fires when the old count runs out");
+	cr_assert_eq(rd(LAPIC_REG_TIMER_CUR), 100, "and reloads: periodic now");
+	sim_clock_simple_advance(clk, 150 * BUS_PS);
+	cr_assert_eq(rd(LAPIC_REG_TIMER_CUR), 50);
+}
+
+Test(lapic, periodic_to_oneshot_counts_down_once)
+{
+	timer_setup(0x20041, 0xB, 100);
+	sim_clock_simple_advance(clk, 40 * BUS_PS);
+	wr(LAPIC_REG_LVT_TIMER, 0x41);	/* one-shot */
+	cr_assert_eq(rd(LAPIC_REG_TIMER_CUR), 60);
+	sim_clock_simple_advance(clk, 100 * BUS_PS);
+	cr_assert_eq(rd(LAPIC_REG_TIMER_CUR), 0);
+	sim_clock_simple_advance(clk, 400 * BUS_PS);
+	cr_assert_eq(rd(LAPIC_REG_TIMER_CUR), 0, "no reload");
+}
+
+Test(lapic, expired_oneshot_stays_at_zero_when_made_periodic)
+{
+	timer_setup(0x41, 0xB, 100);
+	sim_clock_simple_advance(clk, 200 * BUS_PS);
+	cr_assert_eq(rd(LAPIC_REG_TIMER_CUR), 0);
+	wr(LAPIC_REG_LVT_TIMER, 0x20041);
+	sim_clock_simple_advance(clk, 400 * BUS_PS);
+	cr_assert_eq(rd(LAPIC_REG_TIMER_CUR), 0);
 }
 
 Test(lapic, tsc_deadline_fires_when_the_tsc_reaches_it)
