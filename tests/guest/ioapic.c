@@ -374,6 +374,25 @@ static void test_level_broadcast(void)
 	rte_set(PIN_LEVEL, RTE_MASKED);
 }
 
+/* A masked level pin whose input is asserted sends when it is unmasked:
+ * masking holds a level off, it does not drop it (sim/apic/ioapic.c). */
+static void test_level_masked(void)
+{
+	reset_log();
+	handler_eoi = false;
+	rte_set(PIN_LEVEL, RTE_MASKED | level_rte(VEC_LEVEL));
+	irqtest_line(PIN_LEVEL, 1);
+	report(!remote_irr(PIN_LEVEL) && !apic_bit(R_IRR, VEC_LEVEL), "masked level pin asserted: nothing sent");
+	rte_set(PIN_LEVEL, level_rte(VEC_LEVEL));
+	report(remote_irr(PIN_LEVEL) && apic_bit(R_IRR, VEC_LEVEL), "unmasked: sent, remote IRR set");
+	intr_window();
+	irqtest_line(PIN_LEVEL, 0);
+	apic_w(R_EOI, 0);
+	report(log_n == 1 && !remote_irr(PIN_LEVEL), "delivered once, idle after the EOI (%u)", log_n);
+	handler_eoi = true;
+	rte_set(PIN_LEVEL, RTE_MASKED);
+}
+
 /* SVR bit 12 suppresses the LAPIC's EOI broadcast (SDM Vol. 3A 10.8.5);
  * software then EOIs the IO-APIC itself through its EOI register. */
 static void test_level_directed(void)
@@ -564,6 +583,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	test_edge_lowest();
 	test_edge_masked();
 	test_level_broadcast();
+	test_level_masked();
 	test_level_directed();
 	test_active_low();
 	test_ap();
