@@ -17,8 +17,11 @@
  * - active-low inputs, edge and level;
  * - latency: the interrupt is taken at the first block boundary after the
  *   OUT that raises the line, within a bounded number of TSC cycles;
- * - with --lps 2 or more, delivery to an AP by physical destination and
- *   by lowest priority (the BSP's TPR raised). */
+ * - a level message lost to a software-disabled LAPIC, and the recovery
+ *   by switching the entry to edge and back;
+ * - with --lps 2 or more, delivery to an AP by physical destination, by
+ *   lowest priority (the BSP's TPR raised) and on a level pin that the
+ *   AP EOIs through its x2APIC EOI MSR. */
 #include "intc.h"
 
 #define PIN_EDGE 16	/* irqtest lines 16-23: no ISA device shares them */
@@ -262,6 +265,26 @@ static void test_latency(void)
 	       (unsigned long)(log_tsc[0] - t0), c.cost[COST_IO] + c.cost[COST_INT], (unsigned long)bound);
 }
 
+/* RDTSC, then raise `pin` with an OUT that ends its block; returns the
+ * TSC. */
+static uint64_t raise_line_timed(unsigned pin)
+{
+	uint32_t lo, hi;
+
+	asm volatile("rdtsc\n\t"
+		     "mov %%eax, %[lo]\n\t"
+		     "mov %%edx, %[hi]\n\t"
+		     "mov %[port], %%edx\n\t"
+		     "mov $1, %%al\n\t"
+		     "outb %%al, %%dx\n\t"
+		     "jmp 1f\n"
+		     "1:\n\t"
+		     : [lo] "=&r"(lo), [hi] "=&r"(hi)
+		     : [port] "r"(IRQTEST_PORT + pin)
+		     : "rax", "rdx", "memory");
+	return (uint64_t)hi << 32 | lo;
+}
+
 /* Logical destinations (SDM Vol. 3A 10.6.2.2): flat (DFR 0xF...) matches
  * any common bit of LDR[31:24]; cluster (DFR 0x0...) matches the cluster
  * in bits 7:4 and any common member bit in 3:0.  Returns how many
@@ -393,6 +416,38 @@ static void test_level_masked(void)
 	rte_set(PIN_LEVEL, RTE_MASKED);
 }
 
+/* A software-disabled LAPIC takes no fixed interrupt (SDM Vol. 3A
+ * 10.4.7.2), but the IO-APIC has sent its level message and remote IRR
+ * stays set.  Switching the entry to edge and back clears it
+ * (sim/apic/ioapic.c; Linux recovers a stuck pin this way), and the
+ * still-asserted level then sends again. */
+static void test_level_lost(void)
+{
+	bool stuck, nothing, cleared, resent;
+
+	reset_log();
+	handler_eoi = false;
+	apic_w(R_SVR, 0xFF);	/* software disabled */
+	rte_set(PIN_LEVEL, level_rte(VEC_LEVEL));
+	irqtest_line(PIN_LEVEL, 1);
+	stuck = remote_irr(PIN_LEVEL);
+	nothing = !apic_bit(R_IRR, VEC_LEVEL);
+	apic_w(R_SVR, SVR_ENABLE | 0xFF);
+	rte_set(PIN_LEVEL, RTE_MASKED | edge_rte(VEC_LEVEL, bsp_id));
+	cleared = !remote_irr(PIN_LEVEL);
+	rte_set(PIN_LEVEL, level_rte(VEC_LEVEL));
+	resent = remote_irr(PIN_LEVEL) && apic_bit(R_IRR, VEC_LEVEL);
+	intr_window();
+	irqtest_line(PIN_LEVEL, 0);
+	apic_w(R_EOI, 0);
+	report(stuck && nothing, "software-disabled LAPIC: the message is lost, remote IRR stays set");
+	report(cleared, "switching the entry to edge clears remote IRR");
+	report(resent, "back to level with the line high: sent again");
+	report(log_n == 1 && !remote_irr(PIN_LEVEL), "delivered once, idle after the EOI (%u)", log_n);
+	handler_eoi = true;
+	rte_set(PIN_LEVEL, RTE_MASKED);
+}
+
 /* SVR bit 12 suppresses the LAPIC's EOI broadcast (SDM Vol. 3A 10.8.5);
  * software then EOIs the IO-APIC itself through its EOI register. */
 static void test_level_directed(void)
@@ -474,11 +529,13 @@ static void test_active_low(void)
 struct ap_data {
 	volatile uint32_t started;
 	volatile uint32_t irqs;		/* VEC_AP interrupts the AP took */
+	volatile uint64_t tsc;		/* the AP's TSC in its last handler */
 };
 
 /* Real-mode trampoline (CS = 0x0800): x2APIC mode (its EOI is an MSR,
  * reachable from real mode), SVR enabled, then HLT with IF = 1; the
- * handler counts and EOIs. */
+ * handler counts, lowers PIN_AP (so a level pin is serviced) and EOIs. */
+_Static_assert(PIN_AP == 0x15, "the AP's handler lowers irqtest line 0x15");
 extern const uint8_t ioa_tramp_start[], ioa_tramp_handler[], ioa_tramp_end[];
 asm(".pushsection .text\n"
     ".code16\n"
@@ -504,7 +561,13 @@ asm(".pushsection .text\n"
     "	pushl %eax\n"
     "	pushl %ecx\n"
     "	pushl %edx\n"
+    "	rdtsc\n"
+    "	movl %eax, 0x9008\n"
+    "	movl %edx, 0x900c\n"
     "	lock incl 0x9004\n"
+    "	movw $0x2015, %dx\n"			/* irqtest line 21 (PIN_AP) low */
+    "	xorb %al, %al\n"
+    "	outb %al, %dx\n"
     "	movl $0x80b, %ecx\n"
     "	xorl %eax, %eax\n"
     "	xorl %edx, %edx\n"
@@ -516,6 +579,14 @@ asm(".pushsection .text\n"
     "ioa_tramp_end:\n"
     ".code64\n"
     ".popsection\n");
+
+static void spin_tsc(uint64_t cycles)
+{
+	uint64_t t0 = rdtsc();
+
+	while (rdtsc() - t0 < cycles)
+		cpu_pause();
+}
 
 static bool wait_for(volatile uint32_t *v, uint32_t want, uint64_t cycles)
 {
@@ -530,7 +601,10 @@ static void test_ap(void)
 {
 	struct ap_data *d = (struct ap_data *)DATA_PA;
 	unsigned n = fwcfg_present() ? fwcfg_read_u16(FW_CFG_NB_CPUS) : 1;
+	struct guest_costs c = guest_load_costs();
 	volatile uint16_t *ivt;
+	uint64_t t0, bound;
+	bool ok;
 
 	if (n < 2) {
 		report_skip("delivery to an AP: run with --lps 2");
@@ -550,9 +624,18 @@ static void test_ap(void)
 
 	reset_log();
 	rte_set(PIN_AP, edge_rte(VEC_AP, 1));
-	irqtest_line(PIN_AP, 1);
+	t0 = raise_line_timed(PIN_AP);
 	irqtest_line(PIN_AP, 0);
-	report(wait_for(&d->irqs, 1, 5000000), "physical destination 1: the AP took it (%u)", d->irqs);
+	ok = wait_for(&d->irqs, 1, 5000000);
+	report(ok, "physical destination 1: the AP took it (%u)", d->irqs);
+	/* The halted AP wakes at the sender's time (sim/systemc), here the
+	 * end of the block holding the OUT; its handler's RDTSC follows the
+	 * delivery and three pushes. */
+	if (c.valid) {
+		bound = c.cost[COST_TSC] + c.cost[COST_IO] + c.cost[COST_BRANCH] + c.cost[COST_INT] + STUB_ALLOWANCE;
+		report(d->tsc - t0 <= bound, "BSP's OUT to the AP's handler: %lu TSC cycles (at most %lu)",
+		       (unsigned long)(d->tsc - t0), (unsigned long)bound);
+	}
 	report(log_n == 0 && !apic_bit(R_IRR, VEC_AP), "the BSP did not");
 
 	/* Lowest priority between the BSP at TPR 0xF0 and the AP at 0. */
@@ -560,9 +643,20 @@ static void test_ap(void)
 	rte_set(PIN_AP, RTE_DM_LOWEST | RTE_LOGICAL | edge_rte(VEC_AP, 0xFF));
 	irqtest_line(PIN_AP, 1);
 	irqtest_line(PIN_AP, 0);
-	report(wait_for(&d->irqs, 2, 5000000), "lowest priority: the AP (PPR 0) took it (%u)", d->irqs);
+	ok = wait_for(&d->irqs, 2, 5000000);
+	report(ok, "lowest priority: the AP (PPR 0) took it (%u)", d->irqs);
 	report(!apic_bit(R_IRR, VEC_AP), "the BSP (TPR 0xF0) did not");
 	apic_w(R_TPR, 0);
+
+	/* Level: the AP's handler lowers the line and EOIs through its
+	 * x2APIC EOI MSR; the broadcast clears remote IRR. */
+	rte_set(PIN_AP, RTE_LEVEL | edge_rte(VEC_AP, 1));
+	irqtest_line(PIN_AP, 1);
+	ok = wait_for(&d->irqs, 3, 5000000);
+	report(ok, "level pin to the AP: taken (%u)", d->irqs);
+	spin_tsc(100000);
+	report(d->irqs == 3 && !remote_irr(PIN_AP) && inb(IRQTEST_PORT + PIN_AP) == 0,
+	       "its x2APIC EOI cleared remote IRR: once, line low, idle (%u)", d->irqs);
 	rte_set(PIN_AP, RTE_MASKED);
 }
 
@@ -584,6 +678,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	test_edge_masked();
 	test_level_broadcast();
 	test_level_masked();
+	test_level_lost();
 	test_level_directed();
 	test_active_low();
 	test_ap();
