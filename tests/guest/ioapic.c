@@ -628,9 +628,9 @@ static void test_ap(void)
 	irqtest_line(PIN_AP, 0);
 	ok = wait_for(&d->irqs, 1, 5000000);
 	report(ok, "physical destination 1: the AP took it (%u)", d->irqs);
-	/* The halted AP wakes at the sender's time (sim/systemc), here the
-	 * end of the block holding the OUT; its handler's RDTSC follows the
-	 * delivery and three pushes. */
+	/* The halted AP wakes at the sender's time (sim/systemc): the OUT's
+	 * own time, as RDTSC would read it there; its handler's RDTSC
+	 * follows the delivery and three pushes. */
 	if (c.valid) {
 		bound = c.cost[COST_TSC] + c.cost[COST_IO] + c.cost[COST_BRANCH] + c.cost[COST_INT] + STUB_ALLOWANCE;
 		report(d->tsc - t0 <= bound, "BSP's OUT to the AP's handler: %lu TSC cycles (at most %lu)",
