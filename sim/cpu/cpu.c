@@ -403,6 +403,7 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	}
 	if (b->flags & COST_BLOCK_SETS_IF)
 		c->if_clear = 0;
+	c->io_at_valid = 0;
 	c->cur = *b;
 	c->block_start = c->cycles;
 	c->cycles += b->cycles;
@@ -1167,7 +1168,16 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 			c->irq_hint = 1;
 		}
 		return;
-	case SITE_IO:
+	case SITE_IO: {
+		/* The block was charged whole at its start; the port access
+		 * acts at this instruction's time, the time RDTSC would read
+		 * here (hook_in, hook_out). */
+		const struct cost_site *cs = cur_site(c, addr);
+
+		c->io_at = cs ? c->block_start + cs->prefix_cycles : c->cycles;
+		c->io_at_valid = 1;
+		return;
+	}
 	case SITE_CPUID:
 	case SITE_PAUSE:
 	case SITE_CALL_FAR:
@@ -1290,24 +1300,51 @@ static void syscall_complete(struct cpu *c)
 	set_reg(c, UC_X86_REG_RIP, cpu_engine_msr(c, MSR_LSTAR));
 }
 
+/* A device sees the simulated time of the IN/OUT itself, not of the end
+ * of its block (which hook_block charged in advance): the LP's clock is
+ * wound back to the instruction for the access and forward again after
+ * it.  Returns the cycles to restore. */
+static uint64_t io_time_enter(struct cpu *c)
+{
+	uint64_t end = c->cycles;
+
+	if (c->io_at_valid && c->io_at < end)
+		c->cycles = c->io_at;
+	return end;
+}
+
+static void io_time_leave(struct cpu *c, uint64_t end)
+{
+	if (c->cycles < end)
+		c->cycles = end;
+}
+
 static uint32_t hook_in(uc_engine *uc, uint32_t port, int size, void *user)
 {
 	struct cpu *c = user;
+	uint64_t end;
+	uint32_t v;
 
 	if (c->vmx.nonroot && vmx_intercept_io(c, 1, (uint16_t)port, (unsigned)size))
 		return 0;
 	c->st.io_accesses++;
-	return memmap_port_in(c->mem, (uint16_t)port, (unsigned)size);
+	end = io_time_enter(c);
+	v = (uint32_t)memmap_port_in(c->mem, (uint16_t)port, (unsigned)size);
+	io_time_leave(c, end);
+	return v;
 }
 
 static void hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void *user)
 {
 	struct cpu *c = user;
+	uint64_t end;
 
 	if (c->vmx.nonroot && vmx_intercept_io(c, 0, (uint16_t)port, (unsigned)size))
 		return;
 	c->st.io_accesses++;
+	end = io_time_enter(c);
 	memmap_port_out(c->mem, (uint16_t)port, value, (unsigned)size);
+	io_time_leave(c, end);
 	if (c->stop_req)
 		stop_engine(c);
 }

@@ -217,6 +217,8 @@ struct cpu {
 	uint32_t raise_err;
 	int syscall_pending;		/* a SYSCALL to carry out (syscall_complete) */
 	uint64_t syscall_rip;		/* its address */
+	int io_at_valid;		/* io_at holds the time of this block's current IN/OUT */
+	uint64_t io_at;			/* cycles at that instruction: what the device sees */
 
 
 	/* interrupts (intr.c) */
