@@ -694,6 +694,10 @@
 #define EXIT_QUAL_IO_PORT_SHIFT		16		/* bits 31:16: port number */
 #define EXIT_QUAL_IO_PORT_MASK		(0xffffull << 16)
 
+/* The virtual-APIC page (SDM 29.1.1): VTPR, the virtual TPR, at 80H. */
+#define VAPIC_TPR_OFFSET		0x80
+#define MSR_X2APIC_TPR			0x808	/* TPR in x2APIC mode (SDM 10.12.1.2) */
+
 /* APIC-access. */
 #define EXIT_QUAL_APIC_OFFSET_MASK	0xfffull	/* bits 11:0: offset on the APIC page */
 #define EXIT_QUAL_APIC_TYPE_SHIFT	12		/* bits 15:12: access type */

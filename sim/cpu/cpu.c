@@ -1091,8 +1091,10 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	if (!s || !site_still_there(c, s))
 		return;
 	if (c->vmx.nonroot && vmx_intercept_site(c, s->kind, addr, s->size)) {
+		/* A fault-like exit replaces the instruction; after a
+		 * trap-like one it has completed. */
 		if (c->vmx.p.exit)
-			cpu_charge_to_site(c, addr, 0);	/* the exit replaces it */
+			cpu_charge_to_site(c, addr, c->vmx.p.trap);
 		return;
 	}
 	switch (s->kind) {
@@ -1188,7 +1190,7 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		 * except CR8, which is the LAPIC's TPR. */
 		if (c->vmx.on && vmx_cr_site(c, s->kind, addr, s->size)) {
 			if (c->vmx.p.exit)
-				cpu_charge_to_site(c, addr, 0);
+				cpu_charge_to_site(c, addr, c->vmx.p.trap);
 			return;
 		}
 		if (s->kind == SITE_MOV_CR)

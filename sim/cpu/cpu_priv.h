@@ -102,6 +102,7 @@ struct engine {
 	uint64_t tlb_eptp;		/* EPTP and VPID its TLB entries were made under */
 	uint16_t tlb_vpid;
 	int tlb_valid;
+	uint64_t tlb_apic;		/* ... and APIC-access page (vmx.c x->apic_access) */
 };
 
 #define VMX_GUEST_ENGINES 8		/* non-root engines kept per LP */
@@ -124,6 +125,8 @@ struct vmx_pending {
 	uint32_t pf_err;
 	int ept_fail;			/* TLB fill found an EPT violation/misconfig */
 	int fetch;			/* ... for an instruction fetch */
+	int apic;			/* TLB fill reached the APIC-access page */
+	int trap;			/* a trap-like exit: the instruction completed */
 };
 
 /* What the hypervisor's markers said (marks.c). */
@@ -147,6 +150,7 @@ struct vmx {
 	uint8_t launched;		/* its launch state */
 	uint32_t revision;		/* VMCS revision identifier */
 	unsigned maxphyaddr;
+	uint64_t apic_access;		/* APIC-access page in effect, ~0 = not virtualised */
 	uint64_t cap[18];		/* IA32_VMX_BASIC .. IA32_VMX_VMFUNC as reported */
 	uint32_t costs[16];		/* profile vmx costs (enum vmx_cost) */
 	struct engine guests[VMX_GUEST_ENGINES];

@@ -10,6 +10,9 @@
  * fill stops the engine with a precise RIP (measured with Unicorn 2.1.1),
  * so page faults and EPT violations are exact.
  *
+ * APIC virtualization (SDM 29): the TPR shadow with MOV CR8, the
+ * APIC-access page and the x2APIC TPR MSR (the end of this file).
+ *
  * What is not modelled is not offered: its allowed-1 bit is 0 in the
  * capability MSRs (vmx_init), so a VM entry that asks for it fails the
  * control checks exactly as on a processor without it. */
@@ -52,8 +55,9 @@
 		   CPU_BASED_CR3_STORE_EXITING | CPU_BASED_CR8_LOAD_EXITING | CPU_BASED_CR8_STORE_EXITING | \
 		   CPU_BASED_NMI_WINDOW_EXITING | CPU_BASED_MOV_DR_EXITING | CPU_BASED_UNCOND_IO_EXITING | \
 		   CPU_BASED_USE_IO_BITMAPS | CPU_BASED_USE_MSR_BITMAPS | CPU_BASED_MONITOR_EXITING | \
-		   CPU_BASED_PAUSE_EXITING | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)
-#define PROC2_IMPL (SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_RDTSCP | SECONDARY_ENABLE_VPID)
+		   CPU_BASED_PAUSE_EXITING | CPU_BASED_TPR_SHADOW | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)
+#define PROC2_IMPL (SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_RDTSCP | SECONDARY_ENABLE_VPID | \
+		    SECONDARY_VIRTUALIZE_APIC_ACCESSES | SECONDARY_VIRTUALIZE_X2APIC)
 #define EXIT_IMPL (EXIT_DEFAULT1 | VM_EXIT_SAVE_DEBUG_CONTROLS | VM_EXIT_HOST_ADDR_SPACE_SIZE | \
 		   VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT_SAVE_PAT | VM_EXIT_LOAD_PAT | VM_EXIT_SAVE_EFER | \
 		   VM_EXIT_LOAD_EFER | VM_EXIT_SAVE_PREEMPTION_TIMER)
@@ -146,6 +150,17 @@ static int phys_w(struct cpu *c, uint64_t pa, const void *b, size_t n)
 	return memmap_write_phys(c->mem, pa, b, n);
 }
 
+/* VTPR, the 32 bits at offset 80H of the virtual-APIC page (SDM 29.1.1);
+ * an address outside memory reads as 0. */
+static uint32_t vtpr_read(struct cpu *c)
+{
+	uint32_t v = 0;
+
+	if (phys_r(c, vget(c, VMCS_VIRTUAL_APIC_PAGE_ADDR) + VAPIC_TPR_OFFSET, &v, 4))
+		v = 0;
+	return v;
+}
+
 /* Write the cached VMCS back to its region (VMCLEAR, VMPTRLD of another). */
 static void vmcs_flush(struct cpu *c)
 {
@@ -234,6 +249,7 @@ int vmx_init(struct cpu *c)
 
 	x->current = VMCS_NONE;
 	x->preempt_deadline = -1;
+	x->apic_access = ~0ull;
 	vmx_trace = getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "vmx");
 	profile_cpuid(c->prof, 1, 0, r);
 	x->supported = (r[2] >> 5) & 1;
@@ -348,6 +364,10 @@ static int field_supported(struct cpu *c, const struct vmcs_field *f)
 		return !!(p2 & SECONDARY_ENABLE_VPID);
 	case VMCS_FEAT_PREEMPTION_TIMER:
 		return !!(pin & PIN_BASED_PREEMPTION_TIMER);
+	case VMCS_FEAT_TPR_SHADOW:
+		return !!(proc & CPU_BASED_TPR_SHADOW);
+	case VMCS_FEAT_APIC_ACCESS:
+		return !!(p2 & SECONDARY_VIRTUALIZE_APIC_ACCESSES);
 	case VMCS_FEAT_PAT:
 		return !!((ex & (VM_EXIT_SAVE_PAT | VM_EXIT_LOAD_PAT)) || (en & VM_ENTRY_LOAD_PAT));
 	case VMCS_FEAT_EFER:
@@ -598,6 +618,12 @@ static int mem_rw(struct cpu *c, uint64_t lin, void *b, size_t n, int write)
 
 static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len);
 static void exit_now(struct cpu *c);
+static int tpr_entry_exit(struct cpu *c);
+static int apic_page_hit(struct cpu *c, uint64_t lin, uint64_t hpa, unsigned eacc);
+static int apic_access(struct cpu *c);
+static void vtpr_store(struct cpu *c, uint64_t v, unsigned n);
+static int tpr_virtualize(struct cpu *c, uint64_t next);
+static int x2apic_tpr(struct cpu *c, unsigned kind, uint64_t addr, unsigned size);
 
 static void advance(struct cpu *c, uint64_t rip, unsigned len)
 {
@@ -986,10 +1012,27 @@ static int check_controls(struct cpu *c)
 	      "27.2.1.1 I/O-bitmap addresses");
 	CHECK(!(proc & CPU_BASED_USE_MSR_BITMAPS) || aligned_pa(c, vget(c, VMCS_MSR_BITMAP), 4096),
 	      "27.2.1.1 MSR-bitmap address");
+	if (proc & CPU_BASED_TPR_SHADOW) {
+		uint64_t thr = vget(c, VMCS_TPR_THRESHOLD);
+
+		CHECK(aligned_pa(c, vget(c, VMCS_VIRTUAL_APIC_PAGE_ADDR), 4096), "27.2.1.1 virtual-APIC address");
+		/* Virtual-interrupt delivery is not offered: these two apply. */
+		CHECK(!(thr >> 4), "27.2.1.1 TPR threshold bits 31:4");
+		CHECK((p2 & SECONDARY_VIRTUALIZE_APIC_ACCESSES) || (thr & 0xf) <= ((vtpr_read(c) >> 4) & 0xf),
+		      "27.2.1.1 TPR threshold above VTPR[7:4] without virtualize APIC accesses");
+	} else {
+		CHECK(!(p2 & (SECONDARY_VIRTUALIZE_X2APIC | SECONDARY_APIC_REGISTER_VIRT |
+			      SECONDARY_VIRTUAL_INTR_DELIVERY)),
+		      "27.2.1.1 x2APIC, APIC-register and interrupt virtualization require use TPR shadow");
+	}
 	CHECK((pin & PIN_BASED_NMI_EXITING) || !(pin & PIN_BASED_VIRTUAL_NMIS),
 	      "27.2.1.1 virtual NMIs require NMI exiting");
 	CHECK((pin & PIN_BASED_VIRTUAL_NMIS) || !(proc & CPU_BASED_NMI_WINDOW_EXITING),
 	      "27.2.1.1 NMI-window exiting requires virtual NMIs");
+	CHECK(!(p2 & SECONDARY_VIRTUALIZE_X2APIC) || !(p2 & SECONDARY_VIRTUALIZE_APIC_ACCESSES),
+	      "27.2.1.1 virtualize x2APIC mode excludes virtualize APIC accesses");
+	CHECK(!(p2 & SECONDARY_VIRTUALIZE_APIC_ACCESSES) || aligned_pa(c, vget(c, VMCS_APIC_ACCESS_ADDR), 4096),
+	      "27.2.1.1 APIC-access address");
 	CHECK(!(p2 & SECONDARY_ENABLE_VPID) || vget(c, VMCS_VPID) != 0, "27.2.1.1 VPID must not be 0");
 	if (p2 & SECONDARY_ENABLE_EPT) {
 		struct ept_caps k;
@@ -1413,9 +1456,13 @@ static int load_guest(struct cpu *c, struct engine *g)
 	/* EPT and VPID decide whether this engine's cached translations may
 	 * survive (SDM 29.4.3.1): without VPID every entry drops them. */
 	keep = g->tlb_valid && vpid && g->tlb_vpid == vpid && g->tlb_eptp == eptp;
+	/* The APIC-access page is never in the TLB (tlb_fill refuses it):
+	 * a translation of it made without that must go. */
+	keep = keep && g->tlb_apic == c->vmx.apic_access;
 	g->tlb_valid = 1;
 	g->tlb_vpid = vpid;
 	g->tlb_eptp = eptp;
+	g->tlb_apic = c->vmx.apic_access;
 	if (keep ? cpu_ctx_write_keep_tlb(g->ctx, &s) : cpu_ctx_write(g->ctx, &s))
 		return -1;
 	c->vmx.nmi_blocked = !!(vget(c, VMCS_GUEST_INTERRUPTIBILITY) & GUEST_INTR_STATE_NMI);
@@ -1802,6 +1849,7 @@ static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 		entry_fail(c, EXIT_REASON_INVALID_GUEST_STATE, qual, rip);
 		return;
 	}
+	x->apic_access = (proc2(c) & SECONDARY_VIRTUALIZE_APIC_ACCESSES) ? vget(c, VMCS_APIC_ACCESS_ADDR) : ~0ull;
 	g = guest_engine(c);
 	if (!g) {
 		cpu_shutdown(c, "host: cannot create an engine for VMX non-root operation");
@@ -1843,6 +1891,10 @@ static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 			(unsigned long long)c->cycles);
 	inject(c);
 	if (x->p.exit) {
+		exit_now(c);
+		return;
+	}
+	if (tpr_entry_exit(c)) {
 		exit_now(c);
 		return;
 	}
@@ -1981,6 +2033,10 @@ static int xlat(struct cpu *c, uint64_t lin, unsigned pwacc, unsigned eacc, uint
 		if (!gpa_to_hpa(&t, res.gpa, eacc, 0, hpa)) {
 			c->vmx.ept_perms = t.ept ? t.er.perms : 7;
 			c->vmx.ept_dirty = !t.ept || !(t.eptp & EPTP_AD) || (eacc & EPT_ACCESS_WRITE);
+			/* After the page walk and EPT, which come first
+			 * (SDM 29.4.1), the APIC-access page. */
+			if ((*hpa >> 12) == (c->vmx.apic_access >> 12))
+				return apic_page_hit(c, lin, *hpa, eacc);
 			return 0;
 		}
 	}
@@ -2015,11 +2071,13 @@ int vmx_translate(struct cpu *c, uint64_t lin, int write, uint64_t *pa, uint32_t
 	r = xlat(c, lin, write == 1 ? PW_WRITE : write == 2 ? PW_FETCH : 0,
 		 write == 1 ? EPT_ACCESS_WRITE : write == 2 ? EPT_ACCESS_FETCH : EPT_ACCESS_READ, pa, &perms, &dirty, err);
 	if (r == -EAGAIN) {
-		/* A host-side access (event delivery, operand fetch) hit EPT:
-		 * the exit is taken by the run loop. */
+		/* A host-side access (event delivery, operand fetch) hit EPT
+		 * or the APIC-access page at its exact address: the exit is
+		 * taken by the run loop. */
 		c->vmx.p.exit = 1;
 		c->vmx.p.rip = reg(c, UC_X86_REG_RIP);
 		c->vmx.p.ept_fail = 0;
+		c->vmx.p.apic = 0;
 	}
 	return r;
 }
@@ -2478,6 +2536,8 @@ int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned siz
 			return 0;	/* #GP has priority (SDM 26.1.1) */
 		if (msr_exits(c, (uint32_t)reg(c, UC_X86_REG_RCX), kind == SITE_WRMSR))
 			reason = kind == SITE_WRMSR ? EXIT_REASON_MSR_WRITE : EXIT_REASON_MSR_READ;
+		else if ((uint32_t)reg(c, UC_X86_REG_RCX) == MSR_X2APIC_TPR && (proc2(c) & SECONDARY_VIRTUALIZE_X2APIC))
+			return x2apic_tpr(c, kind, addr, size);
 		break;
 	case SITE_RDTSC:
 		if (pc & CPU_BASED_RDTSC_EXITING)
@@ -2601,6 +2661,8 @@ int vmx_run_pending(struct cpu *c, uc_err e)
 
 	if (!x->nonroot)
 		return 0;
+	if (e == UC_ERR_EXCEPTION && x->p.apic)
+		return apic_access(c);
 	if (e == UC_ERR_EXCEPTION && x->p.ept_fail) {
 		/* A refused TLB fill: RIP is the access's instruction. */
 		uint64_t lin = access_addr(c, x->p.gla, x->p.fetch);
@@ -2706,9 +2768,23 @@ int vmx_intercept_nested(struct cpu *c, unsigned vec, int kind, int push_err, ui
 
 void vmx_exit_vectoring(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t errc)
 {
+	/* An access to the APIC-access page by the delivery itself (SDM
+	 * 28.2.1, Table 28-6: access type 3). */
+	if (c->vmx.p.reason == EXIT_REASON_APIC_ACCESS)
+		c->vmx.p.qual = (c->vmx.p.qual & EXIT_QUAL_APIC_OFFSET_MASK) |
+				(uint64_t)EXIT_QUAL_APIC_LINEAR_EVENT << EXIT_QUAL_APIC_TYPE_SHIFT;
+	/* A software interrupt or exception the guest executed: its type
+	 * (INT3 and INTO are software exceptions) and, for its exit, the
+	 * instruction's length and address (SDM 28.2.4, 28.2.5); RIP is
+	 * past it here.  An injected event keeps what inject() set. */
 	if (!c->vmx.injecting) {
-		c->vmx.vectoring = vectoring_info(vec, kind, push_err);
-		c->vmx.vectoring_err = push_err ? errc : 0;
+		unsigned len = delivery_vectoring(c, vec, kind, push_err, errc, c->vmx.p.rip);
+
+		if (len) {
+			c->vmx.p.rip -= len;
+			c->vmx.p.len = len;
+			c->vmx.p.has_len = 1;
+		}
 	}
 	exit_now(c);
 }
@@ -2868,7 +2944,13 @@ static int mov_cr(struct cpu *c, const cs_insn *in, uint64_t rip, uint64_t addr)
 		case 3:
 			return (pc & CPU_BASED_CR3_STORE_EXITING) ? cr_exit(c, rip, in->size, qual) : 0;
 		default:
-			return (pc & CPU_BASED_CR8_STORE_EXITING) ? cr_exit(c, rip, in->size, qual) : 0;
+			if (pc & CPU_BASED_CR8_STORE_EXITING)
+				return cr_exit(c, rip, in->size, qual);
+			if (!(pc & CPU_BASED_TPR_SHADOW))
+				return 0;	/* the LAPIC's TPR (intr.c) */
+			/* SDM 29.3: VTPR[7:4] into bits 3:0, the rest cleared. */
+			set_reg(c, ucr, (vtpr_read(c) >> 4) & 0xf);
+			return cr_done(c, addr, in->size);
 		}
 	}
 	v = reg(c, ucr) & (bytes == 8 ? ~0ull : 0xffffffffull);
@@ -2896,7 +2978,21 @@ static int mov_cr(struct cpu *c, const cs_insn *in, uint64_t rip, uint64_t addr)
 				return 0;
 		return cr_exit(c, rip, in->size, qual);
 	default:
-		return (pc & CPU_BASED_CR8_LOAD_EXITING) ? cr_exit(c, rip, in->size, qual) : 0;
+		if (pc & CPU_BASED_CR8_LOAD_EXITING)
+			return cr_exit(c, rip, in->size, qual);
+		if (!(pc & CPU_BASED_TPR_SHADOW))
+			return 0;	/* the LAPIC's TPR (intr.c) */
+		if (v >> 4) {
+			cpu_raise_from_hook(c, VEC_GP, 0);	/* reserved bits, as natively */
+			return 1;
+		}
+		/* SDM 29.3: bits 3:0 into VTPR[7:4], the rest of VTPR
+		 * cleared; then TPR virtualization. */
+		vtpr_store(c, (uint32_t)v << 4, 4);
+		cr_done(c, addr, in->size);
+		if (tpr_virtualize(c, rip + in->size))
+			stop_engine(c);
+		return 1;
 	}
 }
 
@@ -3024,4 +3120,208 @@ int vmx_cr_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned size)
 	}
 	cs_free(in, 1);
 	return r;
+}
+
+/* ---- APIC virtualization (SDM Vol. 3C ch. 29 "APIC Virtualization and
+ * Virtual Interrupts") ---------------------------------------------------
+ *
+ * Without APIC-register virtualization, virtual-interrupt delivery and
+ * posted interrupts (not offered): VTPR on the virtual-APIC page, which
+ * MOV CR8 (29.3), the TPR on the APIC-access page (29.4) and the x2APIC
+ * TPR MSR (29.5) read and write; TPR virtualization with its
+ * TPR-below-threshold exits (29.1.2, 27.7.7); APIC-access exits for
+ * every other linear access to the APIC-access page (29.4, 28.2.1).
+ *
+ * A guest that does not use these controls pays nothing: the APIC-access
+ * page is looked for only when a TLB fill has translated an address
+ * (xlat), and it is never given to the TLB, so every access to it comes
+ * back to tlb_fill, which stops the engine at the instruction. */
+
+/* Store the low `n` bytes of `v` at VTPR. */
+static void vtpr_store(struct cpu *c, uint64_t v, unsigned n)
+{
+	phys_w(c, vget(c, VMCS_VIRTUAL_APIC_PAGE_ADDR) + VAPIC_TPR_OFFSET, &v, n);
+}
+
+/* Is VTPR[7:4] below TPR threshold[3:0]? */
+static int vtpr_below_threshold(struct cpu *c)
+{
+	return ((vtpr_read(c) >> 4) & 0xf) < (vget(c, VMCS_TPR_THRESHOLD) & 0xf);
+}
+
+/* TPR virtualization without virtual-interrupt delivery (SDM 29.1.2),
+ * after an instruction wrote VTPR: a trap-like TPR-below-threshold exit
+ * when VTPR[7:4] is below the threshold; `next` is the RIP after the
+ * instruction.  Returns 1 if the exit is pending. */
+static int tpr_virtualize(struct cpu *c, uint64_t next)
+{
+	if (!vtpr_below_threshold(c))
+		return 0;
+	set_pending_exit(c, EXIT_REASON_TPR_BELOW_THRESHOLD, 0, next, 0, 0);
+	c->vmx.p.trap = 1;
+	return 1;
+}
+
+/* SDM 27.7.7 "VM Exits Induced by the TPR Threshold": with "use TPR
+ * shadow" and "virtualize APIC accesses", right after VM entry (after
+ * any injection, before anything else) when VTPR[7:4] is below the
+ * threshold; it wakes a guest entered in HLT.  (Without "virtualize APIC
+ * accesses" the entry checks rule that case out.) */
+static int tpr_entry_exit(struct cpu *c)
+{
+	if (!(procctl(c) & CPU_BASED_TPR_SHADOW) || c->vmx.apic_access == ~0ull || !vtpr_below_threshold(c))
+		return 0;
+	c->vmx.guest_halted = 0;
+	set_pending_exit(c, EXIT_REASON_TPR_BELOW_THRESHOLD, 0, reg(c, UC_X86_REG_RIP), 0, 0);
+	return 1;
+}
+
+/* RDMSR and WRMSR of the x2APIC TPR that the MSR bitmap lets through,
+ * under "virtualize x2APIC mode" (SDM 29.5): bytes 87H:80H of the
+ * virtual-APIC page, whatever the LAPIC's mode.  A WRMSR that sets bits
+ * 63:8 raises #GP(0); one that completes is followed by TPR
+ * virtualization. */
+static int x2apic_tpr(struct cpu *c, unsigned kind, uint64_t addr, unsigned size)
+{
+	uint64_t v = 0, next = reg(c, UC_X86_REG_RIP) + size;
+
+	if (kind == SITE_RDMSR) {
+		if (phys_r(c, vget(c, VMCS_VIRTUAL_APIC_PAGE_ADDR) + VAPIC_TPR_OFFSET, &v, 8))
+			v = 0;
+		set_reg(c, UC_X86_REG_RAX, (uint32_t)v);
+		set_reg(c, UC_X86_REG_RDX, v >> 32);
+		cpu_continue_after_site(c, addr, size);
+		return 1;
+	}
+	v = (uint32_t)reg(c, UC_X86_REG_RAX) | reg(c, UC_X86_REG_RDX) << 32;
+	if (v >> 8) {
+		cpu_raise_from_hook(c, VEC_GP, 0);
+		return 1;
+	}
+	vtpr_store(c, v, 8);
+	cpu_continue_after_site(c, addr, size);
+	if (tpr_virtualize(c, next))
+		stop_engine(c);
+	return 1;
+}
+
+/* The translation of `lin` for EPT access `eacc` reached the
+ * APIC-access page.  The access type is provisional and the offset is
+ * exact only for host-side accesses (vmx_translate): the run loop
+ * decides once it has the instruction (apic_access). */
+static int apic_page_hit(struct cpu *c, uint64_t lin, uint64_t hpa, unsigned eacc)
+{
+	struct vmx_pending *p = &c->vmx.p;
+	unsigned type = (eacc & EPT_ACCESS_FETCH) ? EXIT_QUAL_APIC_LINEAR_FETCH :
+			(eacc & EPT_ACCESS_WRITE) ? EXIT_QUAL_APIC_LINEAR_WRITE : EXIT_QUAL_APIC_LINEAR_READ;
+
+	p->apic = 1;
+	p->reason = EXIT_REASON_APIC_ACCESS;
+	p->qual = (hpa & EXIT_QUAL_APIC_OFFSET_MASK) | (uint64_t)type << EXIT_QUAL_APIC_TYPE_SHIFT;
+	p->gla = lin;
+	return -EAGAIN;
+}
+
+/* Unicorn register of an 8-bit Capstone register, or -1. */
+static int byte_reg(unsigned r)
+{
+	static const struct { unsigned cs; int uc; } t[] = {
+		{ X86_REG_AL, UC_X86_REG_AL }, { X86_REG_CL, UC_X86_REG_CL }, { X86_REG_DL, UC_X86_REG_DL },
+		{ X86_REG_BL, UC_X86_REG_BL }, { X86_REG_AH, UC_X86_REG_AH }, { X86_REG_CH, UC_X86_REG_CH },
+		{ X86_REG_DH, UC_X86_REG_DH }, { X86_REG_BH, UC_X86_REG_BH }, { X86_REG_SPL, UC_X86_REG_SPL },
+		{ X86_REG_BPL, UC_X86_REG_BPL }, { X86_REG_SIL, UC_X86_REG_SIL }, { X86_REG_DIL, UC_X86_REG_DIL },
+		{ X86_REG_R8B, UC_X86_REG_R8B }, { X86_REG_R9B, UC_X86_REG_R9B }, { X86_REG_R10B, UC_X86_REG_R10B },
+		{ X86_REG_R11B, UC_X86_REG_R11B }, { X86_REG_R12B, UC_X86_REG_R12B }, { X86_REG_R13B, UC_X86_REG_R13B },
+		{ X86_REG_R14B, UC_X86_REG_R14B }, { X86_REG_R15B, UC_X86_REG_R15B },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].cs == r)
+			return t[i].uc;
+	return -1;
+}
+
+/* A VTPR access by MOV (SDM 29.4.2, 29.4.3): a load reads the virtual-APIC
+ * page; a store writes it, then APIC-write emulation clears VTPR's bytes
+ * 3:1 and performs TPR virtualization (29.4.3.2).  Other instructions
+ * return 0 and exit as APIC accesses (docs/vmx.md "Known gaps"). */
+static int vtpr_mov(struct cpu *c, const cs_insn *in, const cs_x86_op *mo, uint64_t rip)
+{
+	const cs_x86 *x = &in->detail->x86;
+	int load = mo == &x->operands[1];
+	const cs_x86_op *o = &x->operands[load ? 0 : 1];
+	unsigned n = mo->size;
+	uint64_t v = 0, mask = n >= 8 ? ~0ull : (1ull << (8 * n)) - 1;
+	int ucr = -1;
+
+	if (in->id != X86_INS_MOV || x->op_count != 2 || (!load && mo != &x->operands[0]))
+		return 0;
+	if (o->type == X86_OP_REG && (n == 1 ? (ucr = byte_reg(o->reg)) : cpu_cs_gpr(o->reg, &ucr)) < 0)
+		return 0;
+	if (load) {
+		if (o->type != X86_OP_REG)
+			return 0;
+		v = vtpr_read(c) & mask;
+		if (n == 1)
+			set_reg(c, ucr, v);
+		else
+			gpr_write(c, ucr, n, v);
+		set_reg(c, UC_X86_REG_RIP, rip + in->size);
+		return 1;
+	}
+	if (o->type == X86_OP_IMM)
+		v = (uint64_t)o->imm;
+	else if (o->type == X86_OP_REG)
+		v = reg(c, ucr);
+	else
+		return 0;
+	vtpr_store(c, v & mask & 0xff, 4);
+	set_reg(c, UC_X86_REG_RIP, rip + in->size);
+	if (tpr_virtualize(c, rip + in->size))
+		exit_now(c);
+	return 1;
+}
+
+/* The run loop, after tlb_fill refused the APIC-access page: RIP is the
+ * accessing instruction, which has done nothing.  A VTPR access (a data
+ * access of at most 32 bits at offset 80H, "use TPR shadow" on) is
+ * carried out; anything else is an APIC-access exit, fault-like, with
+ * the offset and the access type, write as a page fault's W/R bit would
+ * say (SDM 28.2.1, Table 28-6). */
+static int apic_access(struct cpu *c)
+{
+	struct vmx *x = V(c);
+	uint64_t rip = reg(c, UC_X86_REG_RIP), page = x->p.gla, lin;
+	unsigned type = x->p.fetch ? EXIT_QUAL_APIC_LINEAR_FETCH : (unsigned)(x->p.qual >> EXIT_QUAL_APIC_TYPE_SHIFT) & 0xf;
+	unsigned len = 0, bits = cpu_ctx_code_bits(c->e->ctx);
+	cs_insn *in;
+
+	x->p.apic = 0;
+	x->p.pf = 0;
+	lin = access_addr(c, page, x->p.fetch);
+	if (!x->p.fetch && (in = disasm_at(c, rip, cpu_rip_linear(c, rip)))) {
+		const cs_x86_op *mo = NULL;
+
+		len = in->size;
+		for (int i = 0; i < in->detail->x86.op_count && !mo; i++) {
+			const cs_x86_op *o = &in->detail->x86.operands[i];
+			uint64_t ea;
+			int b, ix, sg;
+
+			if (o->type == X86_OP_MEM && !op_lin(c, in, o, rip, bits, &ea, &b, &ix, &sg) && ea == lin)
+				mo = o;
+		}
+		if (mo)
+			type = (mo->access & CS_AC_WRITE) ? EXIT_QUAL_APIC_LINEAR_WRITE : EXIT_QUAL_APIC_LINEAR_READ;
+		if (mo && (lin & 0xfff) == VAPIC_TPR_OFFSET && mo->size <= 4 && (procctl(c) & CPU_BASED_TPR_SHADOW) &&
+		    vtpr_mov(c, in, mo, rip)) {
+			cs_free(in, 1);
+			return 1;
+		}
+		cs_free(in, 1);
+	}
+	set_pending_exit(c, EXIT_REASON_APIC_ACCESS, (lin & EXIT_QUAL_APIC_OFFSET_MASK) |
+			 (uint64_t)type << EXIT_QUAL_APIC_TYPE_SHIFT, rip, len, 0);
+	exit_now(c);
+	return 1;
 }
