@@ -136,7 +136,9 @@ static void handle_exit(struct hv_vp *vp)
 	case EXIT_REASON_INTERRUPT_WINDOW:
 		break;	/* the guest can take the pending SynIC interrupt: hv_run injects it */
 	case EXIT_REASON_PREEMPTION_TIMER:
-		vp->yield = 1;	/* the slice is over */
+		/* The slice is over, or a synthetic timer is due (hv_run). */
+		if (rdtsc() >= vp->slice_end)
+			vp->yield = 1;
 		break;
 	case EXIT_REASON_VMCLEAR:
 	case EXIT_REASON_VMLAUNCH:
@@ -198,6 +200,9 @@ void hv_run(unsigned lp)
 	unsigned rate = rdmsr(MSR_IA32_VMX_MISC) & 0x1f;
 
 	for (;;) {
+		/* Synthetic timers due on this LP fire (and may wake VPs);
+		 * `stop` is when the next one is due (stimer.c). */
+		uint64_t stop = hv_stimer_run(lp), limit = ~0ull;
 		int r;
 
 		/* The VP keeps the LP until its slice ends or it yields;
@@ -211,6 +216,13 @@ void hv_run(unsigned lp)
 		}
 		if (vp)
 			vp->yield = 0;
+		if (!vp && stop != ~0ull) {
+			/* Idle until the next synthetic timer is due: with no
+			 * interrupt to wake the LP, in root mode by the TSC. */
+			while (rdtsc() < stop)
+				cpu_pause();
+			continue;
+		}
 		if (!vp) {
 			rt_printf("hv: LP%u: no VP can run; halting\n", lp);
 			for (;;)
@@ -223,13 +235,20 @@ void hv_run(unsigned lp)
 			}
 			loaded = vp->vmcs;
 		}
-		/* The rest of the slice when another VP could use the LP
-		 * (SDM 26.5.1: the timer counts TSC >> rate). */
-		if (next_vp(lp, vp) != vp) {
-			uint64_t now = rdtsc(), left = vp->slice_end > now ? vp->slice_end - now : 0;
+		/* The VMX-preemption timer ends the entry at the end of the
+		 * slice when another VP could use the LP, and when the next
+		 * synthetic timer on the LP is due (SDM 26.5.1: it counts
+		 * TSC >> rate; rounded up, so never early). */
+		if (next_vp(lp, vp) != vp)
+			limit = vp->slice_end;
+		if (stop < limit)
+			limit = stop;
+		if (limit != ~0ull) {
+			uint64_t now = rdtsc(), left = limit > now ? limit - now : 0;
 
+			left = (left + (1ull << rate) - 1) >> rate;
 			vmwrite(VMCS_PIN_BASED_CTLS, vmread(VMCS_PIN_BASED_CTLS) | PIN_BASED_PREEMPTION_TIMER);
-			vmwrite(VMCS_PREEMPTION_TIMER_VALUE, left >> rate);
+			vmwrite(VMCS_PREEMPTION_TIMER_VALUE, left > 0xffffffffull ? 0xffffffffull : left);
 		} else {
 			vmwrite(VMCS_PIN_BASED_CTLS, vmread(VMCS_PIN_BASED_CTLS) & ~(uint64_t)PIN_BASED_PREEMPTION_TIMER);
 		}

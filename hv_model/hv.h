@@ -192,6 +192,27 @@ struct hv_synic {
 	struct hv_synic_queued q[HV_SYNIC_QUEUE];
 };
 
+/* ---- synthetic time (stimer.c) ----
+ * TLFS "Timers": the partition reference counter, the reference TSC
+ * page, and four synthetic timers per VP. */
+/* The synthetic-time privileges every partition gets (TLFS "Partition
+ * Privilege Flags": AccessPartitionReferenceCounter,
+ * AccessSyntheticTimerRegs, AccessPartitionReferenceTsc). */
+#define HV_PRIVILEGES_TIME \
+	(HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_SYNTIMER_AVAILABLE | HV_MSR_REFERENCE_TSC_AVAILABLE)
+
+struct hv_stimer {
+	uint64_t config;	/* HV_X64_MSR_STIMERn_CONFIG */
+	uint64_t count;		/* HV_X64_MSR_STIMERn_COUNT */
+	uint64_t due;		/* next expiration, reference time; while armed */
+	uint64_t due_tsc;	/* the first TSC at which the reference time reaches due */
+	uint64_t undelivered;	/* expiration time of a message not posted yet (0 = none) */
+	uint8_t armed;		/* counting towards due */
+	uint8_t msg_wait;	/* its message waits in the SynIC queue for the slot */
+	uint8_t reserved[6];
+	uint64_t expirations, missed;	/* counters, for the record */
+};
+
 struct hv_vp {
 	struct hv_partition *part;
 	unsigned index;
@@ -210,6 +231,7 @@ struct hv_vp {
 	 * MSR-store area (16 bytes an entry, SDM 25.7.2). */
 	uint8_t msr_area[HV_VP_MSRS * 16] __attribute__((aligned(16)));
 	struct hv_synic synic;
+	struct hv_stimer stimer[HV_SYNIC_STIMER_COUNT];
 };
 
 /* I/O-port intercepts a parent installed for its child (HvCallInstallIntercept). */
@@ -244,6 +266,9 @@ struct hv_partition {
 	unsigned nio_intercepts;
 	struct hv_io_intercept io_intercepts[HV_MAX_IO_INTERCEPTS];
 	uint64_t intercepts_posted;	/* intercept messages sent to the parent */
+	uint64_t time_base;		/* TSC at creation: reference time 0 (stimer.c) */
+	int64_t tsc_offset;		/* the reference TSC page's TscOffset */
+	uint64_t reference_tsc_msr;	/* HV_X64_MSR_REFERENCE_TSC */
 };
 
 struct hv_partition *hv_partition_new(bool root);
@@ -295,6 +320,29 @@ int hv_synic_signal_event(struct hv_vp *vp, unsigned sint, unsigned flag);
  * pending SynIC vector if the guest can take an interrupt, else ask for
  * an interrupt-window exit (SDM 26.7.5). */
 void hv_synic_inject(struct hv_vp *vp);
+
+/* Make `vector` pending for `vp` (injected by hv_synic_inject); a halted
+ * VP wakes. */
+void hv_synic_pend_vector(struct hv_vp *vp, unsigned vector);
+
+/* Synthetic time (stimer.c).  hv_time_init once at boot with the TSC
+ * rate; hv_time_start when a partition is created (reference time 0). */
+void hv_time_init(uint64_t tsc_khz);
+void hv_time_start(struct hv_partition *p);
+/* The partition's reference time (100 ns units) at TSC `tsc`. */
+uint64_t hv_ref_time(const struct hv_partition *p, uint64_t tsc);
+/* TIME_REF_COUNT, REFERENCE_TSC and the STIMER MSRs: 0 done, -1 #GP,
+ * 1 not one of them. */
+int hv_stimer_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v);
+int hv_stimer_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v);
+void hv_stimer_reset(struct hv_vp *vp);
+/* Act on every expiry due on LP `lp` (all its VPs, running or not);
+ * returns the TSC of the next one (~0 if none is armed).  hv_run calls
+ * it before every VM entry and bounds the entry with it. */
+uint64_t hv_stimer_run(unsigned lp);
+/* synic.c: a timer's message moves from the queue (`src`, the
+ * hypervisor's copy) into the SIM slot `slot`: DeliveryTime is now. */
+void hv_stimer_delivering(struct hv_vp *vp, const struct hv_message *src, struct hv_message *slot);
 
 /* Intercepts (intercept.c; HvCallInstallIntercept is with the hypercalls). */
 /* A child's I/O instruction exit: 0 handled (emulated, or the VP

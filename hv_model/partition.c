@@ -24,6 +24,7 @@ struct hv_partition *hv_partition_new(bool root)
 		p->id = next_id++;
 		p->slot = i;
 		p->state = HV_PART_UNINITIALIZED;
+		hv_time_start(p);	/* reference time 0 (TLFS "Reference Counter") */
 		return p;
 	}
 	return NULL;
@@ -138,6 +139,7 @@ struct hv_vp *hv_vp_create(struct hv_partition *p, unsigned index, struct hv_poo
 	vp_write_controls(vp);
 	hv_vp_msr_area_init(vp);
 	hv_synic_reset(vp);
+	hv_stimer_reset(vp);
 	p->vps[index] = vp;
 	if (index >= p->nvps)
 		p->nvps = index + 1;

@@ -174,9 +174,11 @@ static uint16_t create_partition(struct hv_call *c)
 	p->msr_bitmap = bitmap;
 	child_msr_bitmap(bitmap);
 	p->create_flags = in->flags;
-	/* A guest gets the hypercall MSRs, its VP index and the SynIC, no
-	 * management privileges (TLFS "Partition Privilege Flags"). */
-	p->privileges = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE;
+	/* A guest gets the hypercall MSRs, its VP index, the SynIC and
+	 * synthetic time, no management privileges (TLFS "Partition
+	 * Privilege Flags"). */
+	p->privileges = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE |
+			HV_PRIVILEGES_TIME;
 	((struct hv_output_create_partition *)c->out)->partition_id = p->id;
 	hv_mark_partition(p, HV_MARK_PART_CREATED);
 	mark_pool(parent);

@@ -281,9 +281,10 @@ struct hv_partition *hv_root_create(const struct hv_bootinfo *bi, uint64_t pool_
 	if (!p)
 		return NULL;
 	/* The root's privileges (TLFS "Partition Privilege Flags"): the
-	 * hypercall MSRs, VP index and SynIC, creating and managing partitions,
-	 * its own id and memory pool. */
+	 * hypercall MSRs, VP index, SynIC and synthetic time, creating and
+	 * managing partitions, its own id and memory pool. */
 	p->privileges = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE |
+			HV_PRIVILEGES_TIME |
 			(uint64_t)(HV_CREATE_PARTITIONS | HV_ACCESS_PARTITION_ID | HV_ACCESS_MEMORY_POOL |
 				   HV_ACCESS_VP_REGISTERS) << 32;
 	p->msr_bitmap = hv_pool_get(&hv_pool);

@@ -71,18 +71,23 @@ static void *synic_page(struct hv_vp *vp, uint64_t msr)
 	return (vp->synic.scontrol & HV_SYNIC_CONTROL_ENABLE) ? guest_page(vp, msr) : NULL;
 }
 
+void hv_synic_pend_vector(struct hv_vp *vp, unsigned vector)
+{
+	vector &= 0xff;
+	vp->synic.irr[vector / 64] |= 1ull << (vector % 64);
+	vp->synic.interrupts++;
+	vp->halted = 0;
+}
+
 /* The SINT fired: its vector becomes pending unless it is masked or
  * polling.  A halted VP wakes to take it. */
 static void synic_raise(struct hv_vp *vp, unsigned sint)
 {
-	struct hv_synic *s = &vp->synic;
-	uint64_t v = s->sint[sint];
+	uint64_t v = vp->synic.sint[sint];
 
 	if (v & (HV_SYNIC_SINT_MASKED | HV_SYNIC_SINT_POLLING))
 		return;
-	s->irr[SINT_VECTOR(v) / 64] |= 1ull << (SINT_VECTOR(v) % 64);
-	s->interrupts++;
-	vp->halted = 0;
+	hv_synic_pend_vector(vp, SINT_VECTOR(v));
 }
 
 static struct hv_synic_queued *oldest(struct hv_synic *s, unsigned sint, unsigned *count)
@@ -121,6 +126,8 @@ static void deliver(struct hv_vp *vp, unsigned sint)
 		return;
 	}
 	memcpy(m->payload, q->msg.payload, q->msg.header.payload_size);
+	if (q->msg.header.message_type == HVMSG_TIMER_EXPIRED)
+		hv_stimer_delivering(vp, &q->msg, m);	/* DeliveryTime: now */
 	m->header.payload_size = q->msg.header.payload_size;
 	m->header.message_flags = n > 1 ? HV_MESSAGE_FLAG_PENDING : 0;
 	m->header.reserved[0] = m->header.reserved[1] = 0;

@@ -1,7 +1,7 @@
 /* Synthetic CPUID leaves (TLFS "Feature and Interface Discovery") and
  * synthetic MSRs (TLFS "Hypercall Interface": the hypercall page; "Virtual
- * Processor Management": VP index); the SynIC MSRs are synic.c's.  Timers
- * are not there yet. */
+ * Processor Management": VP index); the SynIC MSRs are synic.c's, the
+ * reference counter, reference TSC page and synthetic timers stimer.c's. */
 #include <hv/vmx.h>
 
 #include "hv.h"
@@ -31,6 +31,9 @@ int hv_cpuid_synthetic(struct hv_vp *vp, uint32_t leaf, struct cpuid_regs *r)
 	case HV_CPUID_FEATURES:
 		r->eax = (uint32_t)priv;
 		r->ebx = (uint32_t)(priv >> 32);
+		/* Synthetic timers come with direct mode (stimer.c). */
+		if (priv & HV_MSR_SYNTIMER_AVAILABLE)
+			r->edx |= HV_STIMER_DIRECT_MODE_AVAILABLE;
 		break;
 	case HV_CPUID_ENLIGHTMENT_INFO:
 		r->ebx = HV_SPINLOCK_RETRIES_NEVER;
@@ -92,6 +95,9 @@ int hv_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
 
 	if (r <= 0)
 		return r;
+	r = hv_stimer_msr_read(vp, idx, v);
+	if (r <= 0)
+		return r;
 	switch (idx) {
 	case HV_X64_MSR_GUEST_OS_ID:
 		*v = p->guest_os_id;
@@ -112,6 +118,9 @@ int hv_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 	struct hv_partition *p = vp->part;
 	int r = hv_synic_msr_write(vp, idx, v);
 
+	if (r <= 0)
+		return r;
+	r = hv_stimer_msr_write(vp, idx, v);
 	if (r <= 0)
 		return r;
 	switch (idx) {

@@ -56,6 +56,15 @@
 #define HV_MARK_WORKER_DONE 10
 #define HV_MARK_INTERCEPT_RESUMED 11
 
+/* A synthetic timer expired (docs/hypervisor.md "Synthetic time"):
+ * `value` points to a struct hv_mark_stimer.  hv_model emits it when it
+ * acts on the expiry (at an exit, before an entry, or when the LP wakes
+ * from waiting for it), so the cycle of the marker minus due_tsc is how
+ * late the hypervisor noticed; the message or interrupt follows.  hvsim
+ * puts it in the trace as a marker with arg1 = due_tsc, arg2 = partition
+ * << 32 | VP index, arg3 = timer index | direct mode << 8. */
+#define HV_MARK_STIMER 12
+
 /* Markers 16-31 say what a hypercall changed, for observers of the CPU
  * (`hvsim lab`, sim/cpu/cpu.h struct cpu_observer); hvsim's statistics
  * pass them to the trace as plain markers.  Each `value` points to the
@@ -113,6 +122,16 @@ struct hv_mark_gpa {
 struct hv_mark_ept {
 	uint64_t partition;
 	uint64_t eptp;		/* 0: torn down */
+};
+
+struct hv_mark_stimer {
+	uint64_t partition;
+	uint32_t vp;
+	uint8_t timer;		/* 0-3 */
+	uint8_t direct;		/* 1: direct mode (an interrupt), 0: a message */
+	uint16_t reserved;
+	uint64_t due;		/* the expiration time, reference time (100 ns) */
+	uint64_t due_tsc;	/* the TSC (the LP's cycle count) at which it was due */
 };
 
 struct hv_mark_vp {

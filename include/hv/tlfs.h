@@ -319,6 +319,8 @@
 #define HV_STIMER_DIRECT_MODE		(1ull << 12)
 #define HV_STIMER_SINTX_SHIFT		16
 #define HV_STIMER_SINTX_MASK		(0xfull << 16)
+/* 63:20 and 15:13 are RsvdZ [T "Synthetic Timer Configuration Register"]. */
+#define HV_STIMER_RSVDZ_MASK		(~0xfffffull | (0x7ull << 13))
 
 /* Messages [L hvgdk_mini.h]. */
 #define HV_MESSAGE_SIZE			256
@@ -1086,6 +1088,26 @@ struct hv_message_header {		/* HV_MESSAGE_HEADER */
 struct hv_message {			/* HV_MESSAGE */
 	struct hv_message_header header;
 	uint64_t payload[HV_MESSAGE_PAYLOAD_QWORD_COUNT];
+} HV_PACKED;
+
+/* HvMessageTypeTimerExpired's payload [T datatypes/hv_timer_message_payload]. */
+struct hv_timer_message_payload {	/* HV_TIMER_MESSAGE_PAYLOAD */
+	uint32_t timer_index;		/* 0-3 */
+	uint32_t reserved;
+	uint64_t expiration_time;	/* when it was due, reference time (100 ns) */
+	uint64_t delivery_time;		/* when the message went into the SIM slot */
+} HV_PACKED;
+
+/* The reference TSC page [T "Partition Reference Time Enlightenment"]:
+ * reference time = ((TSC * tsc_scale) >> 64) + tsc_offset, a 64 x 64 ->
+ * 128-bit product; tsc_sequence 0 says the page is not usable (read
+ * HV_X64_MSR_TIME_REF_COUNT instead). */
+struct hv_reference_tsc_page {		/* HV_REFERENCE_TSC_PAGE */
+	uint32_t tsc_sequence;
+	uint32_t reserved1;
+	uint64_t tsc_scale;
+	int64_t tsc_offset;
+	uint64_t reserved2[509];
 } HV_PACKED;
 
 /* Intercept messages [L hvhdk.h][T "Intercepts"]: what the hypervisor

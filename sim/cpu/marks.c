@@ -93,6 +93,17 @@ void marks_marker(struct cpu *c, unsigned id, uint64_t value, uint64_t cycle)
 		event(c, TRACE_PARTITION, cycle, r.partition, r.event, 0, 0);
 		break;
 	}
+	case HV_MARK_STIMER: {
+		/* Into the trace with what it says (marker.h): the due TSC,
+		 * the VP, the timer and its mode. */
+		struct hv_mark_stimer r;
+
+		if (read_record(c, value, &r, sizeof(r)))
+			break;
+		event(c, TRACE_MARKER, cycle, id, r.due_tsc, r.partition << 32 | r.vp,
+		      (uint64_t)r.timer | (uint64_t)r.direct << 8);
+		break;
+	}
 	default:
 		/* A marker of the guest's own, or one only observers read
 		 * (HV_MARK_POOL and later): into the trace as it is. */

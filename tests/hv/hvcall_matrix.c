@@ -36,6 +36,11 @@
 #define BAD_PARTITION_ID 12345ull
 #define MAX_TRACKED 600		/* pages a test partition may hold */
 #define NO_REPS (-1)
+/* A child's CPUID 0x40000003 EAX: the hypercall MSRs, VP index, SynIC,
+ * and synthetic time (reference counter, timers, reference TSC page). */
+#define CHILD_MSR_PRIVILEGES                                                                       \
+	(HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE |          \
+	 HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_SYNTIMER_AVAILABLE | HV_MSR_REFERENCE_TSC_AVAILABLE)
 
 /* ---- helpers ---- */
 
@@ -776,9 +781,9 @@ static void lifecycle_ids_and_properties(void)
 	       (unsigned long)id);
 	rax = get_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, &v);
 	expect(rax, ST(SUCCESS), 0, "A's privileges: 0x%lx", (unsigned long)v);
-	report(v == (HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE),
-	       "a child gets the hypercall, VP index and SynIC MSRs and no hypercall privilege (0x%lx, want 0x%x)",
-	       (unsigned long)v, HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE);
+	report(v == CHILD_MSR_PRIVILEGES,
+	       "a child gets the hypercall, VP index, SynIC and synthetic time MSRs and no hypercall privilege "
+	       "(0x%lx, want 0x%x)", (unsigned long)v, CHILD_MSR_PRIVILEGES);
 	expect(get_prop(A.id, 0x12345678, &v), ST(UNKNOWN_PROPERTY), 0, "GetPartitionProperty code 0x12345678");
 	in_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, 0);
 	((struct hv_input_get_partition_property *)hc_in)->padding = 1;
@@ -787,7 +792,7 @@ static void lifecycle_ids_and_properties(void)
 	expect(set_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, ~0ull), ST(ACCESS_DENIED), 0,
 	       "SetPartitionProperty of the privilege flags (read-only)");
 	rax = get_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, &v);
-	report(v == (HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE),
+	report(v == CHILD_MSR_PRIVILEGES,
 	       "A's privileges unchanged: 0x%lx",
 	       (unsigned long)v);
 	expect(set_prop(HV_PARTITION_ID_SELF, HV_PARTITION_PROPERTY_SYNTHETIC_PROC_FEATURES, 1), ST(ACCESS_DENIED), 0,
@@ -1240,8 +1245,8 @@ static void running_child(void)
 	       (unsigned long)C.shared[SH_CPUID0_EAX / 8]);
 	report(C.shared[SH_CPUID3_EBX / 8] == 0 &&
 		       C.shared[SH_CPUID3_EAX / 8] ==
-			       (HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE),
-	       "C's CPUID 0x40000003: EAX 0x%lx EBX 0x%lx (want 0x64, 0: no hypercall privileges)",
+			       CHILD_MSR_PRIVILEGES,
+	       "C's CPUID 0x40000003: EAX 0x%lx EBX 0x%lx (want 0x26e, 0: no hypercall privileges)",
 	       (unsigned long)C.shared[SH_CPUID3_EAX / 8], (unsigned long)C.shared[SH_CPUID3_EBX / 8]);
 	report(C.shared[SH_HC_MSR / 8] == (CHILD_HCPAGE | 1), "C's HYPERCALL MSR reads 0x%lx (want 0x%x)",
 	       (unsigned long)C.shared[SH_HC_MSR / 8], CHILD_HCPAGE | 1);
