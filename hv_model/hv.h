@@ -234,6 +234,29 @@ struct hv_vp {
 	struct hv_stimer stimer[HV_SYNIC_STIMER_COUNT];
 };
 
+/* Ports and connections (port.c; TLFS "Inter-Partition Communication"):
+ * a port belongs to the partition that receives through it, a connection
+ * to the partition that sends.  Fixed tables per partition. */
+#define HV_MAX_PORTS 64
+#define HV_MAX_CONNECTIONS 64
+
+struct hv_port {
+	bool in_use;
+	uint8_t type;			/* HV_PORT_TYPE_MESSAGE or _EVENT */
+	uint8_t sint;			/* target SINT */
+	uint32_t id;			/* HV_PORT_ID, bits 23:0 */
+	uint32_t vp;			/* target VP index */
+	uint16_t base_flag, flag_count;	/* event ports: flags [base, base + count) */
+	uint64_t connection_partition;	/* the partition allowed to connect */
+};
+
+struct hv_connection {
+	bool in_use;
+	uint32_t id;			/* HV_CONNECTION_ID, bits 23:0 */
+	uint32_t port_id;
+	uint64_t port_partition;
+};
+
 /* I/O-port intercepts a parent installed for its child (HvCallInstallIntercept). */
 #define HV_MAX_IO_INTERCEPTS 16
 
@@ -269,6 +292,8 @@ struct hv_partition {
 	uint64_t time_base;		/* TSC at creation: reference time 0 (stimer.c) */
 	int64_t tsc_offset;		/* the reference TSC page's TscOffset */
 	uint64_t reference_tsc_msr;	/* HV_X64_MSR_REFERENCE_TSC */
+	struct hv_port ports[HV_MAX_PORTS];
+	struct hv_connection connections[HV_MAX_CONNECTIONS];
 };
 
 struct hv_partition *hv_partition_new(bool root);
@@ -372,6 +397,16 @@ uint16_t hv_call_notify_long_spin_wait(struct hv_call *c);	/* vpcalls.c */
 uint16_t hv_call_flush_virtual_address_space(struct hv_call *c);
 uint16_t hv_call_flush_virtual_address_list(struct hv_call *c);
 uint16_t hv_call_install_intercept(struct hv_call *c);	/* intercept.c */
+/* Ports and connections (port.c). */
+uint16_t hv_call_create_port(struct hv_call *c);
+uint16_t hv_call_delete_port(struct hv_call *c);
+uint16_t hv_call_connect_port(struct hv_call *c);
+uint16_t hv_call_disconnect_port(struct hv_call *c);
+uint16_t hv_call_post_message(struct hv_call *c);
+uint16_t hv_call_signal_event(struct hv_call *c);
+/* A partition goes away: its ports, its connections and every
+ * connection to its ports with them. */
+void hv_ports_partition_deleted(struct hv_partition *p);
 /* The partition `id` names for `caller` (partmgmt.c): itself if
  * `self_ok`, else one of its children; INVALID_PARTITION_ID or
  * ACCESS_DENIED otherwise. */

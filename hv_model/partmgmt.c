@@ -175,10 +175,11 @@ static uint16_t create_partition(struct hv_call *c)
 	child_msr_bitmap(bitmap);
 	p->create_flags = in->flags;
 	/* A guest gets the hypercall MSRs, its VP index, the SynIC and
-	 * synthetic time, no management privileges (TLFS "Partition
-	 * Privilege Flags"). */
+	 * synthetic time, and may post messages and signal events on the
+	 * connections its parent makes for it; no management privileges and
+	 * no port creation (TLFS "Partition Privilege Flags"). */
 	p->privileges = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE |
-			HV_PRIVILEGES_TIME;
+			HV_PRIVILEGES_TIME | (uint64_t)(HV_POST_MESSAGES | HV_SIGNAL_EVENTS) << 32;
 	((struct hv_output_create_partition *)c->out)->partition_id = p->id;
 	hv_mark_partition(p, HV_MARK_PART_CREATED);
 	mark_pool(parent);
@@ -272,6 +273,7 @@ static uint16_t delete_partition(struct hv_call *c)
 		if (return_to_root(pa))
 			return HV_STATUS_INSUFFICIENT_MEMORY;
 	hv_pool_put(p->meta_pool, p->msr_bitmap);
+	hv_ports_partition_deleted(p);
 	p->in_use = false;
 	hv_mark_partition(p, HV_MARK_PART_DELETED);
 	mark_pool(p);
@@ -618,6 +620,12 @@ const struct hv_handler hv_handlers[] = {
 	{ HVCALL_MAP_GPA_PAGES, map_gpa_pages },
 	{ HVCALL_UNMAP_GPA_PAGES, unmap_gpa_pages },
 	{ HVCALL_INSTALL_INTERCEPT, hv_call_install_intercept },
+	{ HVCALL_CREATE_PORT, hv_call_create_port },
+	{ HVCALL_DELETE_PORT, hv_call_delete_port },
+	{ HVCALL_CONNECT_PORT, hv_call_connect_port },
+	{ HVCALL_DISCONNECT_PORT, hv_call_disconnect_port },
+	{ HVCALL_POST_MESSAGE, hv_call_post_message },
+	{ HVCALL_SIGNAL_EVENT, hv_call_signal_event },
 	{ HVCALL_CREATE_VP, create_vp },
 	{ HVCALL_GET_VP_REGISTERS, get_vp_registers },
 	{ HVCALL_SET_VP_REGISTERS, set_vp_registers },

@@ -40,6 +40,7 @@ struct hv_boot_module {
 /* A child partition the configuration describes (docs/config.md
  * "partitions"), for the root partition kernel to create. */
 #define HV_BOOT_PART_ENLIGHTENED 0x1	/* the kernel uses the hypercall interface */
+#define HV_BOOT_PART_SYNIC_TEST_DEVICE 0x2	/* its worker offers the SynIC test device (port 0x3000) */
 
 struct hv_boot_partition {
 	char name[32];		/* NUL-terminated, unique */

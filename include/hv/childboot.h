@@ -34,6 +34,7 @@
 #define CHILD_MAILBOX_MAGIC 0x5854494d444c4843ull	/* "CHLDMITX" */
 
 #define CHILD_FLAG_ENLIGHTENED 0x1	/* the configuration says so */
+#define CHILD_FLAG_SYNIC_TEST_DEVICE 0x2	/* its worker offers the SynIC test device */
 
 /* The emulated devices the root's worker (VMWP) gives every child, at
  * ports the root intercepts (partitions/root/README.md "The worker"):
@@ -45,6 +46,16 @@
 #define CHILD_VMWP_ID_PORT 0x600
 #define CHILD_VMWP_ID(partition) (0x56570000u | ((uint32_t)(partition) & 0xffffu))	/* "WV" */
 #define CHILD_NODEV_PORT 0x700
+/* The SynIC test device (docs/hypervisor.md "SynIC test device"), for a
+ * child whose configuration says synic_test_device: a 32-bit write of
+ * CHILD_SYNIC_TEST_CMD(conn, ctl, vp, sint) runs a command; a 32-bit read
+ * returns the HV_STATUS of the last one (0xffff: a ctl the device does
+ * not know). */
+#define CHILD_SYNIC_TEST_PORT 0x3000
+#define CHILD_SYNIC_TEST_CMD(conn, ctl, vp, sint) \
+	(((uint32_t)(conn) & 0xff) << 24 | ((uint32_t)(ctl) & 0xff) << 16 | ((uint32_t)(vp) & 0xff) << 8 | \
+	 ((uint32_t)(sint) & 0xff))
+#define CHILD_SYNIC_TEST_UNKNOWN 0xffff
 
 struct hv_child_boot {
 	uint64_t magic;			/* CHILD_BOOT_MAGIC */

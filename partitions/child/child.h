@@ -74,6 +74,16 @@ void child_count_hypercall(void);
 /* mailbox.cycles */
 void child_set_cycles(uint64_t cycles);
 
+/* enlightened.c: a hypercall through the page (RCX control, RDX input
+ * GPA or first qword, R8 output GPA or second qword) -> RAX; a check
+ * that a simple call returned `want`; the status's TLFS name ("?"). */
+uint64_t child_hv_call(uint64_t control, uint64_t input, uint64_t output);
+bool child_hv_expect(uint64_t rax, uint16_t want, const char *what);
+const char *child_status_name(uint16_t st);
+/* synicdev.c: the SynIC test device's commands, checked (enlightened.elf,
+ * when the boot page says the worker offers it). */
+void child_synic_device(uint32_t msr_privileges);
+
 /* Writes the summary line, status, checks, hypercalls, then done = 1,
  * and halts with interrupts off for good. */
 __attribute__((noreturn)) void child_finish(void);

@@ -60,7 +60,7 @@ static inline uint64_t gpa_of(const void *p)
  * the page returns with a near RET and the result value in RAX.  Only RAX
  * is written for simple calls [T "Volatile Registers"]; RCX, RDX and R8
  * are declared changed anyway, and R9-R11 as a function call's would be. */
-static uint64_t child_hv_call(uint64_t control, uint64_t input, uint64_t output)
+uint64_t child_hv_call(uint64_t control, uint64_t input, uint64_t output)
 {
 	uint64_t rax;
 
@@ -75,7 +75,7 @@ static uint64_t child_hv_call(uint64_t control, uint64_t input, uint64_t output)
 	return rax;
 }
 
-static const char *child_status_name(uint16_t st)
+const char *child_status_name(uint16_t st)
 {
 	switch (st) {
 	case HV_STATUS_SUCCESS:
@@ -100,6 +100,12 @@ static const char *child_status_name(uint16_t st)
 		return "HV_STATUS_INVALID_PARTITION_ID";
 	case HV_STATUS_INVALID_VP_INDEX:
 		return "HV_STATUS_INVALID_VP_INDEX";
+	case HV_STATUS_INVALID_PORT_ID:
+		return "HV_STATUS_INVALID_PORT_ID";
+	case HV_STATUS_INVALID_CONNECTION_ID:
+		return "HV_STATUS_INVALID_CONNECTION_ID";
+	case HV_STATUS_INSUFFICIENT_BUFFERS:
+		return "HV_STATUS_INSUFFICIENT_BUFFERS";
 	default:
 		return "?";
 	}
@@ -107,7 +113,7 @@ static const char *child_status_name(uint16_t st)
 
 /* A simple call's result: the status, and no reps completed [T
  * "Hypercall Outputs"]; bits 31:16 and 63:44 are to be ignored. */
-static bool child_hv_expect(uint64_t rax, uint16_t want, const char *what)
+bool child_hv_expect(uint64_t rax, uint16_t want, const char *what)
 {
 	uint16_t st = (uint16_t)(rax & HV_HYPERCALL_RESULT_MASK);
 	unsigned reps = (unsigned)((rax & HV_HYPERCALL_REP_COMP_MASK) >> HV_HYPERCALL_REP_COMP_OFFSET);
@@ -273,8 +279,11 @@ void child_main(const struct hv_child_boot *boot, uint64_t entry_rsp, uint64_t e
 
 	child_start(boot, entry_rsp, entry_rflags, CHILD_IMAGE_ENLIGHTENED);
 	privileges = child_hv_discover();
-	if (privileges && child_hv_enable(privileges))
+	if (privileges && child_hv_enable(privileges)) {
 		child_hv_hypercalls();
+		if (boot == (const struct hv_child_boot *)CHILD_BOOT && (boot->flags & CHILD_FLAG_SYNIC_TEST_DEVICE))
+			child_synic_device(privileges);
+	}
 	child_workload(child_iterations());
 	child_finish();
 }

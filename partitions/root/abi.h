@@ -50,7 +50,23 @@
  * with no request outstanding: -RK_EINVAL; the hypercall failed: -RK_EIO. */
 #define RK_SYS_VMWP_WAIT 5
 #define RK_SYS_VMWP_COMPLETE 6
-#define RK_SYS_COUNT 7
+/* vmwp_synic(op, vp, sint, conn): the SynIC test device (docs/hypervisor.md
+ * "SynIC test device") of a worker whose child's configuration asks for
+ * it: the VMMS makes the hypercalls op (RK_SYNIC_*) stands for, on the
+ * child's behalf -> the HV_STATUS of the first that failed, or 0.  From a
+ * process that is no worker, for a child without the device, or an
+ * unknown op: -RK_EINVAL. */
+#define RK_SYS_VMWP_SYNIC 7
+#define RK_SYS_COUNT 8
+
+/* vmwp_synic ops: the device's ctl values. */
+#define RK_SYNIC_ROUTE_CREATE 1
+#define RK_SYNIC_ROUTE_DESTROY 2
+#define RK_SYNIC_ROUTE_RAISE 3
+#define RK_SYNIC_MSG_CONN_CREATE 4
+#define RK_SYNIC_MSG_CONN_DESTROY 5
+#define RK_SYNIC_EVT_CONN_CREATE 6
+#define RK_SYNIC_EVT_CONN_DESTROY 7
 
 #define RK_VMWP_STOPPED 1	/* vmwp_wait(): the child is gone */
 

@@ -89,6 +89,12 @@ static int64_t rk_sys_vmwp_complete(struct rk_proc *p, const struct rk_frame *f)
 	return vmms_worker_complete(p->pid, f->rdi);
 }
 
+/* vmwp_synic(op, vp, sint, conn): the SynIC test device's hypercalls. */
+static int64_t rk_sys_vmwp_synic(struct rk_proc *p, const struct rk_frame *f)
+{
+	return vmms_worker_synic(p->pid, f->rdi, f->rsi, f->rdx, f->r10);
+}
+
 static rk_syscall_fn *const rk_syscall_table[RK_SYS_COUNT] = {
 	[RK_SYS_WRITE] = rk_sys_write,
 	[RK_SYS_EXIT] = rk_sys_exit,
@@ -97,6 +103,7 @@ static rk_syscall_fn *const rk_syscall_table[RK_SYS_COUNT] = {
 	[RK_SYS_GET_TIME] = rk_sys_get_time,
 	[RK_SYS_VMWP_WAIT] = rk_sys_vmwp_wait,
 	[RK_SYS_VMWP_COMPLETE] = rk_sys_vmwp_complete,
+	[RK_SYS_VMWP_SYNIC] = rk_sys_vmwp_synic,
 };
 
 void rk_syscall(struct rk_frame *f)

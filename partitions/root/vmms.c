@@ -157,7 +157,8 @@ static int child_load(struct rk_child *ch, const struct hv_boot_module *m, uint6
 	child_write(ch, CHILD_GDT, gdt, sizeof(gdt));
 	boot = (struct hv_child_boot){
 		.magic = CHILD_BOOT_MAGIC, .version = CHILD_BOOT_VERSION,
-		.flags = (ch->cfg.flags & HV_BOOT_PART_ENLIGHTENED) ? CHILD_FLAG_ENLIGHTENED : 0,
+		.flags = ((ch->cfg.flags & HV_BOOT_PART_ENLIGHTENED) ? CHILD_FLAG_ENLIGHTENED : 0) |
+			 ((ch->cfg.flags & HV_BOOT_PART_SYNIC_TEST_DEVICE) ? CHILD_FLAG_SYNIC_TEST_DEVICE : 0),
 		.memory_bytes = ch->cfg.memory, .vp_count = ch->cfg.vps,
 		.workload_iterations = ch->cfg.iterations,
 	};
@@ -282,6 +283,8 @@ static int child_devices(struct rk_child *ch)
 
 	if (!st)
 		st = install_io_intercept(ch, HV_INTERCEPT_TYPE_X64_IO_PORT, CHILD_VMWP_ID_PORT);
+	if (!st && (ch->cfg.flags & HV_BOOT_PART_SYNIC_TEST_DEVICE))
+		st = install_io_intercept(ch, HV_INTERCEPT_TYPE_X64_IO_PORT, CHILD_SYNIC_TEST_PORT);
 	if (st) {
 		rk_printf("vmms: %s: HvCallInstallIntercept: status 0x%x\n", ch->cfg.name, st);
 		return -1;
@@ -396,6 +399,21 @@ int64_t vmms_worker_complete(uint32_t pid, uint64_t value)
 		return -RK_EIO;
 	ch->completed++;
 	return 0;
+}
+
+int64_t vmms_worker_synic(uint32_t pid, uint64_t op, uint64_t vp, uint64_t sint, uint64_t conn)
+{
+	struct rk_child *ch = child_by_worker(pid);
+	uint16_t st;
+
+	if (!ch || !(ch->cfg.flags & HV_BOOT_PART_SYNIC_TEST_DEVICE) || op < RK_SYNIC_ROUTE_CREATE ||
+	    op > RK_SYNIC_EVT_CONN_DESTROY || vp > 0xff || sint > 0xff || conn > 0xff)
+		return -RK_EINVAL;
+	st = synicdev_command(ch->id, (unsigned)(ch - children), (uint32_t)op, (uint32_t)vp, (uint32_t)sint,
+			      (uint32_t)conn);
+	ch->synic_commands++;
+	ch->synic_failed += st != HV_STATUS_SUCCESS;
+	return st;
 }
 
 /* Create, fill and start one child; it is left running or stopped. */
@@ -547,6 +565,9 @@ void vmms_run(const struct hv_bootinfo *bi)
 				  "%s: worker pid %u exited %ld; intercepts: %lu taken, %lu completed, %lu refused",
 				  ch->cfg.name, ch->worker_pid, (long)ch->worker_status, (unsigned long)ch->taken,
 				  (unsigned long)ch->completed, (unsigned long)ch->refused);
+		if (ch->synic_commands)
+			rk_printf("vmms: %s: SynIC test device: %lu commands, %lu refused by the hypervisor\n",
+				  ch->cfg.name, (unsigned long)ch->synic_commands, (unsigned long)ch->synic_failed);
 		child_teardown(ch);
 	}
 	rk_report(stray_messages == 0, "every intercept message was for a child's worker (%lu were not)",

@@ -50,6 +50,7 @@ struct rk_child {
 	bool busy;			/* cur was handed to the worker, not completed */
 	struct vmms_io cur;
 	uint64_t taken, completed, refused;	/* intercepts */
+	uint64_t synic_commands, synic_failed;	/* SynIC test device commands */
 };
 
 /* The worker side of the system calls (abi.h RK_SYS_VMWP_*), for process
@@ -58,6 +59,12 @@ struct rk_child {
  * and its answer to that request (0, -RK_EINVAL, -RK_EIO). */
 int64_t vmms_worker_next(uint32_t pid, struct rk_io_request *out);
 int64_t vmms_worker_complete(uint32_t pid, uint64_t value);
+/* The SynIC test device's command `op` (abi.h RK_SYNIC_*) for the child of
+ * worker `pid` (synicdev.c): the HV_STATUS, or -RK_EINVAL. */
+int64_t vmms_worker_synic(uint32_t pid, uint64_t op, uint64_t vp, uint64_t sint, uint64_t conn);
+/* synicdev.c: the hypercalls of one command for child `child` (the
+ * index-th child of the VMMS). */
+uint16_t synicdev_command(uint64_t child, unsigned index, uint32_t op, uint32_t vp, uint32_t sint, uint32_t conn);
 
 /* Create, run and tear down every child the boot information describes,
  * reporting PASS/FAIL lines. */

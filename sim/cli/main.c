@@ -382,6 +382,7 @@ static int add_child_modules(const struct config *cfg, struct bootinfo_module_ar
 		}
 		cm->parts[i] = (struct bootinfo_partition_arg){
 			.name = cp->name, .module = j, .enlightened = cp->enlightened,
+			.synic_test_device = cp->synic_test_device,
 			.memory = cp->memory, .vps = cp->vps, .iterations = cp->iterations,
 		};
 	}

@@ -259,7 +259,8 @@ static int bi_fill_partitions(const struct bootinfo_args *a, const int *elf_clas
 		}
 		snprintf(out[i].name, sizeof(out[i].name), "%s", pa->name);
 		out[i].module = pa->module;
-		out[i].flags = pa->enlightened ? HV_BOOT_PART_ENLIGHTENED : 0;
+		out[i].flags = (pa->enlightened ? HV_BOOT_PART_ENLIGHTENED : 0) |
+			       (pa->synic_test_device ? HV_BOOT_PART_SYNIC_TEST_DEVICE : 0);
 		out[i].memory = pa->memory;
 		out[i].vps = pa->vps;
 		out[i].iterations = pa->iterations;

@@ -534,6 +534,11 @@ static int cfg_part_enlightened(struct cfg_parser *p, const yaml_node_t *v, void
 	return cfg_bool(p, v, "partitions.enlightened", &cp->p.enlightened);
 }
 
+static int cfg_part_synic_test_device(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
+{
+	return cfg_bool(p, v, "partitions.synic_test_device", &((struct cfg_partition *)ctx)->p.synic_test_device);
+}
+
 static int cfg_part_memory(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
 {
 	struct cfg_partition *cp = ctx;
@@ -577,6 +582,7 @@ static const struct cfg_key cfg_partition_keys[] = {
 	{ "name", cfg_part_name },
 	{ "kernel", cfg_part_kernel },
 	{ "enlightened", cfg_part_enlightened },
+	{ "synic_test_device", cfg_part_synic_test_device },
 	{ "memory", cfg_part_memory },
 	{ "vps", cfg_part_vps },
 	{ "count", cfg_part_count },

@@ -24,6 +24,7 @@ struct config_partition {
 	char *kernel;		/* a built kernel's name (kernel_builtin) or a resolved path */
 	int kernel_builtin;	/* 1: "enlightened" or "unenlightened", see machine_find_child_kernel */
 	int enlightened;	/* uses the hypercall interface; default: kernel is "enlightened" */
+	int synic_test_device;	/* its worker offers the SynIC test device; default 0 */
 	uint64_t memory;	/* bytes, 4M..1G, a multiple of 2M; default 16M */
 	unsigned vps;		/* 1..8, default 1 */
 	unsigned iterations;	/* 0..1000000, 0 = the kernel's default */

@@ -87,6 +87,7 @@ struct bootinfo_partition_arg {
 	const char *name;	/* 1..31 characters */
 	unsigned module;	/* index in bootinfo_args.modules of its kernel, an ELF64 */
 	int enlightened;	/* HV_BOOT_PART_ENLIGHTENED */
+	int synic_test_device;	/* HV_BOOT_PART_SYNIC_TEST_DEVICE */
 	uint64_t memory;	/* bytes, a non-zero multiple of 2 MiB */
 	unsigned vps;		/* at least 1 */
 	unsigned iterations;	/* 0: the kernel's default */

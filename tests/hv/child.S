@@ -42,8 +42,9 @@
  * synthetic CPUID leaves, identifies itself, enables its hypercall page
  * and tries calls only the root may make (HvCallGetPartitionId needs
  * AccessPartitionId, CreatePartition and MapGpaPages CreatePartitions,
- * DepositMemory AccessMemoryPool: none of which a child has, TLFS
- * "Partition Privilege Flags"), leaves everything in the shared area and
+ * DepositMemory AccessMemoryPool, CreatePort and ConnectPort their own
+ * privileges: none of which a child has, TLFS "Partition Privilege
+ * Flags"), leaves everything in the shared area and
  * halts. */
 	.globl child_sum_start, child_sum_end, child_sum_after_hlt
 child_sum_start:
@@ -82,6 +83,9 @@ child_sum_start:
 	HCALL 0x40, 0, SH_RAX_CREATE	/* HvCallCreatePartition */
 	HCALL 0x48, 1, SH_RAX_DEPOSIT	/* HvCallDepositMemory */
 	HCALL 0x4b, 1, SH_RAX_MAP	/* HvCallMapGpaPages */
+	HCALL 0x95, 0, SH_RAX_CPORT	/* HvCallCreatePort */
+	HCALL 0x96, 0, SH_RAX_CONNECT	/* HvCallConnectPort */
+	HCALL 0x8000095, 1, SH_RAX_CPORT_REP	/* CreatePort, reserved bit 27, rep count 1 */
 
 	movq $1, CHILD_SHARED + SH_DONE
 	hlt

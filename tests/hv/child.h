@@ -44,6 +44,9 @@
 #define SH_MARK		0x50	/* progress of child_wild / child_io: 1 before
 				 * the forbidden (or I/O) access, 2 after it */
 #define SH_IO_IN	0x58	/* RAX after child_io's IN from port 0xF4, child_intercept's from 0x3F8 */
+#define SH_RAX_CPORT	0x60	/* RAX of HvCallCreatePort (no CreatePort privilege) */
+#define SH_RAX_CONNECT	0x68	/* RAX of HvCallConnectPort (no ConnectPort privilege) */
+#define SH_RAX_CPORT_REP 0x70	/* RAX of HvCallCreatePort with rep count 1 and bit 27 */
 
 #ifndef __ASSEMBLER__
 /* child.S: each program from _start to _end, and the offsets the root

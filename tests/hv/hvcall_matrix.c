@@ -36,11 +36,13 @@
 #define BAD_PARTITION_ID 12345ull
 #define MAX_TRACKED 600		/* pages a test partition may hold */
 #define NO_REPS (-1)
-/* A child's CPUID 0x40000003 EAX: the hypercall MSRs, VP index, SynIC,
- * and synthetic time (reference counter, timers, reference TSC page). */
+/* What hv_model gives every child: CPUID 0x40000003 EAX, the hypercall
+ * MSRs, VP index, SynIC and synthetic time (reference counter, timers,
+ * reference TSC page), and EBX, PostMessages and SignalEvents. */
 #define CHILD_MSR_PRIVILEGES                                                                       \
 	(HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE |          \
 	 HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_SYNTIMER_AVAILABLE | HV_MSR_REFERENCE_TSC_AVAILABLE)
+#define CHILD_PRIVILEGES (CHILD_MSR_PRIVILEGES | (uint64_t)(HV_POST_MESSAGES | HV_SIGNAL_EVENTS) << 32)
 
 /* ---- helpers ---- */
 
@@ -560,12 +562,9 @@ static void control_generic(void)
 	memset(hc_in, 0, 64);
 	expect(call(hc_ctl(HVCALL_SEND_SYNTHETIC_CLUSTER_IPI, 0, 0), hc_in, hc_out), ST(INVALID_HYPERCALL_CODE), 0,
 	       "HvCallSendSyntheticClusterIpi (described, not implemented)");
-	/* Privilege first (hvcall.h step 1): the root lacks PostMessages. */
-	expect(call(hc_ctl(HVCALL_POST_MESSAGE, 0, 0), hc_in, hc_out), ST(ACCESS_DENIED), 0,
-	       "HvCallPostMessage without the PostMessages privilege");
-	/* Which status wins when several apply (hvcall.h order). */
-	expect(call(hc_ctl(HVCALL_POST_MESSAGE, 1, 0) | (1ull << 27), hc_in, hc_out), ST(ACCESS_DENIED), 0,
-	       "order: privilege before reserved bits (PostMessage, bit 27, rep count)");
+	/* Which status wins when several apply (hvcall.h order); privilege
+	 * before reserved bits is checked from child C (running_child): the
+	 * root holds every privilege the table asks for. */
 	expect(call(hc_ctl(0xffff, 0, 0) | (1ull << 63), hc_in, hc_out), ST(INVALID_HYPERCALL_INPUT), 0,
 	       "order: reserved bits before the code (0xffff, bit 63)");
 	expect(call(hc_ctl(0xffff, 5, 7), hc_in + 4, hc_out + 4), ST(INVALID_HYPERCALL_CODE), 0,
@@ -781,9 +780,9 @@ static void lifecycle_ids_and_properties(void)
 	       (unsigned long)id);
 	rax = get_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, &v);
 	expect(rax, ST(SUCCESS), 0, "A's privileges: 0x%lx", (unsigned long)v);
-	report(v == CHILD_MSR_PRIVILEGES,
-	       "a child gets the hypercall, VP index, SynIC and synthetic time MSRs and no hypercall privilege "
-	       "(0x%lx, want 0x%x)", (unsigned long)v, CHILD_MSR_PRIVILEGES);
+	report(v == CHILD_PRIVILEGES,
+	       "a child gets the hypercall, VP index, SynIC and synthetic time MSRs, PostMessages and "
+	       "SignalEvents only (0x%lx, want 0x%lx)", (unsigned long)v, (unsigned long)CHILD_PRIVILEGES);
 	expect(get_prop(A.id, 0x12345678, &v), ST(UNKNOWN_PROPERTY), 0, "GetPartitionProperty code 0x12345678");
 	in_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, 0);
 	((struct hv_input_get_partition_property *)hc_in)->padding = 1;
@@ -792,8 +791,7 @@ static void lifecycle_ids_and_properties(void)
 	expect(set_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, ~0ull), ST(ACCESS_DENIED), 0,
 	       "SetPartitionProperty of the privilege flags (read-only)");
 	rax = get_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, &v);
-	report(v == CHILD_MSR_PRIVILEGES,
-	       "A's privileges unchanged: 0x%lx",
+	report(v == CHILD_PRIVILEGES, "A's privileges unchanged: 0x%lx",
 	       (unsigned long)v);
 	expect(set_prop(HV_PARTITION_ID_SELF, HV_PARTITION_PROPERTY_SYNTHETIC_PROC_FEATURES, 1), ST(ACCESS_DENIED), 0,
 	       "SetPartitionProperty on the root itself (a parent sets its children's)");
@@ -1243,10 +1241,10 @@ static void running_child(void)
 	       (unsigned long)C.shared[SH_SUM / 8]);
 	report(C.shared[SH_CPUID0_EAX / 8] >= HV_CPUID_MIN, "C's CPUID 0x40000000 max leaf 0x%lx",
 	       (unsigned long)C.shared[SH_CPUID0_EAX / 8]);
-	report(C.shared[SH_CPUID3_EBX / 8] == 0 &&
+	report(C.shared[SH_CPUID3_EBX / 8] == (HV_POST_MESSAGES | HV_SIGNAL_EVENTS) &&
 		       C.shared[SH_CPUID3_EAX / 8] ==
 			       CHILD_MSR_PRIVILEGES,
-	       "C's CPUID 0x40000003: EAX 0x%lx EBX 0x%lx (want 0x26e, 0: no hypercall privileges)",
+	       "C's CPUID 0x40000003: EAX 0x%lx EBX 0x%lx (want 0x26e, 0x30: PostMessages and SignalEvents only)",
 	       (unsigned long)C.shared[SH_CPUID3_EAX / 8], (unsigned long)C.shared[SH_CPUID3_EBX / 8]);
 	report(C.shared[SH_HC_MSR / 8] == (CHILD_HCPAGE | 1), "C's HYPERCALL MSR reads 0x%lx (want 0x%x)",
 	       (unsigned long)C.shared[SH_HC_MSR / 8], CHILD_HCPAGE | 1);
@@ -1254,6 +1252,10 @@ static void running_child(void)
 	expect(C.shared[SH_RAX_CREATE / 8], ST(ACCESS_DENIED), 0, "C calls HvCallCreatePartition");
 	expect(C.shared[SH_RAX_DEPOSIT / 8], ST(ACCESS_DENIED), 0, "C calls HvCallDepositMemory");
 	expect(C.shared[SH_RAX_MAP / 8], ST(ACCESS_DENIED), 0, "C calls HvCallMapGpaPages");
+	expect(C.shared[SH_RAX_CPORT / 8], ST(ACCESS_DENIED), 0, "C calls HvCallCreatePort (no CreatePort)");
+	expect(C.shared[SH_RAX_CONNECT / 8], ST(ACCESS_DENIED), 0, "C calls HvCallConnectPort (no ConnectPort)");
+	expect(C.shared[SH_RAX_CPORT_REP / 8], ST(ACCESS_DENIED), 0,
+	       "order: privilege before reserved bits (C's CreatePort, bit 27, rep count 1)");
 	for (unsigned i = 0; i < HVT_PAGE; i++)
 		pattern &= ((volatile uint8_t *)hvt_va(C.region + CHILD_HCPAGE))[i] == 0x5a;
 	report(pattern, "the root's page under C's hypercall page is untouched (the overlay is the hypervisor's)");
@@ -1422,21 +1424,6 @@ static void install_statuses(struct child *c)
 	expect(install(id, 0, io, 0x180), ST(SUCCESS), 0, "removing an intercept that is not there");
 }
 
-/* Open an interrupt window for a moment: STI, then a jump (hvsim checks
- * for interrupts at block boundaries), then CLI.  A SynIC interrupt
- * pending for the root arrives in it, through the IDT gate of its vector
- * (exception stubs serve vectors below 32: a vector-16 SINT lands in the
- * #MF stub, which pushes no error code, as for an interrupt).  The vector
- * taken, or HVT_VEC_NONE. */
-static int interrupt_window(void)
-{
-	hvt_fault_vector = HVT_VEC_NONE;
-	asm volatile("sti\n1:\tnop\n4:\tjmp 2f\n2:\tnop\n3:\tcli\n\t"
-		     HVT_EXTABLE("1b", "3b") HVT_EXTABLE("4b", "3b") HVT_EXTABLE("2b", "3b") HVT_EXTABLE("3b", "3b")
-		     ::: "memory");
-	return hvt_fault_vector;
-}
-
 static uint64_t intercept_suspended(struct child *c)
 {
 	union hv_register_value v = { .reg64 = ~0ull };
@@ -1508,7 +1495,7 @@ static void intercepts(void)
 		/* Free the slot; the queued message comes only with EOM. */
 		slot->header.message_type = HVMSG_NONE;
 		if (k == 0) {
-			int vec = interrupt_window();
+			int vec = hvt_interrupt_window();
 
 			report(vec == HVT_VEC_NONE, "a message into a polling SINT raised no interrupt (vector %d)", vec);
 			spin(100000);
@@ -1519,10 +1506,10 @@ static void intercepts(void)
 			report(slot->header.message_type == HVMSG_X64_IO_PORT_INTERCEPT,
 			       "EOM delivered the queued message (type 0x%x)", slot->header.message_type);
 			spin(100000);
-			vec = interrupt_window();
+			vec = hvt_interrupt_window();
 			report(vec == 16, "with SINT0 = vector 16 the delivery raised it, injected once RFLAGS.IF = 1 "
 			       "(vector %d)", vec);
-			vec = interrupt_window();
+			vec = hvt_interrupt_window();
 			report(vec == HVT_VEC_NONE, "and only once (then vector %d)", vec);
 			wrmsr(HV_X64_MSR_SINT(HV_SYNIC_INTERCEPTION_SINT_INDEX), HV_SYNIC_SINT_POLLING);
 		}

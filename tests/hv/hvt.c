@@ -227,3 +227,12 @@ void hvt_start(const struct hv_bootinfo *bi)
 	hvt_main(bi);
 	report_exit();
 }
+
+int hvt_interrupt_window(void)
+{
+	hvt_fault_vector = HVT_VEC_NONE;
+	asm volatile("sti\n1:\tnop\n4:\tjmp 2f\n2:\tnop\n3:\tcli\n\t"
+		     HVT_EXTABLE("1b", "3b") HVT_EXTABLE("4b", "3b") HVT_EXTABLE("2b", "3b") HVT_EXTABLE("3b", "3b")
+		     ::: "memory");
+	return hvt_fault_vector;
+}

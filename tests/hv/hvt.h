@@ -80,6 +80,13 @@ int wrmsr_safe(uint32_t msr, uint64_t v);
  * when it faulted). */
 int vmcall_safe(uint64_t rcx, uint64_t rdx, uint64_t r8, uint64_t *rax);
 
+/* Open an interrupt window for a moment: STI, a jump (hvsim checks for
+ * interrupts at block boundaries), CLI.  An interrupt pending for the
+ * root arrives in it through the gate of its vector (exception stubs
+ * serve vectors below 32: use one whose stub pushes no error code, 16,
+ * 18 or 19, as for an interrupt).  The vector taken, or HVT_VEC_NONE. */
+int hvt_interrupt_window(void);
+
 /* ---- the root's memory ---- */
 
 /* Remembers the boot information (a copy) for the helpers below. */

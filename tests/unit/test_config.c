@@ -434,6 +434,7 @@ Test(config, every_partition_key_is_read)
 		"  - name: web_1\n"
 		"    kernel: unenlightened\n"
 		"    enlightened: yes\n"
+		"    synic_test_device: true\n"
 		"    memory: 0x6000000\n"
 		"    vps: 8\n"
 		"    iterations: 1000000\n"
@@ -448,6 +449,7 @@ Test(config, every_partition_key_is_read)
 	cr_assert_str_eq(p[0].kernel, "unenlightened");
 	cr_assert_eq(p[0].kernel_builtin, 1);
 	cr_assert_eq(p[0].enlightened, 1, "enlightened: yes overrides the kernel's default");
+	cr_assert_eq(p[0].synic_test_device, 1);
 	cr_assert_eq(p[0].memory, 0x6000000);
 	cr_assert_eq(p[0].vps, 8);
 	cr_assert_eq(p[0].iterations, 1000000);
@@ -456,6 +458,7 @@ Test(config, every_partition_key_is_read)
 	cr_assert_str_eq(p[1].kernel, "/etc/hvsim/../img/os.elf", "relative to the file");
 	cr_assert_eq(p[1].kernel_builtin, 0);
 	cr_assert_eq(p[1].enlightened, 0);
+	cr_assert_eq(p[1].synic_test_device, 0, "off unless asked for");
 	cr_assert_eq(p[1].memory, 1ull << 30);
 	cr_assert_eq(p[1].vps, 1);
 	cr_assert_eq(p[1].iterations, 0);

@@ -1363,7 +1363,7 @@ Test(loader, bootinfo_partition_table_points_at_the_kernel_modules)
 	};
 	struct bootinfo_partition_arg parts[] = {
 		{ .name = "w-1", .module = 2, .enlightened = 1, .memory = 16 * MiB, .vps = 1 },
-		{ .name = "w-2", .module = 2, .enlightened = 1, .memory = 16 * MiB, .vps = 1 },
+		{ .name = "w-2", .module = 2, .enlightened = 1, .synic_test_device = 1, .memory = 16 * MiB, .vps = 1 },
 		{ .name = "legacy", .module = 3, .enlightened = 0, .memory = 1 * GiB, .vps = 8,
 		  .iterations = 1000000 },
 		{ .name = "abcdefghijklmnopqrstuvwxyz01234", .module = 2, .enlightened = 0,
@@ -1386,7 +1386,7 @@ Test(loader, bootinfo_partition_table_points_at_the_kernel_modules)
 	cr_assert_eq(bp[0].iterations, 0);
 	cr_assert_str_eq(bp[1].name, "w-2");
 	cr_assert_eq(bp[1].module, 2, "children of one count share the module");
-	cr_assert_eq(bp[1].flags, HV_BOOT_PART_ENLIGHTENED);
+	cr_assert_eq(bp[1].flags, HV_BOOT_PART_ENLIGHTENED | HV_BOOT_PART_SYNIC_TEST_DEVICE);
 	cr_assert_str_eq(bp[2].name, "legacy");
 	cr_assert_eq(bp[2].module, 3);
 	cr_assert_str_eq(r.bi.modules[bp[2].module].name, "child:legacy");

@@ -56,6 +56,19 @@ static inline int64_t u_vmwp_complete(uint64_t value)
 	return u_syscall3(RK_SYS_VMWP_COMPLETE, value, 0, 0);
 }
 
+/* The fourth argument goes in R10 (the convention's RCX is SYSCALL's). */
+static inline int64_t u_vmwp_synic(uint64_t op, uint64_t vp, uint64_t sint, uint64_t conn)
+{
+	register uint64_t r10 asm("r10") = conn;
+	int64_t r;
+
+	asm volatile("syscall"
+		     : "=a"(r)
+		     : "a"((uint64_t)RK_SYS_VMWP_SYNIC), "D"(op), "S"(vp), "d"(sint), "r"(r10)
+		     : "rcx", "r11", "memory");
+	return r;
+}
+
 __attribute__((noreturn)) void u_exit(int status);
 
 /* RDTSC is allowed in ring 3 while CR4.TSD is clear (SDM Vol. 2B). */

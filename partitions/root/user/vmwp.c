@@ -82,11 +82,11 @@ static void check_call_numbers(uint32_t pid)
 	u_report(u_getpid() == pid, "getpid() = %ld (want %u)", (long)u_getpid(), pid);
 	{
 		struct rk_io_request r;
-		int64_t w = u_vmwp_wait(&r), k = u_vmwp_complete(0);
+		int64_t w = u_vmwp_wait(&r), k = u_vmwp_complete(0), s = u_vmwp_synic(RK_SYNIC_ROUTE_CREATE, 0, 2, 0);
 
-		u_report(w == -RK_EINVAL && k == -RK_EINVAL,
-			 "vmwp_wait and vmwp_complete from a process that is no worker: %ld %ld (want %d)", (long)w,
-			 (long)k, -RK_EINVAL);
+		u_report(w == -RK_EINVAL && k == -RK_EINVAL && s == -RK_EINVAL,
+			 "vmwp_wait, vmwp_complete and vmwp_synic from a process that is no worker: %ld %ld %ld "
+			 "(want %d)", (long)w, (long)k, (long)s, -RK_EINVAL);
 	}
 }
 
@@ -243,6 +243,8 @@ struct vmwp {
 	unsigned nlines, col;
 	uint64_t reads, writes, bytes, id_reads, other;
 	uint32_t id_returned;
+	uint32_t synic_status;	/* the SynIC test device: status of the last command */
+	uint64_t synic_commands;
 };
 
 static void uart_tx(struct vmwp *w, uint8_t c)
@@ -262,6 +264,27 @@ static void uart_tx(struct vmwp *w, uint8_t c)
 	w->lines[w->nlines][w->col++] = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
 }
 
+/* The SynIC test device (childboot.h CHILD_SYNIC_TEST_PORT, only
+ * intercepted for a child that has it): a write (conn << 24 | ctl << 16 |
+ * vp << 8 | sint) is a command the kernel turns into hypercalls
+ * (abi.h RK_SYS_VMWP_SYNIC); a read returns the last command's status. */
+static uint64_t synic_device(struct vmwp *w, const struct rk_io_request *r)
+{
+	uint32_t v = (uint32_t)r->value, ctl = v >> 16 & 0xff;
+	int64_t k;
+
+	if (!r->write)
+		return w->synic_status;
+	w->synic_commands++;
+	if (ctl < RK_SYNIC_ROUTE_CREATE || ctl > RK_SYNIC_EVT_CONN_DESTROY) {
+		w->synic_status = CHILD_SYNIC_TEST_UNKNOWN;
+		return 0;
+	}
+	k = u_vmwp_synic(ctl, v >> 8 & 0xff, v & 0xff, v >> 24);
+	w->synic_status = k < 0 ? CHILD_SYNIC_TEST_UNKNOWN : (uint32_t)k;
+	return 0;
+}
+
 /* One access: the value read (ignored for a write). */
 static uint64_t device(struct vmwp *w, const struct rk_io_request *r)
 {
@@ -278,6 +301,8 @@ static uint64_t device(struct vmwp *w, const struct rk_io_request *r)
 		w->id_returned = CHILD_VMWP_ID(r->partition);
 		return w->id_returned;
 	}
+	if (r->port == CHILD_SYNIC_TEST_PORT && r->size == 4)
+		return synic_device(w, r);
 	if (r->port < CHILD_COM1_PORT || reg >= CHILD_COM1_PORTS || r->size != 1) {
 		w->other++;	/* nothing there: reads all ones */
 		return ~0ull;
@@ -336,6 +361,8 @@ static int role_vmwp(void)
 		u_printf("vmwp[%s]: serial: %s\n", w.req.child, w.lines[i]);
 	if (w.col)
 		u_printf("vmwp[%s]: serial (no newline): %.*s\n", w.req.child, (int)w.col, w.lines[w.nlines]);
+	if (w.synic_commands)
+		u_printf("vmwp[%s]: SynIC test device: %lu commands\n", w.req.child, (unsigned long)w.synic_commands);
 	u_printf("vmwp[%s]: %lu intercepts: %lu reads, %lu writes; %lu bytes sent to COM1; ID read %lu times, "
 		 "returned 0x%x; %lu to no device; last wait %ld\n",
 		 w.req.child, (unsigned long)(w.reads + w.writes), (unsigned long)w.reads, (unsigned long)w.writes,
