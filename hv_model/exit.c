@@ -120,7 +120,10 @@ static void handle_exit(struct hv_vp *vp)
 		hv_hypercall(vp);
 		break;
 	case EXIT_REASON_HLT:
+		vp->hlt_len = (uint8_t)vmread(VMCS_EXIT_INSTRUCTION_LEN);	/* the idle entry goes back to it (intr.c) */
 		hv_skip_instruction();
+		if (hv_intr_hlt_wakes(vp))
+			break;	/* a pending vector ends the HLT at once (intr.c) */
 		vp->halted = 1;
 		vp->yield = 1;
 		if (!vp->part->is_root)
@@ -132,6 +135,9 @@ static void handle_exit(struct hv_vp *vp)
 		if (hv_io_exit(vp))
 			partition_fault(vp, "string I/O to a port nobody intercepts (qualification, 0)",
 					vmread(VMCS_EXIT_QUALIFICATION), 0);
+		break;
+	case EXIT_REASON_EXTERNAL_INTERRUPT:
+		hv_intr_exit(vp);	/* for the root (intr.c) */
 		break;
 	case EXIT_REASON_INTERRUPT_WINDOW:
 		break;	/* the guest can take the pending SynIC interrupt: hv_run injects it */
@@ -193,16 +199,24 @@ static struct hv_vp *next_vp(unsigned lp, struct hv_vp *cur)
 
 void hv_run(unsigned lp)
 {
-	struct hv_vp *cur = NULL, *vp;
+	struct hv_vp *cur = NULL, *vp, *idle;
 	uint64_t loaded = 0;
 	unsigned rate = rdmsr(MSR_IA32_VMX_MISC) & 0x1f;
 
 	for (;;) {
 		int r;
 
-		/* The VP keeps the LP until its slice ends or it yields;
-		 * then the next one gets a new slice. */
-		if (cur && can_run(cur, lp) && !cur->yield && rdtsc() < cur->slice_end) {
+		/* A physical interrupt for the root ended a child's slice:
+		 * the root runs next (intr.c).  Otherwise the VP keeps the LP
+		 * until its slice ends or it yields; then the next one gets a
+		 * new slice. */
+		vp = hv_intr_urgent(lp);
+		if (vp && !can_run(vp, lp))
+			vp = NULL;
+		if (vp) {
+			if (vp != cur)
+				vp->slice_end = rdtsc() + HV_SLICE_CYCLES;
+		} else if (cur && can_run(cur, lp) && !cur->yield && rdtsc() < cur->slice_end) {
 			vp = cur;
 		} else {
 			vp = next_vp(lp, cur);
@@ -211,6 +225,10 @@ void hv_run(unsigned lp)
 		}
 		if (vp)
 			vp->yield = 0;
+		/* Nothing can run: wait in the root's HLT for an interrupt. */
+		idle = !vp ? hv_intr_idle_vp(lp) : NULL;
+		if (idle)
+			vp = idle;
 		if (!vp) {
 			rt_printf("hv: LP%u: no VP can run; halting\n", lp);
 			for (;;)
@@ -223,9 +241,14 @@ void hv_run(unsigned lp)
 			}
 			loaded = vp->vmcs;
 		}
+		if (idle && hv_intr_idle_enter(idle)) {
+			rt_printf("hv: LP%u: the root halted with interrupts off and no VP can run; halting\n", lp);
+			for (;;)
+				asm volatile("cli; hlt");
+		}
 		/* The rest of the slice when another VP could use the LP
 		 * (SDM 26.5.1: the timer counts TSC >> rate). */
-		if (next_vp(lp, vp) != vp) {
+		if (!idle && next_vp(lp, vp) != vp) {
 			uint64_t now = rdtsc(), left = vp->slice_end > now ? vp->slice_end - now : 0;
 
 			vmwrite(VMCS_PIN_BASED_CTLS, vmread(VMCS_PIN_BASED_CTLS) | PIN_BASED_PREEMPTION_TIMER);
@@ -246,6 +269,8 @@ void hv_run(unsigned lp)
 			continue;
 		}
 		vp->launched = 1;
+		if (idle)
+			hv_intr_idle_exit(idle);
 		handle_exit(vp);
 		cur = vp;
 	}
