@@ -30,9 +30,9 @@
  * instruction boundary.  When no VP can run but the root's VP is halted,
  * the LP waits inside the root's own HLT: the root is entered at its HLT
  * instruction with HLT exiting off and no preemption timer, so the
- * processor waits in the guest's HLT state (SDM 26.3.?: HLT in VMX
- * non-root operation without HLT exiting) until the next interrupt
- * exits. */
+ * processor waits in the guest's HLT state (HLT exits only with HLT
+ * exiting, SDM 26.1.3) until the next interrupt exits, with activity
+ * state HLT saved (SDM 28.3.4), which hv_intr_exit sets back to active. */
 #include <hv/marker.h>
 #include <hv/vmx.h>
 

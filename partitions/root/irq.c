@@ -38,7 +38,9 @@
 #define IOAPIC_WIN 0x10
 #define IOAPIC_VER 0x01
 #define IOAPIC_REDTBL(n) (0x10 + 2 * (n))
-#define IOAPIC_LEVEL (1u << 15)		/* trigger mode (SDM-era 82093AA data sheet 3.2.4) */
+/* Redirection entry bits (82093AA data sheet, "I/O Redirection Table
+ * Registers"). */
+#define IOAPIC_LEVEL (1u << 15)		/* trigger mode: level */
 #define IOAPIC_LOW (1u << 13)		/* polarity: active low */
 #define IOAPIC_MASKED (1u << 16)
 
@@ -101,13 +103,15 @@ static uint32_t acpi_table(uint64_t pa, const char *sig)
 	return len >= 36 && len <= 0x10000 && acpi_sum_ok(t, len) ? len : 0;
 }
 
-static void madt_parse(uint64_t rsdp_pa)
+/* true if a MADT was found (else the PC defaults stay). */
+static bool madt_parse(uint64_t rsdp_pa)
 {
 	const uint8_t *rsdp = rk_va(rsdp_pa), *rsdt, *madt = NULL;
 	uint32_t rlen, mlen = 0;
+	bool have_ioapic = false;
 
 	if (!rsdp_pa || rsdp_pa >= RK_GIB || memcmp(rsdp, "RSD PTR ", 8) || !acpi_sum_ok(rsdp, 20))
-		return;
+		return false;
 	rlen = acpi_table(rd32(rsdp + 16), "RSDT");
 	rsdt = rk_va(rd32(rsdp + 16));
 	for (uint32_t off = 36; rlen && off + 4 <= rlen && !madt; off += 4) {
@@ -121,11 +125,10 @@ static void madt_parse(uint64_t rsdp_pa)
 
 		if (len < 2 || off + len > mlen)
 			break;
-		if (type == 1 && len >= 12) {		/* I/O APIC: the first one */
-			if (ioapic == IOAPIC_DEFAULT || !ioapic) {
-				ioapic = rd32(madt + off + 4);
-				ioapic_gsi_base = rd32(madt + off + 8);
-			}
+		if (type == 1 && len >= 12 && !have_ioapic) {	/* I/O APIC: the first one */
+			ioapic = rd32(madt + off + 4);
+			ioapic_gsi_base = rd32(madt + off + 8);
+			have_ioapic = true;
 		} else if (type == 2 && len >= 10 && madt[off + 2] == 0 && madt[off + 3] == 0) {
 			/* Interrupt source override for ISA IRQ 0: MPS INTI
 			 * flags, polarity 1:0 and trigger 3:2 (3 = low / level). */
@@ -136,6 +139,7 @@ static void madt_parse(uint64_t rsdp_pa)
 		}
 		off += len;
 	}
+	return madt != NULL;
 }
 
 /* ---- setup ---- */
@@ -143,6 +147,7 @@ static void madt_parse(uint64_t rsdp_pa)
 void rk_irq_init(const struct hv_bootinfo *bi)
 {
 	uint32_t pins;
+	bool madt;
 
 	for (unsigned v = RK_FIRST_IRQ_VECTOR; v < 256; v++)
 		rk_cpu_set_gate(v, (uint64_t)(uintptr_t)rk_irq_stubs + (v - RK_FIRST_IRQ_VECTOR) * RK_IRQ_STUB_SIZE);
@@ -159,15 +164,15 @@ void rk_irq_init(const struct hv_bootinfo *bi)
 	lapic_write(LAPIC_LVT_LINT0, LAPIC_LVT_MASKED);
 	lapic_write(LAPIC_LVT_LINT1, LAPIC_LVT_MASKED);
 
-	madt_parse(bi->acpi_rsdp);
+	madt = madt_parse(bi->acpi_rsdp);
 	pins = ((ioapic_read(IOAPIC_VER) >> 16) & 0xff) + 1;
 	if (tick_gsi < ioapic_gsi_base || tick_gsi - ioapic_gsi_base >= pins)
 		rk_panic("the PIT's GSI %u is not on the IO-APIC at 0x%lx (GSIs %u-%u)", tick_gsi,
 			 (unsigned long)ioapic, ioapic_gsi_base, ioapic_gsi_base + pins - 1);
 	rk_printf("root: IDT vectors %u-255 for interrupts; LAPIC 0x%lx id %u; IO-APIC 0x%lx (%u pins from GSI %u); "
-		  "ISA IRQ 0 -> GSI %u\n",
+		  "ISA IRQ 0 -> GSI %u (%s)\n",
 		  RK_FIRST_IRQ_VECTOR, (unsigned long)lapic, lapic_read(LAPIC_ID) >> 24, (unsigned long)ioapic, pins,
-		  ioapic_gsi_base, tick_gsi);
+		  ioapic_gsi_base, tick_gsi, madt ? "from the MADT" : "no MADT: PC defaults");
 }
 
 /* The PIT ticks from now on: channel 0, lobyte/hibyte, mode 2, binary
