@@ -120,7 +120,10 @@ static void handle_exit(struct hv_vp *vp)
 		hv_hypercall(vp);
 		break;
 	case EXIT_REASON_HLT:
+		vp->hlt_len = (uint8_t)vmread(VMCS_EXIT_INSTRUCTION_LEN);	/* the idle entry goes back to it (intr.c) */
 		hv_skip_instruction();
+		if (hv_intr_hlt_wakes(vp))
+			break;	/* a pending vector ends the HLT at once (intr.c) */
 		vp->halted = 1;
 		vp->yield = 1;
 		if (!vp->part->is_root)
@@ -132,6 +135,9 @@ static void handle_exit(struct hv_vp *vp)
 		if (hv_io_exit(vp))
 			partition_fault(vp, "string I/O to a port nobody intercepts (qualification, 0)",
 					vmread(VMCS_EXIT_QUALIFICATION), 0);
+		break;
+	case EXIT_REASON_EXTERNAL_INTERRUPT:
+		hv_intr_exit(vp);	/* for the root (intr.c) */
 		break;
 	case EXIT_REASON_INTERRUPT_WINDOW:
 		break;	/* the guest can take the pending SynIC interrupt: hv_run injects it */
@@ -195,7 +201,7 @@ static struct hv_vp *next_vp(unsigned lp, struct hv_vp *cur)
 
 void hv_run(unsigned lp)
 {
-	struct hv_vp *cur = NULL, *vp;
+	struct hv_vp *cur = NULL, *vp, *idle;
 	uint64_t loaded = 0;
 	unsigned rate = rdmsr(MSR_IA32_VMX_MISC) & 0x1f;
 
@@ -205,9 +211,17 @@ void hv_run(unsigned lp)
 		uint64_t stop = hv_stimer_run(lp), limit = ~0ull;
 		int r;
 
-		/* The VP keeps the LP until its slice ends or it yields;
-		 * then the next one gets a new slice. */
-		if (cur && can_run(cur, lp) && !cur->yield && rdtsc() < cur->slice_end) {
+		/* A physical interrupt for the root ended a child's slice:
+		 * the root runs next (intr.c).  Otherwise the VP keeps the LP
+		 * until its slice ends or it yields; then the next one gets a
+		 * new slice. */
+		vp = hv_intr_urgent(lp);
+		if (vp && !can_run(vp, lp))
+			vp = NULL;
+		if (vp) {
+			if (vp != cur)
+				vp->slice_end = rdtsc() + HV_SLICE_CYCLES;
+		} else if (cur && can_run(cur, lp) && !cur->yield && rdtsc() < cur->slice_end) {
 			vp = cur;
 		} else {
 			vp = next_vp(lp, cur);
@@ -216,13 +230,17 @@ void hv_run(unsigned lp)
 		}
 		if (vp)
 			vp->yield = 0;
-		if (!vp && stop != ~0ull) {
-			/* Idle until the next synthetic timer is due: with no
-			 * interrupt to wake the LP, in root mode by the TSC. */
+		/* Nothing can run: wait in the root's HLT for an interrupt
+		 * (intr.c), bounded by the next synthetic timer; with no root
+		 * to wait in, by the TSC until that timer is due. */
+		idle = !vp ? hv_intr_idle_vp(lp) : NULL;
+		if (!vp && !idle && stop != ~0ull) {
 			while (rdtsc() < stop)
 				cpu_pause();
 			continue;
 		}
+		if (idle)
+			vp = idle;
 		if (!vp) {
 			rt_printf("hv: LP%u: no VP can run; halting\n", lp);
 			for (;;)
@@ -235,11 +253,16 @@ void hv_run(unsigned lp)
 			}
 			loaded = vp->vmcs;
 		}
+		if (idle && hv_intr_idle_enter(idle)) {
+			rt_printf("hv: LP%u: the root halted with interrupts off and no VP can run; halting\n", lp);
+			for (;;)
+				asm volatile("cli; hlt");
+		}
 		/* The VMX-preemption timer ends the entry at the end of the
 		 * slice when another VP could use the LP, and when the next
 		 * synthetic timer on the LP is due (SDM 26.5.1: it counts
 		 * TSC >> rate; rounded up, so never early). */
-		if (next_vp(lp, vp) != vp)
+		if (!idle && next_vp(lp, vp) != vp)
 			limit = vp->slice_end;
 		if (stop < limit)
 			limit = stop;
@@ -265,6 +288,8 @@ void hv_run(unsigned lp)
 			continue;
 		}
 		vp->launched = 1;
+		if (idle)
+			hv_intr_idle_exit(idle);
 		handle_exit(vp);
 		cur = vp;
 	}

@@ -225,6 +225,7 @@ struct hv_vp {
 	int launched;
 	int runnable;		/* started and not halted */
 	int halted;		/* executed HLT: waits for an interrupt */
+	uint8_t hlt_len;	/* length of that HLT, 0 once the LP waited in it (intr.c) */
 	unsigned lp;		/* the LP it last ran on */
 	struct hv_gprs g;
 	/* MSRs VMX does not switch: the VM-entry MSR-load and VM-exit
@@ -368,6 +369,27 @@ uint64_t hv_stimer_run(unsigned lp);
 /* synic.c: a timer's message moves from the queue (`src`, the
  * hypervisor's copy) into the SIM slot `slot`: DeliveryTime is now. */
 void hv_stimer_delivering(struct hv_vp *vp, const struct hv_message *src, struct hv_message *slot);
+
+/* Physical interrupts (intr.c): all go to the root's VP on the LP.
+ * hv_intr_init: 0, or -1 if the processor lacks external-interrupt
+ * exiting or acknowledge-interrupt-on-exit.  hv_intr_exit: an
+ * EXIT_REASON_EXTERNAL_INTERRUPT of `vp` (its VMCS current).
+ * hv_intr_urgent: the VP that must run next on `lp` (the root's, after
+ * an interrupt arrived in a child's context), once; else NULL.
+ * hv_intr_idle_vp: when no VP can run, the root's VP halted on `lp`, to
+ * be entered at its HLT (else NULL); hv_intr_idle_enter (its VMCS
+ * current; -1: it halted with IF = 0, the LP must halt) and
+ * hv_intr_idle_exit around that entry. */
+int hv_intr_init(void);
+void hv_intr_exit(struct hv_vp *vp);
+struct hv_vp *hv_intr_urgent(unsigned lp);
+struct hv_vp *hv_intr_idle_vp(unsigned lp);
+int hv_intr_idle_enter(struct hv_vp *vp);
+void hv_intr_idle_exit(struct hv_vp *vp);
+/* At a HLT exit of `vp` (VMCS current): 1 if a pending vector it can take
+ * (RFLAGS.IF = 1) ends the HLT at once. */
+int hv_intr_hlt_wakes(const struct hv_vp *vp);
+extern uint64_t hv_intr_count, hv_intr_in_child;
 
 /* Intercepts (intercept.c; HvCallInstallIntercept is with the hypercalls). */
 /* A child's I/O instruction exit: 0 handled (emulated, or the VP

@@ -152,7 +152,7 @@ void hv_main(const struct hv_bootinfo *bi)
 	hv_print_banner(bi);
 	top = bi->ram_size > (3ull << 30) ? (4ull << 30) + bi->ram_size - (3ull << 30) : bi->ram_size;
 	if (hv_mm_init(bi, top, &pool_base, &pool_len) || hv_paging_init(top) || hv_cpu_tables_init(0) ||
-	    hv_vmx_on(0)) {
+	    hv_vmx_on(0) || hv_intr_init()) {
 		rt_printf("hv: FAIL: cannot set up the hypervisor\n");
 		rt_exit(HV_EXIT_FAIL);
 	}

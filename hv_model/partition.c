@@ -72,7 +72,9 @@ static void vp_write_controls(struct hv_vp *vp)
 {
 	struct hv_partition *p = vp->part;
 
-	vmwrite(VMCS_PIN_BASED_CTLS, hv_vmx_ctl(MSR_IA32_VMX_TRUE_PINBASED_CTLS, 0));
+	/* Physical interrupts exit, acknowledged, from every VP: they are
+	 * the root's (intr.c). */
+	vmwrite(VMCS_PIN_BASED_CTLS, hv_vmx_ctl(MSR_IA32_VMX_TRUE_PINBASED_CTLS, PIN_BASED_EXT_INTR_EXITING));
 	/* Only the root touches devices: a child's port I/O exits. */
 	vmwrite(VMCS_PROC_BASED_CTLS, hv_vmx_ctl(MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
 						 CPU_BASED_HLT_EXITING | CPU_BASED_USE_MSR_BITMAPS |
@@ -82,7 +84,7 @@ static void vp_write_controls(struct hv_vp *vp)
 						  SECONDARY_ENABLE_VPID | SECONDARY_ENABLE_RDTSCP));
 	vmwrite(VMCS_EXIT_CTLS, hv_vmx_ctl(MSR_IA32_VMX_TRUE_EXIT_CTLS,
 					   VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_EFER | VM_EXIT_LOAD_EFER |
-						   VM_EXIT_SAVE_PAT | VM_EXIT_LOAD_PAT));
+						   VM_EXIT_SAVE_PAT | VM_EXIT_LOAD_PAT | VM_EXIT_ACK_INTR_ON_EXIT));
 	vmwrite(VMCS_ENTRY_CTLS, hv_vmx_ctl(MSR_IA32_VMX_TRUE_ENTRY_CTLS,
 					    VM_ENTRY_IA32E_MODE | VM_ENTRY_LOAD_EFER | VM_ENTRY_LOAD_PAT));
 	vmwrite(VMCS_EXCEPTION_BITMAP, 0);

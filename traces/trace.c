@@ -70,6 +70,8 @@ static const struct kind_desc kind_table[TRACE_KIND_MAX] = {
 		{ "id", ARG_DEC }, { "event", ARG_DEC }, { NULL, ARG_HEX }, { NULL, ARG_HEX } } },
 	[TRACE_INTERRUPT] = { "interrupt", {
 		{ "source", ARG_HEX }, { "assert_ps", ARG_DEC }, { "ack_ps", ARG_DEC }, { "handler_ps", ARG_DEC } } },
+	[TRACE_INTERRUPT_STAGES] = { "interrupt_stages", {
+		{ "route_ps", ARG_DEC }, { "accept_ps", ARG_DEC }, { "exit_ps", ARG_DEC }, { "entry_ps", ARG_DEC } } },
 };
 
 static bool kind_known(unsigned kind)

@@ -47,6 +47,9 @@ enum trace_kind {
 	TRACE_INTERRUPT,	/* an interrupt reached its handler: arg0 vector | source kind << 8 | pin << 16,
 				   arg1 when its source asserted it, arg2 when the LP acknowledged it, arg3 when
 				   its handler's first instruction ran (simulated time, ps) */
+	TRACE_INTERRUPT_STAGES,	/* right after its `interrupt` event, the times in between (ps): arg0 routed,
+				   arg1 accepted by the LAPIC, arg2 the acknowledging VM exit completed and arg3
+				   the VM entry that injected it began (both 0 without a VM exit) */
 	TRACE_KIND_MAX
 };
 

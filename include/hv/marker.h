@@ -84,6 +84,16 @@
 #define HV_MARK_EPT 18
 #define HV_MARK_VP 19
 
+/* Physical interrupts (docs/hypervisor.md "Physical interrupts").
+ *   EXT_INTR  hv_model: an external-interrupt exit handed its vector to
+ *             the root's VP; `value` is the partition id << 32 | VP index
+ *             << 8 | vector of the VP the interrupt arrived in (the root's
+ *             own, or a child's whose slice it ends)
+ *   ROOT_ISR  root kernel: its handler for vector `value` starts (after
+ *             the entry stub saved the registers) */
+#define HV_MARK_EXT_INTR 32
+#define HV_MARK_ROOT_ISR 33
+
 struct hv_mark_hypercall {
 	uint16_t code;		/* call code from RCX */
 	uint16_t status;	/* HV_STATUS_* */

@@ -16,8 +16,8 @@
  * exceptions taken in ring 3) and IST1 (a stack of its own for #DF, so a
  * kernel stack overflow still reports itself); it has no I/O permission
  * bitmap, so with IOPL 0 every port faults in ring 3.  The IDT holds
- * interrupt gates (IF cleared on entry) for vectors 0-31, DPL 0 so INT n
- * from ring 3 is a #GP. */
+ * interrupt gates (IF cleared on entry), DPL 0 so INT n from ring 3 is a
+ * #GP: vectors 0-31 here, 32-255 from rk_irq_init (irq.c). */
 #include "kernel.h"
 
 #define GDT_USER32_CS 0x18
@@ -62,7 +62,7 @@ struct rk_dtr {
 } __attribute__((packed));
 
 #define GDT_ENTRIES 8
-#define IDT_VECTORS 32
+#define IDT_VECTORS 256
 
 static uint64_t rk_gdt[GDT_ENTRIES] __attribute__((aligned(16)));
 static uint64_t rk_idt[IDT_VECTORS * 2] __attribute__((aligned(16)));
@@ -127,8 +127,10 @@ void rk_cpu_init(void)
 	rk_tss.rsp[0] = (uint64_t)(uintptr_t)rk_kstack_top(RK_KSTACK_SCHED);
 	rk_load_segments();
 
-	for (unsigned v = 0; v < IDT_VECTORS; v++)
+	for (unsigned v = 0; v < 32; v++)
 		rk_idt_set(v, rk_exc_stubs[v], v == 8 ? 1 : 0);	/* #DF on IST1 */
+	/* Vectors 32-255 stay not present (a #NP if taken) until
+	 * rk_irq_init gives them their stubs. */
 	asm volatile("lidt %0" : : "m"(idtr) : "memory");
 
 	/* GS: the per-CPU block in ring 0, the user's (0) in ring 3. */
@@ -146,11 +148,17 @@ void rk_cpu_init(void)
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 
 	rk_printf("root: GDT %p: kernel CS 0x%x SS 0x%x, user CS 0x%x SS 0x%x, TSS 0x%x "
-		  "(RSP0 per process, IST1 for #DF); IDT %p: vectors 0-%u\n",
+		  "(RSP0 per process, IST1 for #DF); IDT %p: exceptions 0-31\n",
 		  (void *)rk_gdt, RK_KERNEL_CS, RK_KERNEL_DS, RK_USER_CS, RK_USER_DS, RK_TSS_SEL,
-		  (void *)rk_idt, IDT_VECTORS - 1);
+		  (void *)rk_idt);
 	rk_printf("root: SYSCALL: STAR 0x%016lx LSTAR %p FMASK 0x%lx\n", (unsigned long)rk_star,
 		  (void *)rk_syscall_entry, (unsigned long)rk_fmask);
+}
+
+void rk_cpu_set_gate(unsigned vec, uint64_t handler)
+{
+	if (vec >= 32 && vec < IDT_VECTORS)
+		rk_idt_set(vec, handler, 0);
 }
 
 void rk_cpu_set_kernel_stack(uint64_t top)

@@ -1,5 +1,5 @@
 /* Every path between the CPU and the root kernel's C code: boot entry,
- * exception entry (vectors 0-31), SYSCALL entry, the two ways back to
+ * exception entry (vectors 0-31), interrupt entry (32-255), SYSCALL entry, the two ways back to
  * ring 3 (SYSRET and IRETQ) and the kernel-stack switch.
  *
  * GS: in ring 0 GS.base is &rk_cpu0 (struct rk_percpu); in ring 3 it is
@@ -122,8 +122,11 @@ rk_exc_\vec:
 	EXC_STUB 30, 1
 	EXC_STUB 31, 0
 
-	.type rk_exc_common, @function
-rk_exc_common:
+/* The common part of exception and interrupt entry: GS, the registers,
+ * then handler(struct rk_frame *) and back through IRETQ. */
+	.macro GATE_COMMON name, handler
+	.type \name, @function
+\name:
 	/* [rsp] vector, [rsp+8] error code, [rsp+16] RIP, [rsp+24] CS */
 	testb $3, 24(%rsp)
 	jz 1f
@@ -133,9 +136,34 @@ rk_exc_common:
 	 * (SDM Vol. 3A 6.12.1.3): ring 3 may have left DF set. */
 	cld
 	movq %rsp, %rdi
-	call rk_trap
+	call \handler
 	jmp rk_return_iret
-	.size rk_exc_common, . - rk_exc_common
+	.size \name, . - \name
+	.endm
+
+	GATE_COMMON rk_exc_common, rk_trap
+
+/* ---- interrupts ----
+ * Vectors 32-255 (irq.c): one RK_IRQ_STUB_SIZE-byte stub each, in vector
+ * order from rk_irq_stubs, pushing a 0 error code and the vector as the
+ * exception stubs do, so rk_irq sees a struct rk_frame.  The interrupt
+ * may come in ring 3 (processes run with IF set) or in ring 0 where the
+ * kernel waits with IF set (rk_irq_wait, the VMMS's spin-wait call). */
+	.balign RK_IRQ_STUB_SIZE
+	.globl rk_irq_stubs
+rk_irq_stubs:
+	.set vec, RK_FIRST_IRQ_VECTOR
+	.rept 256 - RK_FIRST_IRQ_VECTOR
+	/* .org refuses to move backwards: a stub too big fails the build */
+	.org rk_irq_stubs + (vec - RK_FIRST_IRQ_VECTOR) * RK_IRQ_STUB_SIZE, 0xcc
+	pushq $0
+	pushq $vec
+	.byte 0xe9		/* jmp rel32, fixed size */
+	.long rk_irq_common - . - 4
+	.set vec, vec + 1
+	.endr
+
+	GATE_COMMON rk_irq_common, rk_irq
 
 /* ---- back to ring 3 through IRETQ ----
  * RSP points at a struct rk_frame.  Also the first entry of every new

@@ -45,6 +45,13 @@
 
 #define RK_TSS_SEL 0x30		/* the GDT's 64-bit TSS descriptor (cpu.c) */
 
+/* Interrupt vectors (irq.c): 32-255 each have a stub of
+ * RK_IRQ_STUB_SIZE bytes in entry.S (rk_irq_stubs). */
+#define RK_FIRST_IRQ_VECTOR 32
+#define RK_IRQ_STUB_SIZE 16
+#define RK_VEC_TICK 0x30	/* the PIT's tick */
+#define RK_VEC_SPURIOUS 0xff	/* the LAPIC's spurious vector */
+
 #ifndef __ASSEMBLER__
 
 #include <stdarg.h>
@@ -133,6 +140,8 @@ void rk_cpu_set_kernel_stack(uint64_t top);
 uint64_t rk_cpu_star(void);
 uint64_t rk_cpu_fmask(void);
 uint16_t rk_cpu_str(void);		/* the task register */
+/* An interrupt gate, DPL 0, no IST, for `vec` to `handler`. */
+void rk_cpu_set_gate(unsigned vec, uint64_t handler);
 const void *rk_cpu_gdt(void);
 
 /* ---- mm.c ---- */
@@ -274,9 +283,35 @@ extern struct rk_trap_stats rk_trap_stats;
 const char *rk_vector_name(uint64_t vector);
 void rk_trap(struct rk_frame *f);
 
+/* ---- irq.c ---- */
+
+struct rk_irq_stats {
+	uint64_t total;		/* interrupts handled */
+	uint64_t from_user;	/* of those, taken in ring 3 */
+	uint64_t ticks;		/* RK_VEC_TICK */
+	uint64_t spurious;	/* RK_VEC_SPURIOUS */
+	uint64_t other;		/* any other vector: nobody programmed it */
+};
+extern struct rk_irq_stats rk_irq_stats;
+
+/* IDT gates for vectors 32-255, the local APIC enabled, the 8259s masked
+ * and the IO-APIC and the PIT's pin found in the MADT. */
+void rk_irq_init(const struct hv_bootinfo *bi);
+/* The PIT starts ticking at 1 kHz on its IO-APIC pin (once). */
+void rk_tick_start(void);
+/* STI; HLT; CLI: wait for the next interrupt with the kernel's IF = 0 on
+ * either side. */
+void rk_irq_wait(void);
+/* Waits in HLT for three more ticks and reports (PASS/FAIL) the tick
+ * count against the TSC time since rk_tick_start. */
+void rk_tick_check(uint64_t tsc_khz);
+/* From entry.S: the interrupt with frame `f` (vector >= 32). */
+void rk_irq(struct rk_frame *f);
+
 /* ---- entry.S ---- */
 
 extern const uint64_t rk_exc_stubs[32];	/* entry points for vectors 0-31 */
+extern const char rk_irq_stubs[];	/* vector v's stub at + (v - 32) * RK_IRQ_STUB_SIZE */
 void rk_syscall_entry(void);
 void rk_user_first_entry(void);	/* returns to ring 3 through the frame at RSP */
 /* Saves the callee-saved registers on the current stack, stores RSP in

@@ -348,6 +348,7 @@ void rk_main(const struct hv_bootinfo *bi)
 	rk_mm_init(&rk_bi);
 	rk_mm_reclaim_boot(&rk_bi);
 	rk_proc_init();
+	rk_irq_init(&rk_bi);
 	if (!rk_check_cpu()) {
 		rk_printf("root: %u passed, %u failed: no ring 3 without SYSCALL\n", rk_report_passes(),
 			  rk_report_failures());
@@ -380,6 +381,9 @@ void rk_main(const struct hv_bootinfo *bi)
 	/* Under the hypervisor: the children the configuration describes. */
 	if (vid_hypervisor_present())
 		vmms_run(&rk_bi);
+	/* The tick (started by the VMMS while its children run, else now)
+	 * and the HLT it wakes. */
+	rk_tick_check(rk_bi.tsc_khz);
 
 	rk_printf("root: %u passed, %u failed\n", rk_report_passes(), rk_report_failures());
 	rk_exit(rk_report_failures() ? RK_EXIT_FAIL : RK_EXIT_PASS);

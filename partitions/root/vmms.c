@@ -532,11 +532,19 @@ void vmms_run(const struct hv_bootinfo *bi)
 		running += children[i].state == RK_CHILD_RUNNING;
 	}
 	run_workers();		/* each reaches its first wait */
-	/* Let them run: give the LP away; serve intercepts, look, again. */
+	rk_tick_start();	/* the PIT ticks while they run (irq.c) */
+	/* Let them run: give the LP away; serve intercepts, look, again.
+	 * Interrupts are on around the spin-wait call, the root's idle
+	 * point: the hypervisor injects a tick that came while the
+	 * children ran as soon as the call returns.  Not HLT: SINT0 is
+	 * polled and raises nothing, so an intercept message would wait
+	 * for the next tick to wake the root. */
 	while (running) {
 		struct hv_input_notify_long_spin_wait spin = { .spin_count = 1 };
 
+		asm volatile("sti" : : : "memory");
 		vid_call(HVCALL_NOTIFY_LONG_SPIN_WAIT, 0, &spin, sizeof(spin), NULL, 0);
+		asm volatile("cli" : : : "memory");
 		/* A turn that served intercepts gives the LP straight back:
 		 * the children's state (two GetVpRegisters each) is looked
 		 * at on a quiet turn, off the I/O round trip. */

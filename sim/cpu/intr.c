@@ -160,6 +160,18 @@ static uint64_t ps_at(struct cpu *c, uint64_t cycles)
 	return sim_cycles_to_ps(cycles, c->prof->freq_khz);
 }
 
+/* The LP's clock in ps, never before `floor`: an LP acts at whole
+ * cycles, so a device event between two cycle boundaries (the LAPIC
+ * accepting an interrupt) can come up to a cycle after the LP's clock
+ * says; the LP's next step happens no earlier than the event.  Keeps
+ * every stage of an interrupt >= 0, so the stages sum to the total. */
+static uint64_t ps_after(struct cpu *c, uint64_t cycles, uint64_t floor)
+{
+	uint64_t ps = ps_at(c, cycles);
+
+	return ps > floor ? ps : floor;
+}
+
 /* Vector `vec` (origin *o) was acknowledged now; `exited`: by an
  * acknowledge-on-exit VM exit, for the hypervisor to pass on. */
 static void irq_acked(struct cpu *c, unsigned vec, const struct irq_origin *o, int exited)
@@ -171,7 +183,7 @@ static void irq_acked(struct cpu *c, unsigned vec, const struct irq_origin *o, i
 	*f = (struct cpu_irq_flight){
 		.valid = 1, .exited = exited, .kind = o->kind, .pin = o->pin,
 		.assert_ps = o->assert_ps, .route_ps = o->route_ps, .accept_ps = o->accept_ps,
-		.ack_ps = ps_at(c, c->cycles),
+		.ack_ps = ps_after(c, c->cycles, o->accept_ps),
 	};
 }
 
@@ -184,7 +196,7 @@ static uint64_t span(uint64_t from, uint64_t to)
 static void irq_handler_starts(struct cpu *c, unsigned vec)
 {
 	struct cpu_irq_flight *f = &c->flight[vec & 0xff];
-	uint64_t now = ps_at(c, c->cycles);
+	uint64_t now = ps_after(c, c->cycles, f->exited ? f->entry_ps : f->ack_ps);
 
 	if (!f->valid || f->handler_ps)
 		return;
@@ -209,6 +221,14 @@ static void irq_handler_starts(struct cpu *c, unsigned vec)
 
 		marks_current(c, &ev.partition, &ev.vp);
 		trace_emit(c->trace, &ev);
+		/* The times in between, for the stages (0 where a stage did
+		 * not apply: no VM exit on the way). */
+		ev.kind = TRACE_INTERRUPT_STAGES;
+		ev.arg[0] = f->route_ps;
+		ev.arg[1] = f->accept_ps;
+		ev.arg[2] = f->exited ? f->exit_done_ps : 0;
+		ev.arg[3] = f->exited ? f->entry_ps : 0;
+		trace_emit(c->trace, &ev);
 	}
 }
 
@@ -229,7 +249,7 @@ void intr_injected(struct cpu *c, unsigned vec, uint64_t entry_begin)
 
 	if (!f->valid || !f->exited || f->handler_ps)
 		return;
-	f->entry_ps = ps_at(c, entry_begin);
+	f->entry_ps = ps_after(c, entry_begin, f->exit_done_ps);
 	irq_handler_starts(c, vec);
 }
 
@@ -307,7 +327,7 @@ static void take(struct cpu *c, enum intr_action a)
 		}
 		vmx_event_exit(c, EXIT_REASON_EXTERNAL_INTERRUPT, info);
 		if (info && c->flight[info & 0xff].valid)
-			c->flight[info & 0xff].exit_done_ps = ps_at(c, c->cycles);
+			c->flight[info & 0xff].exit_done_ps = ps_after(c, c->cycles, c->flight[info & 0xff].ack_ps);
 		return;
 	}
 	case ACT_INTR:

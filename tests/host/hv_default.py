@@ -5,7 +5,9 @@ stages sum to their totals (issue 4, "How it will be checked"); and the
 emulated-device path of the unenlightened child: its port I/O reaches the
 root's worker process as SynIC intercept messages, the worker's serial
 output and ID register are what the child wrote and read, and every round
-trip shows its six stage markers in order (include/hv/marker.h).
+trip shows its six stage markers in order (include/hv/marker.h); and
+the PIT's periodic interrupt delivered to the root through the hypervisor,
+stage by stage (docs/hypervisor.md "Physical interrupts").
 
 usage: hv_default.py HVSIM WORKDIR
 """
@@ -22,6 +24,83 @@ def check(ok, what):
     print('%s: %s' % ('PASS' if ok else 'FAIL', what))
     if not ok:
         failures.append(what)
+
+
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2] if v else None
+
+
+def check_interrupts(out, stats, lines):
+    """The PIT's tick reaches the root through the hypervisor
+    (docs/hypervisor.md "Physical interrupts"): counted by the root, in
+    stats.json's `pin` source with every stage of the virtualized path,
+    and in the trace, where each interrupt's stages sum to its total."""
+    m = re.search(r'PASS: timer: (\d+) ticks of the PIT \(IRQ 0 -> GSI 2 -> vector 0x30\) in (\d+) TSC cycles', out)
+    ticks = int(m.group(1)) if m else 0
+    check(m is not None and ticks > 0, 'the root counted PIT ticks: %s' % (m and m.group(0)))
+    sim_s = stats['totals']['sim_seconds']
+    tick_s = int(m.group(2)) / (stats['lps'][0]['cycles'] / sim_s) if m else 0
+    # 1193182 Hz / 1193 = 1000.15 Hz; the first tick ends the first count.
+    check(m is not None and abs(ticks - tick_s * 1000.15) <= 1.5 and ticks <= sim_s * 1000.15,
+          '%d ticks in the %.2f ms the PIT ran (of %.2f ms simulated): 1 kHz' % (ticks, tick_s * 1e3, sim_s * 1e3))
+    pin = stats.get('interrupts', {}).get('pin', {})
+    st = pin.get('stages', {})
+    names = ['route', 'accept', 'ack', 'exit', 'dispatch', 'deliver', 'eoi', 'total']
+    check(pin.get('count') == ticks and all(n in st for n in names),
+          'stats.json interrupts.pin: count %r (want %d, every one a tick) with stages %r' %
+          (pin.get('count'), ticks, sorted(st)))
+    if all(n in st for n in names):
+        med = {n: st[n]['median_cycles'] for n in names}
+        check(all(med[n] >= 0 for n in names) and all(med[n] > 0 for n in ('exit', 'dispatch', 'deliver', 'eoi'))
+              and all(med[n] <= med['total'] for n in names if n != 'eoi'),
+              'pin stage medians plausible (>= 0; exit, dispatch, deliver, eoi > 0; none above the total): %r' % med)
+        check(all(st[n]['min_cycles'] <= st[n]['median_cycles'] <= st[n]['p99_cycles'] <= st[n]['max_cycles']
+                  for n in names), 'pin stages: min <= median <= p99 <= max')
+
+    # Per interrupt, from the trace: assert, ack, handler (interrupt) and
+    # route, accept, exit done, entry (interrupt_stages, the next event).
+    evs, bad = [], []
+    for i, l in enumerate(lines):
+        if 'interrupt' not in l:
+            continue
+        f = dict(x.split('=', 1) for x in l if '=' in x)
+        g = dict(x.split('=', 1) for x in lines[i + 1] if '=' in x) if i + 1 < len(lines) else {}
+        if 'interrupt_stages' not in (lines[i + 1] if i + 1 < len(lines) else []):
+            bad.append('no stages after ' + ' '.join(l))
+            continue
+        a, ack, h = int(f['assert_ps']), int(f['ack_ps']), int(f['handler_ps'])
+        r, acc, x, e = int(g['route_ps']), int(g['accept_ps']), int(g['exit_ps']), int(g['entry_ps'])
+        parts = [r - a, acc - r, ack - acc, x - ack, e - x, h - e]
+        if int(f['source'], 16) >> 8 & 0xff != 0 or not x or not e or min(parts) < 0 or sum(parts) != h - a:
+            bad.append('%s / %s' % (' '.join(l), ' '.join(lines[i + 1])))
+        evs.append((int(l[0]), parts))
+    check(len(evs) == ticks and not bad,
+          '%d interrupt events in the trace (want %d), each from a device pin, through a VM exit and an injecting '
+          'VM entry, every stage >= 0 and the six summing to its total %s' % (len(evs), ticks, bad[:2]))
+
+    # Where each arrived (the hypervisor's EXT_INTR marker 32: partition
+    # << 32 | VP << 8 | vector) and what ran next: a child's slice ends and
+    # the root's VP is the next one entered.
+    ctx, late = [], []
+    for i, l in enumerate(lines):
+        if 'marker' in l and 'id=32' in l:
+            part = int(dict(x.split('=', 1) for x in l if '=' in x)['arg1'], 16) >> 32
+            nxt = next((n for n in lines[i + 1:] if 'vm_entry' in n), [])
+            ctx.append(part)
+            if 'p1' not in nxt:
+                late.append(' '.join(nxt))
+    in_child = sum(1 for p in ctx if p != 1)
+    check(len(ctx) == ticks and in_child > 0 and not late,
+          '%d interrupts passed on by the hypervisor (want %d), %d of them in a child\'s context; the root\'s VP '
+          'is entered next every time %s' % (len(ctx), ticks, in_child, late[:2]))
+    if len(ctx) == len(evs):
+        for label, sel in (('in a child', lambda p: p != 1), ('in the root', lambda p: p == 1)):
+            d = [ev[1] for ev, p in zip(evs, ctx) if sel(p)]
+            if d:
+                print('interrupt %s (%d): median ps exit %d, dispatch %d, deliver %d' %
+                      (label, len(d), median([x[3] for x in d]), median([x[4] for x in d]),
+                       median([x[5] for x in d])))
 
 
 def main():
@@ -126,6 +205,8 @@ def main():
                total[len(trips) // 2]))
         check(all(t[0] < t[1] < t[2] < t[3] < t[4] < t[5] for t in trips),
               'in every round trip each stage comes strictly after the one before')
+
+    check_interrupts(out, stats, lines)
 
     hc_total = sum(e['count'] for e in hc.values())
     check(calls == hc_total and not bad,
