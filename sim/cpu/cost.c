@@ -600,6 +600,8 @@ static int site_kind(const cs_insn *in)
 		return SITE_SYSCALL;
 	case X86_INS_PAUSE:
 		return SITE_PAUSE;
+	case X86_INS_INVD:
+		return SITE_INVD;
 	case X86_INS_IRET:
 	case X86_INS_IRETD:
 	case X86_INS_IRETQ:

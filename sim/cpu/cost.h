@@ -42,6 +42,7 @@ enum cost_site_kind {
 	 * exits in non-root operation before anything changes (vmx.c). */
 	SITE_CALL_FAR,
 	SITE_JMP_FAR,
+	SITE_INVD,	/* exits unconditionally in non-root operation (vmx.c) */
 };
 
 struct cost_site {

@@ -1014,6 +1014,8 @@ static int site_still_there(struct cpu *c, const struct site *s)
 		op = b[i + 1];
 		modrm_reg = i + 2 < n ? (b[i + 2] >> 3) & 7 : 8;
 		switch (s->kind) {
+		case SITE_INVD:		/* 0F 08 */
+			return op == 0x08;
 		case SITE_INVLPG:	/* 0F 01 /7, memory operand */
 			return op == 0x01 && modrm_reg == 7 && (b[i + 2] >> 6) != 3;
 		case SITE_MOV_CR:
@@ -1033,12 +1035,32 @@ static int site_still_there(struct cpu *c, const struct site *s)
 	return 0;
 }
 
-/* MOV CR outside VMX non-root handling: CR8 is the LAPIC's TPR, and a
- * write of a reserved bit, which Unicorn would take, raises #GP (SDM Vol.
- * 3 2.5, Vol. 2B MOV CR): CR0 bits 63:32, PG without PE, NW without CD;
- * CR4 bits of features the CPU lacks; CR3 bits above MAXPHYADDR in
- * IA-32e mode.  Returns 1 if the instruction was carried out here. */
-static int mov_cr_site(struct cpu *c, uint64_t addr, unsigned size)
+/* ---- Debug registers ----
+ *
+ * Unicorn turns DR7's breakpoint enables into QEMU CPU breakpoints, and a
+ * guest that enabled one (kvm-unit-tests' vmx "debug controls" writes DR7
+ * = 0x402 with DR0 = 0) crashed the host inside generated code.  hvsim
+ * does not model debug breakpoints: the model keeps the architectural DR7
+ * for MOV from DR7 and VMX's guest DR7, and hands Unicorn DR7 without
+ * L0-3/G0-3, so no breakpoint ever fires (docs/platform.md). */
+void cpu_set_dr7(struct engine *e, uint64_t v)
+{
+	uint64_t u = v & ~0xffull;
+
+	e->dr7 = v;
+	uc_reg_write(e->uc, UC_X86_REG_DR7, &u);
+}
+
+/* MOV to/from a control or debug register (0F 20-23 /r, SDM Vol. 2B
+ * MOV): `base` is 0x20 (CR) or 0x21 (DR).  Returns 0 with the register
+ * number (ModRM.reg, REX.R adding 8), the GPR as Unicorn names it and the
+ * direction, or -1 if the bytes are not such an instruction. */
+struct mov_xr {
+	unsigned n;
+	int ucr, write, bits64;
+};
+
+static int decode_mov_xr(struct cpu *c, uint64_t addr, unsigned size, unsigned base, struct mov_xr *m)
 {
 	static const int gprs[16] = { UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
 				      UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
@@ -1046,35 +1068,78 @@ static int mov_cr_site(struct cpu *c, uint64_t addr, unsigned size)
 				      UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15 };
 	uint8_t b[16];
 	uint32_t err;
-	uint64_t fl, v;
-	unsigned i = 0, rex = 0, cr, gpr, modrm;
-	int write;
+	uint64_t fl;
+	unsigned i = 0, rex = 0;
 
 	if (size > sizeof(b) || cpu_lin_access(c, addr, b, size, 2, &err, &fl))
-		return 0;
+		return -1;
+	m->bits64 = cpu_ctx_code_bits(c->e->ctx) == 64;
 	while (i < size && (b[i] == 0x66 || b[i] == 0xf0 || b[i] == 0xf2 || b[i] == 0xf3))
 		i++;
-	if (i < size && (b[i] & 0xf0) == 0x40 && cpu_ctx_code_bits(c->e->ctx) == 64)
+	if (i < size && (b[i] & 0xf0) == 0x40 && m->bits64)
 		rex = b[i++];
-	if (i + 2 >= size || b[i] != 0x0f || (b[i + 1] != 0x20 && b[i + 1] != 0x22))
+	if (i + 2 >= size || b[i] != 0x0f || (b[i + 1] != base && b[i + 1] != base + 2))
+		return -1;
+	m->write = b[i + 1] == base + 2;
+	m->n = ((b[i + 2] >> 3) & 7) | (rex & 4 ? 8 : 0);
+	m->ucr = gprs[(b[i + 2] & 7) | (rex & 1 ? 8 : 0)];
+	return 0;
+}
+
+/* MOV to or from DR7 (or DR5 aliasing it while CR4.DE = 0, SDM Vol. 3
+ * 17.2.2); other debug registers run natively.  Returns 1 if done here. */
+static int mov_dr_site(struct cpu *c, uint64_t addr, unsigned size)
+{
+	struct mov_xr m;
+	uint64_t v;
+
+	if (decode_mov_xr(c, addr, size, 0x21, &m) || m.n > 7 || cpu_cpl(c))
+		return 0;	/* #UD (DR8-15) or #GP: Unicorn raises it */
+	if (m.n == 5 && !(reg(c, UC_X86_REG_CR4) & CR4_DE))
+		m.n = 7;
+	if (m.n != 7)
 		return 0;
-	write = b[i + 1] == 0x22;
-	modrm = b[i + 2];
-	cr = ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0);
-	gpr = (modrm & 7) | (rex & 1 ? 8 : 0);
-	if (cpu_cpl(c))
-		return 0;	/* Unicorn raises the #GP itself */
-	if (cr == 8)
-		return intr_cr8(c, write, gprs[gpr], addr, size);
-	if (!write)
+	if (!m.write) {
+		set_reg(c, m.ucr, m.bits64 ? c->e->dr7 : (uint32_t)c->e->dr7);
+	} else {
+		v = reg(c, m.ucr);
+		if (!m.bits64)
+			v = (uint32_t)v;
+		if (v >> 32) {
+			cpu_raise_from_hook(c, VEC_GP, 0);	/* SDM Vol. 2B MOV DR */
+			return 1;
+		}
+		/* Bit 10 reads 1, bits 11, 12, 14 and 15 read 0 (SDM 17.2.4). */
+		cpu_set_dr7(c->e, (v | 0x400) & ~0xd800ull);
+	}
+	cpu_continue_after_site(c, addr, size);
+	return 1;
+}
+
+/* MOV CR outside VMX non-root handling: CR8 is the LAPIC's TPR, and a
+ * write of a reserved bit, which Unicorn would take, raises #GP (SDM Vol.
+ * 3 2.5, Vol. 2B MOV CR): CR0 bits 63:32, PG without PE, NW without CD;
+ * CR4 bits of features the CPU lacks; CR3 bits above MAXPHYADDR in
+ * IA-32e mode.  Returns 1 if the instruction was carried out here. */
+static int mov_cr_site(struct cpu *c, uint64_t addr, unsigned size)
+{
+	struct mov_xr m;
+	uint64_t v;
+
+	if (decode_mov_xr(c, addr, size, 0x20, &m) || cpu_cpl(c))
+		return 0;	/* not one, or #GP: Unicorn raises it */
+	if (m.n == 8)
+		return intr_cr8(c, m.write, m.ucr, addr, size);
+	if (!m.write)
 		return 0;
-	v = reg(c, gprs[gpr]);
-	if (cpu_ctx_code_bits(c->e->ctx) != 64)
+	if (m.n == 3 && c->vmx.nonroot)
+		vmx_tlb_model_flush(c->e);	/* the guest drops its translations */
+	v = reg(c, m.ucr);
+	if (!m.bits64)
 		v = (uint32_t)v;
-	if ((cr == 0 && ((v >> 32) || ((v & CR0_PG) && !(v & CR0_PE)) ||
-			 ((v & CR0_NW) && !(v & CR0_CD)))) ||
-	    (cr == 4 && (v & ~c->cr4_valid)) ||
-	    (cr == 3 && (cpu_engine_msr(c, MSR_EFER) & EFER_LMA) && (v & ~(1ull << 63)) >> c->maxphyaddr)) {
+	if ((m.n == 0 && ((v >> 32) || ((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))) ||
+	    (m.n == 4 && (v & ~c->cr4_valid)) ||
+	    (m.n == 3 && (cpu_engine_msr(c, MSR_EFER) & EFER_LMA) && (v & ~(1ull << 63)) >> c->maxphyaddr)) {
 		cpu_raise_from_hook(c, VEC_GP, 0);
 		return 1;
 	}
@@ -1184,6 +1249,7 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	case SITE_PAUSE:
 	case SITE_CALL_FAR:
 	case SITE_JMP_FAR:
+	case SITE_INVD:
 		return;		/* native but in non-root operation (above) */
 	default:
 		/* MOV CR/DR, CLTS, LMSW, SMSW: native outside VMX operation,
@@ -1195,6 +1261,8 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		}
 		if (s->kind == SITE_MOV_CR)
 			mov_cr_site(c, addr, s->size);
+		else if (s->kind == SITE_MOV_DR)
+			mov_dr_site(c, addr, s->size);
 		return;
 	}
 	/* Writing RIP makes Unicorn skip the native instruction and continue
@@ -1451,6 +1519,7 @@ int cpu_engine_open(struct cpu *c, struct engine *e, int guest)
 		return -EIO;
 	/* No exit address: execution ends only when the model stops it. */
 	uc_ctl_exits_enable(e->uc);
+	cpu_set_dr7(e, 0x400);	/* the reset value (SDM Vol. 3 Table 9-1) */
 	intr_engine_opened(c, e);
 	return 0;
 }
@@ -1462,6 +1531,7 @@ void cpu_engine_close(struct engine *e)
 			free(e->blocks[i].detail);
 	free(e->blocks);
 	free(e->sites);
+	free(e->charged);
 	cpu_ctx_free(e->ctx);
 	if (e->uc)
 		uc_close(e->uc);
@@ -1776,6 +1846,8 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 			c->invlpg_pending = 0;
 			uc_ctl_flush_tb(c->e->uc);
 			uc_ctl_flush_tlb(c->e->uc);
+			if (c->vmx.nonroot)
+				vmx_tlb_model_flush(c->e);
 			cpu_continue_after_site(c, c->invlpg_addr, c->invlpg_size);
 			continue;
 		}
@@ -1799,12 +1871,8 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 			/* The HLT was charged with its block. */
 			if (c->vmx.nonroot && vmx_intercept_hlt(c, reg(c, UC_X86_REG_RIP)))
 				continue;
-			if (c->vmx.nonroot && c->vmx.preempt_deadline >= 0) {
-				/* Only the preemption timer can end a guest HLT. */
-				cpu_idle_until(c, (uint64_t)c->vmx.preempt_deadline);
-				vmx_exit(c, EXIT_REASON_PREEMPTION_TIMER, 0);
-				continue;
-			}
+			/* A guest in the HLT activity state wakes for an event
+			 * or at its preemption timer (cpu_wake_deadline). */
 			c->state = CPU_HALTED;
 			break;
 		}
@@ -1814,6 +1882,13 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 	c->st.busy_cycles += c->cycles - start;
 	c->stop_req = 0;
 	return c->state;
+}
+
+uint64_t cpu_wake_deadline(const struct cpu *c)
+{
+	if (c->state == CPU_HALTED && c->vmx.nonroot && c->vmx.preempt_deadline >= 0)
+		return (uint64_t)c->vmx.preempt_deadline;
+	return UINT64_MAX;
 }
 
 void cpu_limit_run(struct cpu *c, uint64_t until)

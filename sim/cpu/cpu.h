@@ -186,6 +186,9 @@ void cpu_irq_kick(struct cpu *c);
 /* A halted or wait-for-SIPI LP looks whether what arrived wakes it
  * (an interrupt it can take, NMI, INIT, SIPI); returns the new state. */
 enum cpu_run_state cpu_poll_wake(struct cpu *c);
+/* The LP clock at which a halted LP wakes without any event (a VMX
+ * guest's preemption timer), or UINT64_MAX. */
+uint64_t cpu_wake_deadline(const struct cpu *c);
 const struct cpu_irq_stats *cpu_get_irq_stats(const struct cpu *c);
 
 enum cpu_run_state cpu_state(const struct cpu *c);

@@ -102,6 +102,11 @@ struct engine {
 	uint64_t tlb_eptp;		/* EPTP and VPID its TLB entries were made under */
 	uint16_t tlb_vpid;
 	int tlb_valid;
+	/* Pages whose translation was charged since this engine's cached
+	 * translations were last dropped (vmx.c "TLB misses"). */
+	uint64_t *charged;
+	uint32_t ncharged, charged_cap;
+	uint64_t dr7;			/* the architectural DR7 (cpu_set_dr7) */
 	uint64_t tlb_apic;		/* ... and APIC-access page (vmx.c x->apic_access) */
 };
 
@@ -162,6 +167,7 @@ struct vmx {
 	struct vmx_pending p;
 	uint64_t pdpte[4];		/* PAE guests: PDPTE registers (SDM 4.4.1) */
 	uint64_t pdpte_cr3;		/* CR3 they were loaded from, ~0 = from the VMCS */
+	int fill_uncharged;		/* the TLB fill in progress is not priced */
 	unsigned ept_perms;		/* EPT R/W/X of the last translation */
 	int ept_dirty;			/* ... may serve writes without an A/D update */
 	int guest_halted;		/* non-root activity state HLT */
@@ -314,6 +320,9 @@ void cpu_continue_after_site(struct cpu *c, uint64_t addr, unsigned size);
 int cpu_engine_open(struct cpu *c, struct engine *e, int guest);
 void cpu_engine_close(struct engine *e);
 int msr_in_engine(uint32_t idx);
+/* DR7 as software sees it; Unicorn gets it without the breakpoint
+ * enables (cpu.c "Debug registers"). */
+void cpu_set_dr7(struct engine *e, uint64_t v);
 
 /* intr.c */
 int intr_init(struct cpu *c, struct lapic *l);
@@ -368,6 +377,9 @@ void vmx_task_gate_exit(struct cpu *c, unsigned vec, int kind, int push_err, uin
 int vmx_run_pending(struct cpu *c, uc_err e);
 /* Guest engine: translate a linear address (two-stage); as cpu_translate_root. */
 int vmx_translate(struct cpu *c, uint64_t lin, int write, uint64_t *pa, uint32_t *err);
+/* The guest dropped its cached translations (MOV to CR3, INVLPG): the
+ * next fill of each page is priced again. */
+void vmx_tlb_model_flush(struct engine *e);
 /* Block boundary in non-root mode, before the block at linear address
  * `lin`: preemption timer, NMI and interrupt windows. */
 int vmx_block_check(struct cpu *c, uint64_t lin);

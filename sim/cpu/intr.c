@@ -308,10 +308,12 @@ static void take(struct cpu *c, enum intr_action a)
 				       INTR_INFO_VALID | VEC_NMI | INTR_TYPE_NMI << INTR_INFO_TYPE_SHIFT);
 			return;
 		}
-		if (c->vmx.nonroot)
+		if (c->vmx.nonroot) {
 			c->vmx.nmi_blocked = 1;
-		else
+			c->vmx.guest_halted = 0;	/* delivery ends the HLT state */
+		} else {
 			c->nmi_blocked = 1;
+		}
 		cpu_raise_event(c, VEC_NMI, EV_EXT, 0, rip);
 		return;
 	case ACT_EXT_EXIT: {
@@ -331,6 +333,7 @@ static void take(struct cpu *c, enum intr_action a)
 		return;
 	}
 	case ACT_INTR:
+		c->vmx.guest_halted = 0;	/* a guest's HLT state ends with the delivery */
 		vec = lapic_ack_intr(c->lapic, &o);
 		irq_acked(c, (unsigned)vec, &o, 0);
 		cpu_raise_event(c, (unsigned)vec, EV_EXT, 0, rip);
@@ -386,6 +389,12 @@ enum cpu_run_state cpu_poll_wake(struct cpu *c)
 			c->irq_hint = 1;
 		}
 		c->apic_ev &= ~(LAPIC_EV_NMI | LAPIC_EV_SMI);	/* ignored while waiting (SDM 8.4.1) */
+		return c->state;
+	}
+	/* A guest's preemption timer ends its HLT: the block hook takes
+	 * the exit before anything runs (vmx_block_check). */
+	if (c->vmx.nonroot && c->vmx.preempt_deadline >= 0 && c->cycles >= (uint64_t)c->vmx.preempt_deadline) {
+		c->state = CPU_RUNNING;
 		return c->state;
 	}
 	c->if_clear = 0;

@@ -505,11 +505,14 @@ struct vinsn {
 	unsigned id, len, opsize;	/* opsize: 4 or 8 bytes (register operands) */
 	int has_mem;
 	uint64_t lin;			/* memory operand's linear address */
+	int seg;			/* ... its segment, 0 ES .. 5 GS */
 	int64_t disp;			/* ... its displacement: the exit qualification */
 	int reg[2];			/* register operands (GPR numbers) or -1 */
 	int ucreg[2];
 	uint32_t info;
 };
+
+static uint32_t insn_exit_reason(unsigned id);
 
 static int decode_vmx(struct cpu *c, uint64_t rip, uint64_t lin, struct vinsn *vi)
 {
@@ -524,6 +527,10 @@ static int decode_vmx(struct cpu *c, uint64_t rip, uint64_t lin, struct vinsn *v
 	if (!in)
 		return -1;
 	if (!(cs_insn_group(h, in, X86_GRP_VM)) && in->id != X86_INS_INVEPT && in->id != X86_INS_INVVPID)
+		goto out;
+	/* Capstone's VM group holds AMD's SVM instructions too: on an Intel
+	 * processor they are #UD (kvm-unit-tests' vmx "vmmcall"). */
+	if (!insn_exit_reason(in->id))
 		goto out;
 	vi->id = in->id;
 	vi->len = in->size;
@@ -551,6 +558,7 @@ static int decode_vmx(struct cpu *c, uint64_t rip, uint64_t lin, struct vinsn *v
 				vi->has_mem = 1;
 				vi->disp = o->mem.disp;
 				vi->lin = ea;
+				vi->seg = sg;
 				info |= (uint32_t)sg << 15;
 				info |= (o->mem.scale == 2 ? 1u : o->mem.scale == 4 ? 2u : o->mem.scale == 8 ? 3u : 0u);
 				info |= ix >= 0 ? (uint32_t)ix << 18 : 1u << 22;
@@ -611,6 +619,18 @@ static int mem_rw(struct cpu *c, uint64_t lin, void *b, size_t n, int write)
 		return -1;
 	}
 	return 0;
+}
+
+/* A VMX instruction's memory operand: in 64-bit mode a non-canonical
+ * address is #SS(0) through SS, else #GP(0), before any access (SDM Vol. 3
+ * 6.15, Vol. 2 "VMX Instruction Reference" protected-mode exceptions). */
+static int op_rw(struct cpu *c, const struct vinsn *vi, void *b, size_t n, int write)
+{
+	if (cpu_ctx_code_bits(c->e->ctx) == 64 && (!canonical(vi->lin) || !canonical(vi->lin + n - 1))) {
+		cpu_raise_fault(c, vi->seg == 2 ? VEC_SS : VEC_GP, 0);
+		return -1;
+	}
+	return mem_rw(c, vi->lin, b, n, write);
 }
 
 /* ---- VMX instructions (SDM Vol. 3C ch. 31 / Vol. 2 "VMX Instruction
@@ -735,7 +755,7 @@ int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin)
 			cpu_raise_fault(c, VEC_GP, 0);
 			return 1;
 		}
-		if (mem_rw(c, vi.lin, &pa, 8, 0))
+		if (op_rw(c, &vi, &pa, 8, 0))
 			return 1;
 		if ((pa & 0xfff) || !pa_valid(c, pa)) {
 			vm_fail_invalid(c);
@@ -763,7 +783,7 @@ int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin)
 		uint8_t zero = 0;
 
 		charge(c, VMX_COST_VMCLEAR);
-		if (mem_rw(c, vi.lin, &pa, 8, 0))
+		if (op_rw(c, &vi, &pa, 8, 0))
 			return 1;
 		if ((pa & 0xfff) || !pa_valid(c, pa)) {
 			vm_fail(c, VMXERR_VMCLEAR_INVALID_ADDRESS);
@@ -787,7 +807,7 @@ int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin)
 		uint32_t rev = 0;
 
 		charge(c, VMX_COST_VMPTRLD);
-		if (mem_rw(c, vi.lin, &pa, 8, 0))
+		if (op_rw(c, &vi, &pa, 8, 0))
 			return 1;
 		if ((pa & 0xfff) || !pa_valid(c, pa)) {
 			vm_fail(c, VMXERR_VMPTRLD_INVALID_ADDRESS);
@@ -813,7 +833,7 @@ int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin)
 	case X86_INS_VMPTRST:
 		charge(c, VMX_COST_VMPTRST);
 		v = x->current;
-		if (mem_rw(c, vi.lin, &v, 8, 1))
+		if (op_rw(c, &vi, &v, 8, 1))
 			return 1;
 		vm_succeed(c);
 		break;
@@ -846,7 +866,7 @@ int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin)
 		if (is_read) {
 			v = vmcs_read_field(&x->vmcs, f, enc);
 			if (vi.has_mem) {
-				if (mem_rw(c, vi.lin, &v, vi.opsize, 1))
+				if (op_rw(c, &vi, &v, vi.opsize, 1))
 					return 1;
 			} else {
 				set_reg(c, vi.ucreg[0], vi.opsize == 8 ? v : (uint32_t)v);
@@ -854,7 +874,7 @@ int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin)
 		} else {
 			v = 0;
 			if (vi.has_mem) {
-				if (mem_rw(c, vi.lin, &v, vi.opsize, 0))
+				if (op_rw(c, &vi, &v, vi.opsize, 0))
 					return 1;
 			} else {
 				v = reg(c, vi.ucreg[1]);
@@ -885,7 +905,7 @@ int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin)
 		if (vi.opsize == 4)
 			type = (uint32_t)type;
 		charge(c, ept ? VMX_COST_INVEPT : VMX_COST_INVVPID);
-		if (mem_rw(c, vi.lin, desc, 16, 0))
+		if (op_rw(c, &vi, desc, 16, 0))
 			return 1;
 		/* Supported types: INVEPT bits 25/26, INVVPID bits 40-43 of
 		 * IA32_VMX_EPT_VPID_CAP (SDM A.10). */
@@ -1456,6 +1476,8 @@ static int load_guest(struct cpu *c, struct engine *g)
 	/* EPT and VPID decide whether this engine's cached translations may
 	 * survive (SDM 29.4.3.1): without VPID every entry drops them. */
 	keep = g->tlb_valid && vpid && g->tlb_vpid == vpid && g->tlb_eptp == eptp;
+	if (!keep)
+		vmx_tlb_model_flush(g);
 	/* The APIC-access page is never in the TLB (tlb_fill refuses it):
 	 * a translation of it made without that must go. */
 	keep = keep && g->tlb_apic == c->vmx.apic_access;
@@ -1479,14 +1501,19 @@ static int load_guest(struct cpu *c, struct engine *g)
 	set_msr_in(g, MSR_GS_BASE, gbase(c, G_GS));
 	{
 		uint64_t v = vget(c, VMCS_GUEST_RSP), rip = vget(c, VMCS_GUEST_RIP);
-		uint64_t fl = vget(c, VMCS_GUEST_RFLAGS);
+		uint64_t fl = vget(c, VMCS_GUEST_RFLAGS), *m;
 
 		uc_reg_write(g->uc, UC_X86_REG_RSP, &v);
 		uc_reg_write(g->uc, UC_X86_REG_RFLAGS, &fl);
 		uc_reg_write(g->uc, UC_X86_REG_RIP, &rip);
 		if (entry & VM_ENTRY_LOAD_DEBUG_CONTROLS) {
-			v = vget(c, VMCS_GUEST_DR7);
-			uc_reg_write(g->uc, UC_X86_REG_DR7, &v);
+			cpu_set_dr7(g, vget(c, VMCS_GUEST_DR7));
+			if ((m = msr_slot(c, MSR_IA32_DEBUGCTL)))
+				*m = vget(c, VMCS_GUEST_IA32_DEBUGCTL) & 3;
+		} else {
+			/* DR7 is not loaded: the guest has the host's (one
+			 * processor, two engines). */
+			cpu_set_dr7(g, c->root.dr7);
 		}
 	}
 	if ((s.cr0 & CR0_PG) && (s.cr4 & CR4_PAE) && !ia32e)
@@ -1509,8 +1536,8 @@ static void save_guest(struct cpu *c, uint64_t rip)
 	vset(c, VMCS_GUEST_CR3, s.cr3);
 	vset(c, VMCS_GUEST_CR4, s.cr4);
 	if (exit & VM_EXIT_SAVE_DEBUG_CONTROLS) {
-		vset(c, VMCS_GUEST_DR7, reg(c, UC_X86_REG_DR7));
-		vset(c, VMCS_GUEST_IA32_DEBUGCTL, 0);
+		vset(c, VMCS_GUEST_DR7, c->e->dr7);
+		vset(c, VMCS_GUEST_IA32_DEBUGCTL, msr_slot(c, MSR_IA32_DEBUGCTL) ? *msr_slot(c, MSR_IA32_DEBUGCTL) : 0);
 	}
 	vset(c, VMCS_GUEST_RSP, reg(c, UC_X86_REG_RSP));
 	vset(c, VMCS_GUEST_RIP, rip);
@@ -1606,7 +1633,7 @@ static void load_host(struct cpu *c)
 	int host64 = !!(exit & VM_EXIT_HOST_ADDR_SPACE_SIZE);
 	struct engine *r = &c->root;
 	uint32_t data = SEG_ATTR_P | SEG_ATTR_S | (3u << 8) | SEG_ATTR_DB | SEG_ATTR_G;
-	uint64_t v;
+	uint64_t *m;
 
 	memset(&s, 0, sizeof(s));
 	s.cr0 = vget(c, VMCS_HOST_CR0);
@@ -1653,8 +1680,9 @@ static void load_host(struct cpu *c)
 	set_msr_in(r, MSR_GS_BASE, s.seg[SEG_GS].base);
 	if (exit & VM_EXIT_LOAD_PAT)
 		set_msr_in(r, MSR_IA32_PAT, vget(c, VMCS_HOST_IA32_PAT));
-	v = 0x400;
-	uc_reg_write(r->uc, UC_X86_REG_DR7, &v);
+	cpu_set_dr7(r, 0x400);
+	if ((m = msr_slot(c, MSR_IA32_DEBUGCTL)))
+		*m = 0;	/* SDM 28.5.1 */
 	set_reg(c, UC_X86_REG_RFLAGS, 2);
 	set_reg(c, UC_X86_REG_RSP, vget(c, VMCS_HOST_RSP));
 	set_reg(c, UC_X86_REG_RIP, vget(c, VMCS_HOST_RIP));
@@ -1889,6 +1917,9 @@ static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 		fprintf(stderr, "hvsim: LP%u: VM entry (%s) at guest rip 0x%llx, cycle %llu\n", c->index,
 			launch ? "launch" : "resume", (unsigned long long)vget(c, VMCS_GUEST_RIP),
 			(unsigned long long)c->cycles);
+	/* An injected event ends the HLT activity state (SDM 27.6.1). */
+	if (vget(c, VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID)
+		x->guest_halted = 0;
 	inject(c);
 	if (x->p.exit) {
 		exit_now(c);
@@ -1900,8 +1931,14 @@ static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 	}
 	/* An interrupt window that is already open exits at once (26.7.5). */
 	vmx_block_check(c, cpu_rip_linear(c, reg(c, UC_X86_REG_RIP)));
-	if (x->p.exit)
+	if (x->p.exit) {
 		exit_now(c);
+		return;
+	}
+	/* Entered in the HLT activity state: the guest runs nothing until
+	 * an event or its preemption timer wakes it (cpu_poll_wake). */
+	if (x->guest_halted)
+		c->state = CPU_HALTED;
 }
 
 /* ---- address translation in non-root engines (SDM 29.3) -------------- */
@@ -1945,8 +1982,10 @@ static int gpa_to_hpa(struct xlat *t, uint64_t gpa, unsigned acc, int paging, ui
 		return 0;
 	}
 	ept_translate(&m, &t->k, t->eptp, gpa, acc, paging, &t->er);
-	t->c->vmx.st.ept_entry_reads += t->er.reads;
-	t->c->cycles += (uint64_t)t->er.reads * t->c->vmx.costs[VMX_COST_EPT_ENTRY];
+	if (!t->c->vmx.fill_uncharged) {
+		t->c->vmx.st.ept_entry_reads += t->er.reads;
+		t->c->cycles += (uint64_t)t->er.reads * t->c->vmx.costs[VMX_COST_EPT_ENTRY];
+	}
 	if (t->er.status != EPT_OK) {
 		t->fail_gpa = gpa;
 		t->fail_paging = paging;
@@ -2021,7 +2060,8 @@ static int xlat(struct cpu *c, uint64_t lin, unsigned pwacc, unsigned eacc, uint
 	t.eptp = vget(c, VMCS_EPT_POINTER);
 	ept_caps(c, &t.k);
 	guest_regs(c, &r);
-	c->vmx.st.tlb_fills++;
+	if (!c->vmx.fill_uncharged)
+		c->vmx.st.tlb_fills++;
 	pw_walk(&m, &r, lin, pwacc, &res);
 	if (res.status == PW_PAGE_FAULT) {
 		*err = res.pf_error;
@@ -2082,10 +2122,79 @@ int vmx_translate(struct cpu *c, uint64_t lin, int write, uint64_t *pa, uint32_t
 	return r;
 }
 
+static bool tlb_fill_walk(struct cpu *c, uint64_t va, uc_mem_type type, uc_tlb_entry *e);
+
+/* ---- TLB misses ----
+ *
+ * Unicorn's TLB is sized by QEMU's dynamic resizing, which looks at the
+ * host's real-time clock: how often a page is filled again depends on the
+ * host, so fills cannot be what is priced.  The model instead prices the
+ * first fill of each page after the engine's translations were dropped
+ * (a VM entry that does not keep them, INVEPT/INVVPID, the guest's MOV
+ * to CR3 or INVLPG): a TLB that never evicts within an epoch.  Every
+ * first touch after such a drop is a fill in Unicorn too, whatever its
+ * size, so the count is the same on every host.  Refills are free. */
+
+#define CHARGED_MAX (1u << 16)	/* pages per epoch before the set starts over */
+
+void vmx_tlb_model_flush(struct engine *e)
+{
+	if (e->ncharged)
+		memset(e->charged, 0, e->charged_cap * sizeof(*e->charged));
+	e->ncharged = 0;
+}
+
+/* 1 if page `pg` was not priced yet in this epoch (it is now). */
+static int tlb_model_first(struct engine *e, uint64_t pg)
+{
+	uint64_t key = pg + 1;
+	uint32_t i;
+
+	if (e->ncharged * 2 >= e->charged_cap) {
+		uint32_t cap = e->charged_cap ? e->charged_cap * 2 : 1024;
+		uint64_t *old = e->charged, *n;
+		uint32_t ocap = e->charged_cap;
+
+		if (cap > CHARGED_MAX) {
+			vmx_tlb_model_flush(e);	/* deterministic: a new epoch */
+		} else {
+			n = calloc(cap, sizeof(*n));
+			if (!n)
+				abort();
+			e->charged = n;
+			e->charged_cap = cap;
+			e->ncharged = 0;
+			for (uint32_t j = 0; j < ocap; j++)
+				if (old[j])
+					tlb_model_first(e, old[j] - 1);
+			free(old);
+		}
+	}
+	for (i = (uint32_t)(key * 0x9E3779B97F4A7C15ull >> 40) & (e->charged_cap - 1);; i = (i + 1) & (e->charged_cap - 1)) {
+		if (e->charged[i] == key)
+			return 0;
+		if (!e->charged[i]) {
+			e->charged[i] = key;
+			e->ncharged++;
+			return 1;
+		}
+	}
+}
+
 /* UC_HOOK_TLB_FILL of non-root engines: `va` is page aligned. */
 static bool tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_entry *e, void *user)
 {
 	struct cpu *c = user;
+	bool ok;
+
+	c->vmx.fill_uncharged = !tlb_model_first(c->e, va >> 12);
+	ok = tlb_fill_walk(c, va, type, e);
+	c->vmx.fill_uncharged = 0;
+	return ok;
+}
+
+static bool tlb_fill_walk(struct cpu *c, uint64_t va, uc_mem_type type, uc_tlb_entry *e)
+{
 	unsigned pwacc = 0, eacc = EPT_ACCESS_READ, perms;
 	uint64_t hpa;
 	uint32_t err;
@@ -2575,6 +2684,11 @@ int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned siz
 	case SITE_PAUSE:
 		if (pc & CPU_BASED_PAUSE_EXITING)
 			reason = EXIT_REASON_PAUSE;
+		break;
+	case SITE_INVD:
+		if (cpu_cpl(c))
+			return 0;	/* #GP has priority (SDM 26.1.1) */
+		reason = EXIT_REASON_INVD;	/* unconditionally (SDM 26.1.2) */
 		break;
 	case SITE_IRET:
 		/* With NT = 1 a task switch, which exits before the IRET does

@@ -186,9 +186,20 @@ SC_MODULE(lp_thread)
 				// wakes this LP (its LAPIC's kick notifies `wake`).
 				if (cpu_poll_wake(cpu) == CPU_RUNNING)
 					continue;
+				uint64_t dl = cpu_wake_deadline(cpu);
+
 				qk.sync();
-				wait(wake);
-				cpu_idle_until(cpu, sim_ps_to_cycles(sc_time_stamp().value(), K.khz));
+				if (dl != UINT64_MAX) {
+					uint64_t at = sim_cycles_to_ps(dl, K.khz), now = sc_time_stamp().value();
+
+					if (at > now)
+						wait(sc_time::from_value(at - now), wake);
+				} else {
+					wait(wake);
+				}
+				// The first cycle at or after the wake-up: a deadline reached
+				// by a timed wait is not one cycle short.
+				cpu_idle_until(cpu, ceil_cycles(sc_time_stamp().value()));
 				qk.reset();
 			}
 		}

@@ -173,11 +173,32 @@ static void test_cr_reserved_bits(void)
 	write_cr4(cr4);
 }
 
+/* DR7 with a breakpoint enabled reads back as written; hvsim does not
+ * fire debug breakpoints (docs/platform.md), and enabling one once
+ * crashed it (kvm-unit-tests' vmx "debug controls"). */
+static void test_dr7(void)
+{
+	uint64_t v = 0, big = 1ull << 32;
+
+	asm volatile("mov %0, %%dr0" : : "r"(0ull));
+	asm volatile("mov %0, %%dr7" : : "r"(0x402ull));
+	asm volatile("nop; mov %%dr7, %0" : "=r"(v));
+	report(v == 0x402, "DR7 = 0x402 (G0, breakpoint at 0) reads back 0x%lx", (unsigned long)v);
+	asm volatile("mov %0, %%dr7" : : "r"(0x1ull));
+	asm volatile("mov %%dr7, %0" : "=r"(v));
+	report(v == 0x401, "DR7 bit 10 reads 1 (0x%lx)", (unsigned long)v);
+	exc_reset();
+	asm volatile("1: mov %0, %%dr7\n2:\n\t" EX_TABLE("1b", "2b") : : "r"(big) : "memory");
+	report(exc_last.vector == GP_VECTOR, "DR7 bits 63:32 set: #GP");
+	asm volatile("mov %0, %%dr7" : : "r"(0x400ull));
+}
+
 void test_main(uint32_t magic, struct multiboot_info *info)
 {
 	test_gp_cases();
 	test_misc_enable();
 	test_cr_reserved_bits();
+	test_dr7();
 	test_reset_values();
 	test_round_trips();
 	test_segment_bases();

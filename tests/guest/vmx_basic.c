@@ -179,6 +179,25 @@ static void test_cpuid_exit(void)
 	       "HLT exits with HLT exiting set (reason %lu)", (unsigned long)vmread(VMCS_EXIT_REASON));
 }
 
+/* A non-canonical memory operand is #GP(0), or #SS(0) through SS (an
+ * RSP/RBP base), before anything is read (kvm-unit-tests' invvpid_test
+ * checks both). */
+static void test_noncanonical_operands(void)
+{
+	uint64_t nc = 0x8000000000000000ull;
+
+	exc_reset();
+	asm volatile("1: vmptrld (%0)\n2:\n\t" EX_TABLE("1b", "2b") : : "r"(nc) : "memory", "cc");
+	report(exc_last.vector == GP_VECTOR && exc_last.error_code == 0, "VMPTRLD of a non-canonical DS operand: #GP(0)");
+	exc_reset();
+	asm volatile("mov %%rsp, %%rcx\n\t"
+		     "sub %%rsp, %0\n"
+		     "1: vmptrld (%%rsp,%0,1)\n2:\n\t" EX_TABLE("1b", "2b")
+		     : "+r"(nc) : : "rcx", "memory", "cc");
+	report(exc_last.vector == SS_VECTOR && exc_last.error_code == 0,
+	       "VMPTRLD of a non-canonical SS operand (RSP base): #SS(0) (got %d)", exc_last.vector);
+}
+
 void test_main(uint32_t magic, struct multiboot_info *info)
 {
 	if (!(cpuid(1, 0).ecx & (1u << 5))) {
@@ -188,6 +207,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	test_preconditions();
 	report(vmx_on() == 0, "VMXON succeeds");
 	test_instruction_errors();
+	test_noncanonical_operands();
 	test_entry_checks();
 	test_vmcall_exits();
 	test_cpuid_exit();

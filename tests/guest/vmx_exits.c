@@ -174,6 +174,8 @@ asm(".pushsection .text\n"
     /* exceptions (SDM 25.6.3, 26.2) */
     ".globl gp_ud2, gp_movds, gp_int3, gp_load, gp_store\n"
     "gp_ud2:\tud2\n\tvmcall\n"
+    ".globl gp_vmmcall\n"
+    "gp_vmmcall:\tvmmcall\n\tvmcall\n"
     "gp_movds:\tmov %ax, %ds\n\tvmcall\n"
     "gp_int3:\tint3\n\tvmcall\n"
     "gp_load:\tmov (%rax), %rbx\n\tvmcall\n"
@@ -188,6 +190,8 @@ asm(".pushsection .text\n"
     "gp_rdtscp:\trdtscp\n\tvmcall\n"
     "gp_invlpg:\tinvlpg 0x10(%rax)\n\tvmcall\n"
     "gp_rdpmc:\trdpmc\n\tvmcall\n"
+    ".globl gp_invd\n"
+    "gp_invd:\tinvd\n\tvmcall\n"
     "gp_monitor:\tmonitor\n\tvmcall\n"
     "gp_mwait:\tmwait\n\tvmcall\n"
     "gp_sti:\tsti\n"
@@ -229,8 +233,10 @@ asm(".pushsection .text\n"
 extern void gp_in_imm(void), gp_in_dx(void), gp_in_dx32(void), gp_out_dx32(void), gp_out_dx16(void);
 extern void gp_out_dx8(void), gp_rep_outsb(void), gp_rep_insb(void), gp_outsb_fs(void), gp_io_pass(void);
 extern void gp_io_pass_end(void);
+extern void gp_vmmcall(void);
 extern void gp_rdmsr(void), gp_wrmsr(void), gp_ud2(void), gp_movds(void), gp_int3(void), gp_load(void);
 extern void gp_store(void), gp_spin(void), gp_count(void), gp_hlt(void), gp_rdtsc(void), gp_rdtscp(void);
+extern void gp_invd(void);
 extern void gp_invlpg(void), gp_rdpmc(void), gp_monitor(void), gp_mwait(void), gp_sti(void);
 extern void gp_sti_after(void), gp_count2(void), gp_count2_second(void), gp_pause(void), gp_iret(void);
 extern void gp_iret_after(void), gp_cpuid_mid(void), gp_cpuid_mid_insn(void), gp_out_mid(void);
@@ -708,6 +714,11 @@ static void test_exceptions(void)
 	vmwrite(VMCS_EXCEPTION_BITMAP, 1u << UD_VECTOR);
 	r = enter();
 	check_exc_exit("UD2 with bit 6 set", r, HW_EXC(UD_VECTOR), ANY, 0, A(gp_ud2));
+	/* AMD's VMMCALL is #UD on an Intel processor, not a VMCALL. */
+	guest_setup(gp_vmmcall);
+	vmwrite(VMCS_EXCEPTION_BITMAP, 1u << UD_VECTOR);
+	r = enter();
+	check_exc_exit("VMMCALL with bit 6 set: #UD", r, HW_EXC(UD_VECTOR), ANY, 0, A(gp_vmmcall));
 	guest_setup(gp_ud2);
 	vmwrite(VMCS_EXCEPTION_BITMAP, ~(1u << UD_VECTOR));
 	r = enter();
@@ -1027,6 +1038,12 @@ static void test_instruction_exits(void)
 	r = enter();
 	check_exit("RDPMC with RDPMC exiting", r, EXIT_REASON_RDPMC, 0, 2, A(gp_rdpmc));
 
+	/* INVD exits unconditionally (SDM 26.1.2), as kvm-unit-tests'
+	 * "intercept INVD" checks. */
+	guest_setup(gp_invd);
+	r = enter();
+	check_exit("INVD exits unconditionally", r, EXIT_REASON_INVD, 0, 2, A(gp_invd));
+
 	guest_setup(gp_hlt);
 	set_ctl(VMCS_PROC_BASED_CTLS, CPU_BASED_HLT_EXITING, 0);
 	r = enter();
@@ -1197,6 +1214,37 @@ static void test_external_interrupts(void)
 		       (info & 0x80000fffu) == (INTR_INFO_VALID | INTR_TYPE_NMI << 8 | 2) && g_c1 == 0,
 	       "NMI in the guest with NMI exiting: reason %lu, interruption info 0x%lx (want 0x80000202)",
 	       (unsigned long)vmread(VMCS_EXIT_REASON), (unsigned long)info);
+
+	/* Entered in the HLT activity state with an interrupt already
+	 * pending: with external-interrupt exiting the exit comes at once and
+	 * saves activity state HLT (SDM 28.3.4); without it the guest's IDT
+	 * gets the interrupt, which ends the HLT state (kvm-unit-tests'
+	 * "interrupt + activity state hlt"). */
+	LAPIC_REG(0x300) = ICR_SELF_FIXED(0x50);
+	guest_setup(gp_count);
+	set_ctl(VMCS_PIN_BASED_CTLS, PIN_BASED_EXT_INTR_EXITING, 0);
+	set_ctl(VMCS_EXIT_CTLS, VM_EXIT_ACK_INTR_ON_EXIT, 0);
+	vmwrite(VMCS_GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_HLT);
+	r = enter();
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_EXTERNAL_INTERRUPT &&
+		       vmread(VMCS_EXIT_INTR_INFO) == (INTR_INFO_VALID | 0x50) &&
+		       vmread(VMCS_GUEST_ACTIVITY_STATE) == GUEST_ACTIVITY_HLT && g_c1 == 0,
+	       "entered in HLT with 0x50 pending: exit reason %lu, info 0x%lx, activity state %lu (want 1, "
+	       "0x80000050, 1)", (unsigned long)vmread(VMCS_EXIT_REASON), (unsigned long)vmread(VMCS_EXIT_INTR_INFO),
+	       (unsigned long)vmread(VMCS_GUEST_ACTIVITY_STATE));
+	LAPIC_REG(0xB0) = 0;
+	LAPIC_REG(0x300) = ICR_SELF_FIXED(0x40);
+	guest_setup(gp_count);
+	set_ctl(VMCS_PIN_BASED_CTLS, 0, PIN_BASED_EXT_INTR_EXITING | PIN_BASED_NMI_EXITING);
+	vmwrite(VMCS_GUEST_RFLAGS, 0x202);
+	vmwrite(VMCS_GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_HLT);
+	r = enter();
+	check_guest_event("entered in HLT, IF = 1, 0x40 pending, no exiting: the guest's handler gets it", 0x40, 0,
+			  A(gp_count));
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_VMCALL &&
+		       vmread(VMCS_GUEST_ACTIVITY_STATE) == GUEST_ACTIVITY_ACTIVE,
+	       "... the HLT state ended (activity %lu)", (unsigned long)vmread(VMCS_GUEST_ACTIVITY_STATE));
+	LAPIC_REG(0xB0) = 0;
 
 	/* INIT always exits in non-root operation (SDM 25.2), and the
 	 * processor is not reset. */
