@@ -132,6 +132,15 @@ static void test_entry_checks(void)
 	report(r == 0 && vmread(VMCS_EXIT_REASON) == (EXIT_REASON_FAILED_VMENTRY | EXIT_REASON_INVALID_GUEST_STATE) &&
 		       vmread(VMCS_EXIT_QUALIFICATION) == 4,
 	       "VMCS link pointer not all ones: entry failure with qualification 4");
+	/* SS.RPL must equal CS.RPL even when SS is unusable (SDM 27.3.1.2:
+	 * a rule on the selector field). */
+	vmx_setup_vmcs(guest_vmcall_loop, guest_stack + sizeof(guest_stack));
+	vmwrite(VMCS_GUEST_SS_AR_BYTES, vmread(VMCS_GUEST_SS_AR_BYTES) | (1u << 16));
+	vmwrite(VMCS_GUEST_SS_SELECTOR, vmread(VMCS_GUEST_SS_SELECTOR) | 3);
+	r = vmx_enter(0);
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == (EXIT_REASON_FAILED_VMENTRY | EXIT_REASON_INVALID_GUEST_STATE),
+	       "unusable SS with RPL 3, CS RPL 0: entry failure (got %d, 0x%lx)", r,
+	       (unsigned long)vmread(VMCS_EXIT_REASON));
 }
 
 static void test_vmcall_exits(void)

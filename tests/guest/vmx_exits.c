@@ -820,6 +820,9 @@ static void test_injection(void)
 
 	r = inject_run(HW_EXC_ERR(GP_VECTOR), 0x1234, 0);
 	check_injected("#GP with error code 0x1234", r, GP_VECTOR, 0x1234, A(gp_count));
+	/* Bit 15 of the error code is allowed: only 31:16 are reserved. */
+	r = inject_run(HW_EXC_ERR(GP_VECTOR), 0x8000, 0);
+	check_injected("#GP with error code 0x8000", r, GP_VECTOR, 0x8000, A(gp_count));
 
 	/* An injected event never exits directly, whatever the exception
 	 * bitmap says (SDM 27.6.1.2). */
