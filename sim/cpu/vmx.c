@@ -1212,9 +1212,9 @@ static int check_guest(struct cpu *c, uint64_t *qual)
 	for (int n = G_ES; n <= G_DS; n++)
 		CHECK(n == G_CS || (gar(c, n) & AR_UNUSABLE) || !(gbase(c, n) >> 32),
 		      "27.3.1.2 SS/DS/ES base bits 63:32");
-	CHECK(canonical(gbase(c, G_FS)) && canonical(gbase(c, G_GS)) && canonical(gbase(c, G_TR)) &&
-		      canonical(gbase(c, G_LDTR)),
-	      "27.3.1.2 FS/GS/TR/LDTR bases canonical");
+	CHECK(canonical(gbase(c, G_FS)) && canonical(gbase(c, G_GS)) && canonical(gbase(c, G_TR)),
+	      "27.3.1.2 FS/GS/TR bases canonical");
+	CHECK((gar(c, G_LDTR) & AR_UNUSABLE) || canonical(gbase(c, G_LDTR)), "27.3.1.2 usable LDTR base canonical");
 	CHECK(!(gbase(c, G_CS) >> 32), "27.3.1.2 CS base bits 63:32");
 	{
 		unsigned cst = csar & 0xf;

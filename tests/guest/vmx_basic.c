@@ -141,6 +141,15 @@ static void test_entry_checks(void)
 	report(r == 0 && vmread(VMCS_EXIT_REASON) == (EXIT_REASON_FAILED_VMENTRY | EXIT_REASON_INVALID_GUEST_STATE),
 	       "unusable SS with RPL 3, CS RPL 0: entry failure (got %d, 0x%lx)", r,
 	       (unsigned long)vmread(VMCS_EXIT_REASON));
+	/* An unusable LDTR's base is not checked; a usable one's must be
+	 * canonical (SDM 27.3.1.2). */
+	vmx_setup_vmcs(guest_vmcall_loop, guest_stack + sizeof(guest_stack));
+	vmwrite(VMCS_GUEST_LDTR_AR_BYTES, 1u << 16);
+	vmwrite(VMCS_GUEST_LDTR_BASE, 0xaaaaaaaaaaaaaaaaull);
+	r = vmx_enter(0);
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_VMCALL,
+	       "unusable LDTR with a non-canonical base: entry succeeds (reason 0x%lx)",
+	       (unsigned long)vmread(VMCS_EXIT_REASON));
 }
 
 static void test_vmcall_exits(void)

@@ -1,0 +1,86 @@
+#!/bin/sh
+# Boot kvm-unit-tests' x86 test kernels on hvsim's bare platform and
+# report each one's result (docs/vmx.md "Conformance").
+#
+#   scripts/kvm-unit-tests.sh [-b BUILD_DIR] [-k KUT_DIR] [TEST...]
+#
+# KUT_DIR is a kvm-unit-tests checkout (default: ./kvm-unit-tests, cloned
+# from upstream if it does not exist: this needs the network).  It is
+# configured and built for x86_64 if its .flat files are missing.  TESTs
+# default to the ones hvsim is expected to pass: smptest, tsc, msr, x2apic,
+# ioapic, vmx.  Each runs as unittests.cfg describes it (smp count, test
+# arguments); the environment kvm-unit-tests reads from its initrd is a
+# multiboot module saying TEST_DEVICE=0 (hvsim has no QEMU pc-testdev).
+#
+# Nothing here is part of the test suite (.ci/run): the kernels are not
+# hvsim's and are not vendored.  Exit status: 0 if every test passed.
+set -eu
+
+build=build
+kut=kvm-unit-tests
+upstream=https://gitlab.com/kvm-unit-tests/kvm-unit-tests.git
+
+while getopts b:k:h opt; do
+	case $opt in
+	b) build=$OPTARG ;;
+	k) kut=$OPTARG ;;
+	*) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+tests=${*:-smptest tsc msr x2apic ioapic vmx}
+
+hvsim=$build/sim/cli/hvsim
+if [ ! -x "$hvsim" ]; then
+	echo "kvm-unit-tests.sh: $hvsim not found (build hvsim first, or give -b)" >&2
+	exit 2
+fi
+hvsim=$(cd "$(dirname "$hvsim")" && pwd)/hvsim
+
+if [ ! -d "$kut" ]; then
+	echo "kvm-unit-tests.sh: cloning $upstream into $kut"
+	git clone -q "$upstream" "$kut"
+fi
+cd "$kut"
+if [ ! -f x86/vmx.flat ]; then
+	./configure --arch=x86_64 >/dev/null
+	make -j"$(nproc)" >/dev/null
+fi
+
+env_file=$(mktemp)
+out=$(mktemp)
+trap 'rm -f "$env_file" "$out"' EXIT
+printf 'TEST_DEVICE=0\n' >"$env_file"
+
+# The value of `key` in the [name] section of x86/unittests.cfg.
+cfg() {
+	awk -v sec="[$1]" -v key="$2" '
+		$0 == sec { in_sec = 1; next }
+		/^\[/ { in_sec = 0 }
+		in_sec && $1 == key { sub(/^[^=]*= */, ""); gsub(/"/, ""); print; exit }
+	' x86/unittests.cfg
+}
+
+failed=0
+for t in $tests; do
+	file=$(cfg "$t" file)
+	file=${file:-$t.flat}
+	smp=$(cfg "$t" smp)
+	smp=${smp:-1}
+	args=$(cfg "$t" test_args)
+	# shellcheck disable=SC2086 # the test arguments are words
+	if "$hvsim" boot --raw-exit --no-stats --lps "$smp" --module "$env_file" "x86/$file" $args >"$out" 2>&1; then
+		status=pass
+	else
+		status=FAIL
+		failed=1
+	fi
+	pass=$(grep -ac '^PASS' "$out" || true)
+	fail=$(grep -ac '^FAIL' "$out" || true)
+	skip=$(grep -ac '^SKIP' "$out" || true)
+	printf '%-8s %-5s %5s passed, %s failed, %s skipped\n' "$t" "$status" "$pass" "$fail" "$skip"
+	if [ "$status" = FAIL ]; then
+		grep -a '^FAIL\|Unhandled exception\|VM-Exit failure' "$out" | head -20 | sed 's/^/    /'
+	fi
+done
+exit $failed
