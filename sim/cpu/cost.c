@@ -578,6 +578,9 @@ static int site_kind(const cs_insn *in)
 			if (is_reg_in(x->operands[i].reg, X86_REG_DR0, X86_REG_DR15))
 				return SITE_MOV_DR;
 		}
+		/* MOV SS (8E /2): the blocking it sets is by MOV SS. */
+		if (x->op_count >= 1 && x->operands[0].type == X86_OP_REG && x->operands[0].reg == X86_REG_SS)
+			return SITE_MOV_SS;
 		return 0;
 	case X86_INS_CLTS:
 		return SITE_CLTS;
@@ -602,6 +605,10 @@ static int site_kind(const cs_insn *in)
 		return SITE_PAUSE;
 	case X86_INS_INVD:
 		return SITE_INVD;
+	case X86_INS_POP:
+		/* POP SS (17) */
+		return x->op_count >= 1 && x->operands[0].type == X86_OP_REG && x->operands[0].reg == X86_REG_SS ?
+			       SITE_MOV_SS : 0;
 	case X86_INS_IRET:
 	case X86_INS_IRETD:
 	case X86_INS_IRETQ:

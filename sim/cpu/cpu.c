@@ -990,6 +990,9 @@ static int site_still_there(struct cpu *c, const struct site *s)
 		return b[n - 2] == 0xf3 && b[n - 1] == 0x90;
 	case SITE_IRET:
 		return b[n - 1] == 0xcf;
+	case SITE_MOV_SS:	/* 17, or 8E with ModRM.reg 2 */
+		return b[n - 1] == 0x17 || (n >= 2 && b[n - 2] == 0x8e && ((b[n - 1] >> 3) & 7) == 2) ||
+		       (n >= 3 && b[n - 3] == 0x8e && ((b[n - 2] >> 3) & 7) == 2);
 	case SITE_CALL_FAR:	/* 9A ptr or FF /3 m, after any prefixes */
 	case SITE_JMP_FAR:	/* EA ptr or FF /5 m */
 		for (unsigned i = 0; i + 1 < n; i++) {
@@ -1245,6 +1248,12 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		c->io_at_valid = 1;
 		return;
 	}
+	case SITE_MOV_SS:
+		/* Unicorn keeps one flag for blocking by STI and by MOV SS;
+		 * the model remembers which instruction a MOV SS shadow
+		 * covers (VM entry error 26, the interruptibility state). */
+		c->movss_next = addr + s->size;
+		return;
 	case SITE_CPUID:
 	case SITE_PAUSE:
 	case SITE_CALL_FAR:

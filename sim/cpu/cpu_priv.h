@@ -238,6 +238,7 @@ struct cpu {
 	unsigned apic_ev;		/* LAPIC_EV_* taken from the LAPIC, not yet acted on */
 	uint8_t sipi_vector;
 	int nmi_blocked;		/* root/legacy NMI blocking, until IRET */
+	uint64_t movss_next;		/* linear address a MOV SS shadow covers */
 	uint64_t apic_page;		/* where the xAPIC page is mapped, ~0 = nowhere */
 	int apic_remap;			/* IA32_APIC_BASE moved it: remap (intr_remap) */
 	struct cpu_irq_flight flight[256];

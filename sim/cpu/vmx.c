@@ -1577,10 +1577,15 @@ static void save_guest(struct cpu *c, uint64_t rip)
 		for (int i = 0; i < 4; i++)
 			vset(c, VMCS_GUEST_PDPTE0 + 2 * i, c->vmx.pdpte[i]);
 	vset(c, VMCS_GUEST_ACTIVITY_STATE, c->vmx.guest_halted ? 1 : 0);
-	/* Blocking by STI and by MOV SS are one flag in Unicorn: reported
-	 * as blocking by STI (SDM 25.4.2). */
-	vset(c, VMCS_GUEST_INTERRUPTIBILITY, (cpu_ctx_inhibited(c->e->ctx) ? GUEST_INTR_STATE_STI : 0) |
-						    (c->vmx.nmi_blocked ? GUEST_INTR_STATE_NMI : 0));
+	/* Blocking by STI and by MOV SS are one flag in Unicorn; a MOV SS
+	 * site tells which (SDM 25.4.2). */
+	{
+		uint32_t blk = 0;
+
+		if (cpu_ctx_inhibited(c->e->ctx))
+			blk = c->movss_next == cpu_rip_linear(c, rip) ? GUEST_INTR_STATE_MOV_SS : GUEST_INTR_STATE_STI;
+		vset(c, VMCS_GUEST_INTERRUPTIBILITY, blk | (c->vmx.nmi_blocked ? GUEST_INTR_STATE_NMI : 0));
+	}
 	vset(c, VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
 	if (exit & VM_EXIT_SAVE_PREEMPTION_TIMER) {
 		uint64_t left = 0;
@@ -1857,6 +1862,8 @@ static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 	 * state (27.2). */
 	if (x->current == VMCS_NONE)
 		err = 0;
+	else if (cpu_ctx_inhibited(c->e->ctx) && c->movss_next == cpu_rip_linear(c, rip))
+		err = VMXERR_ENTRY_EVENTS_BLOCKED_BY_MOV_SS;	/* before the launch state (SDM 27.1) */
 	else if (launch && x->launched)
 		err = VMXERR_VMLAUNCH_NONCLEAR_VMCS;
 	else if (!launch && !x->launched)

@@ -14,6 +14,13 @@ static void guest_vmcall_loop(void)
 	}
 }
 
+/* A VMCALL in the shadow of a MOV SS. */
+static void guest_movss_vmcall(void)
+{
+	for (;;)
+		asm volatile("mov %%ss, %%ax\n\tmov %%ax, %%ss\n\tvmcall" ::: "rax", "memory");
+}
+
 static void guest_cpuid(void)
 {
 	uint32_t a = 0, b, c = 0, d;
@@ -216,6 +223,27 @@ static void test_noncanonical_operands(void)
 	       "VMPTRLD of a non-canonical SS operand (RSP base): #SS(0) (got %d)", exc_last.vector);
 }
 
+/* Blocking by MOV SS (SDM 25.4.2, 27.1): a VMLAUNCH in its shadow fails
+ * with error 26 ahead of the launch-state check, and a VMCALL in its
+ * shadow exits with blocking by MOV SS (bit 1), not by STI. */
+static void test_movss_blocking(void)
+{
+	uint64_t fl = 0, blk;
+	int r;
+
+	vmx_setup_vmcs(guest_movss_vmcall, guest_stack + sizeof(guest_stack));
+	r = vmx_enter(0);
+	blk = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_VMCALL && blk == GUEST_INTR_STATE_MOV_SS,
+	       "VMCALL right after MOV SS: interruptibility 0x%lx (want 2, blocking by MOV SS)", (unsigned long)blk);
+	/* The VMCS is launched now: VMLAUNCH would fail with error 4, but
+	 * the MOV SS shadow comes first. */
+	asm volatile("mov %%ss, %%ax\n\tmov %%ax, %%ss\n\tvmlaunch\n\tpushfq\n\tpop %0" : "=r"(fl) : : "rax", "memory", "cc");
+	report((fl & 0x40) && vmread(VMCS_VM_INSTRUCTION_ERROR) == VMXERR_ENTRY_EVENTS_BLOCKED_BY_MOV_SS,
+	       "VMLAUNCH in a MOV SS shadow: VMfailValid, error %lu (want 26)",
+	       (unsigned long)vmread(VMCS_VM_INSTRUCTION_ERROR));
+}
+
 void test_main(uint32_t magic, struct multiboot_info *info)
 {
 	if (!(cpuid(1, 0).ecx & (1u << 5))) {
@@ -226,6 +254,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	report(vmx_on() == 0, "VMXON succeeds");
 	test_instruction_errors();
 	test_noncanonical_operands();
+	test_movss_blocking();
 	test_entry_checks();
 	test_vmcall_exits();
 	test_cpuid_exit();
