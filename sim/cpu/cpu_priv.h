@@ -126,6 +126,7 @@ struct vmx_pending {
 	uint64_t rcx, rsi, rdi;		/* INS/OUTS: the same for their registers */
 	int restore_str;
 	int pf;				/* a guest page fault to deliver */
+	int noncanonical;		/* ... or a #GP(0) for a non-canonical address */
 	uint64_t pf_addr;
 	uint32_t pf_err;
 	int ept_fail;			/* TLB fill found an EPT violation/misconfig */

@@ -1626,7 +1626,13 @@ static uint32_t msr_list_store(struct cpu *c, uint64_t addr, uint32_t count)
 		if (phys_r(c, addr + 16 * i, ent, 16))
 			return i + 1;
 		if ((ent[0] >> 32) || ((uint32_t)ent[0] >> 8) == 0x8 ||
-		    cpu_msr_read(c, (uint32_t)ent[0], &ent[1], 0) || phys_w(c, addr + 16 * i + 8, &ent[1], 8))
+		    cpu_msr_read(c, (uint32_t)ent[0], &ent[1], 0))
+			return i + 1;
+		/* IA32_TSC is stored without the guest's TSC offset (SDM
+		 * 28.4: the value is not subject to TSC offsetting). */
+		if ((uint32_t)ent[0] == MSR_IA32_TSC)
+			ent[1] = c->cycles + (uint64_t)c->tsc_offset;
+		if (phys_w(c, addr + 16 * i + 8, &ent[1], 8))
 			return i + 1;
 	}
 	return 0;
@@ -2204,6 +2210,13 @@ static bool tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_entry 
 
 static bool tlb_fill_walk(struct cpu *c, uint64_t va, uc_mem_type type, uc_tlb_entry *e)
 {
+	/* In IA-32e mode a non-canonical address is #GP(0) before any
+	 * translation (SDM Vol. 3 3.3.7.1; #SS for a stack access, which the
+	 * fill cannot tell apart: hvsim raises #GP). */
+	if ((cpu_engine_msr(c, MSR_EFER) & EFER_LMA) && !canonical(va)) {
+		c->vmx.p.noncanonical = 1;
+		return false;
+	}
 	unsigned pwacc = 0, eacc = EPT_ACCESS_READ, perms;
 	uint64_t hpa;
 	uint32_t err;
@@ -2798,6 +2811,11 @@ int vmx_run_pending(struct cpu *c, uc_err e)
 		x->p.ept_fail = 0;
 		x->p.pf = 0;
 		exit_now(c);
+		return 1;
+	}
+	if (e == UC_ERR_EXCEPTION && x->p.noncanonical) {
+		x->p.noncanonical = 0;
+		cpu_raise_fault(c, VEC_GP, 0);
 		return 1;
 	}
 	if (e == UC_ERR_EXCEPTION && x->p.pf) {

@@ -714,6 +714,13 @@ static void test_exceptions(void)
 	vmwrite(VMCS_EXCEPTION_BITMAP, 1u << UD_VECTOR);
 	r = enter();
 	check_exc_exit("UD2 with bit 6 set", r, HW_EXC(UD_VECTOR), ANY, 0, A(gp_ud2));
+	/* A store to a non-canonical address is #GP(0), not a #PF
+	 * (SDM Vol. 3 3.3.7.1; kvm-unit-tests' vmx_exception_test). */
+	guest_setup(gp_store);
+	vmwrite(VMCS_EXCEPTION_BITMAP, 1u << GP_VECTOR);
+	gr.rax = 0xaaaaaaaaaaaaaaaaull;
+	r = enter();
+	check_exc_exit("store to a non-canonical address: #GP(0)", r, HW_EXC_ERR(GP_VECTOR), 0, 0, A(gp_store));
 	/* AMD's VMMCALL is #UD on an Intel processor, not a VMCALL. */
 	guest_setup(gp_vmmcall);
 	vmwrite(VMCS_EXCEPTION_BITMAP, 1u << UD_VECTOR);
@@ -1019,6 +1026,27 @@ static void test_rdtsc(void)
 	check_vmcall("RDTSCP with enable RDTSCP, no exiting", r, A(gp_rdtscp) + 3);
 	report(v >= t0 + off && v <= t1 + off, "guest RDTSCP 0x%lx lies in host [0x%lx, 0x%lx] + 2^40",
 	       (unsigned long)v, (unsigned long)t0, (unsigned long)t1);
+
+	/* IA32_TSC in the VM-exit MSR-store list is stored without the TSC
+	 * offset (SDM 28.4; kvm-unit-tests' vmx_store_tsc_test). */
+	{
+		static struct { uint32_t index, reserved; uint64_t value; } store __attribute__((aligned(16)));
+
+		store.index = 0x10;
+		store.value = 0;
+		guest_setup(gp_count);
+		set_ctl(VMCS_PROC_BASED_CTLS, CPU_BASED_TSC_OFFSETTING, 0);
+		vmwrite(VMCS_TSC_OFFSET, off);
+		vmwrite(VMCS_EXIT_MSR_STORE_ADDR, A(&store));
+		vmwrite(VMCS_EXIT_MSR_STORE_COUNT, 1);
+		t0 = rdtsc();
+		r = enter();
+		t1 = rdtsc();
+		vmwrite(VMCS_EXIT_MSR_STORE_COUNT, 0);
+		report(r == 0 && store.value >= t0 && store.value <= t1,
+		       "IA32_TSC stored at exit 0x%lx lies in host [0x%lx, 0x%lx], without the offset",
+		       (unsigned long)store.value, (unsigned long)t0, (unsigned long)t1);
+	}
 }
 
 /* ---- 7. INVLPG, RDPMC, HLT, MONITOR, MWAIT (SDM 26.1.3, 28.2.1) ---- */
