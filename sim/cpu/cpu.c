@@ -1895,7 +1895,9 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 
 uint64_t cpu_wake_deadline(const struct cpu *c)
 {
-	if (c->state == CPU_HALTED && c->vmx.nonroot && c->vmx.preempt_deadline >= 0)
+	/* The timer counts in HLT, not in wait-for-SIPI (SDM 26.5.1). */
+	if (c->state == CPU_HALTED && c->vmx.nonroot && c->vmx.preempt_deadline >= 0 &&
+	    c->vmx.guest_halted != GUEST_ACTIVITY_WAIT_SIPI)
 		return (uint64_t)c->vmx.preempt_deadline;
 	return UINT64_MAX;
 }

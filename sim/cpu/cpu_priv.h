@@ -171,7 +171,7 @@ struct vmx {
 	int fill_uncharged;		/* the TLB fill in progress is not priced */
 	unsigned ept_perms;		/* EPT R/W/X of the last translation */
 	int ept_dirty;			/* ... may serve writes without an A/D update */
-	int guest_halted;		/* non-root activity state HLT */
+	int guest_halted;		/* non-root activity state: 0 active, 1 HLT, 3 wait-for-SIPI */
 	int nmi_blocked;		/* guest (virtual-)NMI blocking, until IRET */
 	int injecting;			/* delivering an injected event: not intercepted */
 	uint32_t vectoring;		/* event being delivered (IDT-vectoring info), 0 = none */
@@ -346,7 +346,7 @@ uint32_t vmx_exit_controls(struct cpu *c);
 /* A VM exit for an event at an instruction boundary (external
  * interrupt, NMI, INIT): RIP is the next instruction's, `intr_info` the
  * exit interruption information. */
-void vmx_event_exit(struct cpu *c, uint32_t reason, uint32_t intr_info);
+void vmx_event_exit(struct cpu *c, uint32_t reason, uint64_t qual, uint32_t intr_info);
 int vmx_init(struct cpu *c);
 void vmx_free(struct cpu *c);
 int vmx_engine_setup(struct cpu *c, struct engine *e);

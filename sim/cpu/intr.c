@@ -35,6 +35,7 @@ enum intr_action {
 	ACT_NMI,
 	ACT_INTR,	/* a maskable interrupt through the IDT */
 	ACT_EXT_EXIT,	/* non-root: external-interrupt exiting */
+	ACT_SIPI_EXIT,	/* non-root, wait-for-SIPI activity state: a SIPI exits */
 };
 
 static void pull_events(struct cpu *c)
@@ -68,6 +69,10 @@ static enum intr_action intr_what(struct cpu *c, int if_known, int *idle)
 	 * pending; in non-root operation it exits (SDM 25.2). */
 	if ((c->apic_ev & LAPIC_EV_INIT) && !(c->vmx.on && !c->vmx.nonroot))
 		return ACT_INIT;
+	/* A guest in the wait-for-SIPI activity state takes only INIT and
+	 * SIPI, each as a VM exit (SDM 25.2, 26.6.2); the rest waits. */
+	if (c->vmx.nonroot && c->vmx.guest_halted == GUEST_ACTIVITY_WAIT_SIPI)
+		return (c->apic_ev & LAPIC_EV_SIPI) ? ACT_SIPI_EXIT : ACT_NONE;
 	if (c->apic_ev & LAPIC_EV_SIPI)
 		return ACT_SIPI_DROP;
 	if (c->apic_ev & LAPIC_EV_SMI)
@@ -276,7 +281,7 @@ static void take_init(struct cpu *c)
 	/* A SIPI pending with it follows it (cpu_poll_wake). */
 	c->apic_ev &= ~(LAPIC_EV_INIT | LAPIC_EV_NMI);
 	if (c->vmx.nonroot) {
-		vmx_event_exit(c, EXIT_REASON_INIT_SIGNAL, 0);
+		vmx_event_exit(c, EXIT_REASON_INIT_SIGNAL, 0, 0);
 		return;
 	}
 	lapic_reset(c->lapic, 1);
@@ -300,11 +305,17 @@ static void take(struct cpu *c, enum intr_action a)
 	case ACT_SIPI_DROP:
 		c->apic_ev &= ~LAPIC_EV_SIPI;
 		return;
+	case ACT_SIPI_EXIT:
+		/* The exit qualification is the SIPI's vector (SDM 28.2.1);
+		 * the activity state saved stays wait-for-SIPI. */
+		c->apic_ev &= ~LAPIC_EV_SIPI;
+		vmx_event_exit(c, EXIT_REASON_SIPI, c->sipi_vector, 0);
+		return;
 	case ACT_NMI:
 		c->apic_ev &= ~LAPIC_EV_NMI;
 		if (guest_pin(c, PIN_BASED_NMI_EXITING)) {
 			/* SDM 28.2.2: NMI exits report vector 2, type NMI. */
-			vmx_event_exit(c, EXIT_REASON_EXCEPTION_NMI,
+			vmx_event_exit(c, EXIT_REASON_EXCEPTION_NMI, 0,
 				       INTR_INFO_VALID | VEC_NMI | INTR_TYPE_NMI << INTR_INFO_TYPE_SHIFT);
 			return;
 		}
@@ -327,7 +338,7 @@ static void take(struct cpu *c, enum intr_action a)
 			irq_acked(c, (unsigned)vec, &o, 1);
 			info = INTR_INFO_VALID | (uint32_t)vec | INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT;
 		}
-		vmx_event_exit(c, EXIT_REASON_EXTERNAL_INTERRUPT, info);
+		vmx_event_exit(c, EXIT_REASON_EXTERNAL_INTERRUPT, 0, info);
 		if (info && c->flight[info & 0xff].valid)
 			c->flight[info & 0xff].exit_done_ps = ps_after(c, c->cycles, c->flight[info & 0xff].ack_ps);
 		return;
@@ -393,7 +404,8 @@ enum cpu_run_state cpu_poll_wake(struct cpu *c)
 	}
 	/* A guest's preemption timer ends its HLT: the block hook takes
 	 * the exit before anything runs (vmx_block_check). */
-	if (c->vmx.nonroot && c->vmx.preempt_deadline >= 0 && c->cycles >= (uint64_t)c->vmx.preempt_deadline) {
+	if (c->vmx.nonroot && c->vmx.preempt_deadline >= 0 && c->cycles >= (uint64_t)c->vmx.preempt_deadline &&
+	    c->vmx.guest_halted != GUEST_ACTIVITY_WAIT_SIPI) {
 		c->state = CPU_RUNNING;
 		return c->state;
 	}

@@ -280,11 +280,11 @@ int vmx_init(struct cpu *c)
 	    mask_ctl(c, CAP_TRUE_ENTRY, MSR_IA32_VMX_TRUE_ENTRY_CTLS, ENTRY_IMPL))
 		return -EINVAL;
 	if ((m = msr_slot(c, MSR_IA32_VMX_MISC))) {
-		/* Activity states: HLT only (bit 6); shutdown and wait-for-SIPI
-		 * need INIT/SIPI, which the platform does not deliver yet.  No
-		 * VMWRITE to exit-information fields (bit 29), no zero-length
-		 * software-event injection (bit 30), no CR3 targets beyond 4. */
-		*m &= ~((1ull << 7) | (1ull << 8) | (1ull << 29) | (1ull << 30));
+		/* Activity states: HLT (bit 6) and wait-for-SIPI (bit 8); not
+		 * shutdown (bit 7).  No VMWRITE to exit-information fields (bit
+		 * 29), no zero-length software-event injection (bit 30), no CR3
+		 * targets beyond 4. */
+		*m &= ~((1ull << 7) | (1ull << 29) | (1ull << 30));
 		x->cap[CAP_MISC] = *m;
 	}
 	if ((m = msr_slot(c, MSR_IA32_VMX_EPT_VPID_CAP))) {
@@ -1295,6 +1295,14 @@ static int check_guest(struct cpu *c, uint64_t *qual)
 	CHECK(act <= 3 && (act == 0 || ((c->vmx.cap[CAP_MISC] >> (5 + act)) & 1)),
 	      "27.3.1.5 activity state supported");
 	CHECK(act != 1 || ((ssar >> 5) & 3) == 0, "27.3.1.5 HLT state needs SS.DPL = 0");
+	CHECK(act == 0 || !(intr & 3), "27.3.1.5 blocking by STI or MOV SS needs the active state");
+	/* In HLT only external interrupts, NMIs, #DB and #MC can be injected;
+	 * in wait-for-SIPI nothing. */
+	CHECK(!(ii & INTR_INFO_VALID) || act == 0 ||
+		      (act == 1 && (((ii >> 8) & 7) == INTR_TYPE_EXT_INTR || ((ii >> 8) & 7) == INTR_TYPE_NMI ||
+				    (((ii >> 8) & 7) == INTR_TYPE_HARD_EXCEPTION && ((ii & 0xff) == VEC_DB ||
+										      (ii & 0xff) == VEC_MC)))),
+	      "27.3.1.5 event injection in the HLT or wait-for-SIPI state");
 	CHECK(!(intr & 0xffffffe0u), "27.3.1.5 interruptibility reserved bits");
 	CHECK((intr & 3) != 3, "27.3.1.5 blocking by STI and by MOV SS together");
 	CHECK(!(intr & 1) || (rflags & RFLAGS_IF), "27.3.1.5 blocking by STI needs RFLAGS.IF");
@@ -1576,7 +1584,7 @@ static void save_guest(struct cpu *c, uint64_t rip)
 	if (ept_on(c) && (s.cr0 & CR0_PG) && (s.cr4 & CR4_PAE) && !(s.efer & EFER_LMA))
 		for (int i = 0; i < 4; i++)
 			vset(c, VMCS_GUEST_PDPTE0 + 2 * i, c->vmx.pdpte[i]);
-	vset(c, VMCS_GUEST_ACTIVITY_STATE, c->vmx.guest_halted ? 1 : 0);
+	vset(c, VMCS_GUEST_ACTIVITY_STATE, c->vmx.guest_halted);
 	/* Blocking by STI and by MOV SS are one flag in Unicorn; a MOV SS
 	 * site tells which (SDM 25.4.2). */
 	{
@@ -1788,9 +1796,9 @@ uint32_t vmx_exit_controls(struct cpu *c)
 	return (uint32_t)vget(c, VMCS_EXIT_CTLS);
 }
 
-void vmx_event_exit(struct cpu *c, uint32_t reason, uint32_t intr_info)
+void vmx_event_exit(struct cpu *c, uint32_t reason, uint64_t qual, uint32_t intr_info)
 {
-	set_pending_exit(c, reason, 0, reg(c, UC_X86_REG_RIP), 0, 0);
+	set_pending_exit(c, reason, qual, reg(c, UC_X86_REG_RIP), 0, 0);
 	c->vmx.p.intr_info = intr_info;
 	exit_now(c);
 }
@@ -1917,7 +1925,8 @@ static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 		return;
 	}
 	x->launched = 1;
-	x->guest_halted = vget(c, VMCS_GUEST_ACTIVITY_STATE) == 1;
+	/* HLT (1) or wait-for-SIPI (3); the checks allow no other. */
+	x->guest_halted = (int)vget(c, VMCS_GUEST_ACTIVITY_STATE);
 	if (vget(c, VMCS_PIN_BASED_CTLS) & PIN_BASED_PREEMPTION_TIMER) {
 		/* Counts down at the TSC rate divided by 2^MISC[4:0] (SDM 26.5.1). */
 		unsigned rate = x->cap[CAP_MISC] & 0x1f;
