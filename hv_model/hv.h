@@ -128,6 +128,11 @@ struct hv_gprs {
 };
 
 int hv_vmx_on(unsigned lp);
+/* Start every other LP of the boot information (smp.c): each loads its
+ * tables and enters VMX operation, then halts.  0, or -1 if one did not
+ * come up. */
+struct hv_bootinfo;
+int hv_smp_start(const struct hv_bootinfo *bi);
 uint32_t hv_vmcs_revision(void);
 void hv_vmcs_write_host(unsigned lp);	/* into the current VMCS */
 uint32_t hv_vmx_ctl(uint32_t cap_msr, uint32_t want);

@@ -158,6 +158,11 @@ void hv_main(const struct hv_bootinfo *bi)
 	}
 	rt_printf("hv: pool 0x%lx-0x%lx (%lu pages), VMX on\n", (unsigned long)pool_base,
 		  (unsigned long)(pool_base + pool_len), (unsigned long)hv_pool.free);
+	/* Before the root exists: the trampoline's page is the root's after. */
+	if (hv_smp_start(bi)) {
+		rt_printf("hv: FAIL: cannot start the application processors\n");
+		rt_exit(HV_EXIT_FAIL);
+	}
 	hv_hypercall_init(bi->tsc_khz);	/* before the root's handoff reuses the boot area */
 	hv_time_init(bi->tsc_khz);
 	if (!hv_root_create(bi, pool_base, pool_len))
