@@ -281,10 +281,13 @@ void child_main(const struct hv_child_boot *boot, uint64_t entry_rsp, uint64_t e
 	child_start(boot, entry_rsp, entry_rflags, CHILD_IMAGE_ENLIGHTENED);
 	privileges = child_hv_discover();
 	if (privileges && child_hv_enable(privileges)) {
+		bool test_device = boot == (const struct hv_child_boot *)CHILD_BOOT &&
+				   (boot->flags & CHILD_FLAG_SYNIC_TEST_DEVICE);
+
 		child_hv_hypercalls();
-		if (boot == (const struct hv_child_boot *)CHILD_BOOT && (boot->flags & CHILD_FLAG_SYNIC_TEST_DEVICE))
+		if (test_device)
 			child_synic_device(privileges);
-		child_interrupts_start(privileges);
+		child_interrupts_start(privileges, test_device);
 	}
 	child_workload(child_iterations());
 	child_interrupts_finish();
