@@ -344,6 +344,16 @@ int hv_synic_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v);
  * full): nothing was posted. */
 int hv_synic_post(struct hv_vp *vp, unsigned sint, uint32_t type, uint64_t sender, const void *payload,
 		  unsigned len);
+/* The same for a source that asserted the message at TSC `src_tsc` (a
+ * synthetic timer's due time), for hvsim's statistics (marker.h
+ * HV_MARK_SYNIC_POST); hv_synic_post passes 0: the hypercall in hand. */
+int hv_synic_post_at(struct hv_vp *vp, unsigned sint, uint32_t type, uint64_t sender, const void *payload,
+		     unsigned len, uint64_t src_tsc);
+/* Tell hvsim about a synthetic interrupt (marker.h HV_MARK_SYNIC_POST,
+ * _SYNTH_PEND, _SYNIC_EOM; `kind` enum hv_mark_synth_kind).  Costs the
+ * record's stores only. */
+void hv_synic_mark(unsigned id, const struct hv_vp *vp, unsigned sint, unsigned vector, unsigned kind, uint64_t seq,
+		   uint64_t src_tsc);
 /* Set event flag `flag` of SINT `sint` in the SIEF page; an interrupt if
  * it was clear (TLFS "SynIC Event Flags").  0, or -1 if the page is off. */
 int hv_synic_signal_event(struct hv_vp *vp, unsigned sint, unsigned flag);

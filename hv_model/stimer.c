@@ -165,16 +165,17 @@ void hv_stimer_delivering(struct hv_vp *vp, const struct hv_message *src, struct
 	vp->stimer[in->timer_index % HV_SYNIC_STIMER_COUNT].msg_wait = 0;
 }
 
-/* Post timer `i`'s expiration message for `exp`; kept for a retry when
- * the SynIC cannot take it (disabled, queue full). */
-static void post(struct hv_vp *vp, unsigned i, uint64_t exp)
+/* Post timer `i`'s expiration message for `exp` (due at TSC `exp_tsc`,
+ * for hvsim's statistics); kept for a retry when the SynIC cannot take
+ * it (disabled, queue full). */
+static void post(struct hv_vp *vp, unsigned i, uint64_t exp, uint64_t exp_tsc)
 {
 	struct hv_stimer *t = &vp->stimer[i];
 	struct hv_timer_message_payload pl = { .timer_index = i, .expiration_time = exp };
 
 	t->undelivered = 0;
 	t->msg_wait = 1;	/* cleared by hv_stimer_delivering, maybe right away */
-	if (hv_synic_post(vp, stimer_sint(t), HVMSG_TIMER_EXPIRED, 0, &pl, sizeof(pl))) {
+	if (hv_synic_post_at(vp, stimer_sint(t), HVMSG_TIMER_EXPIRED, 0, &pl, sizeof(pl), exp_tsc)) {
 		t->msg_wait = 0;
 		t->undelivered = exp;
 	}
@@ -192,11 +193,14 @@ static void expire(struct hv_vp *vp, unsigned i, uint64_t now)
 				       .direct = (uint8_t)direct, .due = due, .due_tsc = t->due_tsc };
 	HV_MARKER(HV_MARK_STIMER, &rec);
 	t->expirations++;
-	if (direct)
-		hv_synic_pend_vector(vp, (unsigned)((t->config & HV_STIMER_APIC_VECTOR_MASK) >>
-						    HV_STIMER_APIC_VECTOR_SHIFT));
-	else
-		post(vp, i, due);
+	if (direct) {
+		unsigned vec = (unsigned)((t->config & HV_STIMER_APIC_VECTOR_MASK) >> HV_STIMER_APIC_VECTOR_SHIFT);
+
+		hv_synic_mark(HV_MARK_SYNTH_PEND, vp, i, vec, HV_MARK_SYNTH_TIMER, 0, t->due_tsc);
+		hv_synic_pend_vector(vp, vec);
+	} else {
+		post(vp, i, due, t->due_tsc);
+	}
 	if (!(t->config & HV_STIMER_PERIODIC)) {
 		/* A one-shot disables itself. */
 		t->config &= ~HV_STIMER_ENABLE;
@@ -250,7 +254,7 @@ uint64_t hv_stimer_run(unsigned lp)
 				if (vp->lp != lp)
 					continue;
 				if (t->undelivered && !t->msg_wait)
-					post(vp, i, t->undelivered);
+					post(vp, i, t->undelivered, tsc_at(p, t->undelivered));
 				/* The next expiry waits until the last message
 				 * left the queue (EOM, an exit, makes it move). */
 				if (!t->armed || t->undelivered || t->msg_wait)

@@ -40,6 +40,7 @@
  * EOI, which the TLFS counts among the re-delivery triggers, therefore
  * does not exist; EOM and new messages are the triggers.  A polling SINT
  * (bit 18) receives messages and flags into its slot and raises nothing. */
+#include <hv/marker.h>
 #include <hv/vmx.h>
 
 #include "hv.h"
@@ -79,15 +80,43 @@ void hv_synic_pend_vector(struct hv_vp *vp, unsigned vector)
 	vp->halted = 0;
 }
 
+void hv_synic_mark(unsigned id, const struct hv_vp *vp, unsigned sint, unsigned vector, unsigned kind, uint64_t seq,
+		   uint64_t src_tsc)
+{
+	static struct hv_mark_synic rec;
+
+	rec = (struct hv_mark_synic){ .partition = vp->part->id, .vp = vp->index, .sint = (uint8_t)sint,
+				      .vector = (uint8_t)vector, .kind = (uint8_t)kind, .seq = seq,
+				      .src_tsc = src_tsc };
+	switch (id) {
+	case HV_MARK_SYNIC_POST:
+		HV_MARKER(HV_MARK_SYNIC_POST, &rec);
+		break;
+	case HV_MARK_SYNTH_PEND:
+		HV_MARKER(HV_MARK_SYNTH_PEND, &rec);
+		break;
+	default:
+		HV_MARKER(HV_MARK_SYNIC_EOM, &rec);
+		break;
+	}
+}
+
 /* The SINT fired: its vector becomes pending unless it is masked or
- * polling.  A halted VP wakes to take it. */
-static void synic_raise(struct hv_vp *vp, unsigned sint)
+ * polling.  A halted VP wakes to take it.  `kind` and `seq` say what
+ * fired it, for hvsim (marker.h HV_MARK_SYNTH_PEND). */
+static void synic_raise(struct hv_vp *vp, unsigned sint, unsigned kind, uint64_t seq)
 {
 	uint64_t v = vp->synic.sint[sint];
 
 	if (v & (HV_SYNIC_SINT_MASKED | HV_SYNIC_SINT_POLLING))
 		return;
+	hv_synic_mark(HV_MARK_SYNTH_PEND, vp, sint, SINT_VECTOR(v), kind, seq, 0);
 	hv_synic_pend_vector(vp, SINT_VECTOR(v));
+}
+
+static unsigned msg_kind(uint32_t type)
+{
+	return type == HVMSG_TIMER_EXPIRED ? HV_MARK_SYNTH_TIMER : HV_MARK_SYNTH_MESSAGE;
 }
 
 static struct hv_synic_queued *oldest(struct hv_synic *s, unsigned sint, unsigned *count)
@@ -114,6 +143,7 @@ static void deliver(struct hv_vp *vp, unsigned sint)
 	struct hv_synic *s = &vp->synic;
 	struct hv_message *page = synic_page(vp, s->simp), *m;
 	struct hv_synic_queued *q;
+	uint64_t seq;
 	unsigned n;
 
 	q = oldest(s, sint, &n);
@@ -135,9 +165,10 @@ static void deliver(struct hv_vp *vp, unsigned sint)
 	/* The type last: it hands the slot to the guest. */
 	asm volatile("" ::: "memory");
 	*(volatile uint32_t *)&m->header.message_type = q->msg.header.message_type;
+	seq = q->seq;
 	q->seq = 0;
 	s->delivered++;
-	synic_raise(vp, sint);
+	synic_raise(vp, sint, msg_kind(q->msg.header.message_type), seq);
 }
 
 static void rescan(struct hv_vp *vp)
@@ -148,6 +179,12 @@ static void rescan(struct hv_vp *vp)
 
 int hv_synic_post(struct hv_vp *vp, unsigned sint, uint32_t type, uint64_t sender, const void *payload,
 		  unsigned len)
+{
+	return hv_synic_post_at(vp, sint, type, sender, payload, len, 0);
+}
+
+int hv_synic_post_at(struct hv_vp *vp, unsigned sint, uint32_t type, uint64_t sender, const void *payload,
+		     unsigned len, uint64_t src_tsc)
 {
 	struct hv_synic *s = &vp->synic;
 	struct hv_synic_queued *e = NULL;
@@ -174,6 +211,7 @@ int hv_synic_post(struct hv_vp *vp, unsigned sint, uint32_t type, uint64_t sende
 	e->msg.header.sender = sender;
 	memcpy(e->msg.payload, payload, len);
 	s->posted++;
+	hv_synic_mark(HV_MARK_SYNIC_POST, vp, sint, 0, msg_kind(type), e->seq, src_tsc);
 	deliver(vp, sint);
 	return 0;
 }
@@ -188,7 +226,7 @@ int hv_synic_signal_event(struct hv_vp *vp, unsigned sint, unsigned flag)
 	/* A flag already set raises no new interrupt. */
 	if (!(*b & (1u << (flag % 8)))) {
 		*b |= (uint8_t)(1u << (flag % 8));
-		synic_raise(vp, sint);
+		synic_raise(vp, sint, HV_MARK_SYNTH_EVENT, 0);
 	}
 	return 0;
 }
@@ -304,6 +342,7 @@ int hv_synic_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 		rescan(vp);
 		return 0;
 	case HV_X64_MSR_EOM:
+		hv_synic_mark(HV_MARK_SYNIC_EOM, vp, 0, 0, HV_MARK_SYNTH_MESSAGE, 0, 0);
 		rescan(vp);
 		return 0;
 	default:

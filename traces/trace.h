@@ -49,7 +49,8 @@ enum trace_kind {
 				   its handler's first instruction ran (simulated time, ps) */
 	TRACE_INTERRUPT_STAGES,	/* right after its `interrupt` event, the times in between (ps): arg0 routed,
 				   arg1 accepted by the LAPIC, arg2 the acknowledging VM exit completed and arg3
-				   the VM entry that injected it began (both 0 without a VM exit) */
+				   the VM entry that injected it began (both 0 without a VM exit); a synthetic
+				   source (kinds 6-8): arg0 when the vector became pending, arg1 and arg2 0 */
 	TRACE_KIND_MAX
 };
 

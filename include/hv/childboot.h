@@ -57,6 +57,24 @@
 	 ((uint32_t)(sint) & 0xff))
 #define CHILD_SYNIC_TEST_UNKNOWN 0xffff
 
+/* Messages from the root (partitions/root/childmsg.c): a child that
+ * wants them writes how many (at most CHILD_ROOT_MSG_MAX) to its
+ * mailbox's root_messages once its SIM page and SINT are ready.  The root
+ * then creates a message port in the child (id CHILD_ROOT_MSG_PORT, VP 0,
+ * SINT CHILD_ROOT_MSG_SINT) and a connection of its own to it, and posts
+ * that many messages of type CHILD_ROOT_MSG_TYPE (HvCallPostMessage), at
+ * most one each time the LP comes back to it, each carrying a struct
+ * child_root_msg; the header's sender is the port id. */
+#define CHILD_ROOT_MSG_SINT 3
+#define CHILD_ROOT_MSG_PORT 0x400000u
+#define CHILD_ROOT_MSG_TYPE 0x52544d31u	/* "1MTR": a guest's type, bit 31 clear */
+#define CHILD_ROOT_MSG_MAX 16
+
+struct child_root_msg {
+	uint32_t seq;			/* 0, 1, ... */
+	uint32_t count;			/* the number the child asked for */
+};
+
 struct hv_child_boot {
 	uint64_t magic;			/* CHILD_BOOT_MAGIC */
 	uint32_t version;		/* CHILD_BOOT_VERSION */
@@ -78,7 +96,7 @@ struct hv_child_mailbox {
 	uint32_t hypercalls;		/* hypercalls made (enlightened) */
 	uint64_t cycles;		/* TSC cycles the workload took */
 	uint32_t log_len;		/* bytes of log */
-	uint32_t reserved;
+	uint32_t root_messages;		/* messages the child asks the root to post (CHILD_ROOT_MSG_*) */
 	char log[CHILD_LOG_BYTES];	/* text lines the root prints, prefixed by the name */
 };
 

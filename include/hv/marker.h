@@ -94,6 +94,26 @@
 #define HV_MARK_EXT_INTR 32
 #define HV_MARK_ROOT_ISR 33
 
+/* Synthetic interrupts (docs/hypervisor.md "SynIC", "Synthetic time"):
+ * where one starts and where it becomes pending, for hvsim's interrupt
+ * statistics (sources synth-timer, synic-msg, event-flag).  Each `value`
+ * points to a struct hv_mark_synic.
+ *   SYNIC_POST  hv_model: a message joined the queue of (partition, VP,
+ *               sint) as entry `seq`; src_tsc is when its source asserted
+ *               it: a timer's due TSC, or 0 for "the hypercall being
+ *               handled" (PostMessage: hvsim takes that call's VMCALL) and,
+ *               outside a hypercall, the marker itself
+ *   SYNTH_PEND  hv_model: `vector` became pending for the VP (it goes in
+ *               at a later VM entry): message `seq` went into the slot of
+ *               `sint` and the SINT fired (seq != 0); a direct-mode timer
+ *               expired (sint = the timer's index, src_tsc = its due TSC);
+ *               or an event flag of `sint` was set (src_tsc 0, as above)
+ *   SYNIC_EOM   hv_model: the VP wrote HV_X64_MSR_EOM (sint, vector, seq
+ *               unused) */
+#define HV_MARK_SYNIC_POST 34
+#define HV_MARK_SYNTH_PEND 35
+#define HV_MARK_SYNIC_EOM 36
+
 struct hv_mark_hypercall {
 	uint16_t code;		/* call code from RCX */
 	uint16_t status;	/* HV_STATUS_* */
@@ -142,6 +162,23 @@ struct hv_mark_stimer {
 	uint16_t reserved;
 	uint64_t due;		/* the expiration time, reference time (100 ns) */
 	uint64_t due_tsc;	/* the TSC (the LP's cycle count) at which it was due */
+};
+
+enum hv_mark_synth_kind {
+	HV_MARK_SYNTH_TIMER,	/* a synthetic timer: direct mode, or its expiration message */
+	HV_MARK_SYNTH_MESSAGE,	/* any other message (PostMessage, the hypervisor's own) */
+	HV_MARK_SYNTH_EVENT,	/* an event flag (SignalEvent) */
+};
+
+struct hv_mark_synic {
+	uint64_t partition;
+	uint32_t vp;
+	uint8_t sint;		/* the SINT; a direct-mode timer's index */
+	uint8_t vector;		/* SYNTH_PEND: the vector made pending */
+	uint8_t kind;		/* enum hv_mark_synth_kind */
+	uint8_t reserved;
+	uint64_t seq;		/* the message's queue entry; 0 for timers in direct mode and events */
+	uint64_t src_tsc;	/* the source asserted it (TSC); 0: the hypercall being handled */
 };
 
 struct hv_mark_vp {

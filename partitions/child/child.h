@@ -73,6 +73,9 @@ void child_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void child_count_hypercall(void);
 /* mailbox.cycles */
 void child_set_cycles(uint64_t cycles);
+/* mailbox.root_messages: ask the root for `n` messages (childboot.h
+ * CHILD_ROOT_MSG_*). */
+void child_request_root_messages(uint32_t n);
 
 /* enlightened.c: a hypercall through the page (RCX control, RDX input
  * GPA or first qword, R8 output GPA or second qword) -> RAX; a check
@@ -83,6 +86,18 @@ const char *child_status_name(uint16_t st);
 /* synicdev.c: the SynIC test device's commands, checked (enlightened.elf,
  * when the boot page says the worker offers it). */
 void child_synic_device(uint32_t msr_privileges);
+/* A test device command (childboot.h CHILD_SYNIC_TEST_CMD): the status
+ * the device reads back; HvCallSignalEvent (fast) of flag `n` on
+ * connection `conn`: RAX. */
+uint32_t child_synic_cmd(uint32_t conn, uint32_t ctl, uint32_t vp, uint32_t sint);
+uint64_t child_signal_event(uint32_t conn, uint32_t n);
+/* interrupts.c (enlightened.elf): an IDT, the SIM page, a direct-mode
+ * and a message-mode periodic synthetic timer and the root's messages,
+ * interrupts on (start, before the workload); then wait for the root's
+ * messages, stop the timers, interrupts off, check and report (finish).
+ * finish does nothing if start did not get as far as enabling them. */
+void child_interrupts_start(uint32_t msr_privileges, bool test_device);
+void child_interrupts_finish(void);
 
 /* Writes the summary line, status, checks, hypercalls, then done = 1,
  * and halts with interrupts off for good. */

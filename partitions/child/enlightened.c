@@ -11,7 +11,8 @@
  *   4. HV_X64_MSR_GUEST_OS_ID, then HV_X64_MSR_HYPERCALL to enable the
  *      hypercall page at a page of its own, then HV_X64_MSR_VP_INDEX;
  *   5. hypercalls through the page, each with the status the TLFS
- *      prescribes for a child partition.
+ *      prescribes for a child partition;
+ *   6. synthetic interrupts while the workload runs (interrupts.c).
  * Then the workload (workload.c) and the mailbox report (runtime.c), as
  * unenlightened.elf does.  Without a hypervisor (the bare platform) step
  * 1 fails, the rest of 1-5 is skipped and no synthetic MSR is touched: an
@@ -280,10 +281,15 @@ void child_main(const struct hv_child_boot *boot, uint64_t entry_rsp, uint64_t e
 	child_start(boot, entry_rsp, entry_rflags, CHILD_IMAGE_ENLIGHTENED);
 	privileges = child_hv_discover();
 	if (privileges && child_hv_enable(privileges)) {
+		bool test_device = boot == (const struct hv_child_boot *)CHILD_BOOT &&
+				   (boot->flags & CHILD_FLAG_SYNIC_TEST_DEVICE);
+
 		child_hv_hypercalls();
-		if (boot == (const struct hv_child_boot *)CHILD_BOOT && (boot->flags & CHILD_FLAG_SYNIC_TEST_DEVICE))
+		if (test_device)
 			child_synic_device(privileges);
+		child_interrupts_start(privileges, test_device);
 	}
 	child_workload(child_iterations());
+	child_interrupts_finish();
 	child_finish();
 }

@@ -106,6 +106,11 @@ void child_set_cycles(uint64_t cycles)
 	mb->cycles = cycles;
 }
 
+void child_request_root_messages(uint32_t n)
+{
+	*(volatile uint32_t *)&mb->root_messages = n;
+}
+
 uint32_t child_iterations(void)
 {
 	return child.iterations;

@@ -36,7 +36,7 @@ static inline uint64_t gpa_of(const void *p)
 }
 
 /* One command; the status the device reads back afterwards. */
-static uint32_t cmd(uint32_t conn, uint32_t ctl, uint32_t vp, uint32_t sint)
+uint32_t child_synic_cmd(uint32_t conn, uint32_t ctl, uint32_t vp, uint32_t sint)
 {
 	outl(CHILD_SYNIC_TEST_PORT, CHILD_SYNIC_TEST_CMD(conn, ctl, vp, sint));
 	return inl(CHILD_SYNIC_TEST_PORT);
@@ -44,7 +44,7 @@ static uint32_t cmd(uint32_t conn, uint32_t ctl, uint32_t vp, uint32_t sint)
 
 static bool cmd_expect(uint32_t conn, uint32_t ctl, uint32_t vp, uint32_t sint, uint32_t want, const char *what)
 {
-	uint32_t st = cmd(conn, ctl, vp, sint);
+	uint32_t st = child_synic_cmd(conn, ctl, vp, sint);
 
 	return child_check(st == want, "test device ctl %u (conn %u, VP %u, SINT %u), %s: status 0x%x %s (want 0x%x)",
 			   ctl, conn, vp, sint, what, st, child_status_name((uint16_t)st), want);
@@ -87,7 +87,7 @@ static uint64_t post(uint32_t conn, uint32_t type, uint32_t size, uint8_t seed)
 	return child_hv_call(HVCALL_POST_MESSAGE, gpa_of(in_page), 0);
 }
 
-static uint64_t signal(uint32_t conn, uint16_t n)
+uint64_t child_signal_event(uint32_t conn, uint32_t n)
 {
 	return child_hv_call(HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT, conn | (uint64_t)n << 32, 0);
 }
@@ -158,15 +158,15 @@ static void messages(void)
 static void events(void)
 {
 	cmd_expect(EVT_CONN, 6, 0, EVT_SINT, HV_STATUS_SUCCESS, "event connection created (flags 0-2047)");
-	child_hv_expect(signal(EVT_CONN, EVT_FLAG), HV_STATUS_SUCCESS, "SignalEvent(7, flag 9)");
+	child_hv_expect(child_signal_event(EVT_CONN, EVT_FLAG), HV_STATUS_SUCCESS, "SignalEvent(7, flag 9)");
 	child_check(flag(EVT_SINT, EVT_FLAG) && flags_set() == 1, "SINT4's flag 9 is set, %u flag(s) in all",
 		    flags_set());
-	child_hv_expect(signal(EVT_CONN, HV_EVENT_FLAGS_COUNT), HV_STATUS_INVALID_PARAMETER,
+	child_hv_expect(child_signal_event(EVT_CONN, HV_EVENT_FLAGS_COUNT), HV_STATUS_INVALID_PARAMETER,
 			"SignalEvent(7, flag 2048)");
 	child_hv_expect(post(EVT_CONN, 0x42, 8, 0), HV_STATUS_INVALID_CONNECTION_ID, "PostMessage on event connection 7");
 	clear_flag(EVT_SINT, EVT_FLAG);
 	cmd_expect(EVT_CONN, 7, 0, EVT_SINT, HV_STATUS_SUCCESS, "event connection destroyed");
-	child_hv_expect(signal(EVT_CONN, EVT_FLAG), HV_STATUS_INVALID_CONNECTION_ID, "SignalEvent(7) after it");
+	child_hv_expect(child_signal_event(EVT_CONN, EVT_FLAG), HV_STATUS_INVALID_CONNECTION_ID, "SignalEvent(7) after it");
 	child_check(flags_set() == 0, "no flag set since (%u)", flags_set());
 }
 

@@ -80,8 +80,7 @@ static uint16_t disconnect(uint64_t conn_part, uint32_t conn)
 	return status(vid_call(HVCALL_DISCONNECT_PORT, 0, &in, sizeof(in), NULL, 0));
 }
 
-/* A port in the child and a connection to it from `conn_part`. */
-static uint16_t pair_create(uint64_t child, uint32_t port, uint32_t type, uint32_t vp, uint32_t sint,
+uint16_t synicdev_pair_create(uint64_t child, uint32_t port, uint32_t type, uint32_t vp, uint32_t sint,
 			    uint16_t flags, uint64_t conn_part, uint32_t conn)
 {
 	uint16_t st = create_port(child, port, type, vp, sint, flags, conn_part);
@@ -112,15 +111,15 @@ uint16_t synicdev_command(uint64_t child, unsigned index, uint32_t op, uint32_t 
 		return HV_STATUS_INVALID_PARAMETER;
 	switch (op) {
 	case RK_SYNIC_ROUTE_CREATE:
-		return pair_create(child, rp, HV_PORT_TYPE_EVENT, vp, sint, 1, HV_PARTITION_ID_SELF, rc);
+		return synicdev_pair_create(child, rp, HV_PORT_TYPE_EVENT, vp, sint, 1, HV_PARTITION_ID_SELF, rc);
 	case RK_SYNIC_ROUTE_DESTROY:
 		return pair_destroy(child, rp, HV_PARTITION_ID_SELF, rc);
 	case RK_SYNIC_ROUTE_RAISE:
 		return status(vid_call(HVCALL_SIGNAL_EVENT, 0, &ev, sizeof(ev), NULL, 0));
 	case RK_SYNIC_MSG_CONN_CREATE:
-		return pair_create(child, conn, HV_PORT_TYPE_MESSAGE, vp, sint, 0, child, conn);
+		return synicdev_pair_create(child, conn, HV_PORT_TYPE_MESSAGE, vp, sint, 0, child, conn);
 	case RK_SYNIC_EVT_CONN_CREATE:
-		return pair_create(child, conn, HV_PORT_TYPE_EVENT, vp, sint, HV_EVENT_FLAGS_COUNT, child, conn);
+		return synicdev_pair_create(child, conn, HV_PORT_TYPE_EVENT, vp, sint, HV_EVENT_FLAGS_COUNT, child, conn);
 	case RK_SYNIC_MSG_CONN_DESTROY:
 	case RK_SYNIC_EVT_CONN_DESTROY:
 		return pair_destroy(child, conn, child, conn);

@@ -29,6 +29,7 @@
 #define CHILD_CR0 0x80050033ull	/* PG AM WP NE ET MP PE */
 #define CHILD_CR4 0x620ull	/* OSXMMEXCPT OSFXSR PAE */
 #define CHILD_EFER 0x500ull	/* LMA LME */
+#define RFLAGS_IF 0x200ull	/* SDM Vol. 1 3.4.3 */
 
 static struct rk_child children[HV_BOOT_MAX_PARTITIONS];
 static unsigned nchildren;
@@ -452,6 +453,15 @@ static void child_start(struct rk_child *ch, const struct hv_bootinfo *bi)
 static bool child_check(struct rk_child *ch)
 {
 	bool halted = get_reg(ch, HV_REGISTER_INTERNAL_ACTIVITY_STATE) & HV_INTERNAL_ACTIVITY_HALT_SUSPEND;
+	uint64_t rflags;
+
+	/* Halted with interrupts on, a VP waits for one (SDM Vol. 2A, HLT):
+	 * only a HLT with RFLAGS.IF = 0 is the end (a register that cannot
+	 * be read counts as the end too). */
+	if (halted) {
+		rflags = get_reg(ch, HV_X64_REGISTER_RFLAGS);
+		halted = rflags == ~0ull || !(rflags & RFLAGS_IF);
+	}
 
 	if (get_reg(ch, HV_REGISTER_DISPATCH_SUSPEND) == 1) {
 		rk_printf("vmms: %s: stopped by the hypervisor\n", ch->cfg.name);
@@ -553,8 +563,11 @@ void vmms_run(const struct hv_bootinfo *bi)
 			continue;
 		}
 		for (unsigned i = 0; i < nchildren; i++)
-			if (children[i].state == RK_CHILD_RUNNING && child_check(&children[i]))
-				running--;
+			if (children[i].state == RK_CHILD_RUNNING) {
+				childmsg_turn(&children[i], i);
+				if (child_check(&children[i]))
+					running--;
+			}
 	}
 	/* The children are done: their workers report and exit. */
 	for (unsigned i = 0; i < nchildren; i++) {
@@ -573,6 +586,7 @@ void vmms_run(const struct hv_bootinfo *bi)
 				  "%s: worker pid %u exited %ld; intercepts: %lu taken, %lu completed, %lu refused",
 				  ch->cfg.name, ch->worker_pid, (long)ch->worker_status, (unsigned long)ch->taken,
 				  (unsigned long)ch->completed, (unsigned long)ch->refused);
+		childmsg_report(ch);
 		if (ch->synic_commands)
 			rk_printf("vmms: %s: SynIC test device: %lu commands, %lu refused by the hypervisor\n",
 				  ch->cfg.name, (unsigned long)ch->synic_commands, (unsigned long)ch->synic_failed);

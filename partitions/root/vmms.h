@@ -51,6 +51,11 @@ struct rk_child {
 	struct vmms_io cur;
 	uint64_t taken, completed, refused;	/* intercepts */
 	uint64_t synic_commands, synic_failed;	/* SynIC test device commands */
+	/* Messages the child asked for (childmsg.c). */
+	uint32_t msg_wanted;		/* 0: none asked for (yet) */
+	uint32_t msg_posted, msg_busy;	/* posted; INSUFFICIENT_BUFFERS answers, retried */
+	uint16_t msg_status;		/* the call that failed for good, else 0 */
+	bool msg_connected;
 };
 
 /* The worker side of the system calls (abi.h RK_SYS_VMWP_*), for process
@@ -65,6 +70,19 @@ int64_t vmms_worker_synic(uint32_t pid, uint64_t op, uint64_t vp, uint64_t sint,
 /* synicdev.c: the hypercalls of one command for child `child` (the
  * index-th child of the VMMS). */
 uint16_t synicdev_command(uint64_t child, unsigned index, uint32_t op, uint32_t vp, uint32_t sint, uint32_t conn);
+/* A port `port` of `type` in partition `child` for VP `vp`, SINT `sint`
+ * (an event port: `flags` flags from 0), and connection `conn` of
+ * `conn_part` to it; the port is deleted again if ConnectPort fails.
+ * The first status that was not SUCCESS, or SUCCESS. */
+uint16_t synicdev_pair_create(uint64_t child, uint32_t port, uint32_t type, uint32_t vp, uint32_t sint,
+			      uint16_t flags, uint64_t conn_part, uint32_t conn);
+
+/* childmsg.c: the messages a child asks the root for (childboot.h
+ * CHILD_ROOT_MSG_*): on each turn of the VMMS's loop while it runs, the
+ * port and connection made once, then at most one message posted; and
+ * the line that reports them. */
+void childmsg_turn(struct rk_child *ch, unsigned index);
+void childmsg_report(const struct rk_child *ch);
 
 /* Create, run and tear down every child the boot information describes,
  * reporting PASS/FAIL lines. */

@@ -177,7 +177,7 @@ struct lab {
 
 	/* folded polling */
 	int waiting;			/* after the first NotifyLongSpinWait */
-	unsigned fold_spins, fold_gets, child_calls, child_exits;
+	unsigned fold_spins, fold_gets, fold_posts, child_calls, child_exits;
 	uint64_t fold_first, fold_cycles;
 };
 
@@ -676,9 +676,13 @@ static void print_fold(struct lab *l)
 		return;
 	lab_printf(l, "\n      ... the root waits for the child: %u x HvCallNotifyLongSpinWait and %u x "
 		      "HvCallGetVpRegisters\n          (polling its state) over %llu cycles; meanwhile the child "
-		      "made %u hypercalls and had %u VM exits\n          (--all shows each call)\n",
-		   l->fold_spins, l->fold_gets, (unsigned long long)l->fold_cycles, l->child_calls, l->child_exits);
-	l->fold_spins = l->fold_gets = 0;
+		      "made %u hypercalls and had %u VM exits\n", l->fold_spins, l->fold_gets,
+		   (unsigned long long)l->fold_cycles, l->child_calls, l->child_exits);
+	if (l->fold_posts)
+		lab_printf(l, "          and the root posted %u x HvCallPostMessage (the messages the child asked "
+			      "for)\n", l->fold_posts);
+	lab_printf(l, "          (--all shows each call)\n");
+	l->fold_spins = l->fold_gets = l->fold_posts = 0;
 	l->fold_cycles = 0;
 	l->child_calls = l->child_exits = 0;
 }
@@ -1071,9 +1075,12 @@ static void on_marker(void *opaque, struct cpu *c, unsigned id, uint64_t value, 
 	}
 }
 
+/* What the root does while it waits for the child: give the LP away,
+ * look at the child's state, post the messages the child asked for
+ * (partitions/root/childmsg.c). */
 static int is_poll(uint16_t code)
 {
-	return code == HVCALL_NOTIFY_LONG_SPIN_WAIT || code == HVCALL_GET_VP_REGISTERS;
+	return code == HVCALL_NOTIFY_LONG_SPIN_WAIT || code == HVCALL_GET_VP_REGISTERS || code == HVCALL_POST_MESSAGE;
 }
 
 static void on_hypercall(void *opaque, struct cpu *c, const struct cpu_hcall *k)
@@ -1091,6 +1098,7 @@ static void on_hypercall(void *opaque, struct cpu *c, const struct cpu_hcall *k)
 	if (!l->all && l->waiting && is_poll(k->code)) {
 		l->fold_spins += k->code == HVCALL_NOTIFY_LONG_SPIN_WAIT;
 		l->fold_gets += k->code == HVCALL_GET_VP_REGISTERS;
+		l->fold_posts += k->code == HVCALL_POST_MESSAGE;
 		l->fold_cycles += total;
 		reset_changes(l);
 		return;

@@ -187,6 +187,32 @@ struct cpu_irq_flight {
 	uint64_t assert_ps, route_ps, accept_ps, ack_ps, exit_done_ps, entry_ps, handler_ps;
 };
 
+/* Synthetic interrupts (synintr.c), from the hypervisor's markers: the
+ * messages posted and not yet in their slot (by queue entry), and the
+ * vectors pending for a VP or handled and waiting for its EOM. */
+#define CPU_SYNTH_POSTS 64
+#define CPU_SYNTH_FLIGHTS 64
+struct cpu_synth_post {
+	int valid;
+	uint32_t vp;
+	uint64_t partition, seq;
+	uint64_t assert_ps;
+};
+enum { SYNTH_FREE, SYNTH_PENDING, SYNTH_HANDLED };
+struct cpu_synth_flight {
+	int state;		/* SYNTH_* */
+	int msg;		/* carried by a message: its EOM ends it */
+	uint64_t partition;
+	uint32_t vp;
+	uint8_t vector, kind, pin;	/* kind: enum irq_source_kind; pin: SINT or timer index */
+	uint64_t assert_ps, route_ps, handler_ps;
+};
+struct cpu_synth {
+	struct cpu_synth_post post[CPU_SYNTH_POSTS];
+	unsigned post_next;	/* the ring's next slot */
+	struct cpu_synth_flight f[CPU_SYNTH_FLIGHTS];
+};
+
 struct cpu {
 	unsigned index, nlps;
 	const struct cpu_profile *prof;
@@ -244,6 +270,7 @@ struct cpu {
 	int apic_remap;			/* IA32_APIC_BASE moved it: remap (intr_remap) */
 	struct cpu_irq_flight flight[256];
 	struct cpu_irq_stats irq;
+	struct cpu_synth synth;
 
 	uint64_t cr4_valid;		/* CR4 bits the CPU has; the rest #GP */
 	unsigned maxphyaddr;
@@ -339,6 +366,15 @@ int intr_cr8(struct cpu *c, int write, int ucr, uint64_t addr, unsigned size);
 /* VM entry injected external interrupt `vec` and delivered it; the
  * entry began at LP cycle `entry_begin`. */
 void intr_injected(struct cpu *c, unsigned vec, uint64_t entry_begin);
+/* One latency sample of `stage` for source kind `kind` (ps). */
+void intr_sample(struct cpu *c, unsigned kind, enum cpu_irq_stage st, uint64_t ps);
+
+/* synintr.c: synthetic interrupts.  A marker HV_MARK_SYNIC_POST,
+ * _SYNTH_PEND or _SYNIC_EOM at `cycle`; and, at a VM entry that injected
+ * external interrupt `vec`, returns 1 if it was a synthetic one of the
+ * VP entered (its handler starts now). */
+void synth_marker(struct cpu *c, unsigned id, const struct hv_mark_synic *r, uint64_t cycle);
+int synth_injected(struct cpu *c, unsigned vec, uint64_t entry_begin);
 
 /* vmx.c */
 uint32_t vmx_pin_controls(struct cpu *c);

@@ -144,7 +144,7 @@ const char *cpu_irq_stage_name(enum cpu_irq_stage s)
 	return (unsigned)s < CPU_IRQ_STAGES ? names[s] : NULL;
 }
 
-static void sample(struct cpu *c, unsigned kind, enum cpu_irq_stage st, uint64_t ps)
+void intr_sample(struct cpu *c, unsigned kind, enum cpu_irq_stage st, uint64_t ps)
 {
 	struct cpu_irq_samples *s = &c->irq.kind[kind].stage[st];
 
@@ -207,17 +207,17 @@ static void irq_handler_starts(struct cpu *c, unsigned vec)
 		return;
 	f->handler_ps = now;
 	c->irq.kind[f->kind].count++;
-	sample(c, f->kind, CPU_IRQ_ROUTE, span(f->assert_ps, f->route_ps));
-	sample(c, f->kind, CPU_IRQ_ACCEPT, span(f->route_ps, f->accept_ps));
-	sample(c, f->kind, CPU_IRQ_ACK, span(f->accept_ps, f->ack_ps));
+	intr_sample(c, f->kind, CPU_IRQ_ROUTE, span(f->assert_ps, f->route_ps));
+	intr_sample(c, f->kind, CPU_IRQ_ACCEPT, span(f->route_ps, f->accept_ps));
+	intr_sample(c, f->kind, CPU_IRQ_ACK, span(f->accept_ps, f->ack_ps));
 	if (f->exited) {
-		sample(c, f->kind, CPU_IRQ_EXIT, span(f->ack_ps, f->exit_done_ps));
-		sample(c, f->kind, CPU_IRQ_DISPATCH, span(f->exit_done_ps, f->entry_ps));
-		sample(c, f->kind, CPU_IRQ_DELIVER, span(f->entry_ps, now));
+		intr_sample(c, f->kind, CPU_IRQ_EXIT, span(f->ack_ps, f->exit_done_ps));
+		intr_sample(c, f->kind, CPU_IRQ_DISPATCH, span(f->exit_done_ps, f->entry_ps));
+		intr_sample(c, f->kind, CPU_IRQ_DELIVER, span(f->entry_ps, now));
 	} else {
-		sample(c, f->kind, CPU_IRQ_DELIVER, span(f->ack_ps, now));
+		intr_sample(c, f->kind, CPU_IRQ_DELIVER, span(f->ack_ps, now));
 	}
-	sample(c, f->kind, CPU_IRQ_TOTAL, span(f->assert_ps, now));
+	intr_sample(c, f->kind, CPU_IRQ_TOTAL, span(f->assert_ps, now));
 	if (c->trace) {
 		struct trace_event ev = {
 			.cycle = c->cycles, .kind = TRACE_INTERRUPT, .lp = (uint16_t)c->index,
@@ -244,7 +244,7 @@ static void irq_eoi_seen(struct cpu *c, unsigned vec)
 
 	if (!f->valid || !f->handler_ps)
 		return;
-	sample(c, f->kind, CPU_IRQ_EOI, span(f->handler_ps, ps_at(c, c->cycles)));
+	intr_sample(c, f->kind, CPU_IRQ_EOI, span(f->handler_ps, ps_at(c, c->cycles)));
 	f->valid = 0;
 }
 
@@ -252,6 +252,8 @@ void intr_injected(struct cpu *c, unsigned vec, uint64_t entry_begin)
 {
 	struct cpu_irq_flight *f = &c->flight[vec & 0xff];
 
+	if (synth_injected(c, vec, entry_begin))
+		return;
 	if (!f->valid || !f->exited || f->handler_ps)
 		return;
 	f->entry_ps = ps_after(c, entry_begin, f->exit_done_ps);

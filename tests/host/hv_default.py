@@ -7,7 +7,9 @@ root's worker process as SynIC intercept messages, the worker's serial
 output and ID register are what the child wrote and read, and every round
 trip shows its six stage markers in order (include/hv/marker.h); and
 the PIT's periodic interrupt delivered to the root through the hypervisor,
-stage by stage (docs/hypervisor.md "Physical interrupts").
+stage by stage (docs/hypervisor.md "Physical interrupts"); and the
+enlightened child's synthetic interrupts (synthetic timers, the root's
+SynIC messages), stage by stage.
 
 usage: hv_default.py HVSIM WORKDIR
 """
@@ -29,6 +31,81 @@ def check(ok, what):
 def median(v):
     v = sorted(v)
     return v[len(v) // 2] if v else None
+
+
+def interrupt_events(lines, bad):
+    """Each `interrupt` event with the `interrupt_stages` event after it:
+    (index, fields, its fields, the stages' fields)."""
+    for i, l in enumerate(lines):
+        if 'interrupt' not in l:
+            continue
+        nxt = lines[i + 1] if i + 1 < len(lines) else []
+        if 'interrupt_stages' not in nxt:
+            bad.append('no stages after ' + ' '.join(l))
+            continue
+        yield (i, l, dict(x.split('=', 1) for x in l if '=' in x), dict(x.split('=', 1) for x in nxt if '=' in x))
+
+
+SYNTH_STAGES = ['route', 'dispatch', 'deliver', 'total']
+
+
+def check_synthetic(out, stats, lines):
+    """The enlightened child's synthetic interrupts (docs/hypervisor.md
+    "SynIC", "Synthetic time"; partitions/child/interrupts.c): a direct-mode
+    and a message-mode periodic timer and the root's PostMessages, in
+    stats.json's `synth-timer` and `synic-msg` sources with the counts the
+    child reports, and in the trace, where each one's route, dispatch and
+    deliver sum to its total."""
+    m = re.search(r'enlightened\| PASS: synthetic interrupts: (\d+) direct timer \(vector 0x40\), (\d+) timer messages '
+                  r'\(SINT1 vector 0x41\), (\d+) root messages \(SINT3 vector 0x42\), (\d+) EOMs', out)
+    check(m is not None, 'the enlightened child took synthetic interrupts: %s' % (m and m.group(0)))
+    direct, tmsg, root, eoms = (int(x) for x in m.groups()) if m else (0, 0, 0, 0)
+    posted = re.search(r'PASS: enlightened: (\d+) of (\d+) messages posted to its SINT3', out)
+    check(posted is not None and int(posted.group(1)) == root == 4 and direct > 5 and tmsg > 5 and
+          eoms == tmsg + root, 'the root posted %s messages, the child took %d; %d direct, %d timer messages, '
+          '%d EOMs' % (posted and posted.group(1), root, direct, tmsg, eoms))
+    ints = stats.get('interrupts', {})
+    for kind, want in (('synth-timer', direct + tmsg), ('synic-msg', root)):
+        e = ints.get(kind, {})
+        st = e.get('stages', {})
+        check(e.get('count') == want and all(n in st for n in SYNTH_STAGES + ['eoi']) and
+              not any(n in st for n in ('accept', 'ack', 'exit')),
+              'stats.json interrupts.%s: count %r (want %d, as the child counted) with stages %r' %
+              (kind, e.get('count'), want, sorted(st)))
+        if all(n in st for n in SYNTH_STAGES + ['eoi']):
+            med = {n: st[n]['median_cycles'] for n in SYNTH_STAGES + ['eoi']}
+            # route: from the due time or the VMCALL into the hypervisor and
+            # out to the SynIC, at least an exit; deliver: a VM entry and an
+            # IDT delivery; eoi: the handler reads the slot and writes EOM.
+            check(med['route'] >= 431 and med['dispatch'] > 0 and 300 < med['deliver'] < 5000 and
+                  0 < med['eoi'] < 10000 and all(med[n] <= med['total'] for n in SYNTH_STAGES),
+                  '%s stage medians plausible (route >= an exit, dispatch > 0, deliver a VM entry and '
+                  'an IDT delivery, eoi > 0, none above the total): %r' % (kind, med))
+            check(all(st[n]['min_cycles'] <= st[n]['median_cycles'] <= st[n]['p99_cycles'] <= st[n]['max_cycles']
+                      for n in st), '%s stages: min <= median <= p99 <= max' % kind)
+    check(re.search(r'^  synth-timer +%d ' % (direct + tmsg), out, re.M) is not None and
+          re.search(r'^  synic-msg +%d ' % root, out, re.M) is not None and re.search(r'^  pin +\d+ ', out, re.M),
+          'the summary\'s interrupt table has rows for pin, synth-timer and synic-msg')
+
+    # From the trace: per vector (kind 6 synth-timer, 7 synic-msg), each
+    # in the child's VP, its routed and injecting-entry times between the
+    # assertion and the handler, route + dispatch + deliver = total.
+    seen, bad = {}, []
+    for i, l, f, g in interrupt_events(lines, bad):
+        src = int(f['source'], 16)
+        kind, vec = src >> 8 & 0xff, src & 0xff
+        if kind == 0:
+            continue
+        a, h, ack = int(f['assert_ps']), int(f['handler_ps']), int(f['ack_ps'])
+        r, acc, x, e = int(g['route_ps']), int(g['accept_ps']), int(g['exit_ps']), int(g['entry_ps'])
+        parts = [r - a, e - r, h - e]
+        seen[(kind, vec)] = seen.get((kind, vec), 0) + 1
+        if 'p1' in l or ack or acc or x or min(parts) < 0 or sum(parts) != h - a or kind not in (6, 7):
+            bad.append('%s / %s' % (' '.join(l), ' '.join(lines[i + 1])))
+    want = {(6, 0x40): direct, (6, 0x41): tmsg, (7, 0x42): root}
+    check(seen == want and not bad,
+          'synthetic interrupts in the trace by (kind, vector) %r (want %r), each in the child, with '
+          'route + dispatch + deliver = total %s' % (seen, want, bad[:2]))
 
 
 def check_interrupts(out, stats, lines):
@@ -58,21 +135,17 @@ def check_interrupts(out, stats, lines):
         check(all(st[n]['min_cycles'] <= st[n]['median_cycles'] <= st[n]['p99_cycles'] <= st[n]['max_cycles']
                   for n in names), 'pin stages: min <= median <= p99 <= max')
 
-    # Per interrupt, from the trace: assert, ack, handler (interrupt) and
-    # route, accept, exit done, entry (interrupt_stages, the next event).
+    # Per interrupt from a device pin (source kind 0), from the trace:
+    # assert, ack, handler (interrupt) and route, accept, exit done, entry
+    # (interrupt_stages, the next event).
     evs, bad = [], []
-    for i, l in enumerate(lines):
-        if 'interrupt' not in l:
-            continue
-        f = dict(x.split('=', 1) for x in l if '=' in x)
-        g = dict(x.split('=', 1) for x in lines[i + 1] if '=' in x) if i + 1 < len(lines) else {}
-        if 'interrupt_stages' not in (lines[i + 1] if i + 1 < len(lines) else []):
-            bad.append('no stages after ' + ' '.join(l))
+    for i, l, f, g in interrupt_events(lines, bad):
+        if int(f['source'], 16) >> 8 & 0xff != 0:
             continue
         a, ack, h = int(f['assert_ps']), int(f['ack_ps']), int(f['handler_ps'])
         r, acc, x, e = int(g['route_ps']), int(g['accept_ps']), int(g['exit_ps']), int(g['entry_ps'])
         parts = [r - a, acc - r, ack - acc, x - ack, e - x, h - e]
-        if int(f['source'], 16) >> 8 & 0xff != 0 or not x or not e or min(parts) < 0 or sum(parts) != h - a:
+        if not x or not e or min(parts) < 0 or sum(parts) != h - a:
             bad.append('%s / %s' % (' '.join(l), ' '.join(lines[i + 1])))
         evs.append((int(l[0]), parts))
     check(len(evs) == ticks and not bad,
@@ -207,6 +280,7 @@ def main():
               'in every round trip each stage comes strictly after the one before')
 
     check_interrupts(out, stats, lines)
+    check_synthetic(out, stats, lines)
 
     hc_total = sum(e['count'] for e in hc.values())
     check(calls == hc_total and not bad,
