@@ -708,6 +708,12 @@ void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint6
 		return;
 	c->st.exceptions++;
 	c->cycles += c->prof->cost[COST_INT];
+	/* A delivered #DB leaves its status bits in DR6 (SDM 17.2.3). */
+	if (vec == VEC_DB && kind == EV_HW && c->db_bits) {
+		c->dr6 = (c->dr6 & ~0xfull) | c->db_bits;
+		set_reg(c, UC_X86_REG_DR6, c->dr6);
+		c->db_bits = 0;
+	}
 	for (int depth = 0;; depth++) {
 		if (!deliver(c, vec, kind, push_err, errc, rip, &nf))
 			return;
@@ -1089,8 +1095,8 @@ static int decode_mov_xr(struct cpu *c, uint64_t addr, unsigned size, unsigned b
 	return 0;
 }
 
-/* MOV to or from DR7 (or DR5 aliasing it while CR4.DE = 0, SDM Vol. 3
- * 17.2.2); other debug registers run natively.  Returns 1 if done here. */
+/* MOV to or from DR6 and DR7 (or DR4/DR5 aliasing them while CR4.DE = 0,
+ * SDM Vol. 3 17.2.2); DR0-DR3 run natively.  Returns 1 if done here. */
 static int mov_dr_site(struct cpu *c, uint64_t addr, unsigned size)
 {
 	struct mov_xr m;
@@ -1098,8 +1104,27 @@ static int mov_dr_site(struct cpu *c, uint64_t addr, unsigned size)
 
 	if (decode_mov_xr(c, addr, size, 0x21, &m) || m.n > 7 || cpu_cpl(c))
 		return 0;	/* #UD (DR8-15) or #GP: Unicorn raises it */
-	if (m.n == 5 && !(reg(c, UC_X86_REG_CR4) & CR4_DE))
-		m.n = 7;
+	if ((m.n == 4 || m.n == 5) && !(reg(c, UC_X86_REG_CR4) & CR4_DE))
+		m.n += 2;	/* DR4/DR5 alias DR6/DR7 (SDM 17.2.2) */
+	if (m.n == 6) {
+		/* DR6 is the model's: Unicorn's own #DB handling rewrites
+		 * B0-B3, which software must not see change. */
+		if (!m.write) {
+			set_reg(c, m.ucr, m.bits64 ? c->dr6 : (uint32_t)c->dr6);
+		} else {
+			v = reg(c, m.ucr);
+			if (!m.bits64)
+				v = (uint32_t)v;
+			if (v >> 32) {
+				cpu_raise_from_hook(c, VEC_GP, 0);
+				return 1;
+			}
+			c->dr6 = (v & 0xe00full) | DR6_FIXED1;
+			set_reg(c, UC_X86_REG_DR6, c->dr6);
+		}
+		cpu_continue_after_site(c, addr, size);
+		return 1;
+	}
 	if (m.n != 7)
 		return 0;
 	if (!m.write) {
@@ -1562,6 +1587,7 @@ struct cpu *cpu_new(const struct cpu_config *cfg)
 	c->mem = cfg->mem;
 	c->trace = cfg->trace;
 	c->apic_page = ~0ull;
+	c->dr6 = DR6_FIXED1;
 	c->state = cfg->bsp ? CPU_RUNNING : CPU_WAIT_SIPI;
 	c->debug = getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "exceptions");
 	if (getenv("HVSIM_DEBUG") && strstr(getenv("HVSIM_DEBUG"), "blocks"))
@@ -1772,6 +1798,24 @@ static void handle_fault(struct cpu *c)
 	if (cpu_ctx_take_fault(c->e->ctx, &errc, &soft)) {
 		cpu_shutdown(c, "host: cannot read fault state");
 		return;
+	}
+	if (vec == VEC_DB && !soft) {
+		/* A single-step trap: Unicorn set DR6.BS (and cleared B0-B3,
+		 * no breakpoints being armed).  Keep what it says happened in
+		 * db_bits, with the pending debug exceptions a VM entry left,
+		 * and put the architectural DR6 back: whether DR6 changes is
+		 * decided by delivery or a VM exit (SDM 17.3.1.4, 28.2.1). */
+		c->db_bits = (uint32_t)(reg(c, UC_X86_REG_DR6) & DR6_BS);
+		if (c->vmx.nonroot) {
+			if (c->vmx.forced_tf) {
+				c->db_bits &= ~(uint32_t)DR6_BS;
+				set_reg(c, UC_X86_REG_RFLAGS, reg(c, UC_X86_REG_RFLAGS) & ~RFLAGS_TF);
+				c->vmx.forced_tf = 0;
+			}
+			c->db_bits |= (uint32_t)(c->vmx.pending_dbg & (0xf | DR6_BS));
+			c->vmx.pending_dbg = 0;
+		}
+		set_reg(c, UC_X86_REG_DR6, c->dr6);
 	}
 	/* INT n, INT3 and INTO report RIP past the instruction; faults report
 	 * the faulting instruction (SDM 6.5). */

@@ -34,6 +34,8 @@
 #define EFER_LMA (1ull << 10)
 #define EFER_NXE (1ull << 11)
 #define RFLAGS_TF (1ull << 8)
+#define DR6_BS (1ull << 14)
+#define DR6_FIXED1 0xFFFF0FF0ull	/* reads as 1 (SDM Vol. 3 17.2.3) */
 #define RFLAGS_IF (1ull << 9)
 #define RFLAGS_NT (1ull << 14)
 #define RFLAGS_RF (1ull << 16)
@@ -169,6 +171,8 @@ struct vmx {
 	uint64_t pdpte[4];		/* PAE guests: PDPTE registers (SDM 4.4.1) */
 	uint64_t pdpte_cr3;		/* CR3 they were loaded from, ~0 = from the VMCS */
 	int fill_uncharged;		/* the TLB fill in progress is not priced */
+	uint64_t pending_dbg;		/* pending debug exceptions from VM entry, not yet raised */
+	int forced_tf;			/* RFLAGS.TF set by the model to raise them */
 	unsigned ept_perms;		/* EPT R/W/X of the last translation */
 	int ept_dirty;			/* ... may serve writes without an A/D update */
 	int guest_halted;		/* non-root activity state: 0 active, 1 HLT, 3 wait-for-SIPI */
@@ -266,6 +270,8 @@ struct cpu {
 	uint8_t sipi_vector;
 	int nmi_blocked;		/* root/legacy NMI blocking, until IRET */
 	uint64_t movss_next;		/* linear address a MOV SS shadow covers */
+	uint64_t dr6;			/* the architectural DR6 (cpu.c "Debug registers") */
+	uint32_t db_bits;		/* the #DB being raised: DR6-style B0-B3, BS */
 	uint64_t apic_page;		/* where the xAPIC page is mapped, ~0 = nowhere */
 	int apic_remap;			/* IA32_APIC_BASE moved it: remap (intr_remap) */
 	struct cpu_irq_flight flight[256];

@@ -1514,6 +1514,15 @@ static int load_guest(struct cpu *c, struct engine *g)
 		uint64_t fl = vget(c, VMCS_GUEST_RFLAGS), *m;
 
 		uc_reg_write(g->uc, UC_X86_REG_RSP, &v);
+		/* Pending debug exceptions (SDM 27.3.2.5, 27.7.3): raised after
+		 * the first guest instruction, through a single-step trap the
+		 * model forces when the guest's TF is clear. */
+		c->vmx.pending_dbg = vget(c, VMCS_GUEST_PENDING_DBG_EXCEPTIONS) & (0xf | DR6_BS);
+		c->vmx.forced_tf = 0;
+		if (c->vmx.pending_dbg && !(fl & RFLAGS_TF)) {
+			fl |= RFLAGS_TF;
+			c->vmx.forced_tf = 1;
+		}
 		uc_reg_write(g->uc, UC_X86_REG_RFLAGS, &fl);
 		uc_reg_write(g->uc, UC_X86_REG_RIP, &rip);
 		if (entry & VM_ENTRY_LOAD_DEBUG_CONTROLS) {
@@ -1551,7 +1560,9 @@ static void save_guest(struct cpu *c, uint64_t rip)
 	}
 	vset(c, VMCS_GUEST_RSP, reg(c, UC_X86_REG_RSP));
 	vset(c, VMCS_GUEST_RIP, rip);
-	vset(c, VMCS_GUEST_RFLAGS, reg(c, UC_X86_REG_RFLAGS));
+	/* A TF the model forced is not the guest's; pending debug
+	 * exceptions not raised yet stay pending. */
+	vset(c, VMCS_GUEST_RFLAGS, reg(c, UC_X86_REG_RFLAGS) & ~(c->vmx.forced_tf ? RFLAGS_TF : 0));
 	for (int n = 0; n < 6; n++) {
 		const struct cpu_seg *sg = &s.seg[map[n]];
 
@@ -1594,7 +1605,9 @@ static void save_guest(struct cpu *c, uint64_t rip)
 			blk = c->movss_next == cpu_rip_linear(c, rip) ? GUEST_INTR_STATE_MOV_SS : GUEST_INTR_STATE_STI;
 		vset(c, VMCS_GUEST_INTERRUPTIBILITY, blk | (c->vmx.nmi_blocked ? GUEST_INTR_STATE_NMI : 0));
 	}
-	vset(c, VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
+	vset(c, VMCS_GUEST_PENDING_DBG_EXCEPTIONS, c->vmx.pending_dbg);
+	c->vmx.pending_dbg = 0;
+	c->vmx.forced_tf = 0;
 	if (exit & VM_EXIT_SAVE_PREEMPTION_TIMER) {
 		uint64_t left = 0;
 		unsigned rate = c->vmx.cap[CAP_MISC] & 0x1f;
@@ -2323,6 +2336,13 @@ int vmx_intercept_exception(struct cpu *c, unsigned vec, int kind, uint32_t errc
 	if (kind == EV_EXT || vec >= 32 || (kind == EV_SOFT && vec != VEC_BP && vec != VEC_OF))
 		return 0;	/* interrupts and INT n never exit through the bitmap */
 	hit = (bm >> vec) & 1;
+	/* A #DB exit's qualification holds what DR6 would have got: B0-B3
+	 * and BS (SDM 28.2.1); DR6 itself stays as it was. */
+	if (vec == VEC_DB && hit && kind == EV_HW) {
+		set_pending_exit(c, EXIT_REASON_EXCEPTION_NMI, c->db_bits, rip - len, len, 0);
+		c->db_bits = 0;
+		goto exc_info;
+	}
 	if (vec == VEC_PF) {
 		/* SDM 26.2: the error code against mask and match. */
 		uint32_t mask = (uint32_t)vget(c, VMCS_PF_ERROR_CODE_MASK);
@@ -2334,6 +2354,7 @@ int vmx_intercept_exception(struct cpu *c, unsigned vec, int kind, uint32_t errc
 	if (!hit)
 		return 0;
 	set_pending_exit(c, EXIT_REASON_EXCEPTION_NMI, vec == VEC_PF ? reg(c, UC_X86_REG_CR2) : 0, rip - len, len, 0);
+exc_info:
 	c->vmx.p.intr_info = event_info(vec, kind, has_err);
 	c->vmx.p.intr_err = has_err ? errc : 0;
 	exit_now(c);

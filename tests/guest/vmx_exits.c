@@ -174,6 +174,9 @@ asm(".pushsection .text\n"
     /* exceptions (SDM 25.6.3, 26.2) */
     ".globl gp_ud2, gp_movds, gp_int3, gp_load, gp_store\n"
     "gp_ud2:\tud2\n\tvmcall\n"
+    ".globl gp_vmmcall, gp_tf, gp_tf_after\n"
+    "gp_tf:\tnop\n"
+    "gp_tf_after:\tnop\n\tvmcall\n"
     ".globl gp_vmmcall\n"
     "gp_vmmcall:\tvmmcall\n\tvmcall\n"
     "gp_movds:\tmov %ax, %ds\n\tvmcall\n"
@@ -233,7 +236,7 @@ asm(".pushsection .text\n"
 extern void gp_in_imm(void), gp_in_dx(void), gp_in_dx32(void), gp_out_dx32(void), gp_out_dx16(void);
 extern void gp_out_dx8(void), gp_rep_outsb(void), gp_rep_insb(void), gp_outsb_fs(void), gp_io_pass(void);
 extern void gp_io_pass_end(void);
-extern void gp_vmmcall(void);
+extern void gp_vmmcall(void), gp_tf(void), gp_tf_after(void);
 extern void gp_rdmsr(void), gp_wrmsr(void), gp_ud2(void), gp_movds(void), gp_int3(void), gp_load(void);
 extern void gp_store(void), gp_spin(void), gp_count(void), gp_hlt(void), gp_rdtsc(void), gp_rdtscp(void);
 extern void gp_invd(void);
@@ -721,6 +724,40 @@ static void test_exceptions(void)
 	gr.rax = 0xaaaaaaaaaaaaaaaaull;
 	r = enter();
 	check_exc_exit("store to a non-canonical address: #GP(0)", r, HW_EXC_ERR(GP_VECTOR), 0, 0, A(gp_store));
+	/* Single-step #DB with bit 1 set: the exit qualification gets BS
+	 * (and the pending debug exceptions a MOV SS shadow held), DR6 is
+	 * left alone (SDM 28.2.1; kvm-unit-tests' vmx_db_test). */
+	{
+		uint64_t dr6_in = 0xffff4ffaull, dr6_out = 0;
+
+		asm volatile("mov %0, %%dr6" : : "r"(dr6_in));
+		guest_setup(gp_tf);
+		vmwrite(VMCS_EXCEPTION_BITMAP, 1u << DB_VECTOR);
+		vmwrite(VMCS_GUEST_RFLAGS, 0x102);
+		r = enter();
+		asm volatile("mov %%dr6, %0" : "=r"(dr6_out));
+		check_exc_exit("single step with TF = 1: #DB after one instruction, qualification BS", r,
+			       HW_EXC(DB_VECTOR), ANY, 0x4000, A(gp_tf_after));
+		report(dr6_out == dr6_in, "... DR6 unchanged by the intercepted #DB (0x%lx)", (unsigned long)dr6_out);
+		guest_setup(gp_tf);
+		vmwrite(VMCS_EXCEPTION_BITMAP, 1u << DB_VECTOR);
+		vmwrite(VMCS_GUEST_RFLAGS, 0x102);
+		vmwrite(VMCS_GUEST_INTERRUPTIBILITY, GUEST_INTR_STATE_MOV_SS);
+		vmwrite(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0x4001);
+		r = enter();
+		check_exc_exit("single step in a MOV SS shadow with B0 pending: qualification BS | B0", r,
+			       HW_EXC(DB_VECTOR), ANY, 0x4001, A(gp_tf_after));
+		guest_setup(gp_tf);
+		vmwrite(VMCS_EXCEPTION_BITMAP, 1u << DB_VECTOR);
+		vmwrite(VMCS_GUEST_INTERRUPTIBILITY, GUEST_INTR_STATE_MOV_SS);
+		vmwrite(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0x1);
+		r = enter();
+		check_exc_exit("B0 pending, TF = 0: #DB after one instruction, qualification B0", r, HW_EXC(DB_VECTOR),
+			       ANY, 0x1, A(gp_tf_after));
+		report(!(vmread(VMCS_GUEST_RFLAGS) & 0x100), "... and the saved RFLAGS has no TF (0x%lx)",
+		       (unsigned long)vmread(VMCS_GUEST_RFLAGS));
+		asm volatile("mov %0, %%dr6" : : "r"(0xffff0ff0ull));
+	}
 	/* AMD's VMMCALL is #UD on an Intel processor, not a VMCALL. */
 	guest_setup(gp_vmmcall);
 	vmwrite(VMCS_EXCEPTION_BITMAP, 1u << UD_VECTOR);
