@@ -185,8 +185,9 @@ struct hv_synic {
 	uint64_t siefp;			/* HV_X64_MSR_SIEFP */
 	uint64_t simp;			/* HV_X64_MSR_SIMP */
 	uint64_t sint[HV_SYNIC_SINT_COUNT];	/* HV_X64_MSR_SINTn */
-	uint64_t irr[4];		/* vectors pending injection, 256 bits */
-	int window;			/* interrupt-window exiting is on in its VMCS */
+	uint64_t irr[4];		/* the root's vectors pending injection, 256 bits (a
+					 * child's go to its virtual APIC) */
+	int window;			/* interrupt-window exiting is on in its VMCS (the root) */
 	uint64_t seq;			/* last arrival number given */
 	uint64_t posted, delivered, interrupts;	/* counters, for the record */
 	struct hv_synic_queued q[HV_SYNIC_QUEUE];

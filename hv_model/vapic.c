@@ -398,9 +398,15 @@ static int apic_base_write(struct hv_vp *vp, uint64_t v)
 		return -1;
 	if (now == 0 && want == (APIC_BASE_EN | APIC_BASE_EXTD))
 		return -1;
-	if (!want)
-		reset_state(a, v);	/* SDM 10.4.3: disabling loses the state */
-	else
+	if (!want) {
+		/* SDM 10.4.3: the APIC's state is lost; the VP assist page
+		 * is the hypervisor's, not the APIC's, and stays. */
+		uint64_t assist = a->assist;
+
+		assist_withdraw(vp);
+		reset_state(a, (v & ~APIC_BASE_BSP) | (a->apic_base & APIC_BASE_BSP));
+		a->assist = assist;
+	} else
 		a->apic_base = (a->apic_base & APIC_BASE_BSP) | (v & ~APIC_BASE_BSP);
 	return 0;
 }

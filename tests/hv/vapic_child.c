@@ -429,8 +429,15 @@ static void check_gp_rules(void)
 	v = rdmsr(X2_LVT_TIMER);
 	child_check(ok && v == 0x20030, "LVT timer 0x20030 (periodic, vector 0x30) stored: reads 0x%lx", (unsigned long)v);
 	ok = !wrmsr_gp(MSR_IA32_APIC_BASE, APIC_BASE_X2 | APIC_BASE_BSP) && rdmsr(X2_ID) == 0;
+	/* SDM 10.12.5: x2APIC -> disabled -> xAPIC -> x2APIC; disabling
+	 * resets the APIC (SVR 0xff, software-disabled; LVT masked). */
+	ok = ok && !wrmsr_gp(MSR_IA32_APIC_BASE, 0xfee00000ull | APIC_BASE_BSP) && rdmsr_gp(X2_ID, &v) &&
+	     !wrmsr_gp(MSR_IA32_APIC_BASE, 0xfee00800ull | APIC_BASE_BSP) &&
+	     !wrmsr_gp(MSR_IA32_APIC_BASE, APIC_BASE_X2 | APIC_BASE_BSP) && rdmsr(X2_SVR) == 0xff &&
+	     rdmsr(X2_LVT_TIMER) == 0x10000 && rdmsr(MSR_IA32_APIC_BASE) == (APIC_BASE_X2 | APIC_BASE_BSP);
+	wrmsr(X2_SVR, 0x1ff);
 	ok = ok && !rdmsr_gp(HV_X64_MSR_TPR, &v) && v == 0 && !wrmsr_gp(HV_X64_MSR_EOI, 0);
-	child_check(ok, "no #GP: APIC_BASE unchanged, HV TPR read, HV EOI = 0");
+	child_check(ok, "APIC_BASE unchanged, x2APIC->off->xAPIC->x2APIC (reset), HV TPR, HV EOI = 0");
 }
 
 /* TLFS "EOI Assist": the VP assist page's "no EOI required" bit. */
