@@ -15,8 +15,8 @@
  * Every other VP the configuration asks for (vp_count) is started by the
  * root with HvCallStartVirtualProcessor at the same entry, in the same
  * state, but with RSP = CHILD_AP_STACK_TOP(index) and RDI undefined; a
- * VP tells itself from VP 0 by its index (HV_X64_MSR_VP_INDEX, or its
- * x2APIC ID).  VP 0's stack must then stay above CHILD_AP_STACK_TOP of
+ * VP tells itself from VP 0 by its index (CPUID.01H:EBX[31:24], the
+ * initial APIC ID; HV_X64_MSR_VP_INDEX; its x2APIC ID).  VP 0's stack must then stay above CHILD_AP_STACK_TOP of
  * the last VP.
  * The child writes its results to the mailbox page (struct
  * hv_child_mailbox at CHILD_MAILBOX) and ends by halting with interrupts

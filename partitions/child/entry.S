@@ -4,7 +4,7 @@
  * makes sure the stack it was given is one C can run on before calling
  * child_main(boot, entry RSP, entry RFLAGS).  Another VP of the child
  * (childboot.h: started by the root at the same entry, its VP index read
- * from HV_X64_MSR_VP_INDEX) calls child_ap_main(index) instead, which an
+ * from CPUID 1's initial APIC ID) calls child_ap_main(index) instead, which an
  * image may define; the default parks the VP. */
 #include "child.h"
 
@@ -13,8 +13,12 @@
 	.globl child_entry
 	.type child_entry, @function
 child_entry:
-	movl $0x40000002, %ecx	/* HV_X64_MSR_VP_INDEX */
-	rdmsr
+	/* CPUID.01H:EBX[31:24], the initial APIC ID: the VP index (no MSR:
+	 * the unenlightened kernel touches none). */
+	movl $1, %eax
+	cpuid
+	shrl $24, %ebx
+	movl %ebx, %eax
 	testl %eax, %eax
 	jnz child_ap_entry
 	/* The stack check touches no memory: RSP must be 16-byte aligned
