@@ -43,6 +43,14 @@ static void exit_cpuid(struct hv_vp *vp)
 			r.ecx |= 1u << 31;
 			r.ecx &= ~(1u << 5);
 		}
+		if (!vp->part->is_root && leaf == 1) {
+			/* A child's APIC is its virtual x2APIC (vapic.c): ECX[21]
+			 * x2APIC, EBX[31:24] its initial APIC ID, the VP index. */
+			r.ecx |= 1u << 21;
+			r.ebx = (r.ebx & 0x00ffffffu) | (uint32_t)vp->index << 24;
+		}
+		if (!vp->part->is_root && leaf == 0xb)
+			r.edx = vp->index;	/* the x2APIC ID (SDM Vol. 2A CPUID leaf 0BH) */
 	}
 	vp->g.rax = r.eax;
 	vp->g.rbx = r.ebx;
@@ -106,6 +114,8 @@ static void handle_exit(struct hv_vp *vp)
 		partition_fault(vp, "VM entry failed", reason, vmread(VMCS_EXIT_QUALIFICATION));
 		return;
 	}
+	if (!vp->part->is_root)
+		hv_vapic_sync(vp);	/* an EOI left to the hypervisor (vapic.c) */
 	switch (reason & 0xffff) {
 	case EXIT_REASON_CPUID:
 		exit_cpuid(vp);
@@ -140,7 +150,13 @@ static void handle_exit(struct hv_vp *vp)
 		hv_intr_exit(vp);	/* for the root (intr.c) */
 		break;
 	case EXIT_REASON_INTERRUPT_WINDOW:
-		break;	/* the guest can take the pending SynIC interrupt: hv_run injects it */
+		break;	/* the guest can take the pending interrupt: hv_run injects it */
+	case EXIT_REASON_CR_ACCESS:
+		/* Only a child's CR8 accesses exit (its virtual TPR, vapic.c). */
+		if (vp->part->is_root || hv_vapic_cr8_exit(vp))
+			partition_fault(vp, "unexpected control-register access (qualification, 0)",
+					vmread(VMCS_EXIT_QUALIFICATION), 0);
+		break;
 	case EXIT_REASON_PREEMPTION_TIMER:
 		/* The slice is over, or a synthetic timer is due (hv_run). */
 		if (rdtsc() >= vp->slice_end)
@@ -275,7 +291,10 @@ void hv_run(unsigned lp)
 		} else {
 			vmwrite(VMCS_PIN_BASED_CTLS, vmread(VMCS_PIN_BASED_CTLS) & ~(uint64_t)PIN_BASED_PREEMPTION_TIMER);
 		}
-		hv_synic_inject(vp);
+		if (vp->part->is_root)
+			hv_synic_inject(vp);
+		else
+			hv_vapic_inject(vp);	/* a child's interrupts: its virtual APIC */
 		if (vp->mark_resume) {
 			vp->mark_resume = 0;
 			HV_MARKER(HV_MARK_INTERCEPT_RESUMED, vp->part->id << 32 | vp->index);

@@ -190,8 +190,9 @@ struct hv_synic {
 	uint64_t siefp;			/* HV_X64_MSR_SIEFP */
 	uint64_t simp;			/* HV_X64_MSR_SIMP */
 	uint64_t sint[HV_SYNIC_SINT_COUNT];	/* HV_X64_MSR_SINTn */
-	uint64_t irr[4];		/* vectors pending injection, 256 bits */
-	int window;			/* interrupt-window exiting is on in its VMCS */
+	uint64_t irr[4];		/* the root's vectors pending injection, 256 bits (a
+					 * child's go to its virtual APIC) */
+	int window;			/* interrupt-window exiting is on in its VMCS (the root) */
 	uint64_t seq;			/* last arrival number given */
 	uint64_t posted, delivered, interrupts;	/* counters, for the record */
 	struct hv_synic_queued q[HV_SYNIC_QUEUE];
@@ -218,6 +219,25 @@ struct hv_stimer {
 	uint64_t expirations, missed;	/* counters, for the record */
 };
 
+/* ---- the virtual local APIC of a child VP (vapic.c) ----
+ * x2APIC mode only (SDM Vol. 3A 10.12), through MSRs 0x800-0x8FF and the
+ * TLFS enlightened MSRs EOI/ICR/TPR; 256-bit registers as 8 x 32 bits,
+ * bit v of the set in word v / 32 (SDM 10.8.4). */
+struct hv_vapic {
+	uint32_t irr[8], isr[8], tmr[8];
+	uint32_t tpr;		/* 7:0 */
+	uint32_t svr;		/* spurious vector 7:0, software enable 8 */
+	uint32_t esr, esr_pending;	/* what ESR reads; errors since its last write */
+	uint32_t lvt[7];	/* CMCI, timer, thermal, PMC, LINT0, LINT1, error: stored only */
+	uint32_t timer_initial, timer_divide;	/* stored only: no virtual APIC timer */
+	uint64_t icr;		/* the last value written */
+	uint64_t apic_base;	/* IA32_APIC_BASE as the VP sees it */
+	uint64_t assist;	/* HV_X64_MSR_VP_ASSIST_PAGE */
+	int assist_vector;	/* the vector "no EOI required" was offered for, -1 none */
+	int window;		/* interrupt-window exiting is on in its VMCS */
+	uint64_t accepted, injected, eois, eois_assisted, ipis_sent;	/* counters, for the record */
+};
+
 struct hv_vp {
 	struct hv_partition *part;
 	unsigned index;
@@ -238,6 +258,8 @@ struct hv_vp {
 	uint8_t msr_area[HV_VP_MSRS * 16] __attribute__((aligned(16)));
 	struct hv_synic synic;
 	struct hv_stimer stimer[HV_SYNIC_STIMER_COUNT];
+	struct hv_vapic vapic;	/* children only (vapic.c) */
+	int started;		/* left its creation suspension, or HvCallStartVirtualProcessor */
 };
 
 /* Ports and connections (port.c; TLFS "Inter-Partition Communication"):
@@ -366,6 +388,35 @@ void hv_synic_inject(struct hv_vp *vp);
  * VP wakes. */
 void hv_synic_pend_vector(struct hv_vp *vp, unsigned vector);
 
+/* The virtual local APIC of a child's VP (vapic.c; docs/hypervisor.md
+ * "Virtual APIC").  Its MSRs (x2APIC 0x800-0x8FF, IA32_APIC_BASE, the
+ * TLFS EOI/ICR/TPR and VP assist page): 0 done, -1 #GP, 1 not one of
+ * them or not a child.  hv_vapic_accept: a fixed interrupt arrives (a
+ * halted VP wakes if it can be delivered).  hv_vapic_inject: before a VM
+ * entry (VMCS current), the highest deliverable vector goes in, else
+ * interrupt-window exiting while one waits.  hv_vapic_sync: after a VM
+ * exit, an EOI the guest left to the hypervisor through the VP assist
+ * page is done.  hv_vapic_deliverable: the vector that would go in next,
+ * -1 if none. */
+void hv_vapic_reset(struct hv_vp *vp);
+int hv_vapic_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v);
+int hv_vapic_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v);
+void hv_vapic_accept(struct hv_vp *vp, unsigned vector);
+void hv_vapic_inject(struct hv_vp *vp);
+void hv_vapic_sync(struct hv_vp *vp);
+int hv_vapic_deliverable(const struct hv_vp *vp);
+/* MOV to/from CR8 of a child (a CR-access exit; its VMCS current): the
+ * virtual TPR's 7:4 (SDM 10.8.6.1).  0 handled, -1 not a CR8 access. */
+int hv_vapic_cr8_exit(struct hv_vp *vp);
+/* synic.c: `vector` was EOIed; a SINT using it without auto-EOI gets its
+ * waiting message delivered (TLFS "SynIC Message Flags"). */
+void hv_synic_eoi(struct hv_vp *vp, unsigned vector);
+/* synic.c: some unmasked SINT uses `vector` with auto-EOI: it does not
+ * enter the ISR (TLFS "SINTx Registers"). */
+bool hv_synic_auto_eoi(const struct hv_vp *vp, unsigned vector);
+/* synic.c: some unmasked SINT uses `vector` (no EOI assist for it). */
+bool hv_synic_has_vector(const struct hv_vp *vp, unsigned vector);
+
 /* Synthetic time (stimer.c).  hv_time_init once at boot with the TSC
  * rate; hv_time_start when a partition is created (reference time 0). */
 void hv_time_init(uint64_t tsc_khz);
@@ -404,6 +455,14 @@ void hv_intr_idle_exit(struct hv_vp *vp);
 /* At a HLT exit of `vp` (VMCS current): 1 if a pending vector it can take
  * (RFLAGS.IF = 1) ends the HLT at once. */
 int hv_intr_hlt_wakes(const struct hv_vp *vp);
+/* Before a VM entry (VMCS current): can an external interrupt be
+ * injected now (RFLAGS.IF = 1, no STI/MOV SS blocking, no event already
+ * being injected; SDM 26.7.5)?  hv_intr_inject injects `vector`;
+ * hv_intr_window turns interrupt-window exiting on or off, recording it
+ * in *window. */
+bool hv_intr_can_inject(void);
+void hv_intr_inject(unsigned vector);
+void hv_intr_window(int *window, bool on);
 extern uint64_t hv_intr_count, hv_intr_in_child;
 
 /* Intercepts (intercept.c; HvCallInstallIntercept is with the hypercalls). */
@@ -434,6 +493,11 @@ uint16_t hv_call_notify_long_spin_wait(struct hv_call *c);	/* vpcalls.c */
 uint16_t hv_call_flush_virtual_address_space(struct hv_call *c);
 uint16_t hv_call_flush_virtual_address_list(struct hv_call *c);
 uint16_t hv_call_install_intercept(struct hv_call *c);	/* intercept.c */
+/* vapic.c: HvCallSendSyntheticClusterIpi and ...Ex. */
+uint16_t hv_call_send_ipi(struct hv_call *c);
+uint16_t hv_call_send_ipi_ex(struct hv_call *c);
+/* vpstart.c: HvCallStartVirtualProcessor. */
+uint16_t hv_call_start_vp(struct hv_call *c);
 /* Ports and connections (port.c). */
 uint16_t hv_call_create_port(struct hv_call *c);
 uint16_t hv_call_delete_port(struct hv_call *c);

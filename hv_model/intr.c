@@ -132,11 +132,33 @@ void hv_intr_idle_exit(struct hv_vp *vp)
 	vp->hlt_len = 0;
 }
 
+bool hv_intr_can_inject(void)
+{
+	return !(vmread(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) && (vmread(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF) &&
+	       !(vmread(VMCS_GUEST_INTERRUPTIBILITY) & 3);
+}
+
+void hv_intr_inject(unsigned vector)
+{
+	vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT | (vector & 0xff));
+}
+
+void hv_intr_window(int *window, bool on)
+{
+	uint64_t proc = vmread(VMCS_PROC_BASED_CTLS);
+
+	*window = on;
+	vmwrite(VMCS_PROC_BASED_CTLS, on ? proc | CPU_BASED_INTR_WINDOW_EXITING :
+					   proc & ~(uint64_t)CPU_BASED_INTR_WINDOW_EXITING);
+}
+
 int hv_intr_hlt_wakes(const struct hv_vp *vp)
 {
 	const uint64_t *irr = vp->synic.irr;
+	bool pending = vp->part->is_root ? (irr[0] | irr[1] | irr[2] | irr[3]) != 0 : hv_vapic_deliverable(vp) >= 0;
 
 	/* HLT ends with an interrupt the processor can take (SDM Vol. 2A,
-	 * HLT); one already pending is taken right after it. */
-	return (irr[0] | irr[1] | irr[2] | irr[3]) && (vmread(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF);
+	 * HLT); one already pending is taken right after it.  A child's
+	 * counts only if its virtual APIC would deliver it (vapic.c). */
+	return pending && (vmread(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF);
 }

@@ -75,11 +75,14 @@ static void vp_write_controls(struct hv_vp *vp)
 	/* Physical interrupts exit, acknowledged, from every VP: they are
 	 * the root's (intr.c). */
 	vmwrite(VMCS_PIN_BASED_CTLS, hv_vmx_ctl(MSR_IA32_VMX_TRUE_PINBASED_CTLS, PIN_BASED_EXT_INTR_EXITING));
-	/* Only the root touches devices: a child's port I/O exits. */
+	/* Only the root touches devices: a child's port I/O exits.  A
+	 * child's CR8 is its virtual APIC's TPR (vapic.c). */
 	vmwrite(VMCS_PROC_BASED_CTLS, hv_vmx_ctl(MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
 						 CPU_BASED_HLT_EXITING | CPU_BASED_USE_MSR_BITMAPS |
 							 CPU_BASED_ACTIVATE_SECONDARY_CONTROLS |
-							 (p->is_root ? 0 : CPU_BASED_UNCOND_IO_EXITING)));
+							 (p->is_root ? 0 : CPU_BASED_UNCOND_IO_EXITING |
+										   CPU_BASED_CR8_LOAD_EXITING |
+										   CPU_BASED_CR8_STORE_EXITING)));
 	vmwrite(VMCS_PROC_BASED_CTLS2, hv_vmx_ctl(MSR_IA32_VMX_PROCBASED_CTLS2, SECONDARY_ENABLE_EPT |
 						  SECONDARY_ENABLE_VPID | SECONDARY_ENABLE_RDTSCP));
 	vmwrite(VMCS_EXIT_CTLS, hv_vmx_ctl(MSR_IA32_VMX_TRUE_EXIT_CTLS,
@@ -142,6 +145,7 @@ struct hv_vp *hv_vp_create(struct hv_partition *p, unsigned index, struct hv_poo
 	hv_vp_msr_area_init(vp);
 	hv_synic_reset(vp);
 	hv_stimer_reset(vp);
+	hv_vapic_reset(vp);
 	p->vps[index] = vp;
 	if (index >= p->nvps)
 		p->nvps = index + 1;

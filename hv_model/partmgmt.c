@@ -131,9 +131,10 @@ static uint16_t get_partition_id(struct hv_call *c)
 			    HV_PARTITION_CREATION_FLAG_INTERCEPT_MESSAGE_PAGE_ENABLED | \
 			    HV_PARTITION_CREATION_FLAG_X2APIC_CAPABLE)
 
-/* A child's MSR bitmap (SDM 25.6.9): reads pass through; writes exit,
- * except to the MSRs each VP has its own copy of (the VMCS guest area and
- * the VP's MSR area), so a child cannot change the machine's MSRs. */
+/* A child's MSR bitmap (SDM 25.6.9): reads pass through but the virtual
+ * APIC's; writes exit, except to the MSRs each VP has its own copy of (the
+ * VMCS guest area and the VP's MSR area), so a child cannot change the
+ * machine's MSRs. */
 static void child_msr_bitmap(uint64_t page)
 {
 	static const uint32_t own[] = {
@@ -144,6 +145,10 @@ static void child_msr_bitmap(uint64_t page)
 	uint8_t *b = hv_va(page);
 
 	memset(b + 2048, 0xff, 2048);		/* write-low and write-high */
+	/* Reads of the virtual APIC's MSRs exit too (vapic.c): IA32_APIC_BASE
+	 * and the x2APIC range 0x800-0x8FF (read-low bitmap, offset 0). */
+	b[MSR_IA32_APIC_BASE / 8] |= (uint8_t)(1u << (MSR_IA32_APIC_BASE & 7));
+	memset(b + 0x800 / 8, 0xff, 0x100 / 8);
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
 		uint32_t m = own[i], off = 2048 + ((m >> 30) ? 1024 : 0) + (m & 0x1fff) / 8;
 
@@ -174,12 +179,14 @@ static uint16_t create_partition(struct hv_call *c)
 	p->msr_bitmap = bitmap;
 	child_msr_bitmap(bitmap);
 	p->create_flags = in->flags;
-	/* A guest gets the hypercall MSRs, its VP index, the SynIC and
-	 * synthetic time, and may post messages and signal events on the
-	 * connections its parent makes for it; no management privileges and
+	/* A guest gets the hypercall MSRs, its VP index, the SynIC,
+	 * synthetic time and the APIC MSRs (its virtual APIC, vapic.c), may
+	 * post messages and signal events on the connections its parent
+	 * makes for it and start its own VPs; no management privileges and
 	 * no port creation (TLFS "Partition Privilege Flags"). */
 	p->privileges = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE |
-			HV_PRIVILEGES_TIME | (uint64_t)(HV_POST_MESSAGES | HV_SIGNAL_EVENTS) << 32;
+			HV_PRIVILEGES_TIME | HV_MSR_APIC_ACCESS_AVAILABLE |
+			(uint64_t)(HV_POST_MESSAGES | HV_SIGNAL_EVENTS | HV_START_VIRTUAL_PROCESSOR) << 32;
 	((struct hv_output_create_partition *)c->out)->partition_id = p->id;
 	hv_mark_partition(p, HV_MARK_PART_CREATED);
 	mark_pool(parent);
@@ -608,6 +615,9 @@ const struct hv_handler hv_handlers[] = {
 	{ HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE, hv_call_flush_virtual_address_space },
 	{ HVCALL_FLUSH_VIRTUAL_ADDRESS_LIST, hv_call_flush_virtual_address_list },
 	{ HVCALL_NOTIFY_LONG_SPIN_WAIT, hv_call_notify_long_spin_wait },
+	{ HVCALL_SEND_SYNTHETIC_CLUSTER_IPI, hv_call_send_ipi },
+	{ HVCALL_SEND_SYNTHETIC_CLUSTER_IPI_EX, hv_call_send_ipi_ex },
+	{ HVCALL_START_VIRTUAL_PROCESSOR, hv_call_start_vp },
 	{ HVCALL_CREATE_PARTITION, create_partition },
 	{ HVCALL_INITIALIZE_PARTITION, initialize_partition },
 	{ HVCALL_FINALIZE_PARTITION, finalize_partition },

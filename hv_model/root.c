@@ -282,13 +282,13 @@ struct hv_partition *hv_root_create(const struct hv_bootinfo *bi, uint64_t pool_
 		return NULL;
 	/* The root's privileges (TLFS "Partition Privilege Flags"): the
 	 * hypercall MSRs, VP index, SynIC and synthetic time, creating and
-	 * managing partitions, its own id and memory pool, ports and
-	 * connections and their traffic. */
+	 * managing partitions and starting their VPs, its own id and memory
+	 * pool, ports and connections and their traffic. */
 	p->privileges = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE |
 			HV_PRIVILEGES_TIME |
 			(uint64_t)(HV_CREATE_PARTITIONS | HV_ACCESS_PARTITION_ID | HV_ACCESS_MEMORY_POOL |
 				   HV_ACCESS_VP_REGISTERS | HV_POST_MESSAGES | HV_SIGNAL_EVENTS | HV_CREATE_PORT |
-				   HV_CONNECT_PORT) << 32;
+				   HV_CONNECT_PORT | HV_START_VIRTUAL_PROCESSOR) << 32;
 	p->msr_bitmap = hv_pool_get(&hv_pool);
 	if (!p->msr_bitmap || root_ept(p, bi) || load_elf(bi, m, &entry) ||
 	    root_handoff(&bi0, config, cmdline, &b, entry, &rbi)) {
@@ -302,6 +302,7 @@ struct hv_partition *hv_root_create(const struct hv_bootinfo *bi, uint64_t pool_
 	vp->g.rdi = rbi;
 	p->state = HV_PART_ACTIVE;
 	vp->runnable = 1;
+	vp->started = 1;
 	hv_mark_partition(p, HV_MARK_PART_CREATED);
 	hv_mark_partition(p, HV_MARK_PART_INITIALIZED);
 	return p;

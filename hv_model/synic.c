@@ -28,18 +28,18 @@
  * guest clears the slot and, seeing msg_pending, writes EOM, which makes
  * the hypervisor try again (as does the next message posted).
  *
- * Interrupts: there is no virtual local APIC yet.  A SINT that fires
- * sets its vector pending for the VP; at VM entry the highest pending
- * vector is injected as an external interrupt if RFLAGS.IF = 1 and no
- * STI/MOV SS blocking, otherwise the VP gets interrupt-window exiting
- * (SDM 26.7.5) and the vector goes in at the entry after that exit.  No
- * ISR, TPR or PPR is kept, so there is no EOI bookkeeping: auto-EOI is
- * stored and read back but changes nothing, a guest ISR that re-enables
- * interrupts can be entered again, and HV_X64_MSR_EOI (0x40000070) is
- * not offered (no partition has the ApicAccess privilege: #GP).  An APIC
- * EOI, which the TLFS counts among the re-delivery triggers, therefore
- * does not exist; EOM and new messages are the triggers.  A polling SINT
- * (bit 18) receives messages and flags into its slot and raises nothing. */
+ * Interrupts: a SINT that fires makes its vector pending for the VP.  A
+ * child's VP takes it through its virtual local APIC (vapic.c): into the
+ * IRR, injected by priority, into the ISR unless the SINT has auto-EOI,
+ * and the EOI of a vector that a SINT uses without auto-EOI makes the
+ * hypervisor deliver that SINT's next waiting message, as EOM does (TLFS
+ * "SynIC Message Flags"; hv_synic_eoi).  The root has no virtual APIC:
+ * its vectors share the pending set below with its physical interrupts
+ * (intr.c); at VM entry the highest is injected as an external interrupt
+ * if RFLAGS.IF = 1 and no STI/MOV SS blocking, otherwise the VP gets
+ * interrupt-window exiting (SDM 26.7.5) and the vector goes in at the
+ * entry after that exit; no ISR is kept for it.  A polling SINT (bit 18)
+ * receives messages and flags into its slot and raises nothing. */
 #include <hv/marker.h>
 #include <hv/vmx.h>
 
@@ -75,8 +75,12 @@ static void *synic_page(struct hv_vp *vp, uint64_t msr)
 void hv_synic_pend_vector(struct hv_vp *vp, unsigned vector)
 {
 	vector &= 0xff;
-	vp->synic.irr[vector / 64] |= 1ull << (vector % 64);
 	vp->synic.interrupts++;
+	if (!vp->part->is_root) {
+		hv_vapic_accept(vp, vector);	/* a child's goes through its virtual APIC */
+		return;
+	}
+	vp->synic.irr[vector / 64] |= 1ull << (vector % 64);
 	vp->halted = 0;
 }
 
@@ -99,6 +103,30 @@ void hv_synic_mark(unsigned id, const struct hv_vp *vp, unsigned sint, unsigned 
 		HV_MARKER(HV_MARK_SYNIC_EOM, &rec);
 		break;
 	}
+}
+
+/* An unmasked SINT that raises `vector` (polling ones raise nothing). */
+static bool sint_uses(const struct hv_vp *vp, unsigned i, unsigned vector)
+{
+	uint64_t v = vp->synic.sint[i];
+
+	return !(v & (HV_SYNIC_SINT_MASKED | HV_SYNIC_SINT_POLLING)) && SINT_VECTOR(v) == vector;
+}
+
+bool hv_synic_has_vector(const struct hv_vp *vp, unsigned vector)
+{
+	for (unsigned i = 0; i < HV_SYNIC_SINT_COUNT; i++)
+		if (sint_uses(vp, i, vector))
+			return true;
+	return false;
+}
+
+bool hv_synic_auto_eoi(const struct hv_vp *vp, unsigned vector)
+{
+	for (unsigned i = 0; i < HV_SYNIC_SINT_COUNT; i++)
+		if (sint_uses(vp, i, vector) && (vp->synic.sint[i] & HV_SYNIC_SINT_AUTO_EOI))
+			return true;
+	return false;
 }
 
 /* The SINT fired: its vector becomes pending unless it is masked or
@@ -177,6 +205,13 @@ static void rescan(struct hv_vp *vp)
 		deliver(vp, i);
 }
 
+void hv_synic_eoi(struct hv_vp *vp, unsigned vector)
+{
+	for (unsigned i = 0; i < HV_SYNIC_SINT_COUNT; i++)
+		if (sint_uses(vp, i, vector) && !(vp->synic.sint[i] & HV_SYNIC_SINT_AUTO_EOI))
+			deliver(vp, i);
+}
+
 int hv_synic_post(struct hv_vp *vp, unsigned sint, uint32_t type, uint64_t sender, const void *payload,
 		  unsigned len)
 {
@@ -243,21 +278,16 @@ void hv_synic_inject(struct hv_vp *vp)
 {
 	struct hv_synic *s = &vp->synic;
 	int v = highest_pending(s);
-	uint64_t proc;
 
 	if (v < 0 && !s->window)
 		return;		/* the common case: nothing to do, no VMREAD */
-	if (v >= 0 && !(vmread(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
-	    (vmread(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF) && !(vmread(VMCS_GUEST_INTERRUPTIBILITY) & 3)) {
-		vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT | v);
+	if (v >= 0 && hv_intr_can_inject()) {
+		hv_intr_inject((unsigned)v);
 		s->irr[v / 64] &= ~(1ull << (v % 64));
 		v = highest_pending(s);
 	}
 	/* Something still waits: exit as soon as the guest can take it. */
-	proc = vmread(VMCS_PROC_BASED_CTLS);
-	s->window = v >= 0;
-	vmwrite(VMCS_PROC_BASED_CTLS, s->window ? proc | CPU_BASED_INTR_WINDOW_EXITING :
-						  proc & ~(uint64_t)CPU_BASED_INTR_WINDOW_EXITING);
+	hv_intr_window(&s->window, v >= 0);
 }
 
 /* Enabling an overlay page (or moving an enabled one) starts it empty. */

@@ -1,7 +1,8 @@
 /* Synthetic CPUID leaves (TLFS "Feature and Interface Discovery") and
  * synthetic MSRs (TLFS "Hypercall Interface": the hypercall page; "Virtual
  * Processor Management": VP index); the SynIC MSRs are synic.c's, the
- * reference counter, reference TSC page and synthetic timers stimer.c's. */
+ * reference counter, reference TSC page and synthetic timers stimer.c's,
+ * a child's APIC MSRs vapic.c's. */
 #include <hv/vmx.h>
 
 #include "hv.h"
@@ -36,6 +37,11 @@ int hv_cpuid_synthetic(struct hv_vp *vp, uint32_t leaf, struct cpuid_regs *r)
 			r->edx |= HV_STIMER_DIRECT_MODE_AVAILABLE;
 		break;
 	case HV_CPUID_ENLIGHTMENT_INFO:
+		/* A child's virtual APIC (vapic.c): use the MSRs for EOI, ICR
+		 * and TPR, the x2APIC MSRs, and the IPI hypercalls (Ex too). */
+		if (priv & HV_MSR_APIC_ACCESS_AVAILABLE)
+			r->eax |= HV_X64_APIC_ACCESS_RECOMMENDED | HV_X64_X2APIC_MSRS_RECOMMENDED |
+				  HV_X64_CLUSTER_IPI_RECOMMENDED | HV_X64_EX_PROCESSOR_MASKS_RECOMMENDED;
 		r->ebx = HV_SPINLOCK_RETRIES_NEVER;
 		r->ecx = cpuid(0x80000008, 0).eax & HV_X64_IMPL_PHYS_ADDR_BITS_MASK;
 		break;
@@ -98,6 +104,9 @@ int hv_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
 	r = hv_stimer_msr_read(vp, idx, v);
 	if (r <= 0)
 		return r;
+	r = hv_vapic_msr_read(vp, idx, v);
+	if (r <= 0)
+		return r;
 	switch (idx) {
 	case HV_X64_MSR_GUEST_OS_ID:
 		*v = p->guest_os_id;
@@ -121,6 +130,9 @@ int hv_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 	if (r <= 0)
 		return r;
 	r = hv_stimer_msr_write(vp, idx, v);
+	if (r <= 0)
+		return r;
+	r = hv_vapic_msr_write(vp, idx, v);
 	if (r <= 0)
 		return r;
 	switch (idx) {

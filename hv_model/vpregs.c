@@ -267,6 +267,8 @@ uint16_t hv_vp_set_register(struct hv_vp *vp, uint32_t name, const union hv_regi
 			if (v->reg64 > 1)
 				return HV_STATUS_INVALID_PARAMETER;
 			vp->suspended = (int)v->reg64;
+			if (!vp->suspended)
+				vp->started = 1;	/* out of its creation suspension (vpstart.c) */
 			break;
 		case HV_REGISTER_INTERCEPT_SUSPEND:
 			/* TLFS "Virtual Processor Suspend": the hypervisor sets

@@ -12,9 +12,15 @@
  *   - RSP = CHILD_STACK_TOP, RDI = CHILD_BOOT (a struct hv_child_boot);
  *   - CR0 = PG|AM|WP|NE|ET|MP|PE, CR4 = PAE|OSFXSR|OSXMMEXCPT,
  *     EFER = LME|LMA.
+ * Every other VP the configuration asks for (vp_count) is started by the
+ * root with HvCallStartVirtualProcessor at the same entry, in the same
+ * state, but with RSP = CHILD_AP_STACK_TOP(index) and RDI undefined; a
+ * VP tells itself from VP 0 by its index (CPUID.01H:EBX[31:24], the
+ * initial APIC ID; HV_X64_MSR_VP_INDEX; its x2APIC ID).  VP 0's stack must then stay above CHILD_AP_STACK_TOP of
+ * the last VP.
  * The child writes its results to the mailbox page (struct
  * hv_child_mailbox at CHILD_MAILBOX) and ends by halting with interrupts
- * off; the root reads the mailbox once the child's VP has halted. */
+ * off; the root reads the mailbox once the child's VP 0 has halted. */
 #ifndef HV_CHILDBOOT_H
 #define HV_CHILDBOOT_H
 
@@ -26,6 +32,8 @@
 #define CHILD_BOOT 0x9000ull
 #define CHILD_MAILBOX 0xa000ull
 #define CHILD_STACK_TOP 0x80000ull	/* stack below it, down to 0x10000 */
+#define CHILD_AP_STACK_SIZE 0x4000ull	/* each other VP's stack */
+#define CHILD_AP_STACK_TOP(vp) (0x10000ull + (uint64_t)(vp) * CHILD_AP_STACK_SIZE)	/* vp >= 1 */
 #define CHILD_LOAD_BASE 0x100000ull	/* where child images are linked */
 #define CHILD_MIN_MEMORY (4ull << 20)
 

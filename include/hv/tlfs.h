@@ -972,6 +972,35 @@ struct hv_input_send_synthetic_cluster_ipi { /* HV_INPUT_SEND_SYNTHETIC_CLUSTER_
 	uint64_t processor_mask;
 } HV_PACKED;
 
+/* HvCallSendSyntheticClusterIpiEx 0x0015, simple, memory form: the
+ * fixed part of HV_VP_SET, then one 64-bit bank per bit of
+ * valid_bank_mask in the variable header [T "HV_VP_SET"][L hv_send_ipi_ex]. */
+#define HV_GENERIC_SET_SPARSE_4K 0
+#define HV_GENERIC_SET_ALL 1
+struct hv_input_send_synthetic_cluster_ipi_ex { /* HV_INPUT_SEND_SYNTHETIC_CLUSTER_IPI_EX */
+	uint32_t vector;		/* 0x10..0xff */
+	uint8_t target_vtl;		/* HV_INPUT_VTL */
+	uint8_t rsvd_z[3];
+	uint64_t format;		/* HV_GENERIC_SET_* */
+	uint64_t valid_bank_mask;	/* bank n covers VP indices 64n..64n+63 */
+} HV_PACKED;
+
+/* HvCallStartVirtualProcessor 0x0099, simple [T]. */
+struct hv_initial_vp_context {		/* HV_INITIAL_VP_CONTEXT */
+	uint64_t rip, rsp, rflags;
+	struct hv_x64_segment_register cs, ds, es, fs, gs, ss, tr, ldtr;
+	struct hv_x64_table_register idtr, gdtr;
+	uint64_t efer, cr0, cr3, cr4, msr_cr_pat;
+} HV_PACKED;
+
+struct hv_input_start_virtual_processor { /* HV_INPUT_START_VIRTUAL_PROCESSOR */
+	uint64_t partition_id;
+	uint32_t vp_index;
+	uint8_t target_vtl;
+	uint8_t rsvd_z[3];
+	struct hv_initial_vp_context vp_context;
+} HV_PACKED;
+
 /* HvCallDeletePort 0x0058, simple, fast form allowed. */
 struct hv_input_delete_port {		/* HV_INPUT_DELETE_PORT */
 	uint64_t port_partition_id;
@@ -1250,6 +1279,14 @@ HV_ASSERT_SIZE(hv_register_name, 4);
 HV_ASSERT_SIZE(struct hv_input_send_synthetic_cluster_ipi, 16);
 HV_ASSERT_OFFSET(struct hv_input_send_synthetic_cluster_ipi, target_vtl, 4);
 HV_ASSERT_OFFSET(struct hv_input_send_synthetic_cluster_ipi, processor_mask, 8);
+
+HV_ASSERT_SIZE(struct hv_input_send_synthetic_cluster_ipi_ex, 24);
+HV_ASSERT_OFFSET(struct hv_input_send_synthetic_cluster_ipi_ex, format, 8);
+HV_ASSERT_SIZE(struct hv_initial_vp_context, 224);
+HV_ASSERT_OFFSET(struct hv_initial_vp_context, idtr, 152);
+HV_ASSERT_OFFSET(struct hv_initial_vp_context, efer, 184);
+HV_ASSERT_SIZE(struct hv_input_start_virtual_processor, 240);
+HV_ASSERT_OFFSET(struct hv_input_start_virtual_processor, vp_context, 16);
 
 HV_ASSERT_SIZE(struct hv_input_delete_port, 16);
 HV_ASSERT_OFFSET(struct hv_input_delete_port, port_id, 8);

@@ -52,6 +52,9 @@ enum child_image {
 /* Each image's main, called by entry.S with the registers found at entry:
  * RDI (the boot page), RSP and RFLAGS. */
 void child_main(const struct hv_child_boot *boot, uint64_t entry_rsp, uint64_t entry_rflags);
+/* What every other VP runs (childboot.h), interrupts off, on its own
+ * stack; entry.S's weak default halts.  Returning halts the VP. */
+void child_ap_main(uint32_t vp_index);
 
 /* runtime.c */
 

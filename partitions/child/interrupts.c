@@ -15,7 +15,9 @@
  * A message handler reads its slot, frees it (message type None) and
  * writes EOM every time [T "SynIC Message Flags": EOM is needed only with
  * msg_pending; writing it always is allowed and gives hvsim an end for
- * every message].  There is no virtual APIC, so no EOI.  The handlers
+ * every message].  Every handler ends with an EOI through
+HV_X64_MSR_EOI: the child's virtual APIC keeps the vector in service
+until then.  The handlers
  * count and check what they find; the checks are logged at the end, out
  * of interrupt context. */
 #include <hv/tlfs.h>
@@ -78,18 +80,28 @@ static const volatile void *payload(volatile struct hv_message *m)
 	return (const volatile uint8_t *)m + sizeof(struct hv_message_header);
 }
 
-/* The slot is the guest's while its type is not None: free it, then EOM. */
+/* The virtual APIC (docs/hypervisor.md "Virtual APIC") keeps each vector
+ * in service until its EOI, through the enlightened EOI MSR. */
+static void eoi(void)
+{
+	wrmsr(HV_X64_MSR_EOI, 0);
+}
+
+/* The slot is the guest's while its type is not None: free it, EOM, and
+ * end the interrupt. */
 static void release(volatile struct hv_message *m)
 {
 	m->header.message_type = HVMSG_NONE;
 	asm volatile("" ::: "memory");
 	wrmsr(HV_X64_MSR_EOM, 0);
 	st.eoms++;
+	eoi();
 }
 
 __attribute__((interrupt)) static void direct_isr(struct child_intr_frame *f)
 {
 	st.direct++;
+	eoi();
 }
 
 __attribute__((interrupt)) static void tmsg_isr(struct child_intr_frame *f)
@@ -145,6 +157,7 @@ __attribute__((interrupt)) static void evt_isr(struct child_intr_frame *f)
 		st.events++;
 	else
 		st.spurious++;
+	eoi();
 }
 
 /* SignalEvent on an event connection to our own SINT6: each one raises

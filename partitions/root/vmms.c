@@ -30,6 +30,7 @@
 #define CHILD_CR4 0x620ull	/* OSXMMEXCPT OSFXSR PAE */
 #define CHILD_EFER 0x500ull	/* LMA LME */
 #define RFLAGS_IF 0x200ull	/* SDM Vol. 1 3.4.3 */
+#define CHILD_PAT 0x0007040600070406ull	/* the power-up value (SDM Vol. 3A 11.12.4) */
 
 static struct rk_child children[HV_BOOT_MAX_PARTITIONS];
 static unsigned nchildren;
@@ -175,56 +176,102 @@ static struct hv_register_assoc reg64(uint32_t name, uint64_t v)
 	return (struct hv_register_assoc){ .name = name, .value.reg64 = v };
 }
 
-static struct hv_register_assoc seg(uint32_t name, uint16_t sel, uint64_t base, uint32_t limit, uint16_t attr)
+static struct hv_register_assoc seg(uint32_t name, struct hv_x64_segment_register s)
 {
 	struct hv_register_assoc r = { .name = name };
 
-	r.value.segment = (struct hv_x64_segment_register){ base, limit, sel, attr };
+	r.value.segment = s;
 	return r;
 }
 
-/* VP 0's registers: the entry state of childboot.h. */
+static struct hv_register_assoc table(uint32_t name, struct hv_x64_table_register t)
+{
+	struct hv_register_assoc r = { .name = name };
+
+	r.value.table = t;
+	return r;
+}
+
+/* The entry state of childboot.h with the stack `rsp`. */
+static struct hv_initial_vp_context child_context(uint64_t entry, uint64_t rsp)
+{
+	const struct hv_x64_segment_register code = { 0, 0xffffffff, 0x08, 0xa09b };
+	const struct hv_x64_segment_register data = { 0, 0xffffffff, 0x10, 0xc093 };
+
+	return (struct hv_initial_vp_context){
+		.rip = entry, .rsp = rsp, .rflags = 2,
+		.cs = code, .ds = data, .es = data, .ss = data,
+		.tr = { CHILD_TSS, 0x67, 0x18, 0x8b },
+		.gdtr = { .limit = 5 * 8 - 1, .base = CHILD_GDT },
+		.efer = CHILD_EFER, .cr0 = CHILD_CR0, .cr3 = CHILD_PAGE_TABLES, .cr4 = CHILD_CR4,
+		.msr_cr_pat = CHILD_PAT,
+	};
+}
+
+/* VP 0's registers: the entry state of childboot.h (its PAT stays the
+ * VP's reset value, which is CHILD_PAT's). */
 static uint16_t child_registers(struct rk_child *ch, uint64_t entry)
 {
 	struct {
 		struct hv_input_set_vp_registers h;
 		struct hv_register_assoc r[20];
 	} in = { .h = { .partition_id = ch->id, .vp_index = 0 } };
+	struct hv_initial_vp_context x = child_context(entry, CHILD_STACK_TOP);
 	unsigned n = 0;
 
-	in.r[n++] = reg64(HV_X64_REGISTER_CR0, CHILD_CR0);
-	in.r[n++] = reg64(HV_X64_REGISTER_CR3, CHILD_PAGE_TABLES);
-	in.r[n++] = reg64(HV_X64_REGISTER_CR4, CHILD_CR4);
-	in.r[n++] = reg64(HV_X64_REGISTER_EFER, CHILD_EFER);
-	in.r[n++] = seg(HV_X64_REGISTER_CS, 0x08, 0, 0xffffffff, 0xa09b);
-	in.r[n++] = seg(HV_X64_REGISTER_DS, 0x10, 0, 0xffffffff, 0xc093);
-	in.r[n++] = seg(HV_X64_REGISTER_ES, 0x10, 0, 0xffffffff, 0xc093);
-	in.r[n++] = seg(HV_X64_REGISTER_SS, 0x10, 0, 0xffffffff, 0xc093);
-	in.r[n++] = seg(HV_X64_REGISTER_FS, 0, 0, 0, 0);
-	in.r[n++] = seg(HV_X64_REGISTER_GS, 0, 0, 0, 0);
-	in.r[n++] = seg(HV_X64_REGISTER_TR, 0x18, CHILD_TSS, 0x67, 0x8b);
-	in.r[n++] = seg(HV_X64_REGISTER_LDTR, 0, 0, 0, 0);
-	in.r[n].name = HV_X64_REGISTER_GDTR;
-	in.r[n].value.table = (struct hv_x64_table_register){ .limit = 5 * 8 - 1, .base = CHILD_GDT };
-	n++;
-	in.r[n].name = HV_X64_REGISTER_IDTR;
-	in.r[n].value.table = (struct hv_x64_table_register){ .limit = 0, .base = 0 };
-	n++;
-	in.r[n++] = reg64(HV_X64_REGISTER_RIP, entry);
-	in.r[n++] = reg64(HV_X64_REGISTER_RSP, CHILD_STACK_TOP);
-	in.r[n++] = reg64(HV_X64_REGISTER_RFLAGS, 2);
+	in.r[n++] = reg64(HV_X64_REGISTER_CR0, x.cr0);
+	in.r[n++] = reg64(HV_X64_REGISTER_CR3, x.cr3);
+	in.r[n++] = reg64(HV_X64_REGISTER_CR4, x.cr4);
+	in.r[n++] = reg64(HV_X64_REGISTER_EFER, x.efer);
+	in.r[n++] = seg(HV_X64_REGISTER_CS, x.cs);
+	in.r[n++] = seg(HV_X64_REGISTER_DS, x.ds);
+	in.r[n++] = seg(HV_X64_REGISTER_ES, x.es);
+	in.r[n++] = seg(HV_X64_REGISTER_SS, x.ss);
+	in.r[n++] = seg(HV_X64_REGISTER_FS, x.fs);
+	in.r[n++] = seg(HV_X64_REGISTER_GS, x.gs);
+	in.r[n++] = seg(HV_X64_REGISTER_TR, x.tr);
+	in.r[n++] = seg(HV_X64_REGISTER_LDTR, x.ldtr);
+	in.r[n++] = table(HV_X64_REGISTER_GDTR, x.gdtr);
+	in.r[n++] = table(HV_X64_REGISTER_IDTR, x.idtr);
+	in.r[n++] = reg64(HV_X64_REGISTER_RIP, x.rip);
+	in.r[n++] = reg64(HV_X64_REGISTER_RSP, x.rsp);
+	in.r[n++] = reg64(HV_X64_REGISTER_RFLAGS, x.rflags);
 	in.r[n++] = reg64(HV_X64_REGISTER_RDI, CHILD_BOOT);
 	return status(vid_call(HVCALL_SET_VP_REGISTERS, n, &in, sizeof(in.h) + n * sizeof(in.r[0]), NULL, 0));
 }
 
-static uint16_t set_suspend(struct rk_child *ch, uint64_t v)
+/* Every VP after VP 0 (childboot.h): HvCallStartVirtualProcessor at the
+ * same entry, on its own stack. */
+static uint16_t child_start_aps(struct rk_child *ch, uint64_t entry)
+{
+	struct hv_input_start_virtual_processor in = { .partition_id = ch->id };
+	uint16_t st = HV_STATUS_SUCCESS;
+
+	for (unsigned v = 1; st == HV_STATUS_SUCCESS && v < ch->cfg.vps; v++) {
+		in.vp_index = v;
+		in.vp_context = child_context(entry, CHILD_AP_STACK_TOP(v));
+		st = status(vid_call(HVCALL_START_VIRTUAL_PROCESSOR, 0, &in, sizeof(in), NULL, 0));
+		if (st)
+			rk_printf("vmms: %s: HvCallStartVirtualProcessor(VP %u): status 0x%x\n", ch->cfg.name, v, st);
+	}
+	return st;
+}
+
+/* HvRegisterExplicitSuspend of VPs 0 .. vps - 1: clearing VP 0's starts
+ * it; setting every VP's pauses the child. */
+static uint16_t set_suspend(struct rk_child *ch, unsigned vps, uint64_t v)
 {
 	struct {
 		struct hv_input_set_vp_registers h;
 		struct hv_register_assoc r;
 	} in = { .h = { .partition_id = ch->id }, .r = reg64(HV_REGISTER_EXPLICIT_SUSPEND, v) };
+	uint16_t st = HV_STATUS_SUCCESS;
 
-	return status(vid_call(HVCALL_SET_VP_REGISTERS, 1, &in, sizeof(in), NULL, 0));
+	for (unsigned i = 0; st == HV_STATUS_SUCCESS && i < vps; i++) {
+		in.h.vp_index = i;
+		st = status(vid_call(HVCALL_SET_VP_REGISTERS, 1, &in, sizeof(in), NULL, 0));
+	}
+	return st;
 }
 
 static uint64_t get_reg(struct rk_child *ch, uint32_t name)
@@ -439,7 +486,7 @@ static void child_start(struct rk_child *ch, const struct hv_bootinfo *bi)
 	}
 	if (status(r) || ch->cfg.module >= bi->module_count || child_memory(ch) ||
 	    child_load(ch, &bi->modules[ch->cfg.module], &entry) || child_registers(ch, entry) ||
-	    child_devices(ch) || set_suspend(ch, 0)) {
+	    child_devices(ch) || set_suspend(ch, 1, 0) || child_start_aps(ch, entry)) {
 		rk_printf("vmms: %s: not started (last status 0x%x)\n", ch->cfg.name, status(r));
 		set_state(ch, RK_CHILD_STOPPED);
 		return;
@@ -469,7 +516,7 @@ static bool child_check(struct rk_child *ch)
 	} else if (halted) {
 		/* done */
 	} else if (rdtsc() - ch->started > VMMS_CHILD_BUDGET) {
-		set_suspend(ch, 1);
+		set_suspend(ch, ch->cfg.vps, 1);
 		set_state(ch, RK_CHILD_PAUSED);
 		rk_printf("vmms: %s: paused after %lu cycles without finishing\n", ch->cfg.name,
 			  (unsigned long)VMMS_CHILD_BUDGET);

@@ -37,12 +37,15 @@
 #define MAX_TRACKED 600		/* pages a test partition may hold */
 #define NO_REPS (-1)
 /* What hv_model gives every child: CPUID 0x40000003 EAX, the hypercall
- * MSRs, VP index, SynIC and synthetic time (reference counter, timers,
- * reference TSC page), and EBX, PostMessages and SignalEvents. */
+ * MSRs, VP index, SynIC, synthetic time (reference counter, timers,
+ * reference TSC page) and the APIC MSRs, and EBX, PostMessages,
+ * SignalEvents and StartVirtualProcessor. */
 #define CHILD_MSR_PRIVILEGES                                                                       \
 	(HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE |          \
-	 HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_SYNTIMER_AVAILABLE | HV_MSR_REFERENCE_TSC_AVAILABLE)
-#define CHILD_PRIVILEGES (CHILD_MSR_PRIVILEGES | (uint64_t)(HV_POST_MESSAGES | HV_SIGNAL_EVENTS) << 32)
+	 HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_SYNTIMER_AVAILABLE | HV_MSR_REFERENCE_TSC_AVAILABLE | \
+	 HV_MSR_APIC_ACCESS_AVAILABLE)
+#define CHILD_HC_PRIVILEGES (HV_POST_MESSAGES | HV_SIGNAL_EVENTS | HV_START_VIRTUAL_PROCESSOR)
+#define CHILD_PRIVILEGES (CHILD_MSR_PRIVILEGES | (uint64_t)CHILD_HC_PRIVILEGES << 32)
 
 /* ---- helpers ---- */
 
@@ -551,6 +554,58 @@ static void hypercall_page(void)
 
 /* ---- 3: control words independent of any partition ---- */
 
+/* HvCallSendSyntheticClusterIpi{,Ex} from the root (docs/hypervisor.md
+ * "Virtual APIC"): the statuses; an empty set succeeds and sends nothing
+ * (a vector sent to the root would reach its IDT). */
+static void ipi_statuses(void)
+{
+	static const struct {
+		uint32_t vector;
+		uint8_t vtl, pad;
+		uint16_t status;
+		const char *what;
+	} simple[] = {
+		{ 15, 0, 0, ST(INVALID_PARAMETER), "vector 15" },
+		{ 0x100, 0, 0, ST(INVALID_PARAMETER), "vector 0x100" },
+		{ 0x40, 1, 0, ST(INVALID_PARAMETER), "target VTL 1" },
+		{ 0x40, 0, 1, ST(INVALID_PARAMETER), "padding set" },
+		{ 0x40, 0, 0, ST(SUCCESS), "vector 0x40, empty mask" },
+	};
+	static const struct {
+		uint64_t format, valid;
+		unsigned banks;
+		uint16_t status;
+		const char *what;
+	} ex[] = {
+		{ 2, 0, 0, ST(INVALID_PARAMETER), "format 2" },
+		{ HV_GENERIC_SET_SPARSE_4K, 1, 0, ST(INVALID_HYPERCALL_INPUT), "1 valid bank, none in the header" },
+		{ HV_GENERIC_SET_SPARSE_4K, 1, 2, ST(INVALID_HYPERCALL_INPUT), "1 valid bank, 2 in the header" },
+		{ HV_GENERIC_SET_SPARSE_4K, 1, 1, ST(SUCCESS), "bank 0 empty" },
+	};
+
+	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
+		struct hv_input_send_synthetic_cluster_ipi *in = (void *)hc_in;
+
+		memset(hc_in, 0, 64);
+		in->vector = simple[i].vector;
+		in->target_vtl = simple[i].vtl;
+		in->flags = simple[i].pad;
+		expect(call(hc_ctl(HVCALL_SEND_SYNTHETIC_CLUSTER_IPI, 0, 0), hc_in, hc_out), simple[i].status, 0,
+		       "SendSyntheticClusterIpi %s", simple[i].what);
+	}
+	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+		struct hv_input_send_synthetic_cluster_ipi_ex *in = (void *)hc_in;
+
+		memset(hc_in, 0, 64);
+		in->vector = 0x40;
+		in->format = ex[i].format;
+		in->valid_bank_mask = ex[i].valid;
+		expect(call(hc_ctl(HVCALL_SEND_SYNTHETIC_CLUSTER_IPI_EX, 0, 0) |
+				    (uint64_t)ex[i].banks << HV_HYPERCALL_VARHEAD_OFFSET, hc_in, hc_out),
+		       ex[i].status, 0, "SendSyntheticClusterIpiEx %s", ex[i].what);
+	}
+}
+
 static void control_generic(void)
 {
 	static const uint16_t unknown[] = { 0x0001, 0x0000, 0x00ff, 0x8001, 0xffff };
@@ -558,10 +613,7 @@ static void control_generic(void)
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
 		expect(call(hc_ctl(unknown[i], 0, 0), hc_in, hc_out), ST(INVALID_HYPERCALL_CODE), 0,
 		       "call code 0x%04x (none)", unknown[i]);
-	/* Known to the table, no handler yet: still an invalid code. */
-	memset(hc_in, 0, 64);
-	expect(call(hc_ctl(HVCALL_SEND_SYNTHETIC_CLUSTER_IPI, 0, 0), hc_in, hc_out), ST(INVALID_HYPERCALL_CODE), 0,
-	       "HvCallSendSyntheticClusterIpi (described, not implemented)");
+	ipi_statuses();
 	/* Which status wins when several apply (hvcall.h order); privilege
 	 * before reserved bits is checked from child C (running_child): the
 	 * root holds every privilege the table asks for. */
@@ -781,8 +833,8 @@ static void lifecycle_ids_and_properties(void)
 	rax = get_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, &v);
 	expect(rax, ST(SUCCESS), 0, "A's privileges: 0x%lx", (unsigned long)v);
 	report(v == CHILD_PRIVILEGES,
-	       "a child gets the hypercall, VP index, SynIC and synthetic time MSRs, PostMessages and "
-	       "SignalEvents only (0x%lx, want 0x%lx)", (unsigned long)v, (unsigned long)CHILD_PRIVILEGES);
+	       "a child gets the hypercall, VP index, SynIC, synthetic time and APIC MSRs, PostMessages, "
+	       "SignalEvents and StartVirtualProcessor only (0x%lx, want 0x%lx)", (unsigned long)v, (unsigned long)CHILD_PRIVILEGES);
 	expect(get_prop(A.id, 0x12345678, &v), ST(UNKNOWN_PROPERTY), 0, "GetPartitionProperty code 0x12345678");
 	in_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, 0);
 	((struct hv_input_get_partition_property *)hc_in)->padding = 1;
@@ -1241,10 +1293,11 @@ static void running_child(void)
 	       (unsigned long)C.shared[SH_SUM / 8]);
 	report(C.shared[SH_CPUID0_EAX / 8] >= HV_CPUID_MIN, "C's CPUID 0x40000000 max leaf 0x%lx",
 	       (unsigned long)C.shared[SH_CPUID0_EAX / 8]);
-	report(C.shared[SH_CPUID3_EBX / 8] == (HV_POST_MESSAGES | HV_SIGNAL_EVENTS) &&
+	report(C.shared[SH_CPUID3_EBX / 8] == CHILD_HC_PRIVILEGES &&
 		       C.shared[SH_CPUID3_EAX / 8] ==
 			       CHILD_MSR_PRIVILEGES,
-	       "C's CPUID 0x40000003: EAX 0x%lx EBX 0x%lx (want 0x26e, 0x30: PostMessages and SignalEvents only)",
+	       "C's CPUID 0x40000003: EAX 0x%lx EBX 0x%lx (want 0x27e, 0x200030: PostMessages, SignalEvents and "
+	       "StartVirtualProcessor only)",
 	       (unsigned long)C.shared[SH_CPUID3_EAX / 8], (unsigned long)C.shared[SH_CPUID3_EBX / 8]);
 	report(C.shared[SH_HC_MSR / 8] == (CHILD_HCPAGE | 1), "C's HYPERCALL MSR reads 0x%lx (want 0x%x)",
 	       (unsigned long)C.shared[SH_HC_MSR / 8], CHILD_HCPAGE | 1);
@@ -1269,6 +1322,77 @@ static void running_child(void)
 	report(rv.reg64 == 0x8100000000000001ull, "C's GuestOsId register 0x%lx", (unsigned long)rv.reg64);
 	expect(get_prop(C.part.id, HV_PARTITION_PROPERTY_GUEST_OS_ID, &v), ST(SUCCESS), 0,
 	       "GetPartitionProperty(C, GUEST_OS_ID) = 0x%lx", (unsigned long)v);
+}
+
+/* HvCallStartVirtualProcessor from the root (docs/hypervisor.md
+ * "Starting VPs") on C, whose VP 0 has halted: the statuses, then VP 1
+ * started at child_sum's final HLT runs and halts there. */
+static uint64_t start_vp(uint64_t id, uint32_t vp, uint8_t vtl, const struct hv_initial_vp_context *x)
+{
+	struct hv_input_start_virtual_processor *in = (void *)hc_in;
+
+	memset(in, 0, sizeof(*in));
+	in->partition_id = id;
+	in->vp_index = vp;
+	in->target_vtl = vtl;
+	in->vp_context = *x;
+	return call(hc_ctl(HVCALL_START_VIRTUAL_PROCESSOR, 0, 0), hc_in, hc_out);
+}
+
+static void start_vp_statuses(void)
+{
+	const struct hv_x64_segment_register data = { 0, 0xffffffff, 0x10, 0xc093 };
+	const uint64_t hlt_rip = CHILD_CODE + (uint64_t)(child_sum_after_hlt - child_sum_start);
+	const struct hv_initial_vp_context good = {
+		.rip = hlt_rip, .rsp = CHILD_STACK - 0x1000, .rflags = 2,
+		.cs = { 0, 0xffffffff, 0x08, 0xa09b }, .ds = data, .es = data, .fs = data, .gs = data, .ss = data,
+		.tr = { CHILD_TSS, 0x67, 0x18, 0x8b }, .gdtr = { .limit = 5 * 8 - 1, .base = CHILD_GDT },
+		.efer = EFER_LME | EFER_LMA, .cr0 = 0x80050033, .cr3 = CHILD_PML4, .cr4 = X86_CR4_PAE,
+		.msr_cr_pat = 0x0007040600070406ull,
+	};
+	struct hv_initial_vp_context bad;
+	union hv_register_value rv;
+	unsigned halts = 0;
+
+	give(&C.part, 2);
+	if (!expect(create_vp(C.part.id, 1), ST(SUCCESS), 0, "CreateVp(C, 1)"))
+		return;
+	expect(start_vp(BAD_PARTITION_ID, 1, 0, &good), ST(INVALID_PARTITION_ID), 0,
+	       "StartVirtualProcessor(partition %llu)", BAD_PARTITION_ID);
+	expect(start_vp(C.part.id, 2, 0, &good), ST(INVALID_VP_INDEX), 0, "StartVirtualProcessor(C, VP 2: none)");
+	expect(start_vp(C.part.id, 64, 0, &good), ST(INVALID_VP_INDEX), 0, "StartVirtualProcessor(C, VP 64)");
+	expect(start_vp(C.part.id, 0, 0, &good), ST(INVALID_VP_STATE), 0,
+	       "StartVirtualProcessor(C, VP 0): started when its ExplicitSuspend was cleared");
+	expect(start_vp(HV_PARTITION_ID_SELF, 0, 0, &good), ST(INVALID_VP_STATE), 0,
+	       "StartVirtualProcessor(self, VP 0): the root's, running");
+	expect(start_vp(C.part.id, 1, 1, &good), ST(INVALID_PARAMETER), 0, "StartVirtualProcessor(C, 1) for VTL 1");
+	bad = good;
+	bad.cr0 &= ~X86_CR0_PG;
+	expect(start_vp(C.part.id, 1, 0, &bad), ST(INVALID_REGISTER_VALUE), 0, "StartVirtualProcessor with CR0.PG = 0");
+	bad = good;
+	bad.efer = EFER_LMA;
+	expect(start_vp(C.part.id, 1, 0, &bad), ST(INVALID_REGISTER_VALUE), 0,
+	       "StartVirtualProcessor with EFER.LMA but not LME");
+	bad = good;
+	bad.rflags = 0;
+	expect(start_vp(C.part.id, 1, 0, &bad), ST(INVALID_REGISTER_VALUE), 0, "StartVirtualProcessor with RFLAGS bit 1 = 0");
+	get_reg(C.part.id, 1, HV_REGISTER_EXPLICIT_SUSPEND, &rv);
+	report(rv.reg64 == 1, "the refused calls left C's VP 1 suspended (ExplicitSuspend %lu)", (unsigned long)rv.reg64);
+	expect(start_vp(C.part.id, 1, 0, &good), ST(SUCCESS), 0, "StartVirtualProcessor(C, VP 1) at its HLT");
+	expect(start_vp(C.part.id, 1, 0, &good), ST(INVALID_VP_STATE), 0, "StartVirtualProcessor(C, VP 1) again");
+	do {
+		get_reg(C.part.id, 1, HV_REGISTER_INTERNAL_ACTIVITY_STATE, &rv);
+		if (rv.reg64 & HV_INTERNAL_ACTIVITY_HALT_SUSPEND)
+			break;
+		asm volatile("hlt" ::: "memory");	/* the hypervisor wakes the root when a child VP halts */
+	} while (++halts < 100);
+	report(rv.reg64 & HV_INTERNAL_ACTIVITY_HALT_SUSPEND, "C's VP 1 ran and halted (%u root HLTs)", halts);
+	get_reg(C.part.id, 1, HV_X64_REGISTER_RIP, &rv);
+	report(rv.reg64 == hlt_rip + 1, "C's VP 1 RIP 0x%lx (want 0x%lx: after the HLT it started at)",
+	       (unsigned long)rv.reg64, (unsigned long)(hlt_rip + 1));
+	get_reg(C.part.id, 1, HV_X64_REGISTER_RSP, &rv);
+	report(rv.reg64 == good.rsp, "C's VP 1 RSP 0x%lx (want 0x%lx)", (unsigned long)rv.reg64,
+	       (unsigned long)good.rsp);
 }
 
 /* A child that does something forbidden after its spin: the hypervisor
@@ -1638,6 +1762,7 @@ void hvt_main(const struct hv_bootinfo *bi)
 	lifecycle_memory();
 	printf("--- 5: a child that runs ---\n");
 	running_child();
+	start_vp_statuses();
 	printf("--- 6: isolation ---\n");
 	stopped_child(&D, child_wild_start, child_wild_end, child_wild_store, "store to GPA 0x400000");
 	io_default_child();

@@ -496,7 +496,7 @@ Test(hvcall, table_rows_are_unique_and_findable)
 		cr_assert_eq(d->in_fixed % 8, 0, "%s", d->name);
 		cr_assert_eq(d->out_fixed % 8, 0, "%s", d->name);
 	}
-	cr_assert_eq(n, 25);
+	cr_assert_eq(n, 27);
 	cr_assert_null(hvcall_at(n));
 	cr_assert_null(hvcall_at((size_t)-1));
 }
@@ -508,6 +508,7 @@ static const struct {
 	bool rep, fast;
 	size_t in_fixed, in_elem, out_fixed, out_elem;
 	uint32_t privilege;
+	bool var_header;
 } expect[] = {
 	{ 0x0002, "HvCallFlushVirtualAddressSpace", false, false,
 	  sizeof(struct hv_input_flush_virtual_address_space), 0, 0, 0, 0 },
@@ -517,6 +518,8 @@ static const struct {
 	  0 },
 	{ 0x000B, "HvCallSendSyntheticClusterIpi", false, true,
 	  sizeof(struct hv_input_send_synthetic_cluster_ipi), 0, 0, 0, 0 },
+	{ 0x0015, "HvCallSendSyntheticClusterIpiEx", false, false,
+	  sizeof(struct hv_input_send_synthetic_cluster_ipi_ex), 0, 0, 0, 0, true },
 	{ 0x0040, "HvCallCreatePartition", false, false, sizeof(struct hv_input_create_partition),
 	  0, sizeof(struct hv_output_create_partition), 0, 1u << 0 },
 	{ 0x0041, "HvCallInitializePartition", false, true,
@@ -561,6 +564,8 @@ static const struct {
 	  0, 1u << 6 },
 	{ 0x0096, "HvCallConnectPort", false, false, sizeof(struct hv_input_connect_port), 0, 0,
 	  0, 1u << 7 },
+	{ 0x0099, "HvCallStartVirtualProcessor", false, false,
+	  sizeof(struct hv_input_start_virtual_processor), 0, 0, 0, 1u << 21 },
 };
 
 Test(hvcall, table_rows_match_the_wire_structures)
@@ -571,7 +576,7 @@ Test(hvcall, table_rows_match_the_wire_structures)
 		cr_assert_not_null(d, "code 0x%04x (%s) missing", expect[i].code, expect[i].name);
 		cr_assert_str_eq(d->name, expect[i].name);
 		cr_assert_eq(d->rep, expect[i].rep, "%s", d->name);
-		cr_assert_eq(d->var_header, false, "%s", d->name);
+		cr_assert_eq(d->var_header, expect[i].var_header, "%s", d->name);
 		cr_assert_eq(d->fast_max != 0, expect[i].fast, "%s", d->name);
 		cr_assert_eq(d->in_fixed, expect[i].in_fixed, "%s", d->name);
 		cr_assert_eq(d->in_elem, expect[i].in_elem, "%s", d->name);
@@ -579,7 +584,7 @@ Test(hvcall, table_rows_match_the_wire_structures)
 		cr_assert_eq(d->out_elem, expect[i].out_elem, "%s", d->name);
 		cr_assert_eq(d->privilege, expect[i].privilege, "%s", d->name);
 	}
-	cr_assert_eq(sizeof(expect) / sizeof(expect[0]), 25, "every row is checked");
+	cr_assert_eq(sizeof(expect) / sizeof(expect[0]), 27, "every row is checked");
 }
 
 Test(hvcall, wire_sizes_match_the_tlfs_pages)
@@ -595,6 +600,8 @@ Test(hvcall, wire_sizes_match_the_tlfs_pages)
 	cr_assert_eq(sizeof(struct hv_input_signal_event), 8);
 	cr_assert_eq(sizeof(struct hv_input_create_port), 56);
 	cr_assert_eq(sizeof(struct hv_input_connect_port), 72);
+	cr_assert_eq(sizeof(struct hv_input_send_synthetic_cluster_ipi_ex), 24);
+	cr_assert_eq(sizeof(struct hv_input_start_virtual_processor), 240);
 	cr_assert_eq(sizeof(struct hv_register_assoc), 32);
 	cr_assert_eq(sizeof(union hv_register_value), 16);
 	cr_assert_eq(sizeof(struct hv_x64_segment_register), 16);

@@ -1,0 +1,94 @@
+/* What the hypervisor test children built on partitions/child's runtime
+ * (stimer_child.c, vapic_child.c) share: an IDT of their own, a #GP
+ * handler that counts and skips a faulting RDMSR or WRMSR, MSR accesses
+ * that report whether they faulted, and an interrupt window.  Included
+ * once per image. */
+#ifndef HVT_CHILD_IDT_H
+#define HVT_CHILD_IDT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CHILD_IDT_VEC_GP 13
+#define CHILD_IDT_CODE_SEL 0x08		/* childboot.h */
+
+struct idt_gate {
+	uint16_t off0, sel;
+	uint8_t ist, type;
+	uint16_t off1;
+	uint32_t off2, zero;
+};
+
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+
+volatile uint32_t gp_count;
+
+void isr_gp(void);
+
+/* #GP: only from RDMSR (0F 32) or WRMSR (0F 30), which it skips; any
+ * other #GP stops the child (the root reports it did not finish). */
+asm(".text\n"
+    "isr_gp:\n\t"
+    "addq $8, %rsp\n\t"			/* the error code */
+    "pushq %rax\n\t"
+    "movq 8(%rsp), %rax\n\t"		/* RIP */
+    "cmpb $0x0f, (%rax)\n\t"
+    "jne 1f\n\t"
+    "cmpb $0x30, 1(%rax)\n\t"
+    "je 2f\n\t"
+    "cmpb $0x32, 1(%rax)\n\t"
+    "jne 1f\n"
+    "2:\n\t"
+    "addq $2, 8(%rsp)\n\t"
+    "incl gp_count(%rip)\n\t"
+    "popq %rax\n\t"
+    "iretq\n"
+    "1:\n\t"
+    "cli\n\t"
+    "hlt\n\t"
+    "jmp 1b\n");
+
+static inline void set_gate(unsigned v, void (*fn)(void))
+{
+	uint64_t a = (uint64_t)(uintptr_t)fn;
+
+	idt[v] = (struct idt_gate){ .off0 = (uint16_t)a, .sel = CHILD_IDT_CODE_SEL, .type = 0x8e,
+				    .off1 = (uint16_t)(a >> 16), .off2 = (uint32_t)(a >> 32) };
+}
+
+/* Each VP loads the one IDT. */
+static inline void idt_load(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) d = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+
+	asm volatile("lidt %0" : : "m"(d));
+}
+
+/* WRMSR/RDMSR that report whether they raised #GP. */
+static inline bool wrmsr_gp(uint32_t msr, uint64_t v)
+{
+	uint32_t before = gp_count;
+
+	asm volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+	return gp_count != before;
+}
+
+static inline bool rdmsr_gp(uint32_t msr, uint64_t *v)
+{
+	uint32_t before = gp_count, lo = 0, hi = 0;
+
+	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr) : "memory");
+	*v = (uint64_t)hi << 32 | lo;
+	return gp_count != before;
+}
+
+/* An interrupt window: the CPU takes interrupts at block boundaries. */
+static inline void window(void)
+{
+	asm volatile("sti; nop; jmp 1f; 1: nop; cli" ::: "memory");
+}
+
+#endif
