@@ -1514,12 +1514,14 @@ static int load_guest(struct cpu *c, struct engine *g)
 		uint64_t fl = vget(c, VMCS_GUEST_RFLAGS), *m;
 
 		uc_reg_write(g->uc, UC_X86_REG_RSP, &v);
-		/* Pending debug exceptions (SDM 27.3.2.5, 27.7.3): raised after
-		 * the first guest instruction, through a single-step trap the
-		 * model forces when the guest's TF is clear. */
+		/* Pending debug exceptions (SDM 27.7.3): in a MOV SS or STI
+		 * shadow they are raised after the first guest instruction,
+		 * through a single-step trap the model forces when the guest's
+		 * TF is clear; otherwise right after the entry (vmx_entry). */
 		c->vmx.pending_dbg = vget(c, VMCS_GUEST_PENDING_DBG_EXCEPTIONS) & (0xf | DR6_BS);
 		c->vmx.forced_tf = 0;
-		if (c->vmx.pending_dbg && !(fl & RFLAGS_TF)) {
+		if (c->vmx.pending_dbg && !(fl & RFLAGS_TF) &&
+		    (vget(c, VMCS_GUEST_INTERRUPTIBILITY) & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS))) {
 			fl |= RFLAGS_TF;
 			c->vmx.forced_tf = 1;
 		}
@@ -1961,6 +1963,20 @@ static void vmx_entry(struct cpu *c, int launch, uint64_t rip, unsigned len)
 	if (x->p.exit) {
 		exit_now(c);
 		return;
+	}
+	/* Pending debug exceptions with no blocking: a #DB right after the
+	 * entry (and any injection), before the first instruction; the
+	 * exception bitmap applies (SDM 27.7.3). */
+	if (x->pending_dbg && !x->forced_tf &&
+	    !(vget(c, VMCS_GUEST_INTERRUPTIBILITY) & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS))) {
+		c->db_bits = (uint32_t)x->pending_dbg;
+		x->pending_dbg = 0;
+		x->guest_halted = 0;
+		cpu_raise_event(c, VEC_DB, EV_HW, 0, reg(c, UC_X86_REG_RIP));
+		if (x->p.exit) {
+			exit_now(c);
+			return;
+		}
 	}
 	if (tpr_entry_exit(c)) {
 		exit_now(c);

@@ -756,6 +756,14 @@ static void test_exceptions(void)
 			       ANY, 0x1, A(gp_tf_after));
 		report(!(vmread(VMCS_GUEST_RFLAGS) & 0x100), "... and the saved RFLAGS has no TF (0x%lx)",
 		       (unsigned long)vmread(VMCS_GUEST_RFLAGS));
+		/* Without blocking the #DB comes right after the entry,
+		 * before the first instruction (SDM 27.7.3). */
+		guest_setup(gp_tf);
+		vmwrite(VMCS_EXCEPTION_BITMAP, 1u << DB_VECTOR);
+		vmwrite(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0x4002);
+		r = enter();
+		check_exc_exit("BS|B1 pending, no blocking: #DB before the first instruction", r, HW_EXC(DB_VECTOR), ANY,
+			       0x4002, A(gp_tf));
 		asm volatile("mov %0, %%dr6" : : "r"(0xffff0ff0ull));
 	}
 	/* AMD's VMMCALL is #UD on an Intel processor, not a VMCALL. */
