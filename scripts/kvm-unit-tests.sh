@@ -68,8 +68,8 @@ for t in $tests; do
 	smp=$(cfg "$t" smp)
 	smp=${smp:-1}
 	args=$(cfg "$t" test_args)
-	# Single-stepping across preemption-timer exits is not modelled and
-	# loops forever (docs/vmx.md "Conformance").
+	# 10,000 entries of single-stepping: hours on hvsim (docs/vmx.md
+	# "Conformance").
 	[ "$t" = vmx ] && args="$args -vmx_preemption_timer_tf_test"
 	# shellcheck disable=SC2086 # the test arguments are words
 	if timeout 1800 "$hvsim" boot --raw-exit --no-stats --lps "$smp" --module "$env_file" "x86/$file" $args \
