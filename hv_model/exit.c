@@ -175,10 +175,18 @@ static void handle_exit(struct hv_vp *vp)
 	case EXIT_REASON_INVVPID:
 		hv_inject_exception(6, 0, 0);	/* no nested VMX: #UD */
 		break;
-	case EXIT_REASON_EPT_VIOLATION:
-		partition_fault(vp, "access outside its memory (EPT violation: GPA, qualification)",
-				vmread(VMCS_GUEST_PHYSICAL_ADDRESS), vmread(VMCS_EXIT_QUALIFICATION));
+	case EXIT_REASON_EPT_VIOLATION: {
+		/* A child's xAPIC page is emulated (mmio.c, vapic.c). */
+		const char *why = NULL;
+		int r = vp->part->is_root ? 1 : hv_mmio_exit(vp, &why);
+
+		if (r < 0)
+			partition_fault(vp, why, vmread(VMCS_GUEST_PHYSICAL_ADDRESS), vmread(VMCS_GUEST_RIP));
+		else if (r > 0)
+			partition_fault(vp, "access outside its memory (EPT violation: GPA, qualification)",
+					vmread(VMCS_GUEST_PHYSICAL_ADDRESS), vmread(VMCS_EXIT_QUALIFICATION));
 		break;
+	}
 	case EXIT_REASON_TRIPLE_FAULT:
 		partition_fault(vp, "triple fault", 0, 0);
 		break;
@@ -191,7 +199,8 @@ static void handle_exit(struct hv_vp *vp)
 
 static int can_run(const struct hv_vp *vp, unsigned lp)
 {
-	return vp && vp->lp == lp && vp->runnable && !vp->halted && !vp->suspended && !vp->intercept_suspended;
+	return vp && vp->lp == lp && vp->runnable && !vp->halted && !vp->suspended && !vp->intercept_suspended &&
+	       !vp->wait_sipi;
 }
 
 /* The next VP to run on `lp` after `cur` (which may be the answer again):

@@ -220,9 +220,11 @@ struct hv_stimer {
 };
 
 /* ---- the virtual local APIC of a child VP (vapic.c) ----
- * x2APIC mode only (SDM Vol. 3A 10.12), through MSRs 0x800-0x8FF and the
- * TLFS enlightened MSRs EOI/ICR/TPR; 256-bit registers as 8 x 32 bits,
- * bit v of the set in word v / 32 (SDM 10.8.4). */
+ * xAPIC mode through its MMIO page (SDM Vol. 3A 10.4, Table 10-1; the
+ * accesses exit as EPT violations, mmio.c) and x2APIC mode (10.12)
+ * through MSRs 0x800-0x8FF, both also through the TLFS enlightened MSRs
+ * EOI/ICR/TPR; 256-bit registers as 8 x 32 bits, bit v of the set in
+ * word v / 32 (SDM 10.8.4). */
 struct hv_vapic {
 	uint32_t irr[8], isr[8], tmr[8];
 	uint32_t tpr;		/* 7:0 */
@@ -235,7 +237,10 @@ struct hv_vapic {
 	uint64_t assist;	/* HV_X64_MSR_VP_ASSIST_PAGE */
 	int assist_vector;	/* the vector "no EOI required" was offered for, -1 none */
 	int window;		/* interrupt-window exiting is on in its VMCS */
+	uint32_t ldr, dfr;	/* xAPIC logical destination and format (x2APIC derives its LDR) */
+	int nmi_pending;	/* an NMI IPI waits for NMI blocking to end */
 	uint64_t accepted, injected, eois, eois_assisted, ipis_sent;	/* counters, for the record */
+	uint64_t nmis, mmio;	/* NMIs injected, xAPIC page accesses emulated */
 };
 
 struct hv_vp {
@@ -259,7 +264,8 @@ struct hv_vp {
 	struct hv_synic synic;
 	struct hv_stimer stimer[HV_SYNIC_STIMER_COUNT];
 	struct hv_vapic vapic;	/* children only (vapic.c) */
-	int started;		/* left its creation suspension, or HvCallStartVirtualProcessor */
+	int started;		/* left its creation suspension, or HvCallStartVirtualProcessor, or a SIPI */
+	int wait_sipi;		/* an INIT put it in wait-for-SIPI (HV_INTERNAL_ACTIVITY_STARTUP_SUSPEND) */
 };
 
 /* Ports and connections (port.c; TLFS "Inter-Partition Communication"):
@@ -405,6 +411,29 @@ void hv_vapic_accept(struct hv_vp *vp, unsigned vector);
 void hv_vapic_inject(struct hv_vp *vp);
 void hv_vapic_sync(struct hv_vp *vp);
 int hv_vapic_deliverable(const struct hv_vp *vp);
+/* IA32_APIC_BASE as its parent sets it (HvX64RegisterApicBase): -1 for
+ * a value the model cannot take (reserved bits, EXTD without EN, another
+ * base); a change of mode puts the APIC in that mode's power-up state. */
+int hv_vapic_set_base(struct hv_vp *vp, uint64_t v);
+/* INIT (SDM 10.4.7.3): the APIC's power-up state, ID and mode kept. */
+void hv_vapic_init(struct hv_vp *vp);
+/* The xAPIC page (SDM Table 10-1): is `gpa` on it while the APIC is in
+ * xAPIC mode?  An access of `size` bytes at offset `off`: a read returns
+ * the bytes, a write of anything but a whole register is dropped. */
+bool hv_vapic_xapic_page(const struct hv_vp *vp, uint64_t gpa);
+uint64_t hv_vapic_mmio_read(struct hv_vp *vp, unsigned off, unsigned size);
+void hv_vapic_mmio_write(struct hv_vp *vp, unsigned off, unsigned size, uint64_t v);
+/* An EPT violation of a child's VP (its VMCS current): 0 if it was an
+ * access to its xAPIC page, emulated (or the VP was given the fault the
+ * SDM says); -1 if it was that but cannot be emulated (`why` says why:
+ * the caller stops the partition); 1 if it is not the APIC's (mmio.c). */
+int hv_mmio_exit(struct hv_vp *vp, const char **why);
+/* INIT and SIPI from `src` to `t` of its partition (vpstart.c; `src`'s
+ * VMCS current before and after): INIT puts `t` in wait-for-SIPI with the
+ * INIT state (SDM 9.1.1), a SIPI starts a VP waiting for one in real mode
+ * at vector << 12 (SDM 8.4.4, 10.6.1). */
+void hv_vp_init_ipi(struct hv_vp *src, struct hv_vp *t);
+void hv_vp_sipi(struct hv_vp *src, struct hv_vp *t, unsigned vector);
 /* MOV to/from CR8 of a child (a CR-access exit; its VMCS current): the
  * virtual TPR's 7:4 (SDM 10.8.6.1).  0 handled, -1 not a CR8 access. */
 int hv_vapic_cr8_exit(struct hv_vp *vp);

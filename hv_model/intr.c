@@ -157,6 +157,9 @@ int hv_intr_hlt_wakes(const struct hv_vp *vp)
 	const uint64_t *irr = vp->synic.irr;
 	bool pending = vp->part->is_root ? (irr[0] | irr[1] | irr[2] | irr[3]) != 0 : hv_vapic_deliverable(vp) >= 0;
 
+	if (!vp->part->is_root && vp->vapic.nmi_pending)
+		return 1;	/* an NMI ends HLT whatever RFLAGS.IF says (vapic.c) */
+
 	/* HLT ends with an interrupt the processor can take (SDM Vol. 2A,
 	 * HLT); one already pending is taken right after it.  A child's
 	 * counts only if its virtual APIC would deliver it (vapic.c). */

@@ -1,16 +1,28 @@
 /* The virtual local APIC of every child VP (docs/hypervisor.md "Virtual
- * APIC"): an x2APIC as an enlightened guest sees it, emulated on MSR
- * exits, and the interrupt delivery into the child that goes through it.
+ * APIC"): the xAPIC and x2APIC interfaces, emulated on EPT-violation and
+ * MSR exits, and the interrupt delivery into the child that goes through
+ * it.
  *
- * Interface (SDM Vol. 3A 10.12, Table 10-6): the x2APIC MSRs 0x800-0x8FF
- * (the child's MSR bitmap makes reads and writes exit, partmgmt.c),
- * IA32_APIC_BASE, and the TLFS "Virtual Interrupt Controller" MSRs
- * HV_X64_MSR_EOI, _ICR, _TPR and _VP_ASSIST_PAGE (AccessApicMsrs).  A
- * #GP answers what 10.12.1.2-10.12.1.3 make one: a reserved address, a
- * write to a read-only register, a read of a write-only one, a non-zero
- * write to a reserved bit (bits 63:32 of every register but the ICR
- * included), a non-zero write to EOI or ESR, and any x2APIC MSR while
- * the APIC is not in x2APIC mode.
+ * Modes (SDM Vol. 3A 10.4.3, 10.12.5): IA32_APIC_BASE moves the APIC
+ * between disabled, xAPIC and x2APIC as Figure 10-27 allows (x2APIC only
+ * to disabled, disabled only to xAPIC; EXTD without EN, reserved bits and
+ * another base are #GP); disabling resets it.  Its parent sets the mode
+ * through HvX64RegisterApicBase (vpregs.c): a new mode starts from its
+ * power-up state.
+ *
+ * xAPIC interface (SDM 10.4.1, Table 10-1): the page at the base, which
+ * the child's EPT does not map: an access exits as an EPT violation and
+ * mmio.c emulates the MOV that made it against the registers below
+ * ("the xAPIC page").  x2APIC interface (10.12, Table 10-6): the MSRs
+ * 0x800-0x8FF (the child's MSR bitmap makes reads and writes exit,
+ * partmgmt.c).  Both: IA32_APIC_BASE, and the TLFS "Virtual Interrupt
+ * Controller" MSRs HV_X64_MSR_EOI, _ICR (in the mode's ICR format), _TPR
+ * and _VP_ASSIST_PAGE (AccessApicMsrs).  In x2APIC mode a #GP answers
+ * what 10.12.1.2-10.12.1.3 make one: a reserved address, a write to a
+ * read-only register, a read of a write-only one, a non-zero write to a
+ * reserved bit (bits 63:32 of every register but the ICR included), a
+ * non-zero write to EOI or ESR, and any x2APIC MSR while the APIC is not
+ * in x2APIC mode.
  *
  * Priorities (SDM 10.8.3): PPR is TPR when TPR[7:4] >= the class of the
  * highest in-service vector, else that class; a vector is deliverable
@@ -26,15 +38,15 @@
  * disabled APIC (SVR bit 8 = 0) or a disabled one accepts no fixed
  * interrupt (SDM 10.4.7.2; KVM reads it the same way).
  *
- * IPIs (SDM 10.6.1, 10.12.9, 10.12.10): the ICR sends fixed (and
- * lowest-priority, delivered as fixed to the lowest VP index of the
- * destination set) interrupts to VPs of the same partition that have
- * started, by x2APIC ID (= VP index; 0xFFFFFFFF broadcast), by logical
- * cluster/mask (the LDR is derived, 10.12.10.2), or by shorthand (self,
- * all including self, all excluding self); SELF IPI is the self
- * shorthand.  A fixed vector below 16 is not sent (ESR bit 5, "send
- * illegal vector").  NMI, SMI, INIT and SIPI are not delivered: an AP
- * starts through HvCallStartVirtualProcessor (vpstart.c).
+ * IPIs (SDM 10.6, 10.12.9, 10.12.10; send_icr): the ICR sends to VPs of
+ * the same partition by the xAPIC or x2APIC destination format (the
+ * sender's), logical destinations in the flat, cluster or x2APIC cluster
+ * model, or by shorthand; SELF IPI is the self shorthand.  Fixed and
+ * lowest-priority interrupts (delivered as fixed to the lowest VP index
+ * of the set) and NMIs reach running VPs; a fixed vector below 16 is not
+ * sent (ESR bit 5).  An NMI is injected as vector 2 when the guest does
+ * not block NMIs (inject_nmi).  INIT puts a VP in wait-for-SIPI, a SIPI
+ * starts one waiting in real mode (vpstart.c); SMI is dropped.
  *
  * The VP assist page's EOI assist (TLFS "EOI Assist"): when the vector
  * just injected is the only one in service, nothing else waits in the
@@ -47,7 +59,9 @@
  *
  * Start state: x2APIC mode (IA32_APIC_BASE EN | EXTD, BSP on VP 0) and
  * software-enabled (SVR 0x1FF), as firmware that enabled the APIC would
- * leave it, so a guest that only programs its SynIC receives its SINTs.
+ * leave it, so a guest that only programs its SynIC receives its SINTs;
+ * a parent that wants the processor's reset state (xAPIC, SVR 0xFF) sets
+ * HvX64RegisterApicBase.
  * The LVT entries, timer count and divide registers are stored and read
  * back but nothing raises them (no virtual APIC timer, no LINT pins). */
 #include <hv/marker.h>
@@ -97,11 +111,21 @@
 #define ICR_DM_SHIFT 8
 #define ICR_DM_FIXED 0
 #define ICR_DM_LOWEST 1
+#define ICR_DM_NMI 4
+#define ICR_DM_INIT 5
+#define ICR_DM_SIPI 6
 #define ICR_LOGICAL (1ull << 11)
+#define ICR_LEVEL_ASSERT (1ull << 14)
+#define ICR_TRIGGER_LEVEL (1ull << 15)
 #define ICR_SHORTHAND_SHIFT 18
 #define ICR_RESERVED (0xfff00000ull | (3ull << 16) | (3ull << 12))
+/* The xAPIC ICR (SDM Figure 10-12): destination 63:56, 55:32 reserved;
+ * the delivery-status bit 12 is read-only. */
+#define ICR_XAPIC_RESERVED (0x00ffffff00000000ull | ICR_RESERVED)
+#define ICR_XAPIC_LOW_WRITABLE 0x000ccfffu
 #define ESR_SEND_ILLEGAL (1u << 5)
 #define ESR_RECEIVE_ILLEGAL (1u << 6)
+#define ESR_ILLEGAL_REGISTER (1u << 7)	/* xAPIC: a reserved register was accessed */
 
 /* The VP assist page's first doubleword, bit 0 (TLFS "EOI Assist"). */
 #define ASSIST_NO_EOI_REQUIRED 1u
@@ -157,6 +181,13 @@ static bool x2apic_mode(const struct hv_vapic *a)
 	return (a->apic_base & (APIC_BASE_EN | APIC_BASE_EXTD)) == (APIC_BASE_EN | APIC_BASE_EXTD);
 }
 
+static void assist_withdraw(struct hv_vp *vp);
+
+static bool xapic_mode(const struct hv_vapic *a)
+{
+	return (a->apic_base & (APIC_BASE_EN | APIC_BASE_EXTD)) == APIC_BASE_EN;
+}
+
 static bool accepting(const struct hv_vapic *a)
 {
 	return (a->apic_base & APIC_BASE_EN) && (a->svr & 0x100);
@@ -179,24 +210,44 @@ int hv_vapic_deliverable(const struct hv_vp *vp)
 	return v >= 0 && ((uint32_t)v & 0xf0) > (ppr(a) & 0xf0) ? v : -1;
 }
 
-/* Only the start state: the APIC of a VP that has run keeps its state
- * across StartVirtualProcessor as INIT would not (not modelled). */
-static void reset_state(struct hv_vapic *a, uint64_t base)
+/* The power-up state of the APIC's registers (SDM 10.4.7.1) with IA32_APIC_BASE
+ * `base`.  What is the hypervisor's rather than the APIC's stays: the VP
+ * assist page (withdrawn first) and whether its VMCS has interrupt-window
+ * exiting on (hv_vapic_inject turns it off when nothing waits). */
+static void reset_state(struct hv_vp *vp, uint64_t base)
 {
+	struct hv_vapic *a = &vp->vapic;
+	uint64_t assist = a->assist;
+	int window = a->window;
+
+	if (a->assist_vector >= 0)
+		assist_withdraw(vp);
 	memset(a, 0, sizeof(*a));
 	a->apic_base = base;
 	a->svr = 0xff;		/* SDM 10.4.7.1: software-disabled after reset */
+	a->dfr = 0xffffffffu;	/* flat model */
 	for (unsigned i = 0; i < 7; i++)
 		a->lvt[i] = LVT_MASKED;
 	a->assist_vector = -1;
+	a->assist = assist;
+	a->window = window;
 }
 
 void hv_vapic_reset(struct hv_vp *vp)
 {
 	struct hv_vapic *a = &vp->vapic;
 
-	reset_state(a, APIC_BASE_ADDR | APIC_BASE_EN | APIC_BASE_EXTD | (vp->index == 0 ? APIC_BASE_BSP : 0));
+	memset(a, 0, sizeof(*a));
+	a->assist_vector = -1;
+	reset_state(vp, APIC_BASE_ADDR | APIC_BASE_EN | APIC_BASE_EXTD | (vp->index == 0 ? APIC_BASE_BSP : 0));
 	a->svr = 0x1ff;		/* enabled, as firmware leaves it (the header comment) */
+}
+
+void hv_vapic_init(struct hv_vp *vp)
+{
+	/* SDM 10.4.7.3, 10.12.5.1: INIT resets the APIC as at power-up but
+	 * for its ID and IA32_APIC_BASE (mode included). */
+	reset_state(vp, vp->vapic.apic_base);
 }
 
 void hv_vapic_accept(struct hv_vp *vp, unsigned vector)
@@ -289,11 +340,32 @@ static void assist_offer(struct hv_vp *vp, unsigned v)
 	a->assist_vector = (int)v;
 }
 
+/* An NMI waiting for the VP goes in when the guest does not block NMIs
+ * and nothing else is being injected (SDM 26.6.1.2; blocking by STI or
+ * MOV SS holds it too, 27.3.1.5).  NMI-window exiting needs "virtual
+ * NMIs", which child VPs do not use: a blocked NMI waits for the VP's
+ * next VM exit.  1 if it went in (no external interrupt can join it). */
+static int inject_nmi(struct hv_vp *vp)
+{
+	if ((vmread(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) ||
+	    (vmread(VMCS_GUEST_INTERRUPTIBILITY) &
+	     (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS | GUEST_INTR_STATE_NMI)))
+		return 0;
+	vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI << INTR_INFO_TYPE_SHIFT | 2);
+	vp->vapic.nmi_pending = 0;
+	vp->vapic.nmis++;
+	return 1;
+}
+
 void hv_vapic_inject(struct hv_vp *vp)
 {
 	struct hv_vapic *a = &vp->vapic;
 	int v = hv_vapic_deliverable(vp);
 
+	if (a->nmi_pending && inject_nmi(vp)) {
+		hv_intr_window(&a->window, v >= 0);
+		return;
+	}
 	if (v < 0 && !a->window)
 		return;		/* the common case: nothing to do, no VMREAD */
 	if (v >= 0 && hv_intr_can_inject()) {
@@ -318,16 +390,40 @@ static uint32_t ldr_of(unsigned id)
 	return (id >> 4) << 16 | 1u << (id & 0xf);
 }
 
+/* A VP that runs: fixed interrupts and NMIs reach only these. */
 static bool started(const struct hv_vp *vp)
 {
-	return vp && vp->started;
+	return vp && vp->started && !vp->wait_sipi;
 }
 
-/* Does `dest` (physical or logical) name VP `t`? */
-static bool names(uint64_t icr, const struct hv_vp *t)
+/* Does the destination of `icr` name VP `t`?  `x2`: the sender's format.
+ * x2APIC (SDM 10.12.9-10): physical = the x2APIC ID, 0xFFFFFFFF all;
+ * logical = cluster 31:16 and a mask of 15:0 against the derived LDR.
+ * xAPIC (SDM 10.6.2): physical = the 8-bit APIC ID, 0xFF all; logical =
+ * the 8-bit MDA against the target's LDR[31:24] in the flat (DFR 1111b:
+ * any common bit) or cluster model (DFR 0000b: cluster 7:4 equal and a
+ * common bit in 3:0), 0xFF all.  The SDM leaves APICs in different modes
+ * undefined; the sender's format decides. */
+static bool names(uint64_t icr, bool x2, const struct hv_vp *t)
 {
 	uint32_t dest = (uint32_t)(icr >> 32);
 
+	if (!x2) {
+		uint32_t mda = dest >> 24, lid = t->vapic.ldr >> 24;
+
+		if (mda == 0xff)
+			return true;
+		if (!(icr & ICR_LOGICAL))
+			return mda == t->index;
+		switch (t->vapic.dfr >> 28) {
+		case 0xf:
+			return (lid & mda) != 0;
+		case 0x0:
+			return (lid >> 4) == (mda >> 4) && (lid & mda & 0xf);
+		default:
+			return false;	/* a model the SDM does not define */
+		}
+	}
 	if (!(icr & ICR_LOGICAL))
 		return dest == 0xffffffffu || dest == t->index;
 	if ((dest >> 16) == 0xffff)
@@ -335,25 +431,44 @@ static bool names(uint64_t icr, const struct hv_vp *t)
 	return (dest >> 16) == (ldr_of(t->index) >> 16) && (dest & ldr_of(t->index) & 0xffff);
 }
 
-/* Send what the ICR value says from `src` (SDM 10.6.1). */
-static void send_icr(struct hv_vp *src, uint64_t icr)
+/* Send what the ICR value says from `src` (SDM 10.6.1; `x2`: its format).
+ * Fixed and lowest priority go to running VPs (lowest priority to the
+ * lowest VP index of the set); NMI likewise, ignoring the vector; INIT
+ * (assert; the level de-assert of SDM 10.6.1 does nothing) and SIPI to
+ * any VP of the partition but the sender (the SDM gives the self
+ * shorthand no INIT or SIPI, Table 10-3), SIPI only to one waiting for
+ * it: a created VP never started, or one an INIT stopped.  SMI and the
+ * reserved modes are dropped.  A target whose APIC is disabled (EN = 0)
+ * takes nothing. */
+static void send_icr(struct hv_vp *src, uint64_t icr, bool x2)
 {
 	struct hv_partition *p = src->part;
 	unsigned vec = (unsigned)(icr & ICR_VECTOR), dm = (icr >> ICR_DM_SHIFT) & 7, sh = (icr >> ICR_SHORTHAND_SHIFT) & 3;
-	bool lowest = dm == ICR_DM_LOWEST;
 
-	if (dm != ICR_DM_FIXED && dm != ICR_DM_LOWEST)
-		return;		/* NMI, SMI, INIT, SIPI: not delivered (header comment) */
-	if (vec < 16) {
-		src->vapic.esr_pending |= ESR_SEND_ILLEGAL;
-		return;
+	switch (dm) {
+	case ICR_DM_FIXED:
+	case ICR_DM_LOWEST:
+		if (vec < 16) {
+			src->vapic.esr_pending |= ESR_SEND_ILLEGAL;
+			return;
+		}
+		break;
+	case ICR_DM_NMI:
+	case ICR_DM_SIPI:
+		break;
+	case ICR_DM_INIT:
+		if (!(icr & ICR_LEVEL_ASSERT) && (icr & ICR_TRIGGER_LEVEL))
+			return;	/* INIT level de-assert */
+		break;
+	default:
+		return;	/* SMI: no SMM in a child; 3 and 7 are reserved */
 	}
 	src->vapic.ipis_sent++;
 	for (unsigned i = 0; i < p->nvps; i++) {
 		struct hv_vp *t = p->vps[i];
 		bool hit;
 
-		if (!started(t))
+		if (!t || !(t->vapic.apic_base & APIC_BASE_EN))
 			continue;
 		switch (sh) {
 		case 1:
@@ -366,57 +481,97 @@ static void send_icr(struct hv_vp *src, uint64_t icr)
 			hit = t != src;
 			break;
 		default:
-			hit = names(icr, t);
+			hit = names(icr, x2, t);
 			break;
 		}
 		if (!hit)
 			continue;
-		hv_vapic_accept(t, vec);
-		if (lowest)
-			return;	/* the lowest VP index of the set takes it */
+		switch (dm) {
+		case ICR_DM_INIT:
+			if (t != src)
+				hv_vp_init_ipi(src, t);
+			continue;
+		case ICR_DM_SIPI:
+			if (t != src && (!t->started || t->wait_sipi))
+				hv_vp_sipi(src, t, vec);
+			continue;
+		case ICR_DM_NMI:
+			if (started(t)) {
+				t->vapic.nmi_pending = 1;
+				t->halted = 0;	/* an NMI ends HLT whatever RFLAGS.IF says */
+			}
+			continue;
+		default:
+			if (!started(t))
+				continue;
+			hv_vapic_accept(t, vec);
+			if (dm == ICR_DM_LOWEST)
+				return;	/* the lowest VP index of the set takes it */
+		}
 	}
 }
 
 /* ---- MSRs ---- */
 
-/* -1 for #GP, 0 done. */
+/* A value IA32_APIC_BASE can hold here: reserved bits 7:0, 9 and those
+ * above MAXPHYADDR clear (SDM Figure 10-26), not EXTD without EN (SDM
+ * 10.12.5), and the architectural base: the model does not relocate the
+ * APIC. */
+static bool apic_base_valid(uint64_t v)
+{
+	uint64_t maxphys = 1ull << (cpuid(0x80000008, 0).eax & 0xff);
+
+	if ((v & 0x2ffull) || v >= maxphys || (v & ~0xfffull) != APIC_BASE_ADDR)
+		return false;
+	return (v & (APIC_BASE_EN | APIC_BASE_EXTD)) != APIC_BASE_EXTD;
+}
+
+/* The guest's WRMSR: -1 for #GP, 0 done. */
 static int apic_base_write(struct hv_vp *vp, uint64_t v)
 {
 	struct hv_vapic *a = &vp->vapic;
 	uint64_t now = a->apic_base & (APIC_BASE_EN | APIC_BASE_EXTD), want = v & (APIC_BASE_EN | APIC_BASE_EXTD);
-	uint64_t maxphys = 1ull << (cpuid(0x80000008, 0).eax & 0xff);
 
-	/* Reserved: 7:0, 9, above MAXPHYADDR (SDM Figure 10-26).  The model
-	 * does not relocate the APIC: the base stays. */
-	if ((v & 0x2ffull) || v >= maxphys || (v & ~0xfffull) != APIC_BASE_ADDR)
+	if (!apic_base_valid(v))
 		return -1;
-	/* SDM 10.12.5, Figure 10-27: EXTD without EN is invalid; x2APIC
-	 * leaves only to disabled; disabled enters xAPIC first. */
-	if (want == APIC_BASE_EXTD)
-		return -1;
+	/* SDM 10.12.5, Figure 10-27: x2APIC leaves only to disabled;
+	 * disabled enters xAPIC first.  The BSP flag is the processor's, not
+	 * the guest's to write. */
 	if (now == (APIC_BASE_EN | APIC_BASE_EXTD) && want == APIC_BASE_EN)
 		return -1;
 	if (now == 0 && want == (APIC_BASE_EN | APIC_BASE_EXTD))
 		return -1;
-	if (!want) {
-		/* SDM 10.4.3: the APIC's state is lost; the VP assist page
-		 * is the hypervisor's, not the APIC's, and stays. */
-		uint64_t assist = a->assist;
-
-		assist_withdraw(vp);
-		reset_state(a, (v & ~APIC_BASE_BSP) | (a->apic_base & APIC_BASE_BSP));
-		a->assist = assist;
-	} else
-		a->apic_base = (a->apic_base & APIC_BASE_BSP) | (v & ~APIC_BASE_BSP);
+	v = (v & ~APIC_BASE_BSP) | (a->apic_base & APIC_BASE_BSP);
+	if (!want)
+		reset_state(vp, v);	/* SDM 10.4.3: disabling loses the APIC's state */
+	else
+		a->apic_base = v;	/* xAPIC <-> x2APIC keeps it (10.12.5.1) */
 	return 0;
 }
 
-static int x2apic_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
+int hv_vapic_set_base(struct hv_vp *vp, uint64_t v)
 {
 	struct hv_vapic *a = &vp->vapic;
 
-	if (!x2apic_mode(a))
-		return -1;	/* SDM 10.12.1.2: not in x2APIC mode */
+	if (!apic_base_valid(v))
+		return -1;
+	/* TLFS HvCallSetVpRegisters: only the value is checked, no
+	 * transition rule applies.  A new mode starts from its power-up
+	 * state (SVR 0xFF: software-disabled), as a processor reset leaves
+	 * it; the same mode keeps the registers (the BSP flag may change). */
+	if ((v ^ a->apic_base) & (APIC_BASE_EN | APIC_BASE_EXTD))
+		reset_state(vp, v);
+	else
+		a->apic_base = v;
+	return 0;
+}
+
+/* The registers both modes share, by x2APIC MSR index (and the x2APIC
+ * view of ID, LDR and ICR); -1 if none. */
+static int reg_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
+{
+	struct hv_vapic *a = &vp->vapic;
+
 	if (idx >= X2APIC_ISR0 && idx < X2APIC_ISR0 + 8) {
 		*v = a->isr[idx - X2APIC_ISR0];
 		return 0;
@@ -472,12 +627,19 @@ static int x2apic_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
 	}
 }
 
+static int x2apic_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
+{
+	if (!x2apic_mode(&vp->vapic))
+		return -1;	/* SDM 10.12.1.2: not in x2APIC mode */
+	return reg_read(vp, idx, v);
+}
+
 static int icr_write(struct hv_vp *vp, uint64_t v)
 {
 	if (v & ICR_RESERVED)
 		return -1;
 	vp->vapic.icr = v;
-	send_icr(vp, v);
+	send_icr(vp, v, true);
 	return 0;
 }
 
@@ -536,7 +698,7 @@ static int x2apic_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 		if (v & ~0xffull)
 			return -1;
 		/* SDM 10.12.11: as the ICR's self shorthand, fixed, edge. */
-		send_icr(vp, 1ull << ICR_SHORTHAND_SHIFT | v);
+		send_icr(vp, 1ull << ICR_SHORTHAND_SHIFT | v, true);
 		return 0;
 	default:
 		return -1;	/* read-only (ID, version, PPR, LDR, ISR, TMR, IRR, CCR) or reserved */
@@ -572,9 +734,17 @@ int hv_vapic_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
 		return -1;
 	switch (idx) {
 	case HV_X64_MSR_ICR:
-		return x2apic_read(vp, X2APIC_ICR, v);
+		/* The ICR and TPR MSRs serve xAPIC mode too (TLFS "Virtual
+		 * Interrupt Controller"): the ICR in that mode's format. */
+		if (!(vp->vapic.apic_base & APIC_BASE_EN))
+			return -1;
+		*v = vp->vapic.icr;
+		return 0;
 	case HV_X64_MSR_TPR:
-		return x2apic_read(vp, X2APIC_TPR, v);
+		if (!(vp->vapic.apic_base & APIC_BASE_EN))
+			return -1;
+		*v = vp->vapic.tpr;
+		return 0;
 	case HV_X64_MSR_VP_ASSIST_PAGE:
 		*v = vp->vapic.assist;
 		return 0;
@@ -598,14 +768,23 @@ int hv_vapic_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 	switch (idx) {
 	case HV_X64_MSR_EOI:
 		/* TLFS: bits 31:0 are ignored ("EOI"), 63:32 RsvdZ. */
-		if (v >> 32 || !x2apic_mode(&vp->vapic))
+		if (v >> 32 || !(vp->vapic.apic_base & APIC_BASE_EN))
 			return -1;
 		eoi(vp);
 		return 0;
 	case HV_X64_MSR_ICR:
-		return x2apic_write(vp, X2APIC_ICR, v);
+		if (x2apic_mode(&vp->vapic))
+			return x2apic_write(vp, X2APIC_ICR, v);
+		if (!xapic_mode(&vp->vapic) || (v & ICR_XAPIC_RESERVED))
+			return -1;
+		vp->vapic.icr = v;
+		send_icr(vp, v, false);
+		return 0;
 	case HV_X64_MSR_TPR:
-		return x2apic_write(vp, X2APIC_TPR, v);
+		if (!(vp->vapic.apic_base & APIC_BASE_EN) || (v & ~0xffull))
+			return -1;
+		vp->vapic.tpr = (uint32_t)v;
+		return 0;
 	default:
 		/* VP_ASSIST_PAGE: bit 0 enable, 11:1 RsvdP, 63:12 the GPA
 		 * page, which is zeroed when enabled or moved (as SIMP). */
@@ -622,6 +801,159 @@ int hv_vapic_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 		}
 		return 0;
 	}
+}
+
+/* ---- the xAPIC page (SDM 10.4.1, Table 10-1) ----
+ * 32-bit registers at 16-byte strides; the x2APIC MSR of a register is
+ * 0x800 + offset / 16 (SDM 10.12.1.2), which is how the registers both
+ * modes share are found.  Bytes 4-15 of each slot read 0.  Accesses that
+ * are not a 32-bit access to the start of a slot are model-specific
+ * (10.4.1): a read gets the bytes it covers, a write is dropped.  In
+ * xAPIC mode nothing faults: reserved bits are ignored (the delivery
+ * status bit and the unoffered SVR bits 9 and 12 read 0), writes to
+ * read-only registers are dropped, EOI and ESR take any value, and an
+ * access to a reserved register sets ESR bit 7 (10.5.3).  The ID (bits
+ * 31:24 = the VP index) is read-only here (10.4.6 leaves writing it
+ * model-specific); LDR bits 31:24 and DFR bits 31:28 are the guest's. */
+
+#define XAPIC_OFF(msr) (((msr) - X2APIC_BASE_MSR) << 4)
+
+bool hv_vapic_xapic_page(const struct hv_vp *vp, uint64_t gpa)
+{
+	return !vp->part->is_root && xapic_mode(&vp->vapic) && (gpa & ~0xfffull) == (vp->vapic.apic_base & ~0xfffull);
+}
+
+/* SDM 10.6.2.4: APR. */
+static uint32_t apr(const struct hv_vapic *a)
+{
+	int irrv = highest(a->irr), isrv = highest(a->isr);
+	uint32_t irr_class = irrv < 0 ? 0 : (uint32_t)irrv & 0xf0, isr_class = isrv < 0 ? 0 : (uint32_t)isrv & 0xf0;
+	uint32_t m = a->tpr & 0xf0;
+
+	if ((a->tpr & 0xf0) >= irr_class && (a->tpr & 0xf0) > isr_class)
+		return a->tpr & 0xff;
+	m = isr_class > m ? isr_class : m;
+	return irr_class > m ? irr_class : m;
+}
+
+/* The register at `off` (16-byte aligned); -1 if reserved. */
+static int xapic_read(struct hv_vp *vp, unsigned off, uint32_t *v)
+{
+	struct hv_vapic *a = &vp->vapic;
+	uint64_t r;
+
+	switch (off) {
+	case XAPIC_OFF(X2APIC_ID):
+		*v = vp->index << 24;
+		return 0;
+	case XAPIC_OFF(X2APIC_LDR):
+		*v = a->ldr;
+		return 0;
+	case 0x0e0:	/* DFR: 27:0 read as 1s */
+		*v = a->dfr | 0x0fffffffu;
+		return 0;
+	case 0x090:	/* APR */
+		*v = apr(a);
+		return 0;
+	case 0x0c0:	/* remote read: not offered (SDM 10.4.1), idle */
+	case XAPIC_OFF(X2APIC_EOI):	/* write-only */
+		*v = 0;
+		return 0;
+	case XAPIC_OFF(X2APIC_ICR):
+		*v = (uint32_t)a->icr;	/* delivery status 0: sent at once */
+		return 0;
+	case XAPIC_OFF(X2APIC_ICR) + 0x10:
+		*v = (uint32_t)(a->icr >> 32);
+		return 0;
+	case XAPIC_OFF(X2APIC_SELF_IPI):
+		return -1;	/* x2APIC only */
+	default:
+		if (off >= 0x400 || reg_read(vp, X2APIC_BASE_MSR + (off >> 4), &r))
+			return -1;
+		*v = (uint32_t)r;
+		return 0;
+	}
+}
+
+static void xapic_write(struct hv_vp *vp, unsigned off, uint32_t v)
+{
+	struct hv_vapic *a = &vp->vapic;
+	uint32_t idx = X2APIC_BASE_MSR + (off >> 4);
+	int n = lvt_slot(idx);
+
+	if (n >= 0) {
+		a->lvt[n] = v & lvt_writable[n];
+		return;
+	}
+	switch (off) {
+	case XAPIC_OFF(X2APIC_TPR):
+		a->tpr = v & 0xff;
+		return;
+	case XAPIC_OFF(X2APIC_EOI):
+		eoi(vp);
+		return;
+	case XAPIC_OFF(X2APIC_LDR):
+		a->ldr = v & 0xff000000u;
+		return;
+	case 0x0e0:
+		a->dfr = v | 0x0fffffffu;
+		return;
+	case XAPIC_OFF(X2APIC_SVR):
+		a->svr = v & 0x1ff;
+		return;
+	case XAPIC_OFF(X2APIC_ESR):
+		a->esr = a->esr_pending;	/* SDM 10.5.3: latch */
+		a->esr_pending = 0;
+		return;
+	case XAPIC_OFF(X2APIC_ICR):
+		/* Writing the low half sends (SDM 10.6.1). */
+		a->icr = (a->icr & ~0xffffffffull) | (v & ICR_XAPIC_LOW_WRITABLE);
+		send_icr(vp, a->icr, false);
+		return;
+	case XAPIC_OFF(X2APIC_ICR) + 0x10:
+		a->icr = (a->icr & 0xffffffffull) | (uint64_t)(v & 0xff000000u) << 32;
+		return;
+	case XAPIC_OFF(X2APIC_TIMER_ICR):
+		a->timer_initial = v;
+		return;
+	case XAPIC_OFF(X2APIC_TIMER_DCR):
+		a->timer_divide = v & 0xb;
+		return;
+	case XAPIC_OFF(X2APIC_ID):
+	case XAPIC_OFF(X2APIC_VERSION):
+	case 0x090:
+	case XAPIC_OFF(X2APIC_PPR):
+	case 0x0c0:
+	case XAPIC_OFF(X2APIC_TIMER_CCR):
+		return;		/* read-only */
+	default:
+		if (off >= XAPIC_OFF(X2APIC_ISR0) && off < XAPIC_OFF(X2APIC_IRR0) + 0x80)
+			return;	/* ISR, TMR, IRR: read-only */
+		a->esr_pending |= ESR_ILLEGAL_REGISTER;
+		return;
+	}
+}
+
+uint64_t hv_vapic_mmio_read(struct hv_vp *vp, unsigned off, unsigned size)
+{
+	unsigned slot = off & 0xff0, byte = off & 0xf;
+	uint32_t r = 0;
+	uint64_t v = 0;
+
+	vp->vapic.mmio++;
+	if (xapic_read(vp, slot, &r))
+		vp->vapic.esr_pending |= ESR_ILLEGAL_REGISTER;
+	/* The bytes [byte, byte + size) of the slot, past the page's end 0. */
+	for (unsigned i = 0; i < size && byte + i < 4; i++)
+		v |= (uint64_t)((r >> (8 * (byte + i))) & 0xff) << (8 * i);
+	return v;
+}
+
+void hv_vapic_mmio_write(struct hv_vp *vp, unsigned off, unsigned size, uint64_t v)
+{
+	vp->vapic.mmio++;
+	if (size == 4 && !(off & 0xf))
+		xapic_write(vp, off & 0xff0, (uint32_t)v);
 }
 
 /* ---- CR8 (SDM 10.8.6.1: CR8[3:0] is TPR[7:4]) ---- */

@@ -203,7 +203,14 @@ uint16_t hv_vp_get_register(struct hv_vp *vp, uint32_t name, union hv_register_v
 			v->reg64 = vp->part->faulted;
 			break;
 		case HV_REGISTER_INTERNAL_ACTIVITY_STATE:
-			v->reg64 = vp->halted ? HV_INTERNAL_ACTIVITY_HALT_SUSPEND : 0;
+			/* StartupSuspend: waiting for a SIPI (vpstart.c). */
+			v->reg64 = (vp->halted ? HV_INTERNAL_ACTIVITY_HALT_SUSPEND : 0) |
+				   (vp->wait_sipi ? HV_INTERNAL_ACTIVITY_STARTUP_SUSPEND : 0);
+			break;
+		case HV_X64_REGISTER_APIC_BASE:
+			if (vp->part->is_root)
+				return HV_STATUS_UNKNOWN_REGISTER_NAME;	/* the physical APIC's */
+			v->reg64 = vp->vapic.apic_base;
 			break;
 		case HV_REGISTER_VP_INDEX:
 			v->reg64 = vp->index;
@@ -269,6 +276,14 @@ uint16_t hv_vp_set_register(struct hv_vp *vp, uint32_t name, const union hv_regi
 			vp->suspended = (int)v->reg64;
 			if (!vp->suspended)
 				vp->started = 1;	/* out of its creation suspension (vpstart.c) */
+			break;
+		case HV_X64_REGISTER_APIC_BASE:
+			/* A child VP's virtual APIC mode (vapic.c): how its parent
+			 * gives an unmodified guest the reset state (xAPIC). */
+			if (vp->part->is_root)
+				return HV_STATUS_UNKNOWN_REGISTER_NAME;
+			if (hv_vapic_set_base(vp, v->reg64))
+				return HV_STATUS_INVALID_PARAMETER;
 			break;
 		case HV_REGISTER_INTERCEPT_SUSPEND:
 			/* TLFS "Virtual Processor Suspend": the hypervisor sets

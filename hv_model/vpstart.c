@@ -8,7 +8,21 @@
  * Either way it is "started" from then on: a second start is
  * HV_STATUS_INVALID_VP_STATE.  The caller is the partition itself or its
  * parent, with the StartVirtualProcessor privilege (checked before the
- * handler); VTL 0 only. */
+ * handler); VTL 0 only.
+ *
+ * INIT and SIPI (SDM Vol. 3A 8.4, 10.6.1), sent by another VP of the
+ * partition through its virtual APIC (vapic.c): INIT loads the INIT
+ * state (9.1.1, Table 9-1) and puts a started VP in wait-for-SIPI
+ * (wait_sipi: it does not run, HvRegisterInternalActivityState reads
+ * StartupSuspend); a SIPI starts a VP waiting for one, in real mode at
+ * CS = vector << 8, CS.base = vector << 12, IP = 0.  A VP that was
+ * created and never started is an AP waiting for its SIPI: a SIPI starts
+ * it too (ending its creation suspension, as this call does).  The two
+ * ways to start meet: this call accepts a VP in wait-for-SIPI (an INIT
+ * made it startable again) and a VP it started no longer takes a SIPI.
+ * Real mode needs the "unrestricted guest" control (SDM 26.6.2), which
+ * child VPs have when the processor offers it (partition.c); without it
+ * a SIPI is ignored and said so on the console, and the VP waits. */
 #include <hv/vmx.h>
 
 #include "hv.h"
@@ -93,7 +107,7 @@ uint16_t hv_call_start_vp(struct hv_call *c)
 	if (in->vp_index >= HV_MAX_VPS || !p->vps[in->vp_index])
 		return HV_STATUS_INVALID_VP_INDEX;
 	vp = p->vps[in->vp_index];
-	if (vp->started)
+	if (vp->started && !vp->wait_sipi)
 		return HV_STATUS_INVALID_VP_STATE;
 	if (!context_valid(&in->vp_context))
 		return HV_STATUS_INVALID_REGISTER_VALUE;
@@ -105,7 +119,57 @@ uint16_t hv_call_start_vp(struct hv_call *c)
 	if (st)
 		return st;
 	vp->started = 1;
+	vp->wait_sipi = 0;
 	vp->suspended = 0;
 	vp->halted = 0;
 	return HV_STATUS_SUCCESS;
+}
+
+/* The INIT state of `vp` (its VMCS current): SDM Table 9-1 through
+ * hv_vp_set_reset_state, the general registers 0 but EDX, which holds
+ * the processor's signature (CPUID.01H:EAX), nothing pending. */
+static void init_state(struct hv_vp *vp)
+{
+	hv_vp_set_reset_state();
+	memset(&vp->g, 0, sizeof(vp->g));
+	vp->g.rdx = cpuid(1, 0).eax;
+	vmwrite(VMCS_GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
+	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
+	vmwrite(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
+	vmwrite(VMCS_ENTRY_INTR_INFO, 0);
+	vp->halted = 0;
+	vp->hlt_len = 0;
+}
+
+void hv_vp_init_ipi(struct hv_vp *src, struct hv_vp *t)
+{
+	hv_vmptrld(t->vmcs);
+	init_state(t);
+	hv_vmptrld(src->vmcs);
+	hv_vapic_init(t);
+	t->vapic.nmi_pending = 0;
+	if (t->started)
+		t->wait_sipi = 1;	/* never started: it waits for its start already */
+}
+
+void hv_vp_sipi(struct hv_vp *src, struct hv_vp *t, unsigned vector)
+{
+	static const uint32_t ug = SECONDARY_UNRESTRICTED_GUEST;
+
+	hv_vmptrld(t->vmcs);
+	if (!(vmread(VMCS_PROC_BASED_CTLS2) & ug)) {
+		hv_vmptrld(src->vmcs);
+		rt_printf("hv: partition %lu VP %u: SIPI 0x%x ignored: real mode needs unrestricted guest, which the "
+			  "processor does not offer\n", (unsigned long)t->part->id, t->index, vector & 0xff);
+		return;
+	}
+	init_state(t);
+	vmwrite(VMCS_GUEST_CS_SELECTOR, (vector & 0xff) << 8);
+	vmwrite(VMCS_GUEST_CS_BASE, (uint64_t)(vector & 0xff) << 12);
+	vmwrite(VMCS_GUEST_RIP, 0);
+	hv_vmptrld(src->vmcs);
+	if (!t->started)
+		t->suspended = 0;	/* its creation suspension ends, as HvCallStartVirtualProcessor ends it */
+	t->started = 1;
+	t->wait_sipi = 0;
 }
