@@ -85,6 +85,21 @@ static inline bool rdmsr_gp(uint32_t msr, uint64_t *v)
 	return gp_count != before;
 }
 
+/* A hypercall through the hypercall page at `page` (TLFS "Hypercall
+ * Inputs": RCX the input value, RDX the input GPA or first fast qword, R8
+ * the output GPA or second; the result in RAX). */
+static inline uint64_t hvt_hv_call(const void *page, uint64_t control, uint64_t input, uint64_t output)
+{
+	uint64_t rax;
+
+	child_count_hypercall();
+	asm volatile("movq %[out], %%r8\n\tcall *%[page]"
+		     : "=a"(rax), "+c"(control), "+d"(input)
+		     : [out] "r"(output), [page] "r"(page)
+		     : "cc", "memory", "r8", "r9", "r10", "r11");
+	return rax;
+}
+
 /* An interrupt window: the CPU takes interrupts at block boundaries. */
 static inline void window(void)
 {

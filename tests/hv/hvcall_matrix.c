@@ -1033,6 +1033,26 @@ static void lifecycle_vps(void)
 	}
 	expect(set_reg64(A.id, 0, HV_REGISTER_EXPLICIT_SUSPEND, 2), ST(INVALID_PARAMETER), 0,
 	       "ExplicitSuspend = 2");
+	/* HvX64RegisterApicBase: the child VP's virtual APIC mode (vapic.c):
+	 * any valid value, no transition rule; reserved bits, EXTD without
+	 * EN and another base refused.  The root has none. */
+	get_reg(A.id, 0, HV_X64_REGISTER_APIC_BASE, &rv);
+	report(rv.reg64 == 0xfee00d00, "ApicBase of A's VP 0 reads 0x%lx (want 0xfee00d00: x2APIC, BSP)",
+	       (unsigned long)rv.reg64);
+	expect(set_reg64(A.id, 0, HV_X64_REGISTER_APIC_BASE, 0xfee00900), ST(SUCCESS), 1,
+	       "SetVpRegisters(A, 0, ApicBase = 0xfee00900: xAPIC, the reset state)");
+	get_reg(A.id, 0, HV_X64_REGISTER_APIC_BASE, &rv);
+	report(rv.reg64 == 0xfee00900, "...reads back 0x%lx", (unsigned long)rv.reg64);
+	expect(set_reg64(A.id, 0, HV_X64_REGISTER_APIC_BASE, 0xfee00500), ST(INVALID_PARAMETER), 0,
+	       "ApicBase EXTD without EN");
+	expect(set_reg64(A.id, 0, HV_X64_REGISTER_APIC_BASE, 0xfee00b00), ST(INVALID_PARAMETER), 0,
+	       "ApicBase reserved bit 9");
+	expect(set_reg64(A.id, 0, HV_X64_REGISTER_APIC_BASE, 0xfec00900), ST(INVALID_PARAMETER), 0,
+	       "ApicBase at another base");
+	expect(set_reg64(A.id, 0, HV_X64_REGISTER_APIC_BASE, 0xfee00d00), ST(SUCCESS), 1,
+	       "ApicBase back to x2APIC (xAPIC -> x2APIC, or any other, is the parent's to set)");
+	expect(get_reg(HV_PARTITION_ID_SELF, 0, HV_X64_REGISTER_APIC_BASE, &rv), ST(UNKNOWN_REGISTER_NAME), 0,
+	       "GetVpRegisters(self: the root, ApicBase): the root has no virtual APIC");
 	{
 		struct hv_input_get_vp_registers *in = (void *)hc_in;
 		uint32_t name = HV_X64_REGISTER_RIP;

@@ -134,14 +134,7 @@ static void idt_init(void)
 
 static uint64_t hv_call(uint64_t control, uint64_t input, uint64_t output)
 {
-	uint64_t rax;
-
-	child_count_hypercall();
-	asm volatile("movq %[out], %%r8\n\tcall *%[page]"
-		     : "=a"(rax), "+c"(control), "+d"(input)
-		     : [out] "r"(output), [page] "r"(hc_page)
-		     : "cc", "memory", "r8", "r9", "r10", "r11");
-	return rax;
+	return hvt_hv_call(hc_page, control, input, output);
 }
 
 static bool hv_init(void)
