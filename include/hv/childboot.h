@@ -91,7 +91,7 @@
  * 1 MiB).  Its worker adds to the devices above: */
 #define CHILD_MB_GDT 0x8000ull
 #define CHILD_MB_INFO 0x9000ull		/* struct multiboot_info, then the map, then the command line */
-#define CHILD_MB_LOW_TOP 0x9f000ull	/* mem_lower: 636 KiB */
+#define CHILD_MB_LOW_TOP 0x9fc00ull	/* mem_lower: 639 KiB, below the EBDA as on the platform */
 #define CHILD_MB_ACPI 0xf0000ull	/* RSDP first: found by scanning 0xE0000-0xFFFFF */
 #define CHILD_MB_LOAD_MIN 0x100000ull	/* a kernel's segments lie in [1 MiB, its memory) */
 #define CHILD_DEBUG_EXIT_PORT 0xf4	/* isa-debug-exit: a write ends the child with that value */
