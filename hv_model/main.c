@@ -141,23 +141,37 @@ static void hv_print_banner(const struct hv_bootinfo *bi)
 
 __attribute__((noreturn)) void hv_main(const struct hv_bootinfo *bi);
 
+/* A child with the console (HV_BOOT_PART_CONSOLE): the run's output is
+ * its guest's, so the hypervisor prints only what goes wrong. */
+static int hv_quiet(const struct hv_bootinfo *bi)
+{
+	for (uint32_t i = 0; i < bi->partition_count && i < HV_BOOT_MAX_PARTITIONS; i++)
+		if (bi->partitions[i].flags & HV_BOOT_PART_CONSOLE)
+			return 1;
+	return 0;
+}
+
 void hv_main(const struct hv_bootinfo *bi)
 {
 	uint64_t pool_base, pool_len, top;
+	int quiet;
 
 	if (hv_check_bootinfo(bi) < 0) {
 		rt_printf("hv: FAIL: unusable boot information\n");
 		rt_exit(HV_EXIT_FAIL);
 	}
-	hv_print_banner(bi);
+	quiet = hv_quiet(bi);
+	if (!quiet)
+		hv_print_banner(bi);
 	top = bi->ram_size > (3ull << 30) ? (4ull << 30) + bi->ram_size - (3ull << 30) : bi->ram_size;
 	if (hv_mm_init(bi, top, &pool_base, &pool_len) || hv_paging_init(top) || hv_cpu_tables_init(0) ||
 	    hv_vmx_on(0) || hv_intr_init()) {
 		rt_printf("hv: FAIL: cannot set up the hypervisor\n");
 		rt_exit(HV_EXIT_FAIL);
 	}
-	rt_printf("hv: pool 0x%lx-0x%lx (%lu pages), VMX on\n", (unsigned long)pool_base,
-		  (unsigned long)(pool_base + pool_len), (unsigned long)hv_pool.free);
+	if (!quiet)
+		rt_printf("hv: pool 0x%lx-0x%lx (%lu pages), VMX on\n", (unsigned long)pool_base,
+			  (unsigned long)(pool_base + pool_len), (unsigned long)hv_pool.free);
 	/* Before the root exists: the trampoline's page is the root's after. */
 	if (hv_smp_start(bi)) {
 		rt_printf("hv: FAIL: cannot start the application processors\n");
@@ -167,6 +181,7 @@ void hv_main(const struct hv_bootinfo *bi)
 	hv_time_init(bi->tsc_khz);
 	if (!hv_root_create(bi, pool_base, pool_len))
 		rt_exit(HV_EXIT_FAIL);
-	rt_printf("hv: root partition ready; entering it\n");
+	if (!quiet)
+		rt_printf("hv: root partition ready; entering it\n");
 	hv_run(0);
 }

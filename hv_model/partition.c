@@ -83,11 +83,12 @@ static void vp_write_controls(struct hv_vp *vp)
 							 (p->is_root ? 0 : CPU_BASED_UNCOND_IO_EXITING |
 										   CPU_BASED_CR8_LOAD_EXITING |
 										   CPU_BASED_CR8_STORE_EXITING)));
-	/* A child's VP may be started in real mode by a SIPI (vpstart.c):
-	 * "unrestricted guest" where the processor offers it (SDM 26.6.2). */
-	vmwrite(VMCS_PROC_BASED_CTLS2, hv_vmx_ctl(MSR_IA32_VMX_PROCBASED_CTLS2, SECONDARY_ENABLE_EPT |
-						  SECONDARY_ENABLE_VPID | SECONDARY_ENABLE_RDTSCP |
-						  (p->is_root ? 0 : SECONDARY_UNRESTRICTED_GUEST)));
+	/* A child runs as an unrestricted guest where the CPU offers it (SDM
+	 * 25.6.2): real mode and protected mode without paging, as a
+	 * multiboot kernel starts and its APs wake from SIPI. */
+	vmwrite(VMCS_PROC_BASED_CTLS2, hv_vmx_ctl(MSR_IA32_VMX_PROCBASED_CTLS2,
+						  SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_VPID | SECONDARY_ENABLE_RDTSCP |
+							  (p->is_root ? 0 : SECONDARY_UNRESTRICTED_GUEST)));
 	vmwrite(VMCS_EXIT_CTLS, hv_vmx_ctl(MSR_IA32_VMX_TRUE_EXIT_CTLS,
 					   VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_EFER | VM_EXIT_LOAD_EFER |
 						   VM_EXIT_SAVE_PAT | VM_EXIT_LOAD_PAT | VM_EXIT_ACK_INTR_ON_EXIT));

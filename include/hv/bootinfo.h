@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define HV_BOOTINFO_MAGIC 0x4f4f424d49535648ull	/* "HVSIMBOO" little-endian */
-#define HV_BOOTINFO_VERSION 2	/* 2: the child partition table */
+#define HV_BOOTINFO_VERSION 3	/* 2: the child partition table; 3: a child's command line */
 
 #define HV_MEM_AVAILABLE 1
 #define HV_MEM_RESERVED 2
@@ -41,14 +41,19 @@ struct hv_boot_module {
  * "partitions"), for the root partition kernel to create. */
 #define HV_BOOT_PART_ENLIGHTENED 0x1	/* the kernel uses the hypercall interface */
 #define HV_BOOT_PART_SYNIC_TEST_DEVICE 0x2	/* its worker offers the SynIC test device (port 0x3000) */
+/* Its serial output is the run's console and the value it writes to its
+ * debug-exit port the run's exit value (at most one child; the root then
+ * prints only its failures). */
+#define HV_BOOT_PART_CONSOLE 0x4
 
 struct hv_boot_partition {
 	char name[32];		/* NUL-terminated, unique */
-	uint32_t module;	/* index in modules[] of its kernel (an ELF64) */
+	uint32_t module;	/* index in modules[] of its kernel (an ELF64, or a multiboot kernel) */
 	uint32_t flags;		/* HV_BOOT_PART_* */
 	uint64_t memory;	/* bytes of guest memory, a multiple of 2 MiB */
 	uint32_t vps;		/* virtual processors */
 	uint32_t iterations;	/* workload size for the built-in child kernels; 0 = their default */
+	char cmdline[256];	/* a multiboot kernel's command line, NUL-terminated ("" if none) */
 };
 
 struct hv_bootinfo {

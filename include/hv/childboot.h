@@ -78,6 +78,28 @@
 #define CHILD_ROOT_MSG_TYPE 0x52544d31u	/* "1MTR": a guest's type, bit 31 clear */
 #define CHILD_ROOT_MSG_MAX 16
 
+/* A multiboot kernel (one with a multiboot header, docs/hypervisor.md
+ * "Unmodified guests") is booted as a PC firmware would: its segments at
+ * their physical addresses (1 MiB and up), VP 0 in 32-bit protected mode
+ * with paging off (Multiboot Specification 3.2: EAX = 0x2BADB002, EBX =
+ * the information structure, CS 0x08 and data 0x10 flat from a GDT at
+ * CHILD_MB_GDT), its other VPs waiting for INIT and SIPI, its APIC in
+ * xAPIC mode.  The root writes the information structure, the memory map
+ * and the command line at CHILD_MB_INFO and ACPI 1.0 tables at
+ * CHILD_MB_ACPI (RSDP, RSDT, FADT with the PM timer, an empty DSDT, a MADT
+ * with a local APIC per VP); the memory map reserves [CHILD_MB_LOW_TOP,
+ * 1 MiB).  Its worker adds to the devices above: */
+#define CHILD_MB_GDT 0x8000ull
+#define CHILD_MB_INFO 0x9000ull		/* struct multiboot_info, then the map, then the command line */
+#define CHILD_MB_LOW_TOP 0x9fc00ull	/* mem_lower: 639 KiB, below the EBDA as on the platform */
+#define CHILD_MB_ACPI 0xf0000ull	/* RSDP first: found by scanning 0xE0000-0xFFFFF */
+#define CHILD_MB_LOAD_MIN 0x100000ull	/* a kernel's segments lie in [1 MiB, its memory) */
+#define CHILD_DEBUG_EXIT_PORT 0xf4	/* isa-debug-exit: a write ends the child with that value */
+#define CHILD_FWCFG_PORT 0x510		/* QEMU fw_cfg: selector 0x510 (16-bit), data 0x511 */
+#define CHILD_FWCFG_PORTS 2
+#define CHILD_PMTIMER_PORT 0x608	/* ACPI PM timer, 32-bit, 3.579545 MHz */
+#define CHILD_PMTIMER_HZ 3579545ull
+
 struct child_root_msg {
 	uint32_t seq;			/* 0, 1, ... */
 	uint32_t count;			/* the number the child asked for */

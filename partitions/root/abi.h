@@ -42,7 +42,7 @@
  * vmwp_wait(struct rk_io_request *req) blocks until the VID layer has an
  * intercepted I/O access of that child for it -> 0 and *req filled, or
  * RK_VMWP_STOPPED when the child has stopped and no request will come
- * (then only req->child is filled in).
+ * (then only req->child, memory, vps and flags are filled in).
  * vmwp_complete(value) answers the request it returned last: for a read,
  * `value` holds the bytes the instruction reads; the VID layer completes
  * the intercept (HvCallSetVpRegisters) and the child runs on -> 0.
@@ -57,7 +57,12 @@
  * process that is no worker, for a child without the device, or an
  * unknown op: -RK_EINVAL. */
 #define RK_SYS_VMWP_SYNIC 7
-#define RK_SYS_COUNT 8
+/* vmwp_exit(value): the caller's child wrote `value` to its debug-exit
+ * port (the request it returned last): the VID layer completes that
+ * access as vmwp_complete does, and the VMMS stops the child, whose exit
+ * value it is -> 0; errors as vmwp_complete. */
+#define RK_SYS_VMWP_EXIT 8
+#define RK_SYS_COUNT 9
 
 /* vmwp_synic ops: the device's ctl values. */
 #define RK_SYNIC_ROUTE_CREATE 1
@@ -82,7 +87,14 @@ struct rk_io_request {
 	uint8_t write;		/* 1: OUT (value = the bytes written); 0: IN */
 	uint64_t value;
 	char child[16];		/* the child's name, NUL-terminated */
+	/* The child, for the devices that describe it. */
+	uint64_t memory;	/* bytes from GPA 0 */
+	uint32_t vps;
+	uint32_t flags;		/* HV_BOOT_PART_*; RK_CHILD_MULTIBOOT */
+	uint64_t ref_time;	/* the root's reference time when the request was handed over, 100 ns */
 };
+
+#define RK_CHILD_MULTIBOOT 0x80000000u	/* rk_io_request.flags: a multiboot guest (childboot.h CHILD_MB_*) */
 #endif
 
 /* Errors, as the Linux errno values they mirror (returned negated). */

@@ -4,10 +4,32 @@
 #include "kernel.h"
 
 static unsigned rk_passes, rk_failures;
+static bool rk_quiet;
+
+void rk_console_set_quiet(bool quiet)
+{
+	rk_quiet = quiet;
+}
+
+bool rk_console_quiet(void)
+{
+	return rk_quiet;
+}
 
 static int rk_vprintf(const char *fmt, va_list ap)
 {
 	return fw_vformat(fw_uart_putc_cb, NULL, fmt, ap);
+}
+
+int rk_notice(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = rk_vprintf(fmt, ap);
+	va_end(ap);
+	return n;
 }
 
 int rk_printf(const char *fmt, ...)
@@ -15,6 +37,8 @@ int rk_printf(const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	if (rk_quiet)
+		return 0;
 	va_start(ap, fmt);
 	n = rk_vprintf(fmt, ap);
 	va_end(ap);
@@ -30,11 +54,13 @@ bool rk_report(bool pass, const char *fmt, ...)
 {
 	va_list ap;
 
-	rk_printf("%s: ", pass ? "PASS" : "FAIL");
-	va_start(ap, fmt);
-	rk_vprintf(fmt, ap);
-	va_end(ap);
-	rk_printf("\n");
+	if (!pass || !rk_quiet) {
+		rk_notice("%s: ", pass ? "PASS" : "FAIL");
+		va_start(ap, fmt);
+		rk_vprintf(fmt, ap);
+		va_end(ap);
+		rk_notice("\n");
+	}
 	if (pass)
 		rk_passes++;
 	else
@@ -63,10 +89,10 @@ void rk_panic(const char *fmt, ...)
 {
 	va_list ap;
 
-	rk_printf("FAIL: root kernel: ");
+	rk_notice("FAIL: root kernel: ");
 	va_start(ap, fmt);
 	rk_vprintf(fmt, ap);
 	va_end(ap);
-	rk_printf("\n");
+	rk_notice("\n");
 	rk_exit(RK_EXIT_FAIL);
 }

@@ -96,7 +96,14 @@ static inline uint64_t rk_kstack_top(unsigned slot)
 #define RK_EXIT_PASS 0
 #define RK_EXIT_FAIL 1
 
+/* Quiet (a child has the console, HV_BOOT_PART_CONSOLE): rk_printf and
+ * passing reports print nothing; failures, panics and that child's
+ * worker's output still do. */
+void rk_console_set_quiet(bool quiet);
+bool rk_console_quiet(void);
 int rk_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* rk_printf, quiet or not: what went wrong. */
+int rk_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rk_console_write(const char *s, size_t len);
 /* "PASS: msg" or "FAIL: msg"; returns pass. */
 bool rk_report(bool pass, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -340,6 +340,10 @@ void rk_main(const struct hv_bootinfo *bi)
 		rk_panic("linked at 0x%lx, abi.h says 0x%lx", (unsigned long)(uintptr_t)__image_start,
 			 (unsigned long)RK_KERNEL_BASE);
 	rk_copy_bootinfo(bi);
+	/* A child with the console: its output is the run's (vmms.c). */
+	for (unsigned i = 0; i < rk_bi.partition_count && i < HV_BOOT_MAX_PARTITIONS; i++)
+		if (rk_bi.partitions[i].flags & HV_BOOT_PART_CONSOLE)
+			rk_console_set_quiet(true);
 	rk_banner(&rk_bi);
 
 	/* Off the boot GDT, page tables and (entry.S) stack, then give the
@@ -386,5 +390,15 @@ void rk_main(const struct hv_bootinfo *bi)
 	rk_tick_check(rk_bi.tsc_khz);
 
 	rk_printf("root: %u passed, %u failed\n", rk_report_passes(), rk_report_failures());
+	/* A child with the console ends the run with what it wrote to its
+	 * debug-exit port, unless the root itself failed. */
+	if (rk_console_quiet() && !rk_report_failures()) {
+		uint32_t v;
+
+		if (vmms_console_exit(&v))
+			rk_exit(v);
+		rk_notice("FAIL: the child with the console did not write its debug-exit port\n");
+		rk_exit(RK_EXIT_FAIL);
+	}
 	rk_exit(rk_report_failures() ? RK_EXIT_FAIL : RK_EXIT_PASS);
 }

@@ -37,7 +37,8 @@ static int64_t rk_sys_write(struct rk_proc *p, const struct rk_frame *f)
 		err = rk_copy_from_user(&p->as, chunk, buf + done, n);
 		if (err)
 			return err;
-		rk_console_write(chunk, n);
+		if (!rk_console_quiet() || vmms_worker_has_console(p->pid))
+			rk_console_write(chunk, n);
 		done += n;
 	}
 	return (int64_t)len;
@@ -95,6 +96,12 @@ static int64_t rk_sys_vmwp_synic(struct rk_proc *p, const struct rk_frame *f)
 	return vmms_worker_synic(p->pid, f->rdi, f->rsi, f->rdx, f->r10);
 }
 
+/* vmwp_exit(value): the child wrote its debug-exit port. */
+static int64_t rk_sys_vmwp_exit(struct rk_proc *p, const struct rk_frame *f)
+{
+	return vmms_worker_exit(p->pid, f->rdi);
+}
+
 static rk_syscall_fn *const rk_syscall_table[RK_SYS_COUNT] = {
 	[RK_SYS_WRITE] = rk_sys_write,
 	[RK_SYS_EXIT] = rk_sys_exit,
@@ -104,6 +111,7 @@ static rk_syscall_fn *const rk_syscall_table[RK_SYS_COUNT] = {
 	[RK_SYS_VMWP_WAIT] = rk_sys_vmwp_wait,
 	[RK_SYS_VMWP_COMPLETE] = rk_sys_vmwp_complete,
 	[RK_SYS_VMWP_SYNIC] = rk_sys_vmwp_synic,
+	[RK_SYS_VMWP_EXIT] = rk_sys_vmwp_exit,
 };
 
 void rk_syscall(struct rk_frame *f)

@@ -17,20 +17,24 @@
  * finish in VMMS_CHILD_BUDGET cycles is paused and reported. */
 #include <hv/childboot.h>
 #include <hv/marker.h>
+#include <hv/multiboot.h>
 #include <hv/tlfs.h>
 
 #include "elf.h"
 #include "kernel.h"
+#include "mboot.h"
 #include "vid.h"
 #include "vmms.h"
 
 #define VMMS_CHILD_BUDGET (4000ull * 1000 * 1000)	/* cycles: about 1.2 s at 3.4 GHz */
+#define VMMS_MB_BUDGET (200ull * 1000 * 1000 * 1000)	/* a multiboot guest's: about 1 min */
 #define MAP_BATCH ((RK_PAGE - sizeof(struct hv_input_map_gpa_pages)) / 8)
 #define CHILD_CR0 0x80050033ull	/* PG AM WP NE ET MP PE */
 #define CHILD_CR4 0x620ull	/* OSXMMEXCPT OSFXSR PAE */
 #define CHILD_EFER 0x500ull	/* LMA LME */
 #define RFLAGS_IF 0x200ull	/* SDM Vol. 1 3.4.3 */
 #define CHILD_PAT 0x0007040600070406ull	/* the power-up value (SDM Vol. 3A 11.12.4) */
+#define MB_CR0 0x31ull		/* NE ET PE: protected mode, paging off (Multiboot 3.2) */
 
 static struct rk_child children[HV_BOOT_MAX_PARTITIONS];
 static unsigned nchildren;
@@ -118,6 +122,22 @@ static int child_memory(struct rk_child *ch)
 	return 0;
 }
 
+/* The image's segments at their child physical addresses, zero-filled
+ * past their file bytes. */
+static void load_segments(struct rk_child *ch, const struct hv_boot_module *m, const struct rk_elf_seg *seg,
+			  unsigned nseg)
+{
+	static const uint8_t zero[256];
+
+	for (unsigned i = 0; i < nseg; i++) {
+		const struct rk_elf_seg *s = &seg[i];
+
+		child_write(ch, s->vaddr, rk_va(m->base + s->offset), s->filesz);
+		for (uint64_t z = s->filesz; z < s->memsz; z += sizeof(zero))
+			child_write(ch, s->vaddr + z, zero, s->memsz - z < sizeof(zero) ? s->memsz - z : sizeof(zero));
+	}
+}
+
 /* The child kernel at its physical addresses, and the entry state of
  * childboot.h: page tables, GDT, TSS, boot page, mailbox. */
 static int child_load(struct rk_child *ch, const struct hv_boot_module *m, uint64_t *entry)
@@ -131,14 +151,7 @@ static int child_load(struct rk_child *ch, const struct hv_boot_module *m, uint6
 		rk_printf("vmms: %s: kernel '%s': %s\n", ch->cfg.name, m->name, rk_elf_strerror(err));
 		return -1;
 	}
-	for (unsigned i = 0; i < img.nseg; i++) {
-		const struct rk_elf_seg *s = &img.seg[i];
-		static const uint8_t zero[256];
-
-		child_write(ch, s->vaddr, rk_va(m->base + s->offset), s->filesz);
-		for (uint64_t z = s->filesz; z < s->memsz; z += sizeof(zero))
-			child_write(ch, s->vaddr + z, zero, s->memsz - z < sizeof(zero) ? s->memsz - z : sizeof(zero));
-	}
+	load_segments(ch, m, img.seg, img.nseg);
 	/* PML4 at CHILD_PAGE_TABLES, one PDPT after it, then a PD per GiB,
 	 * 2 MiB pages over the child's memory (SDM Vol. 3A 4.5). */
 	pt = child_va(ch, CHILD_PAGE_TABLES);
@@ -168,6 +181,28 @@ static int child_load(struct rk_child *ch, const struct hv_boot_module *m, uint6
 	child_write(ch, CHILD_BOOT, &boot, sizeof(boot));
 	ch->mailbox = child_va(ch, CHILD_MAILBOX);
 	*entry = img.entry;
+	return 0;
+}
+
+/* A multiboot guest (childboot.h CHILD_MB_*): its segments, the boot
+ * data and the ACPI tables. */
+static int child_load_mb(struct rk_child *ch, const struct hv_boot_module *m, uint64_t *entry, uint64_t *mbi)
+{
+	static uint8_t low[RK_MB_LOW_BYTES], acpi[RK_ACPI_BYTES];
+	struct rk_mb_image img;
+	int err = rk_mb_parse(rk_va(m->base), m->length, CHILD_MB_LOAD_MIN, ch->cfg.memory, &img);
+
+	if (err) {
+		rk_report(false, "%s: multiboot kernel '%s': %s", ch->cfg.name, m->name, rk_mb_strerror(err));
+		return -1;
+	}
+	load_segments(ch, m, img.seg, img.nseg);
+	*mbi = rk_mb_boot_data(low, ch->cfg.memory, ch->cfg.cmdline);
+	child_write(ch, CHILD_MB_GDT, low, sizeof(low));
+	child_write(ch, CHILD_MB_ACPI, acpi, rk_acpi_build(acpi, ch->cfg.vps));
+	*entry = img.entry;
+	rk_printf("vmms: %s: multiboot kernel '%s': %u segments, entry 0x%lx, command line '%s'\n", ch->cfg.name,
+		  m->name, img.nseg, (unsigned long)img.entry, ch->cfg.cmdline);
 	return 0;
 }
 
@@ -208,36 +243,70 @@ static struct hv_initial_vp_context child_context(uint64_t entry, uint64_t rsp)
 	};
 }
 
+/* VP 0's registers: the context `x` and up to four more. */
+static uint16_t set_registers(struct rk_child *ch, const struct hv_initial_vp_context *x,
+			      const struct hv_register_assoc *more, unsigned nmore)
+{
+	struct {
+		struct hv_input_set_vp_registers h;
+		struct hv_register_assoc r[21];
+	} in = { .h = { .partition_id = ch->id, .vp_index = 0 } };
+	unsigned n = 0;
+
+	in.r[n++] = reg64(HV_X64_REGISTER_CR0, x->cr0);
+	in.r[n++] = reg64(HV_X64_REGISTER_CR3, x->cr3);
+	in.r[n++] = reg64(HV_X64_REGISTER_CR4, x->cr4);
+	in.r[n++] = reg64(HV_X64_REGISTER_EFER, x->efer);
+	in.r[n++] = seg(HV_X64_REGISTER_CS, x->cs);
+	in.r[n++] = seg(HV_X64_REGISTER_DS, x->ds);
+	in.r[n++] = seg(HV_X64_REGISTER_ES, x->es);
+	in.r[n++] = seg(HV_X64_REGISTER_SS, x->ss);
+	in.r[n++] = seg(HV_X64_REGISTER_FS, x->fs);
+	in.r[n++] = seg(HV_X64_REGISTER_GS, x->gs);
+	in.r[n++] = seg(HV_X64_REGISTER_TR, x->tr);
+	in.r[n++] = seg(HV_X64_REGISTER_LDTR, x->ldtr);
+	in.r[n++] = table(HV_X64_REGISTER_GDTR, x->gdtr);
+	in.r[n++] = table(HV_X64_REGISTER_IDTR, x->idtr);
+	in.r[n++] = reg64(HV_X64_REGISTER_RIP, x->rip);
+	in.r[n++] = reg64(HV_X64_REGISTER_RSP, x->rsp);
+	in.r[n++] = reg64(HV_X64_REGISTER_RFLAGS, x->rflags);
+	for (unsigned i = 0; i < nmore && n < sizeof(in.r) / sizeof(in.r[0]); i++)
+		in.r[n++] = more[i];
+	return status(vid_call(HVCALL_SET_VP_REGISTERS, n, &in, sizeof(in.h) + n * sizeof(in.r[0]), NULL, 0));
+}
+
 /* VP 0's registers: the entry state of childboot.h (its PAT stays the
  * VP's reset value, which is CHILD_PAT's). */
 static uint16_t child_registers(struct rk_child *ch, uint64_t entry)
 {
-	struct {
-		struct hv_input_set_vp_registers h;
-		struct hv_register_assoc r[20];
-	} in = { .h = { .partition_id = ch->id, .vp_index = 0 } };
 	struct hv_initial_vp_context x = child_context(entry, CHILD_STACK_TOP);
-	unsigned n = 0;
+	struct hv_register_assoc rdi = reg64(HV_X64_REGISTER_RDI, CHILD_BOOT);
 
-	in.r[n++] = reg64(HV_X64_REGISTER_CR0, x.cr0);
-	in.r[n++] = reg64(HV_X64_REGISTER_CR3, x.cr3);
-	in.r[n++] = reg64(HV_X64_REGISTER_CR4, x.cr4);
-	in.r[n++] = reg64(HV_X64_REGISTER_EFER, x.efer);
-	in.r[n++] = seg(HV_X64_REGISTER_CS, x.cs);
-	in.r[n++] = seg(HV_X64_REGISTER_DS, x.ds);
-	in.r[n++] = seg(HV_X64_REGISTER_ES, x.es);
-	in.r[n++] = seg(HV_X64_REGISTER_SS, x.ss);
-	in.r[n++] = seg(HV_X64_REGISTER_FS, x.fs);
-	in.r[n++] = seg(HV_X64_REGISTER_GS, x.gs);
-	in.r[n++] = seg(HV_X64_REGISTER_TR, x.tr);
-	in.r[n++] = seg(HV_X64_REGISTER_LDTR, x.ldtr);
-	in.r[n++] = table(HV_X64_REGISTER_GDTR, x.gdtr);
-	in.r[n++] = table(HV_X64_REGISTER_IDTR, x.idtr);
-	in.r[n++] = reg64(HV_X64_REGISTER_RIP, x.rip);
-	in.r[n++] = reg64(HV_X64_REGISTER_RSP, x.rsp);
-	in.r[n++] = reg64(HV_X64_REGISTER_RFLAGS, x.rflags);
-	in.r[n++] = reg64(HV_X64_REGISTER_RDI, CHILD_BOOT);
-	return status(vid_call(HVCALL_SET_VP_REGISTERS, n, &in, sizeof(in.h) + n * sizeof(in.r[0]), NULL, 0));
+	return set_registers(ch, &x, &rdi, 1);
+}
+
+/* VP 0 of a multiboot guest (Multiboot Specification 3.2): 32-bit
+ * protected mode, paging off, flat CS 0x08 and data 0x10 from the GDT at
+ * CHILD_MB_GDT, EAX the boot loader's magic, EBX the information
+ * structure; ESP is undefined there, so it gets the free page below the
+ * GDT.  The hypervisor runs it as an unrestricted guest. */
+static uint16_t child_registers_mb(struct rk_child *ch, uint64_t entry, uint64_t mbi)
+{
+	const struct hv_x64_segment_register code = { 0, 0xffffffff, 0x08, 0xc09b };
+	const struct hv_x64_segment_register data = { 0, 0xffffffff, 0x10, 0xc093 };
+	const struct hv_initial_vp_context x = {
+		.rip = entry, .rsp = CHILD_MB_GDT, .rflags = 2,
+		.cs = code, .ds = data, .es = data, .fs = data, .gs = data, .ss = data,
+		.tr = { 0, 0xffff, 0, 0x8b },
+		.gdtr = { .limit = 3 * 8 - 1, .base = CHILD_MB_GDT },
+		.cr0 = MB_CR0,
+	};
+	const struct hv_register_assoc more[] = {
+		reg64(HV_X64_REGISTER_RAX, MULTIBOOT_BOOTLOADER_MAGIC),
+		reg64(HV_X64_REGISTER_RBX, mbi),
+	};
+
+	return set_registers(ch, &x, more, 2);
 }
 
 /* Every VP after VP 0 (childboot.h): HvCallStartVirtualProcessor at the
@@ -333,6 +402,18 @@ static int child_devices(struct rk_child *ch)
 		st = install_io_intercept(ch, HV_INTERCEPT_TYPE_X64_IO_PORT, CHILD_VMWP_ID_PORT);
 	if (!st && (ch->cfg.flags & HV_BOOT_PART_SYNIC_TEST_DEVICE))
 		st = install_io_intercept(ch, HV_INTERCEPT_TYPE_X64_IO_PORT, CHILD_SYNIC_TEST_PORT);
+	/* A multiboot guest's PC devices (childboot.h): debug-exit (the four
+	 * ports a 32-bit OUT covers), fw_cfg, the PM timer. */
+	if (!st && ch->multiboot)
+		st = install_io_intercept(ch, HV_INTERCEPT_TYPE_X64_IO_PORT_RANGE,
+					  HV_INTERCEPT_PARAM_IO_PORT_RANGE(CHILD_DEBUG_EXIT_PORT, CHILD_DEBUG_EXIT_PORT + 3));
+	if (!st && ch->multiboot)
+		st = install_io_intercept(ch, HV_INTERCEPT_TYPE_X64_IO_PORT_RANGE,
+					  HV_INTERCEPT_PARAM_IO_PORT_RANGE(CHILD_FWCFG_PORT,
+									    CHILD_FWCFG_PORT + CHILD_FWCFG_PORTS - 1));
+	if (!st && ch->multiboot)
+		st = install_io_intercept(ch, HV_INTERCEPT_TYPE_X64_IO_PORT_RANGE,
+					  HV_INTERCEPT_PARAM_IO_PORT_RANGE(CHILD_PMTIMER_PORT, CHILD_PMTIMER_PORT + 3));
 	if (st) {
 		rk_printf("vmms: %s: HvCallInstallIntercept: status 0x%x\n", ch->cfg.name, st);
 		return -1;
@@ -415,6 +496,9 @@ int64_t vmms_worker_next(uint32_t pid, struct rk_io_request *out)
 		return -RK_EINVAL;
 	memset(out, 0, sizeof(*out));
 	memcpy(out->child, ch->cfg.name, sizeof(out->child) - 1);
+	out->memory = ch->cfg.memory;
+	out->vps = ch->cfg.vps;
+	out->flags = ch->cfg.flags | (ch->multiboot ? RK_CHILD_MULTIBOOT : 0);
 	if (!ch->nreq)
 		return ch->worker_stop ? RK_VMWP_STOPPED : -RK_EAGAIN;
 	ch->cur = ch->req[ch->head];
@@ -422,6 +506,7 @@ int64_t vmms_worker_next(uint32_t pid, struct rk_io_request *out)
 	ch->nreq--;
 	ch->busy = true;
 	out->partition = ch->id;
+	out->ref_time = rdmsr(HV_X64_MSR_TIME_REF_COUNT);
 	out->vp = ch->cur.vp;
 	out->port = ch->cur.port;
 	out->size = ch->cur.size;
@@ -449,6 +534,41 @@ int64_t vmms_worker_complete(uint32_t pid, uint64_t value)
 	return 0;
 }
 
+int64_t vmms_worker_exit(uint32_t pid, uint64_t value)
+{
+	struct rk_child *ch = child_by_worker(pid);
+	int64_t r;
+
+	if (!ch || !ch->busy || !ch->cur.write || ch->cur.port < CHILD_DEBUG_EXIT_PORT ||
+	    ch->cur.port > CHILD_DEBUG_EXIT_PORT + 3)
+		return -RK_EINVAL;
+	r = vmms_worker_complete(pid, 0);
+	if (r)
+		return r;
+	ch->exited = true;
+	ch->exit_value = (uint32_t)value;
+	/* It stops here: no VP runs again. */
+	set_suspend(ch, ch->cfg.vps, 1);
+	return 0;
+}
+
+bool vmms_worker_has_console(uint32_t pid)
+{
+	struct rk_child *ch = child_by_worker(pid);
+
+	return ch && (ch->cfg.flags & HV_BOOT_PART_CONSOLE);
+}
+
+bool vmms_console_exit(uint32_t *value)
+{
+	for (unsigned i = 0; i < nchildren; i++)
+		if ((children[i].cfg.flags & HV_BOOT_PART_CONSOLE) && children[i].exited) {
+			*value = children[i].exit_value;
+			return true;
+		}
+	return false;
+}
+
 int64_t vmms_worker_synic(uint32_t pid, uint64_t op, uint64_t vp, uint64_t sint, uint64_t conn)
 {
 	struct rk_child *ch = child_by_worker(pid);
@@ -470,7 +590,8 @@ static void child_start(struct rk_child *ch, const struct hv_bootinfo *bi)
 	struct hv_input_create_partition cp = { .compatibility_version = 0 };
 	struct hv_output_create_partition out;
 	struct hv_input_create_vp cv = { 0 };
-	uint64_t entry, r;
+	uint64_t entry, mbi = 0, r;
+	const struct hv_boot_module *m = ch->cfg.module < bi->module_count ? &bi->modules[ch->cfg.module] : NULL;
 
 	r = vid_call_deposit(HV_PARTITION_ID_SELF, HVCALL_CREATE_PARTITION, 0, &cp, sizeof(cp), &out, sizeof(out));
 	if (status(r)) {
@@ -484,9 +605,13 @@ static void child_start(struct rk_child *ch, const struct hv_bootinfo *bi)
 		cv = (struct hv_input_create_vp){ .partition_id = ch->id, .vp_index = v };
 		r = vid_call_deposit(ch->id, HVCALL_CREATE_VP, 0, &cv, sizeof(cv), NULL, 0);
 	}
-	if (status(r) || ch->cfg.module >= bi->module_count || child_memory(ch) ||
-	    child_load(ch, &bi->modules[ch->cfg.module], &entry) || child_registers(ch, entry) ||
-	    child_devices(ch) || set_suspend(ch, 1, 0) || child_start_aps(ch, entry)) {
+	/* A kernel with a multiboot header boots as one; its other VPs wait
+	 * for its INIT and SIPI. */
+	ch->multiboot = m && rk_mb_find(rk_va(m->base), m->length) >= 0;
+	if (status(r) || !m || child_memory(ch) ||
+	    (ch->multiboot ? child_load_mb(ch, m, &entry, &mbi) || child_registers_mb(ch, entry, mbi)
+			   : child_load(ch, m, &entry) || child_registers(ch, entry)) ||
+	    child_devices(ch) || set_suspend(ch, 1, 0) || (!ch->multiboot && child_start_aps(ch, entry))) {
 		rk_printf("vmms: %s: not started (last status 0x%x)\n", ch->cfg.name, status(r));
 		set_state(ch, RK_CHILD_STOPPED);
 		return;
@@ -510,16 +635,18 @@ static bool child_check(struct rk_child *ch)
 		halted = rflags == ~0ull || !(rflags & RFLAGS_IF);
 	}
 
-	if (get_reg(ch, HV_REGISTER_DISPATCH_SUSPEND) == 1) {
-		rk_printf("vmms: %s: stopped by the hypervisor\n", ch->cfg.name);
+	if (ch->exited) {
+		/* its debug-exit port: done */
+	} else if (get_reg(ch, HV_REGISTER_DISPATCH_SUSPEND) == 1) {
+		rk_notice("vmms: %s: stopped by the hypervisor\n", ch->cfg.name);
 		ch->faulted = true;
 	} else if (halted) {
 		/* done */
-	} else if (rdtsc() - ch->started > VMMS_CHILD_BUDGET) {
+	} else if (rdtsc() - ch->started > (ch->multiboot ? VMMS_MB_BUDGET : VMMS_CHILD_BUDGET)) {
 		set_suspend(ch, ch->cfg.vps, 1);
 		set_state(ch, RK_CHILD_PAUSED);
-		rk_printf("vmms: %s: paused after %lu cycles without finishing\n", ch->cfg.name,
-			  (unsigned long)VMMS_CHILD_BUDGET);
+		rk_notice("vmms: %s: paused after %lu cycles without finishing\n", ch->cfg.name,
+			  (unsigned long)(ch->multiboot ? VMMS_MB_BUDGET : VMMS_CHILD_BUDGET));
 	} else {
 		return false;
 	}
@@ -532,6 +659,10 @@ static void child_report(struct rk_child *ch)
 	const struct hv_child_mailbox *mb = ch->mailbox;
 	const char *p, *end;
 
+	if (ch->multiboot) {
+		rk_report(ch->exited, "%s: wrote %u to its debug-exit port", ch->cfg.name, ch->exit_value);
+		return;
+	}
 	if (!mb || mb->magic != CHILD_MAILBOX_MAGIC || !mb->done) {
 		rk_report(false, "%s: finished and reported (mailbox %s)", ch->cfg.name, mb ? "not done" : "missing");
 		return;

@@ -56,6 +56,10 @@ struct rk_child {
 	uint32_t msg_posted, msg_busy;	/* posted; INSUFFICIENT_BUFFERS answers, retried */
 	uint16_t msg_status;		/* the call that failed for good, else 0 */
 	bool msg_connected;
+	/* A multiboot guest (childboot.h CHILD_MB_*). */
+	bool multiboot;
+	bool exited;			/* it wrote its debug-exit port */
+	uint32_t exit_value;		/* what it wrote */
 };
 
 /* The worker side of the system calls (abi.h RK_SYS_VMWP_*), for process
@@ -64,6 +68,14 @@ struct rk_child {
  * and its answer to that request (0, -RK_EINVAL, -RK_EIO). */
 int64_t vmms_worker_next(uint32_t pid, struct rk_io_request *out);
 int64_t vmms_worker_complete(uint32_t pid, uint64_t value);
+/* The child wrote `value` to its debug-exit port: complete the access,
+ * stop the child (0, or as vmms_worker_complete). */
+int64_t vmms_worker_exit(uint32_t pid, uint64_t value);
+/* Whether `pid` is the worker of the child that has the console. */
+bool vmms_worker_has_console(uint32_t pid);
+/* The child with the console, if it wrote its debug-exit port: true and
+ * *value what it wrote. */
+bool vmms_console_exit(uint32_t *value);
 /* The SynIC test device's command `op` (abi.h RK_SYNIC_*) for the child of
  * worker `pid` (synicdev.c): the HV_STATUS, or -RK_EINVAL. */
 int64_t vmms_worker_synic(uint32_t pid, uint64_t op, uint64_t vp, uint64_t sint, uint64_t conn);

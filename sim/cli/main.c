@@ -19,6 +19,7 @@
 
 static const char usage_text[] =
 	"usage: hvsim run [OPTIONS] [CONFIG.yaml]\n"
+	"       hvsim run [OPTIONS] --child-kernel KERNEL [ARGS...]\n"
 	"       hvsim boot [OPTIONS] KERNEL [ARGS...]\n"
 	"       hvsim trace dump TRACE\n"
 	"       hvsim lab partition-create [--batch | --script FILE] [OPTIONS]\n"
@@ -26,7 +27,9 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  run     boot the hv_model hypervisor firmware with the partitions the\n"
-	"          configuration describes (built-in default without CONFIG.yaml)\n"
+	"          configuration describes (built-in default without CONFIG.yaml);\n"
+	"          with --child-kernel, the root partition and one child that\n"
+	"          boots the multiboot KERNEL with ARGS as its command line\n"
 	"  boot    start a multiboot (v1) kernel on the bare platform; ARGS become\n"
 	"          its command line after the kernel's name\n"
 	"  trace dump  print an event trace (written with --trace) as text,\n"
@@ -48,14 +51,24 @@ static const char usage_text[] =
 	"  -p, --profile NAME     microarchitecture profile name or YAML path\n"
 	"                         (default sandybridge)\n"
 	"      --quantum CYCLES   LP synchronisation quantum (default 1000)\n"
+	"Options (run):\n"
+	"      --child-kernel FILE  run the multiboot kernel FILE as the guest of a\n"
+	"                         child partition (the built-in machine, no other\n"
+	"                         child): its serial output is the run's output and\n"
+	"                         its debug-exit value the run's, as with boot\n"
+	"      --child-vps N      that child's virtual processors (default 1, at most 8)\n"
+	"      --child-memory SIZE  that child's memory (default 64M, 4M..1G)\n"
 	"Options (boot):\n"
 	"      --module PATH[=ARGS]  load PATH as a multiboot module (repeatable)\n"
 	"      --raw-exit         exit with the value the guest wrote to port 0xF4\n"
-	"                         instead of (value << 1) | 1\n"
+	"                         instead of (value << 1) | 1 (also run --child-kernel)\n"
 	"\n"
 	"Exit status: boot returns (v << 1) | 1 for a guest that writes v to the\n"
 	"debug-exit port 0xF4 (v itself with --raw-exit); run returns 0 when the\n"
-	"firmware exits with 0 and 1 otherwise.  hvsim's own statuses are even,\n"
+	"firmware exits with 0 and 1 otherwise, except that a run whose child has\n"
+	"the console (--child-kernel, or 'console: true') returns what boot would\n"
+	"for the value the child wrote to its debug-exit port (the root writes 1\n"
+	"instead when one of its own checks failed).  hvsim's own statuses are even,\n"
 	"so they never look like a guest's (v << 1) | 1: 2 means bad arguments or\n"
 	"input, 4 that the guest stopped without writing the port (triple fault,\n"
 	"every LP halted for good, or --max-cycles).\n";
@@ -103,6 +116,9 @@ struct common {
 	const char *outdir;
 	const char *trace;
 	int quiet, no_stats, raw_exit;
+	const char *child_kernel;	/* run --child-kernel */
+	unsigned child_vps;
+	uint64_t child_memory;
 	uint64_t max_cycles, quantum;
 	unsigned lps;
 	uint64_t ram;
@@ -112,7 +128,10 @@ struct common {
 	unsigned nmods;
 };
 
-enum { OPT_NO_STATS = 256, OPT_MAX_CYCLES, OPT_QUANTUM, OPT_MODULE, OPT_RAW_EXIT, OPT_TRACE };
+enum {
+	OPT_NO_STATS = 256, OPT_MAX_CYCLES, OPT_QUANTUM, OPT_MODULE, OPT_RAW_EXIT, OPT_TRACE,
+	OPT_CHILD_KERNEL, OPT_CHILD_VPS, OPT_CHILD_MEMORY,
+};
 
 static const struct option long_opts[] = {
 	{ "output-dir", required_argument, NULL, 'o' },
@@ -126,6 +145,9 @@ static const struct option long_opts[] = {
 	{ "module", required_argument, NULL, OPT_MODULE },
 	{ "raw-exit", no_argument, NULL, OPT_RAW_EXIT },
 	{ "trace", required_argument, NULL, OPT_TRACE },
+	{ "child-kernel", required_argument, NULL, OPT_CHILD_KERNEL },
+	{ "child-vps", required_argument, NULL, OPT_CHILD_VPS },
+	{ "child-memory", required_argument, NULL, OPT_CHILD_MEMORY },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -204,11 +226,30 @@ static int parse_common(int argc, char **argv, struct common *c, int is_boot)
 			}
 			break;
 		case OPT_RAW_EXIT:
-			if (!is_boot) {
-				diag_error("--raw-exit is an option of 'hvsim boot'");
+			c->raw_exit = 1;
+			break;
+		case OPT_CHILD_KERNEL:
+		case OPT_CHILD_VPS:
+		case OPT_CHILD_MEMORY:
+			if (is_boot) {
+				diag_error("--child-kernel, --child-vps and --child-memory are options of 'hvsim run'");
 				return -EINVAL;
 			}
-			c->raw_exit = 1;
+			if (opt == OPT_CHILD_KERNEL) {
+				c->child_kernel = optarg;
+			} else if (opt == OPT_CHILD_VPS) {
+				if (parse_u64("--child-vps", optarg, &v))
+					return -EINVAL;
+				if (v < 1 || v > CONFIG_PART_MAX_VPS) {
+					diag_error("--child-vps: must be 1..%d (got %s)", CONFIG_PART_MAX_VPS, optarg);
+					return -EINVAL;
+				}
+				c->child_vps = (unsigned)v;
+			} else if (config_parse_size(optarg, &c->child_memory) || c->child_memory < CONFIG_PART_MEMORY_MIN ||
+				   c->child_memory > CONFIG_PART_MEMORY_MAX || c->child_memory % CONFIG_PART_MEMORY_ALIGN) {
+				diag_error("--child-memory: '%s' is not a size of 4M..1G, a multiple of 2M", optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -382,7 +423,7 @@ static int add_child_modules(const struct config *cfg, struct bootinfo_module_ar
 		}
 		cm->parts[i] = (struct bootinfo_partition_arg){
 			.name = cp->name, .module = j, .enlightened = cp->enlightened,
-			.synic_test_device = cp->synic_test_device,
+			.synic_test_device = cp->synic_test_device, .console = cp->console, .cmdline = cp->cmdline,
 			.memory = cp->memory, .vps = cp->vps, .iterations = cp->iterations,
 		};
 	}
@@ -454,16 +495,44 @@ static int cmd_run(int argc, char **argv)
 	struct cli_run *run = NULL;
 	struct machine *mach;
 	struct machine_report rep = { .command = "run" };
-	int status = EXIT_USAGE;
+	char *cmdline = NULL;
+	int status = EXIT_USAGE, console = 0;
 
 	if (parse_common(argc, argv, &c, 0))
 		return EXIT_USAGE;
-	if (argc - optind > 1) {
-		diag_error("run: expected at most one CONFIG.yaml, got %d arguments", argc - optind);
+	if (!c.child_kernel && (c.child_vps || c.child_memory)) {
+		diag_error("run: --child-vps and --child-memory go with --child-kernel");
 		return EXIT_USAGE;
 	}
-	if (optind < argc ? config_load(argv[optind], &cfg) : config_default(&cfg))
-		return EXIT_USAGE;
+	if (c.child_kernel) {
+		/* The kernel's command line is its name and what follows the
+		 * options, as boot makes it. */
+		char **words = calloc((size_t)(argc - optind) + 1, sizeof(*words));
+
+		if (words) {
+			words[0] = (char *)c.child_kernel;
+			memcpy(words + 1, argv + optind, (size_t)(argc - optind) * sizeof(*words));
+			cmdline = join_cmdline(argc - optind + 1, words);
+			free(words);
+		}
+		if (!cmdline || config_default(&cfg) ||
+		    config_set_child_kernel(cfg, c.child_kernel, cmdline, c.child_vps ? c.child_vps : 1,
+					    c.child_memory ? c.child_memory : CONFIG_CHILD_KERNEL_MEMORY))
+			goto out;
+	} else {
+		if (argc - optind > 1) {
+			diag_error("run: expected at most one CONFIG.yaml, got %d arguments", argc - optind);
+			return EXIT_USAGE;
+		}
+		if (optind < argc ? config_load(argv[optind], &cfg) : config_default(&cfg))
+			return EXIT_USAGE;
+	}
+	for (unsigned i = 0; i < cfg->npartitions; i++)
+		console |= cfg->partitions[i].console;
+	if (c.raw_exit && !console) {
+		diag_error("run: --raw-exit needs a child with the console (--child-kernel)");
+		goto out;
+	}
 	if (!c.outdir)
 		c.outdir = cfg->output_dir ? cfg->output_dir : ".";
 	{
@@ -477,10 +546,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	rep.image = run->fw;
 	rep.config = cfg->source;
-	status = run_machine(mach, &c, &rep, 0);
+	status = run_machine(mach, &c, &rep, console);
 	machine_free(mach);
 out:
 	free(run);
+	free(cmdline);
 	config_free(cfg);
 	return status;
 }

@@ -162,7 +162,7 @@ static void bi_module_name(char dst[40], const struct bootinfo_module_arg *ma)
 
 static int bi_load_module(struct memmap *m, const struct bootinfo_module_arg *ma,
 			  struct loader_map *map, uint64_t *cursor, struct hv_boot_module *out,
-			  int *elf_class)
+			  int *elf_class, int *multiboot)
 {
 	struct elf_image img;
 	uint8_t *data;
@@ -184,6 +184,7 @@ static int bi_load_module(struct memmap *m, const struct bootinfo_module_arg *ma
 		out->entry = img.entry;
 		*elf_class = img.is64 ? ELFCLASS64 : ELFCLASS32;
 	}
+	*multiboot = multiboot_has_header(data, len);
 	out->base = base;
 	out->length = len;
 	bi_module_name(out->name, ma);
@@ -233,44 +234,60 @@ static int bi_check_partitions(const struct bootinfo_args *a)
 			diag_error("partition '%s': no virtual processors", name);
 			return -EINVAL;
 		}
+		for (unsigned j = 0; pa[i].console && j < i; j++) {
+			if (pa[j].console) {
+				diag_error("partitions '%s' and '%s' both ask for the console", pa[j].name, name);
+				return -EINVAL;
+			}
+		}
 	}
 	return 0;
 }
 
-/* A partition's kernel must be an ELF64 image (hv_boot_partition.module):
- * the root kernel loads it by its program headers. */
-static int bi_fill_partitions(const struct bootinfo_args *a, const int *elf_class,
+/* A partition's kernel is a multiboot kernel (a multiboot header in its
+ * first 8 KiB: the root boots it as the Multiboot Specification says) or
+ * else an ELF64 image (the root loads it by its program headers and
+ * starts it as include/hv/childboot.h says). */
+static int bi_fill_partitions(const struct bootinfo_args *a, const int *elf_class, const int *multiboot,
 			      struct hv_boot_partition *out)
 {
 	for (unsigned i = 0; i < a->npartitions; i++) {
 		const struct bootinfo_partition_arg *pa = &a->partitions[i];
 		const char *path = a->modules[pa->module].path;
 
-		if (elf_class[pa->module] == ELFCLASSNONE) {
-			diag_error_at(path, 0, 0, "offset 0x0: the kernel of partition '%s' is not an ELF image",
+		if (!multiboot[pa->module] && elf_class[pa->module] == ELFCLASSNONE) {
+			diag_error_at(path, 0, 0,
+				      "offset 0x0: the kernel of partition '%s' is neither an ELF image nor a multiboot kernel",
 				      pa->name);
 			return -EINVAL;
 		}
-		if (elf_class[pa->module] != ELFCLASS64) {
+		if (!multiboot[pa->module] && elf_class[pa->module] != ELFCLASS64) {
 			diag_error_at(path, 0, 0,
-				      "offset 0x%x: the kernel of partition '%s' must be an ELF64 image",
+				      "offset 0x%x: the kernel of partition '%s' must be an ELF64 image or carry a multiboot header",
 				      EI_CLASS, pa->name);
 			return -EINVAL;
 		}
 		snprintf(out[i].name, sizeof(out[i].name), "%s", pa->name);
 		out[i].module = pa->module;
 		out[i].flags = (pa->enlightened ? HV_BOOT_PART_ENLIGHTENED : 0) |
-			       (pa->synic_test_device ? HV_BOOT_PART_SYNIC_TEST_DEVICE : 0);
+			       (pa->synic_test_device ? HV_BOOT_PART_SYNIC_TEST_DEVICE : 0) |
+			       (pa->console ? HV_BOOT_PART_CONSOLE : 0);
 		out[i].memory = pa->memory;
 		out[i].vps = pa->vps;
 		out[i].iterations = pa->iterations;
+		if (pa->cmdline && strlen(pa->cmdline) >= sizeof(out[i].cmdline)) {
+			diag_error("partition '%s': command line longer than %zu characters", pa->name,
+				   sizeof(out[i].cmdline) - 1);
+			return -EINVAL;
+		}
+		snprintf(out[i].cmdline, sizeof(out[i].cmdline), "%s", pa->cmdline ? pa->cmdline : "");
 	}
 	return 0;
 }
 
 int bootinfo_boot(struct memmap *m, const struct bootinfo_args *a, struct boot_entry *e)
 {
-	int elf_class[HV_BOOT_MAX_MODULES];
+	int elf_class[HV_BOOT_MAX_MODULES], multiboot[HV_BOOT_MAX_MODULES];
 	struct hv_bootinfo bi;
 	struct loader_area area;
 	struct loader_map map;
@@ -317,11 +334,11 @@ int bootinfo_boot(struct memmap *m, const struct bootinfo_args *a, struct boot_e
 	cursor = fw.hi;
 	for (unsigned i = 0; i < a->nmodules; i++) {
 		err = bi_load_module(m, &a->modules[i], &map, &cursor, &bi.modules[i],
-				     &elf_class[i]);
+				     &elf_class[i], &multiboot[i]);
 		if (err)
 			return err;
 	}
-	err = bi_fill_partitions(a, elf_class, bi.partitions);
+	err = bi_fill_partitions(a, elf_class, multiboot, bi.partitions);
 	if (err)
 		return err;
 	if (map.n > HV_BOOT_MAX_MEM) {

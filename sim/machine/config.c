@@ -20,10 +20,6 @@
 
 /* Child partitions (docs/config.md "partitions"). */
 #define CONFIG_PART_MEMORY_DEFAULT (16ull << 20)
-#define CONFIG_PART_MEMORY_MIN (4ull << 20)
-#define CONFIG_PART_MEMORY_MAX (1ull << 30)
-#define CONFIG_PART_MEMORY_ALIGN (2ull << 20)	/* the child's EPT maps it in 2 MiB pages */
-#define CONFIG_PART_MAX_VPS 8
 #define CONFIG_PART_MAX_COUNT 8
 #define CONFIG_PART_MAX_ITERATIONS 1000000
 
@@ -539,6 +535,22 @@ static int cfg_part_synic_test_device(struct cfg_parser *p, const yaml_node_t *v
 	return cfg_bool(p, v, "partitions.synic_test_device", &((struct cfg_partition *)ctx)->p.synic_test_device);
 }
 
+static int cfg_part_console(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
+{
+	return cfg_bool(p, v, "partitions.console", &((struct cfg_partition *)ctx)->p.console);
+}
+
+static int cfg_part_cmdline(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
+{
+	struct cfg_partition *cp = ctx;
+	int err;
+
+	err = cfg_string(p, v, "partitions.cmdline", 1, &cp->p.cmdline);
+	if (!err && cp->p.cmdline && strlen(cp->p.cmdline) > CONFIG_CMDLINE_MAX)
+		err = cfg_error(p, v, "partitions.cmdline: longer than %d characters", CONFIG_CMDLINE_MAX);
+	return err;
+}
+
 static int cfg_part_memory(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
 {
 	struct cfg_partition *cp = ctx;
@@ -583,6 +595,8 @@ static const struct cfg_key cfg_partition_keys[] = {
 	{ "kernel", cfg_part_kernel },
 	{ "enlightened", cfg_part_enlightened },
 	{ "synic_test_device", cfg_part_synic_test_device },
+	{ "console", cfg_part_console },
+	{ "cmdline", cfg_part_cmdline },
 	{ "memory", cfg_part_memory },
 	{ "vps", cfg_part_vps },
 	{ "count", cfg_part_count },
@@ -620,9 +634,17 @@ static int cfg_part_expand(struct cfg_parser *p, const yaml_node_t *item, struct
 		snprintf(dst->name, sizeof(dst->name), "%s", name);
 		snprintf(dst->group, sizeof(dst->group), "%s", cp->p.name);
 		dst->kernel = strdup(cp->p.kernel);
-		if (!dst->kernel)
-			return -ENOMEM;
+		dst->cmdline = cp->p.cmdline ? strdup(cp->p.cmdline) : NULL;
 		c->npartitions++;
+		if (!dst->kernel || (cp->p.cmdline && !dst->cmdline))
+			return -ENOMEM;
+		if (dst->console) {
+			for (unsigned j = 0; j + 1 < c->npartitions; j++)
+				if (c->partitions[j].console)
+					return cfg_error(p, item,
+							 "partitions.console: both '%s' and '%s' ask for the console (at most one child may)",
+							 c->partitions[j].name, name);
+		}
 	}
 	return 0;
 }
@@ -661,6 +683,7 @@ static int cfg_partitions(struct cfg_parser *p, const yaml_node_t *v, void *ctx)
 			err = cfg_part_expand(p, item, &cp);
 		}
 		free(cp.p.kernel);
+		free(cp.p.cmdline);
 		if (err)
 			return err;
 	}
@@ -753,6 +776,36 @@ static int cfg_parse_yaml(struct cfg_parser *p, const char *text, size_t len)
 	return err;
 }
 
+int config_set_child_kernel(struct config *c, const char *path, const char *cmdline, unsigned vps,
+			    uint64_t memory)
+{
+	struct config_partition *p = &c->partitions[0];
+
+	if (cmdline && strlen(cmdline) > CONFIG_CMDLINE_MAX) {
+		diag_error("--child-kernel: the command line is longer than %d characters", CONFIG_CMDLINE_MAX);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < c->npartitions; i++) {
+		free(c->partitions[i].kernel);
+		free(c->partitions[i].cmdline);
+	}
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "guest");
+	snprintf(p->group, sizeof(p->group), "guest");
+	p->kernel = strdup(path);
+	p->cmdline = cmdline && *cmdline ? strdup(cmdline) : NULL;
+	p->synic_test_device = 1;
+	p->console = 1;
+	p->memory = memory;
+	p->vps = vps;
+	c->npartitions = 1;
+	if (!p->kernel || (cmdline && *cmdline && !p->cmdline)) {
+		diag_error("%s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 void config_free(struct config *c)
 {
 	if (!c)
@@ -766,8 +819,10 @@ void config_free(struct config *c)
 		free(c->modules[i].path);
 		free(c->modules[i].name);
 	}
-	for (unsigned i = 0; i < c->npartitions; i++)
+	for (unsigned i = 0; i < c->npartitions; i++) {
 		free(c->partitions[i].kernel);
+		free(c->partitions[i].cmdline);
+	}
 	free(c->output_dir);
 	free(c);
 }

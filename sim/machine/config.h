@@ -10,6 +10,12 @@
 #define CONFIG_MAX_MODULES 15
 #define CONFIG_MAX_PARTITIONS 8		/* HV_BOOT_MAX_PARTITIONS, after count expansion */
 #define CONFIG_PARTITION_NAME_MAX 31	/* struct hv_boot_partition.name holds 32 with the NUL */
+#define CONFIG_PART_MEMORY_MIN (4ull << 20)
+#define CONFIG_PART_MEMORY_MAX (1ull << 30)
+#define CONFIG_PART_MEMORY_ALIGN (2ull << 20)	/* the child's EPT maps it in 2 MiB pages */
+#define CONFIG_PART_MAX_VPS 8
+#define CONFIG_CHILD_KERNEL_MEMORY (64ull << 20)	/* run --child-kernel's default */
+#define CONFIG_CMDLINE_MAX 255		/* a child's command line: struct hv_boot_partition.cmdline holds 256 with the NUL */
 
 struct config_module {
 	char *path;	/* resolved relative to the config file's directory */
@@ -25,6 +31,8 @@ struct config_partition {
 	int kernel_builtin;	/* 1: "enlightened" or "unenlightened", see machine_find_child_kernel */
 	int enlightened;	/* uses the hypercall interface; default: kernel is "enlightened" */
 	int synic_test_device;	/* its worker offers the SynIC test device; default 0 */
+	int console;		/* its serial output and debug-exit value are the run's; default 0 */
+	char *cmdline;		/* a multiboot kernel's command line, NULL if none */
 	uint64_t memory;	/* bytes, 4M..1G, a multiple of 2M; default 16M */
 	unsigned vps;		/* 1..8, default 1 */
 	unsigned iterations;	/* 0..1000000, 0 = the kernel's default */
@@ -54,6 +62,12 @@ int config_load(const char *path, struct config **out);
 /* The built-in default configuration. */
 int config_default(struct config **out);
 void config_free(struct config *c);
+
+/* `hvsim run --child-kernel`: the configuration's children become one,
+ * "guest", booting the multiboot kernel at `path` with `cmdline` (may be
+ * NULL), with the SynIC test device and the console. */
+int config_set_child_kernel(struct config *c, const char *path, const char *cmdline, unsigned vps,
+			    uint64_t memory);
 
 /* "256M" -> bytes; returns -EINVAL on junk or overflow. */
 int config_parse_size(const char *s, uint64_t *out);

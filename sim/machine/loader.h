@@ -85,9 +85,11 @@ struct bootinfo_module_arg {
 /* A child partition for the root kernel to create (hv_boot_partition). */
 struct bootinfo_partition_arg {
 	const char *name;	/* 1..31 characters */
-	unsigned module;	/* index in bootinfo_args.modules of its kernel, an ELF64 */
+	unsigned module;	/* index in bootinfo_args.modules of its kernel: an ELF64 or a multiboot kernel */
 	int enlightened;	/* HV_BOOT_PART_ENLIGHTENED */
 	int synic_test_device;	/* HV_BOOT_PART_SYNIC_TEST_DEVICE */
+	int console;		/* HV_BOOT_PART_CONSOLE */
+	const char *cmdline;	/* a multiboot kernel's command line, or NULL */
 	uint64_t memory;	/* bytes, a non-zero multiple of 2 MiB */
 	unsigned vps;		/* at least 1 */
 	unsigned iterations;	/* 0: the kernel's default */

@@ -68,6 +68,10 @@ uint64_t loader_area_strdup(struct loader_area *a, const char *s, const char *wh
 int loader_load_blob(struct memmap *m, const char *path, const char *what, uint64_t *cursor,
 		     uint8_t **data, size_t *len, uint64_t *base);
 
+/* Whether the image holds a multiboot v1 header (magic and checksum) in
+ * its first 8 KiB (Multiboot Specification 3.1.1). */
+int multiboot_has_header(const uint8_t *data, size_t len);
+
 static inline uint64_t loader_align_up(uint64_t v, uint64_t align)
 {
 	return (v + align - 1) & ~(align - 1);

@@ -44,33 +44,53 @@ struct mb_kernel {
 
 /* 3.1.1: the header is 32-bit aligned within the first 8192 bytes, and
  * magic + flags + checksum is zero modulo 2^32.  A magic number with a
- * wrong checksum is skipped, as GRUB does, but remembered for the
- * message if nothing better turns up. */
-static int mb_find_header(const uint8_t *data, size_t len, const char *name, size_t *at,
-			  struct multiboot_header *h)
+ * wrong checksum is skipped, as GRUB does; *bad is the first such one
+ * (SIZE_MAX if none).  Returns the header's offset, or SIZE_MAX. */
+static size_t mb_scan(const uint8_t *data, size_t len, size_t *bad)
 {
 	size_t limit = len < MULTIBOOT_SEARCH ? len : MULTIBOOT_SEARCH;
-	size_t bad = SIZE_MAX, size;
 	uint32_t w[3];
 
+	*bad = SIZE_MAX;
 	for (size_t off = 0; off + MB_HEADER_BASE_SIZE <= limit; off += 4) {
 		memcpy(w, data + off, sizeof(w));
 		if (w[0] != MULTIBOOT_HEADER_MAGIC)
 			continue;
-		if ((uint32_t)(w[0] + w[1] + w[2]) != 0) {
-			if (bad == SIZE_MAX)
-				bad = off;
-			continue;
-		}
+		if ((uint32_t)(w[0] + w[1] + w[2]) == 0)
+			return off;
+		if (*bad == SIZE_MAX)
+			*bad = off;
+	}
+	return SIZE_MAX;
+}
+
+int multiboot_has_header(const uint8_t *data, size_t len)
+{
+	size_t bad;
+
+	return mb_scan(data, len, &bad) != SIZE_MAX;
+}
+
+/* The header of 3.1.1 with the fields its flags say it has; the bad
+ * checksum is remembered for the message if nothing better turns up. */
+static int mb_find_header(const uint8_t *data, size_t len, const char *name, size_t *at,
+			  struct multiboot_header *h)
+{
+	size_t limit = len < MULTIBOOT_SEARCH ? len : MULTIBOOT_SEARCH;
+	size_t bad, size, off = mb_scan(data, len, &bad);
+	uint32_t flags;
+
+	if (off != SIZE_MAX) {
+		memcpy(&flags, data + off + 4, sizeof(flags));
 		size = MB_HEADER_BASE_SIZE;
-		if (w[1] & MULTIBOOT_AOUT_KLUDGE)
+		if (flags & MULTIBOOT_AOUT_KLUDGE)
 			size = MB_HEADER_AOUT_SIZE;
-		if (w[1] & MULTIBOOT_VIDEO_MODE)
+		if (flags & MULTIBOOT_VIDEO_MODE)
 			size = MB_HEADER_VIDEO_SIZE;
 		if (off + size > limit) {
 			diag_error_at(name, 0, 0,
 				      "offset 0x%zx: multiboot header (%zu bytes for flags 0x%x) extends past %s",
-				      off, size, w[1],
+				      off, size, flags,
 				      limit == len ? "the end of the file" : "the first 8192 bytes");
 			return -EINVAL;
 		}

@@ -673,3 +673,43 @@ Test(config, partition_shape_and_unknown_keys_are_errors)
 	parse_fails("partitions:\n  -\n",
 		    "t.yaml:2:4: partitions: each partition must be a mapping with a name and a kernel\n");
 }
+
+Test(config, console_and_cmdline)
+{
+	struct config *c = parse_ok("partitions:\n"
+				    "  - {name: kut, kernel: x86/hyperv_stimer.flat, console: true, cmdline: \"a -b c\"}\n"
+				    "  - {name: other, kernel: enlightened}\n",
+				    "t.yaml");
+	const struct config_partition *p = c->partitions;
+
+	cr_assert_eq(p[0].console, 1);
+	cr_assert_str_eq(p[0].cmdline, "a -b c");
+	cr_assert_eq(p[1].console, 0, "off unless asked for");
+	cr_assert_null(p[1].cmdline);
+	config_free(c);
+	parse_fails("partitions:\n"
+		    "  - {name: a, kernel: k.elf, console: true}\n"
+		    "  - {name: b, kernel: k.elf, console: yes}\n",
+		    "t.yaml:3:5: partitions.console: both 'a' and 'b' ask for the console (at most one child may)\n");
+	parse_fails("partitions:\n  - {name: a, kernel: k.elf, console: true, count: 2}\n",
+		    "t.yaml:2:5: partitions.console: both 'a-1' and 'a-2' ask for the console (at most one child may)\n");
+}
+
+Test(config, child_kernel_replaces_the_children)
+{
+	struct config *c;
+
+	cr_assert_eq(config_default(&c), 0);
+	cr_assert_eq(config_set_child_kernel(c, "x/k.flat", "x/k.flat direct", 2, 32ull << 20), 0);
+	cr_assert_eq(c->npartitions, 1);
+	cr_assert_str_eq(c->partitions[0].name, "guest");
+	cr_assert_str_eq(c->partitions[0].kernel, "x/k.flat");
+	cr_assert_eq(c->partitions[0].kernel_builtin, 0);
+	cr_assert_str_eq(c->partitions[0].cmdline, "x/k.flat direct");
+	cr_assert_eq(c->partitions[0].console, 1);
+	cr_assert_eq(c->partitions[0].synic_test_device, 1);
+	cr_assert_eq(c->partitions[0].enlightened, 0);
+	cr_assert_eq(c->partitions[0].vps, 2);
+	cr_assert_eq(c->partitions[0].memory, 32ull << 20);
+	config_free(c);
+}

@@ -1373,7 +1373,7 @@ Test(loader, bootinfo_partition_table_points_at_the_kernel_modules)
 	const struct hv_boot_partition *bp = r.bi.partitions;
 
 	cr_assert_eq(r.rc, 0, "%s", r.msg);
-	cr_assert_eq(r.bi.version, 2);
+	cr_assert_eq(r.bi.version, 3);
 	cr_assert_eq(r.bi.module_count, 4);
 	cr_assert_eq(r.bi.partition_count, 4);
 	cr_assert_str_eq(bp[0].name, "w-1");
@@ -1482,37 +1482,57 @@ Test(loader, bootinfo_rejects_bad_partition_tables)
 	free(k);
 }
 
-Test(loader, bootinfo_partition_kernels_must_be_elf64)
+Test(loader, bootinfo_partition_kernels_must_be_elf64_or_multiboot)
 {
-	uint8_t *raw = pattern(100);
-	char *k32 = kernel_file("k32.elf", 0, 0x200000), *blob = write_file("blob", raw, 100);
+	uint8_t *raw = pattern(100), *mb = pattern(100);
+	/* A raw image whose only structure is a multiboot header at 8. */
+	const uint32_t hdr[3] = { 0x1BADB002u, 0x00010000u, (uint32_t)-(0x1BADB002u + 0x00010000u) };
+	char *k32 = kernel_file("k32.elf", 0, 0x200000), *blob = write_file("blob", raw, 100), *mbk;
 	struct bootinfo_module_arg mods[] = {
 		{ .path = k32, .name = "child:old" },
 		{ .path = blob, .name = "child:raw" },
+		{ .path = NULL, .name = "child:mb" },
 	};
 	struct bootinfo_partition_arg p = { .name = "old", .module = 0, .memory = 2 * MiB, .vps = 1 };
 	char want[256];
 
+	memcpy(mb + 8, hdr, sizeof(hdr));
+	mbk = write_file("mb.bin", mb, 100);
+	mods[2].path = mbk;
 	snprintf(want, sizeof(want),
-		 "%s: offset 0x4: the kernel of partition 'old' must be an ELF64 image\n", k32);
-	bi_parts_fail(mods, 2, &p, 1, want);
+		 "%s: offset 0x4: the kernel of partition 'old' must be an ELF64 image or carry a multiboot header\n",
+		 k32);
+	bi_parts_fail(mods, 3, &p, 1, want);
 	p.name = "raw";
 	p.module = 1;
-	snprintf(want, sizeof(want), "%s: offset 0x0: the kernel of partition 'raw' is not an ELF image\n",
+	snprintf(want, sizeof(want),
+		 "%s: offset 0x0: the kernel of partition 'raw' is neither an ELF image nor a multiboot kernel\n",
 		 blob);
-	bi_parts_fail(mods, 2, &p, 1, want);
-	/* The same modules without partitions naming them load fine. */
+	bi_parts_fail(mods, 3, &p, 1, want);
+	/* The same modules without partitions naming them load fine; a
+	 * multiboot kernel is a partition's kernel, with its command line
+	 * and the console. */
 	{
 		struct memmap *m = memmap_new(64 * MiB);
 		size_t len;
 		uint8_t *fw = fw_image(1, &len);
-		struct bi_result r = bi_boot(m, fw, len, mods, 2, NULL, NULL);
+		struct bi_result r = bi_boot(m, fw, len, mods, 3, NULL, NULL);
+		struct bootinfo_partition_arg mp = { .name = "mb", .module = 2, .memory = 4 * MiB, .vps = 2,
+						     .console = 1, .cmdline = "mb.bin -v" };
 
 		cr_assert_eq(r.rc, 0, "%s", r.msg);
+		memmap_free(m);
+		m = memmap_new(64 * MiB);
+		r = bi_boot_parts(m, fw, len, mods, 3, &mp, 1, "", NULL);
+		cr_assert_eq(r.rc, 0, "%s", r.msg);
+		cr_assert_eq(r.bi.partitions[0].flags, HV_BOOT_PART_CONSOLE);
+		cr_assert_str_eq(r.bi.partitions[0].cmdline, "mb.bin -v");
 		memmap_free(m);
 		free(fw);
 	}
 	free(raw);
+	free(mb);
 	free(k32);
 	free(blob);
+	free(mbk);
 }

@@ -56,6 +56,11 @@ static inline int64_t u_vmwp_complete(uint64_t value)
 	return u_syscall3(RK_SYS_VMWP_COMPLETE, value, 0, 0);
 }
 
+static inline int64_t u_vmwp_exit(uint64_t value)
+{
+	return u_syscall3(RK_SYS_VMWP_EXIT, value, 0, 0);
+}
+
 /* The fourth argument goes in R10 (the convention's RCX is SYSCALL's). */
 static inline int64_t u_vmwp_synic(uint64_t op, uint64_t vp, uint64_t sint, uint64_t conn)
 {

@@ -9,6 +9,7 @@
  * number of failed checks.  RK_ROLE_YIELD exercises the scheduler and
  * address-space isolation.  The other roles do one forbidden thing each
  * and must never reach the line after it. */
+#include <hv/bootinfo.h>
 #include <hv/childboot.h>
 #include <hv/marker.h>
 
@@ -235,21 +236,47 @@ static int role_yield(uint32_t pid)
 #define VMWP_LINES 8
 #define VMWP_LINE_MAX 120
 
+#define VMWP_CONSOLE_CHUNK 256
+
 struct vmwp {
 	struct rk_io_request req;
 	uint8_t regs[8];	/* IER, LCR, MCR, SCR by offset; DLL, DLM below */
 	uint8_t dll, dlm;
 	char lines[VMWP_LINES][VMWP_LINE_MAX + 1];
 	unsigned nlines, col;
+	char out[VMWP_CONSOLE_CHUNK];	/* the console child's bytes not yet written */
+	unsigned nout;
 	uint64_t reads, writes, bytes, id_reads, other;
 	uint32_t id_returned;
 	uint32_t synic_status;	/* the SynIC test device: status of the last command */
 	uint64_t synic_commands;
+	/* A multiboot guest's devices. */
+	uint16_t fwcfg_key;	/* the selected fw_cfg item */
+	uint32_t fwcfg_offset;
+	uint64_t fwcfg_reads, pmtimer_reads;
+	bool console;		/* the child has the run's console (HV_BOOT_PART_CONSOLE) */
+	bool exit_pending;	/* the access is a write to the debug-exit port */
+	uint32_t exit_value;
 };
+
+/* The console child's output goes to the run's console as it comes, a
+ * line (or a chunk) at a time. */
+static void console_flush(struct vmwp *w)
+{
+	if (w->nout)
+		u_write(1, w->out, w->nout);
+	w->nout = 0;
+}
 
 static void uart_tx(struct vmwp *w, uint8_t c)
 {
 	w->bytes++;
+	if (w->console) {
+		w->out[w->nout++] = (char)c;
+		if (c == '\n' || w->nout == sizeof(w->out))
+			console_flush(w);
+		return;
+	}
 	if (w->nlines == VMWP_LINES)
 		return;
 	if (c == '\n' || w->col == VMWP_LINE_MAX) {
@@ -285,6 +312,80 @@ static uint64_t synic_device(struct vmwp *w, const struct rk_io_request *r)
 	return 0;
 }
 
+/* QEMU's fw_cfg, traditional interface (QEMU docs/specs/fw_cfg.rst), as
+ * much of it as a multiboot test kernel reads: a 16-bit write to the
+ * selector picks an item and rewinds it; each 8-bit read of the data
+ * port returns its next byte, 0 past the end; unknown items are empty;
+ * integers little endian, the (empty) file directory's count big endian.
+ * Items: signature "QEMU", ID 1 (no DMA), RAM size, CPU count and
+ * maximum, file directory.  Other accesses read all ones and write
+ * nothing, as on the platform's own device (sim/dev/fwcfg.c). */
+#define FWCFG_SIGNATURE 0x00
+#define FWCFG_ID 0x01
+#define FWCFG_RAM_SIZE 0x03
+#define FWCFG_NB_CPUS 0x05
+#define FWCFG_MAX_CPUS 0x0f
+#define FWCFG_FILE_DIR 0x19
+#define FWCFG_WRITE_CHANNEL 0x4000
+
+static uint64_t fwcfg(struct vmwp *w, const struct rk_io_request *r)
+{
+	uint8_t item[8] = { 0 };
+	unsigned len = 0;
+
+	if (r->port == CHILD_FWCFG_PORT && r->size == 2) {
+		if (r->write) {
+			w->fwcfg_key = (uint16_t)(r->value & ~FWCFG_WRITE_CHANNEL);
+			w->fwcfg_offset = 0;
+			return 0;
+		}
+		return ~0ull;
+	}
+	if (r->port != CHILD_FWCFG_PORT + 1 || r->size != 1 || r->write)
+		return ~0ull;
+	w->fwcfg_reads++;
+	switch (w->fwcfg_key) {
+	case FWCFG_SIGNATURE:
+		memcpy(item, "QEMU", 4);
+		len = 4;
+		break;
+	case FWCFG_ID:
+		item[0] = 1;
+		len = 4;
+		break;
+	case FWCFG_RAM_SIZE:
+		for (unsigned i = 0; i < 8; i++)
+			item[i] = (uint8_t)(r->memory >> (8 * i));
+		len = 8;
+		break;
+	case FWCFG_NB_CPUS:
+	case FWCFG_MAX_CPUS:
+		item[0] = (uint8_t)r->vps;
+		item[1] = (uint8_t)(r->vps >> 8);
+		len = 2;
+		break;
+	case FWCFG_FILE_DIR:
+		len = 4;	/* big-endian count 0 */
+		break;
+	}
+	return w->fwcfg_offset < len ? item[w->fwcfg_offset++] : 0;
+}
+
+/* The ACPI PM timer (ACPI 6.5 4.8.3.3): a free-running 32-bit counter
+ * (FADT TMR_VAL_EXT) at 3.579545 MHz, here the child partition's
+ * reference time (TLFS "Partition Reference Counter") when the worker
+ * took the access; read-only. */
+static uint64_t pmtimer(struct vmwp *w, const struct rk_io_request *r)
+{
+	uint32_t v = (uint32_t)(r->ref_time * CHILD_PMTIMER_HZ / 10000000u);
+	unsigned off = r->port - CHILD_PMTIMER_PORT;
+
+	if (r->write)
+		return 0;
+	w->pmtimer_reads++;
+	return v >> (8 * off);
+}
+
 /* One access: the value read (ignored for a write). */
 static uint64_t device(struct vmwp *w, const struct rk_io_request *r)
 {
@@ -303,6 +404,20 @@ static uint64_t device(struct vmwp *w, const struct rk_io_request *r)
 	}
 	if (r->port == CHILD_SYNIC_TEST_PORT && r->size == 4)
 		return synic_device(w, r);
+	if ((r->flags & RK_CHILD_MULTIBOOT) && r->port >= CHILD_DEBUG_EXIT_PORT && r->port < CHILD_DEBUG_EXIT_PORT + 4) {
+		/* isa-debug-exit: any write ends the child with the value as
+		 * written; reads find nothing. */
+		if (!r->write)
+			return ~0ull;
+		w->exit_pending = true;
+		w->exit_value = (uint32_t)r->value;
+		return 0;
+	}
+	if ((r->flags & RK_CHILD_MULTIBOOT) && r->port >= CHILD_FWCFG_PORT &&
+	    r->port < CHILD_FWCFG_PORT + CHILD_FWCFG_PORTS)
+		return fwcfg(w, r);
+	if ((r->flags & RK_CHILD_MULTIBOOT) && r->port >= CHILD_PMTIMER_PORT && r->port < CHILD_PMTIMER_PORT + 4)
+		return pmtimer(w, r);
 	if (r->port < CHILD_COM1_PORT || reg >= CHILD_COM1_PORTS || r->size != 1) {
 		w->other++;	/* nothing there: reads all ones */
 		return ~0ull;
@@ -344,12 +459,20 @@ static int role_vmwp(void)
 		uint64_t id, value;
 
 		k = u_vmwp_wait(&w.req);
+		w.console = (w.req.flags & HV_BOOT_PART_CONSOLE) != 0;
 		if (k)
 			break;
 		id = w.req.partition << 32 | w.req.vp;
 		HV_MARKER(HV_MARK_WORKER_START, id);
 		value = device(&w, &w.req);
 		HV_MARKER(HV_MARK_WORKER_DONE, id);
+		if (w.exit_pending) {
+			w.exit_pending = false;
+			console_flush(&w);
+			if (u_vmwp_exit(w.exit_value))
+				bad++;
+			continue;
+		}
 		if (u_vmwp_complete(value)) {
 			bad++;
 			break;
@@ -357,6 +480,9 @@ static int role_vmwp(void)
 	}
 	if (k != RK_VMWP_STOPPED)
 		bad++;
+	console_flush(&w);
+	if (w.console)
+		return bad;	/* its output was the run's; the VMMS reports the rest */
 	for (unsigned i = 0; i < w.nlines; i++)
 		u_printf("vmwp[%s]: serial: %s\n", w.req.child, w.lines[i]);
 	if (w.col)
