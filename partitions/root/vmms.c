@@ -309,6 +309,26 @@ static uint16_t child_registers_mb(struct rk_child *ch, uint64_t entry, uint64_t
 	return set_registers(ch, &x, more, 2);
 }
 
+/* A multiboot guest's local APICs as a PC's firmware hands them over:
+ * xAPIC mode at 0xFEE00000, software-disabled (SDM Vol. 3A 10.4.7.1), the
+ * BSP flag on VP 0, through HvX64RegisterApicBase (the hypervisor's
+ * default is x2APIC and enabled, docs/hypervisor.md "Virtual APIC"). */
+static uint16_t child_apics_mb(struct rk_child *ch)
+{
+	struct {
+		struct hv_input_set_vp_registers h;
+		struct hv_register_assoc r;
+	} in = { .h = { .partition_id = ch->id } };
+	uint16_t st = HV_STATUS_SUCCESS;
+
+	for (unsigned v = 0; st == HV_STATUS_SUCCESS && v < ch->cfg.vps; v++) {
+		in.h.vp_index = v;
+		in.r = reg64(HV_X64_REGISTER_APIC_BASE, 0xfee00800ull | (v == 0 ? 0x100 : 0));
+		st = status(vid_call(HVCALL_SET_VP_REGISTERS, 1, &in, sizeof(in), NULL, 0));
+	}
+	return st;
+}
+
 /* Every VP after VP 0 (childboot.h): HvCallStartVirtualProcessor at the
  * same entry, on its own stack. */
 static uint16_t child_start_aps(struct rk_child *ch, uint64_t entry)
@@ -609,7 +629,8 @@ static void child_start(struct rk_child *ch, const struct hv_bootinfo *bi)
 	 * for its INIT and SIPI. */
 	ch->multiboot = m && rk_mb_find(rk_va(m->base), m->length) >= 0;
 	if (status(r) || !m || child_memory(ch) ||
-	    (ch->multiboot ? child_load_mb(ch, m, &entry, &mbi) || child_registers_mb(ch, entry, mbi)
+	    (ch->multiboot ? child_load_mb(ch, m, &entry, &mbi) || child_registers_mb(ch, entry, mbi) ||
+				     child_apics_mb(ch)
 			   : child_load(ch, m, &entry) || child_registers(ch, entry)) ||
 	    child_devices(ch) || set_suspend(ch, 1, 0) || (!ch->multiboot && child_start_aps(ch, entry))) {
 		rk_printf("vmms: %s: not started (last status 0x%x)\n", ch->cfg.name, status(r));
