@@ -127,10 +127,15 @@ uint16_t hv_call_start_vp(struct hv_call *c)
 
 /* The INIT state of `vp` (its VMCS current): SDM Table 9-1 through
  * hv_vp_set_reset_state, the general registers 0 but EDX, which holds
- * the processor's signature (CPUID.01H:EAX), nothing pending. */
+ * the processor's signature (CPUID.01H:EAX), nothing pending.  CR0 gets
+ * the bits VMX operation fixes to 1 but PE and PG, which "unrestricted
+ * guest" frees (SDM 26.3.1.1, A.7): NE, so the guest reads CR0.NE = 1
+ * where the processor would give 0 (CR0 0x60000030). */
 static void init_state(struct hv_vp *vp)
 {
 	hv_vp_set_reset_state();
+	vmwrite(VMCS_GUEST_CR0, vmread(VMCS_GUEST_CR0) |
+					(rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(X86_CR0_PE | X86_CR0_PG)));
 	memset(&vp->g, 0, sizeof(vp->g));
 	vp->g.rdx = cpuid(1, 0).eax;
 	vmwrite(VMCS_GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
