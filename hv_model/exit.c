@@ -48,6 +48,10 @@ static void exit_cpuid(struct hv_vp *vp)
 			 * x2APIC, EBX[31:24] its initial APIC ID, the VP index. */
 			r.ecx |= 1u << 21;
 			r.ebx = (r.ebx & 0x00ffffffu) | (uint32_t)vp->index << 24;
+			/* EDX[9] says the APIC is there: it follows
+			 * IA32_APIC_BASE.EN (SDM 10.4.3). */
+			if (!(vp->vapic.apic_base & (1ull << 11)))
+				r.edx &= ~(1u << 9);
 		}
 		if (!vp->part->is_root && leaf == 0xb)
 			r.edx = vp->index;	/* the x2APIC ID (SDM Vol. 2A CPUID leaf 0BH) */

@@ -89,7 +89,7 @@ int hv_mmio_exit(struct hv_vp *vp, const char **why)
 
 	/* Fetch up to 15 bytes at CS:RIP, page by page, as far as they can
 	 * be read; the decoder says whether that was enough. */
-	lin = vmread(VMCS_GUEST_CS_BASE) + rip;
+	lin = bits == 64 ? rip : vmread(VMCS_GUEST_CS_BASE) + rip;	/* CS.base is 0 in 64-bit mode */
 	for (uint64_t hpa = 0; got < HV_INSN_MAX; got++) {
 		uint64_t a = lin + got, g;
 

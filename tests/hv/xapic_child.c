@@ -249,13 +249,14 @@ static void check_apic_base(void)
 		    "IA32_APIC_BASE #GP from x2APIC: to xAPIC, EXTD alone, reserved bits, relocation (%s did not)",
 		    failed ? failed : "all did");
 	ok = !wrmsr_gp(MSR_IA32_APIC_BASE, APIC) && rdmsr(MSR_IA32_APIC_BASE) == (APIC | BASE_BSP) &&
-	     rdmsr_gp(X2_ID, &v);
-	child_check(ok, "x2APIC -> disabled: APIC_BASE 0x%lx (BSP kept), x2APIC MSRs #GP",
+	     rdmsr_gp(X2_ID, &v) && !(cpuid(1, 0).edx & (1u << 9));
+	child_check(ok, "x2APIC -> disabled: APIC_BASE 0x%lx (BSP kept), x2APIC MSRs #GP, CPUID.1:EDX.APIC clear",
 		    (unsigned long)rdmsr(MSR_IA32_APIC_BASE));
 	child_check(wrmsr_gp(MSR_IA32_APIC_BASE, APIC | BASE_EN | BASE_EXTD) && wrmsr_gp(MSR_IA32_APIC_BASE, APIC | BASE_EXTD),
 		    "disabled -> x2APIC directly, disabled -> EXTD alone: #GP");
 	ok = !wrmsr_gp(MSR_IA32_APIC_BASE, APIC | BASE_EN) &&
-	     rdmsr(MSR_IA32_APIC_BASE) == (APIC | BASE_EN | BASE_BSP) && rdmsr_gp(X2_ID, &v);
+	     rdmsr(MSR_IA32_APIC_BASE) == (APIC | BASE_EN | BASE_BSP) && rdmsr_gp(X2_ID, &v) &&
+	     (cpuid(1, 0).edx & (1u << 9));
 	child_check(ok, "disabled -> xAPIC: APIC_BASE 0x%lx; x2APIC MSRs still #GP",
 		    (unsigned long)rdmsr(MSR_IA32_APIC_BASE));
 }
