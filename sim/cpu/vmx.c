@@ -28,6 +28,7 @@
 #include "hv/vmx.h"
 #include "pagewalk.h"
 #include "trace.h"
+#include "vmx_check.h"
 
 #define CR0_NE (1ull << 5)
 #define CR4_VMXE (1ull << 13)
@@ -336,6 +337,14 @@ static uint32_t proc2(struct cpu *c)
 static int ept_on(struct cpu *c)
 {
 	return !!(proc2(c) & SECONDARY_ENABLE_EPT);
+}
+
+/* "Unrestricted guest" in effect: the guest may run with CR0.PE or PG
+ * clear, in real mode or protected mode without paging (SDM 23.8; 25.6.2,
+ * table of secondary processor-based controls). */
+static int unrestricted(struct cpu *c)
+{
+	return !!(proc2(c) & SECONDARY_UNRESTRICTED_GUEST);
 }
 
 static void ept_caps(struct cpu *c, struct ept_caps *k)
@@ -1156,16 +1165,6 @@ enum { G_ES, G_CS, G_SS, G_DS, G_FS, G_GS, G_LDTR, G_TR };
 
 #define AR_UNUSABLE (1u << 16)
 
-/* Limit and G-bit consistency (SDM 27.3.1.2). */
-static int gran_ok(uint32_t lim, uint32_t ar)
-{
-	if ((lim & 0xfff) != 0xfff && (ar & (1u << 15)))
-		return 0;
-	if ((lim & 0xfff00000) && !(ar & (1u << 15)))
-		return 0;
-	return 1;
-}
-
 /* SDM 27.3.1 "Checks on the Guest State Area".  Returns 0, or the exit
  * qualification of a VM-entry failure (0 default, 2 PDPTE, 4 link ptr). */
 static int check_guest(struct cpu *c, uint64_t *qual)
@@ -1178,12 +1177,12 @@ static int check_guest(struct cpu *c, uint64_t *qual)
 	uint32_t act = (uint32_t)vget(c, VMCS_GUEST_ACTIVITY_STATE);
 	uint32_t ii = (uint32_t)vget(c, VMCS_ENTRY_INTR_INFO);
 	uint32_t csar = gar(c, G_CS), ssar = gar(c, G_SS);
+	const char *rule;
 
 	*qual = 0;
 	/* 27.3.1.1 control registers, debug registers and MSRs */
-	CHECK(!(~cr0 & c->vmx.cap[CAP_CR0_FIXED0]) && !(cr0 & ~c->vmx.cap[CAP_CR0_FIXED1]),
-	      "27.3.1.1 guest CR0 fixed bits");
-	CHECK(!(cr0 & CR0_PG) || (cr0 & CR0_PE), "27.3.1.1 guest CR0.PG requires PE");
+	rule = vmx_check_guest_cr0(cr0, c->vmx.cap[CAP_CR0_FIXED0], c->vmx.cap[CAP_CR0_FIXED1], unrestricted(c));
+	CHECK(!rule, rule);
 	CHECK(!(~cr4 & c->vmx.cap[CAP_CR4_FIXED0]) && !(cr4 & ~c->vmx.cap[CAP_CR4_FIXED1]),
 	      "27.3.1.1 guest CR4 fixed bits");
 	CHECK(!ia32e || ((cr0 & CR0_PG) && (cr4 & CR4_PAE)), "27.3.1.1 IA-32e guest needs CR0.PG and CR4.PAE");
@@ -1202,79 +1201,14 @@ static int check_guest(struct cpu *c, uint64_t *qual)
 		CHECK(!(cr0 & CR0_PG) || !!(efer & EFER_LME) == !!(efer & EFER_LMA),
 		      "27.3.1.1 guest IA32_EFER.LME = LMA when paging");
 	}
-	/* 27.3.1.2 segment registers (not virtual-8086: VM must be 0 below) */
-	CHECK(!(gsel(c, G_TR) & 4), "27.3.1.2 TR selector TI flag");
-	CHECK((gar(c, G_LDTR) & AR_UNUSABLE) || !(gsel(c, G_LDTR) & 4), "27.3.1.2 LDTR selector TI flag");
-	/* The selector fields' rule, usable or not (as kvm-unit-tests'
-	 * guest-state test checks): no virtual-8086 guest here, and no
-	 * unrestricted guest offered. */
-	CHECK((gsel(c, G_SS) & 3) == (gsel(c, G_CS) & 3), "27.3.1.2 SS.RPL = CS.RPL");
-	for (int n = G_ES; n <= G_DS; n++)
-		CHECK(n == G_CS || (gar(c, n) & AR_UNUSABLE) || !(gbase(c, n) >> 32),
-		      "27.3.1.2 SS/DS/ES base bits 63:32");
-	CHECK(canonical(gbase(c, G_FS)) && canonical(gbase(c, G_GS)) && canonical(gbase(c, G_TR)),
-	      "27.3.1.2 FS/GS/TR bases canonical");
-	CHECK((gar(c, G_LDTR) & AR_UNUSABLE) || canonical(gbase(c, G_LDTR)), "27.3.1.2 usable LDTR base canonical");
-	CHECK(!(gbase(c, G_CS) >> 32), "27.3.1.2 CS base bits 63:32");
+	/* 27.3.1.2 segment registers */
 	{
-		unsigned cst = csar & 0xf;
+		struct vmx_check_guest g = { .cr0 = cr0, .rflags = rflags, .ia32e = ia32e, .unrestricted = unrestricted(c) };
 
-		CHECK(cst == 9 || cst == 11 || cst == 13 || cst == 15, "27.3.1.2 CS type (accessed code)");
-		CHECK(csar & 0x10, "27.3.1.2 CS S flag");
-		CHECK(csar & 0x80, "27.3.1.2 CS present");
-		CHECK(!(csar & 0xf00) && !(csar & 0xfffe0000), "27.3.1.2 CS access-rights reserved bits");
-		CHECK(gran_ok(glim(c, G_CS), csar), "27.3.1.2 CS limit and G flag");
-		if (cst == 9 || cst == 11)
-			CHECK(((csar >> 5) & 3) == ((ssar >> 5) & 3), "27.3.1.2 non-conforming CS.DPL = SS.DPL");
-		else
-			CHECK(((csar >> 5) & 3) <= ((ssar >> 5) & 3), "27.3.1.2 conforming CS.DPL <= SS.DPL");
-		CHECK(!(ia32e && (csar & (1u << 13))) || !(csar & (1u << 14)),
-		      "27.3.1.2 CS.L and CS.D/B both set in IA-32e mode");
-	}
-	if (!(ssar & AR_UNUSABLE)) {
-		CHECK((ssar & 0xf) == 3 || (ssar & 0xf) == 7, "27.3.1.2 SS type (read/write data)");
-		CHECK((ssar & 0x10) && (ssar & 0x80), "27.3.1.2 SS S and P flags");
-		CHECK(!(ssar & 0xf00) && !(ssar & 0xfffe0000), "27.3.1.2 SS access-rights reserved bits");
-		CHECK(gran_ok(glim(c, G_SS), ssar), "27.3.1.2 SS limit and G flag");
-	}
-	CHECK(((ssar >> 5) & 3) == (gsel(c, G_SS) & 3) || (ssar & AR_UNUSABLE) || !(cr0 & CR0_PE),
-	      "27.3.1.2 SS.DPL = SS.RPL");
-	for (int n = G_DS; n <= G_GS; n++) {
-		uint32_t ar = gar(c, n);
-
-		if (ar & AR_UNUSABLE)
-			continue;
-		CHECK((ar & 1), "27.3.1.2 DS/ES/FS/GS accessed");
-		CHECK(!(ar & 8) || (ar & 2), "27.3.1.2 DS/ES/FS/GS code segments readable");
-		CHECK((ar & 0x10) && (ar & 0x80), "27.3.1.2 DS/ES/FS/GS S and P flags");
-		CHECK(!(ar & 0xf00) && !(ar & 0xfffe0000), "27.3.1.2 DS/ES/FS/GS access-rights reserved bits");
-		CHECK(gran_ok(glim(c, n), ar), "27.3.1.2 DS/ES/FS/GS limit and G flag");
-	}
-	{
-		uint32_t ar = gar(c, G_ES);
-
-		if (!(ar & AR_UNUSABLE)) {
-			CHECK((ar & 1) && (!(ar & 8) || (ar & 2)) && (ar & 0x10) && (ar & 0x80) &&
-				      !(ar & 0xf00) && !(ar & 0xfffe0000) && gran_ok(glim(c, G_ES), ar),
-			      "27.3.1.2 ES access rights");
-		}
-	}
-	{
-		uint32_t ar = gar(c, G_TR);
-
-		CHECK((ar & 0xf) == 11 || (!ia32e && (ar & 0xf) == 3), "27.3.1.2 TR type (busy TSS)");
-		CHECK(!(ar & 0x10) && (ar & 0x80) && !(ar & AR_UNUSABLE), "27.3.1.2 TR S=0, present, usable");
-		CHECK(!(ar & 0xf00) && !(ar & 0xfffe0000), "27.3.1.2 TR access-rights reserved bits");
-		CHECK(gran_ok(glim(c, G_TR), ar), "27.3.1.2 TR limit and G flag");
-	}
-	{
-		uint32_t ar = gar(c, G_LDTR);
-
-		if (!(ar & AR_UNUSABLE)) {
-			CHECK((ar & 0xf) == 2 && !(ar & 0x10) && (ar & 0x80), "27.3.1.2 LDTR type, S=0, present");
-			CHECK(!(ar & 0xf00) && !(ar & 0xfffe0000), "27.3.1.2 LDTR access-rights reserved bits");
-			CHECK(gran_ok(glim(c, G_LDTR), ar), "27.3.1.2 LDTR limit and G flag");
-		}
+		for (int n = G_ES; n <= G_TR; n++)
+			g.seg[n] = (struct vmx_check_seg){ gsel(c, n), gbase(c, n), glim(c, n), gar(c, n) };
+		rule = vmx_check_guest_segments(&g);
+		CHECK(!rule, rule);
 	}
 	/* 27.3.1.3 descriptor-table registers */
 	CHECK(canonical(vget(c, VMCS_GUEST_GDTR_BASE)) && canonical(vget(c, VMCS_GUEST_IDTR_BASE)),
@@ -1287,7 +1221,7 @@ static int check_guest(struct cpu *c, uint64_t *qual)
 	else
 		CHECK(!(rip >> 32), "27.3.1.4 RIP bits 63:32 outside 64-bit mode");
 	CHECK(!(rflags & 0xffffffffffc08028ull) && (rflags & 2), "27.3.1.4 RFLAGS reserved bits");
-	CHECK(!(ia32e || !(cr0 & CR0_PE)) || !(rflags & RFLAGS_VM), "27.3.1.4 RFLAGS.VM in IA-32e mode");
+	CHECK(!(ia32e || !(cr0 & CR0_PE)) || !(rflags & RFLAGS_VM), "27.3.1.4 RFLAGS.VM = 0 in IA-32e mode or with CR0.PE = 0");
 	CHECK(!(ii & INTR_INFO_VALID) || ((ii >> 8) & 7) != INTR_TYPE_EXT_INTR || (rflags & RFLAGS_IF),
 	      "27.3.1.4 RFLAGS.IF for an injected external interrupt");
 	CHECK(!(rflags & RFLAGS_VM), "27.3.1.4 virtual-8086 guests are not modelled");
