@@ -1409,10 +1409,14 @@ static int load_guest(struct cpu *c, struct engine *g)
 	if (entry & VM_ENTRY_LOAD_EFER) {
 		s.efer = vget(c, VMCS_GUEST_IA32_EFER);
 	} else {
-		/* LMA from "IA-32e mode guest"; LME too when paging (27.3.2.1). */
-		s.efer = msr_in(c->e, MSR_EFER) & ~(EFER_LMA | EFER_LME);
+		/* LMA from "IA-32e mode guest"; LME too when the guest's CR0.PG
+		 * is 1, else LME is left as it was (27.3.2.1): an unrestricted
+		 * guest entered with paging off keeps the host's LME. */
+		s.efer = msr_in(c->e, MSR_EFER) & ~EFER_LMA;
 		if (ia32e)
-			s.efer |= EFER_LMA | ((s.cr0 & CR0_PG) ? EFER_LME : 0);
+			s.efer |= EFER_LMA;
+		if (s.cr0 & CR0_PG)
+			s.efer = (s.efer & ~EFER_LME) | (ia32e ? EFER_LME : 0);
 	}
 	s.cpl = (gar(c, G_SS) >> 5) & 3;
 	s.rflags = vget(c, VMCS_GUEST_RFLAGS);
@@ -1528,6 +1532,14 @@ static void save_guest(struct cpu *c, uint64_t rip)
 		vset(c, VMCS_GUEST_IA32_PAT, cpu_engine_msr(c, MSR_IA32_PAT));
 	if (exit & VM_EXIT_SAVE_EFER)
 		vset(c, VMCS_GUEST_IA32_EFER, s.efer);
+	/* IA32_VMX_MISC[5]: the exit stores IA32_EFER.LMA into the
+	 * "IA-32e mode guest" VM-entry control (SDM 28.2, "Recording VM-Exit
+	 * Information and Updating VM-Entry Control Fields"; A.6), so that
+	 * an unrestricted guest that entered or left IA-32e mode itself is
+	 * resumed in the mode it is in. */
+	if (c->vmx.cap[CAP_MISC] & VMX_MISC_SAVE_EFER_LMA)
+		vset(c, VMCS_ENTRY_CTLS, (vget(c, VMCS_ENTRY_CTLS) & ~(uint64_t)VM_ENTRY_IA32E_MODE) |
+						 ((s.efer & EFER_LMA) ? VM_ENTRY_IA32E_MODE : 0));
 	if (ept_on(c) && (s.cr0 & CR0_PG) && (s.cr4 & CR4_PAE) && !(s.efer & EFER_LMA))
 		for (int i = 0; i < 4; i++)
 			vset(c, VMCS_GUEST_PDPTE0 + 2 * i, c->vmx.pdpte[i]);
