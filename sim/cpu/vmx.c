@@ -58,7 +58,7 @@
 		   CPU_BASED_USE_IO_BITMAPS | CPU_BASED_USE_MSR_BITMAPS | CPU_BASED_MONITOR_EXITING | \
 		   CPU_BASED_PAUSE_EXITING | CPU_BASED_TPR_SHADOW | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)
 #define PROC2_IMPL (SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_RDTSCP | SECONDARY_ENABLE_VPID | \
-		    SECONDARY_VIRTUALIZE_APIC_ACCESSES | SECONDARY_VIRTUALIZE_X2APIC)
+		    SECONDARY_VIRTUALIZE_APIC_ACCESSES | SECONDARY_VIRTUALIZE_X2APIC | SECONDARY_UNRESTRICTED_GUEST)
 #define EXIT_IMPL (EXIT_DEFAULT1 | VM_EXIT_SAVE_DEBUG_CONTROLS | VM_EXIT_HOST_ADDR_SPACE_SIZE | \
 		   VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT_SAVE_PAT | VM_EXIT_LOAD_PAT | VM_EXIT_SAVE_EFER | \
 		   VM_EXIT_LOAD_EFER | VM_EXIT_SAVE_PREEMPTION_TIMER)
@@ -708,7 +708,15 @@ int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin)
 	if (cpu_ctx_read(c->e->ctx, &s))
 		return 0;
 	cr0 = s.cr0;
-	/* #UD conditions common to all of them (SDM 31.3). */
+	/* VMCALL exits from VMX non-root operation whatever the mode: real
+	 * mode (an unrestricted guest), virtual-8086 and compatibility mode
+	 * included (SDM Vol. 2 VMCALL, "Operation"). */
+	if (x->nonroot && x->on && vi.id == X86_INS_VMCALL) {
+		set_pending_exit(c, EXIT_REASON_VMCALL, 0, rip, vi.len, 0);
+		exit_now(c);
+		return 1;
+	}
+	/* #UD conditions common to the others (SDM 31.3). */
 	if (!(cr0 & CR0_PE) || (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_VM) ||
 	    ((s.efer & EFER_LMA) && !(s.seg[SEG_CS].attr & SEG_ATTR_L)))
 		return 0;
@@ -1006,10 +1014,11 @@ static int intr_info_valid(struct cpu *c)
 	if (type == INTR_TYPE_HARD_EXCEPTION && vec > 31)
 		return 0;
 	/* Deliver-error-code is 1 exactly for a hardware exception that has
-	 * an error code when "unrestricted guest" is 0 or CR0.PE = 1; hvsim
-	 * offers no unrestricted guest, so CR0.PE does not matter here.
-	 * Bits 31:16 of the error code must be 0. */
-	has_err = cpu_has_error_code(vec);
+	 * an error code when "unrestricted guest" is 0 or the CR0 field has
+	 * PE = 1; a real-mode guest takes no error code, so there it must be
+	 * 0 (IA32_VMX_BASIC[56] is 0).  Bits 31:16 of the error code must be
+	 * 0. */
+	has_err = cpu_has_error_code(vec) && (!unrestricted(c) || (vget(c, VMCS_GUEST_CR0) & CR0_PE));
 	if (!!(ii & INTR_INFO_DELIVER_CODE) != (type == INTR_TYPE_HARD_EXCEPTION && has_err))
 		return 0;
 	if ((ii & INTR_INFO_DELIVER_CODE) && (vget(c, VMCS_ENTRY_EXCEPTION_ERROR_CODE) >> 16))
@@ -1062,6 +1071,10 @@ static int check_controls(struct cpu *c)
 	CHECK(!(p2 & SECONDARY_VIRTUALIZE_APIC_ACCESSES) || aligned_pa(c, vget(c, VMCS_APIC_ACCESS_ADDR), 4096),
 	      "27.2.1.1 APIC-access address");
 	CHECK(!(p2 & SECONDARY_ENABLE_VPID) || vget(c, VMCS_VPID) != 0, "27.2.1.1 VPID must not be 0");
+	/* Guest-physical addresses of a guest with paging off are
+	 * translated only by EPT. */
+	CHECK(!(p2 & SECONDARY_UNRESTRICTED_GUEST) || (p2 & SECONDARY_ENABLE_EPT),
+	      "27.2.1.1 unrestricted guest requires enable EPT");
 	if (p2 & SECONDARY_ENABLE_EPT) {
 		struct ept_caps k;
 
@@ -1475,10 +1488,16 @@ static int load_guest(struct cpu *c, struct engine *g)
 			cpu_set_dr7(g, c->root.dr7);
 		}
 	}
-	if ((s.cr0 & CR0_PG) && (s.cr4 & CR4_PAE) && !ia32e)
+	/* With EPT, VM entry into PAE paging loads the PDPTE registers from
+	 * the VMCS (27.3.2.4); otherwise they are loaded from memory when the
+	 * guest first translates, or when it enables PAE paging itself. */
+	if ((s.cr0 & CR0_PG) && (s.cr4 & CR4_PAE) && !ia32e && ept_on(c)) {
 		for (int i = 0; i < 4; i++)
-			c->vmx.pdpte[i] = ept_on(c) ? vget(c, VMCS_GUEST_PDPTE0 + 2 * i) : 0;
-	c->vmx.pdpte_cr3 = ept_on(c) ? s.cr3 : ~0ull;
+			c->vmx.pdpte[i] = vget(c, VMCS_GUEST_PDPTE0 + 2 * i);
+		c->vmx.pdpte_cr3 = s.cr3;
+	} else {
+		c->vmx.pdpte_cr3 = ~0ull;
+	}
 	return 0;
 }
 
@@ -2285,7 +2304,9 @@ static uint32_t event_info(unsigned vec, int kind, int has_err)
 int vmx_intercept_exception(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip, unsigned len)
 {
 	uint32_t bm = (uint32_t)vget(c, VMCS_EXCEPTION_BITMAP);
-	int has_err = kind == EV_HW && cpu_has_error_code(vec);
+	/* In real mode no exception has an error code (SDM Vol. 3A 20.1.4),
+	 * so an exit reports none (28.2.2). */
+	int has_err = kind == EV_HW && cpu_has_error_code(vec) && (reg(c, UC_X86_REG_CR0) & CR0_PE);
 	int hit;
 
 	if (c->vmx.injecting && !c->vmx.vectoring) {
@@ -2997,14 +3018,24 @@ static uint64_t cr_read_view(struct cpu *c, unsigned n)
 static int cr_load_faults(struct cpu *c, unsigned n, uint64_t v)
 {
 	struct vmx *x = V(c);
-	int lma = !!(cpu_engine_msr(c, MSR_EFER) & EFER_LMA);
+	uint64_t efer = cpu_engine_msr(c, MSR_EFER), fixed0 = x->cap[CAP_CR0_FIXED0];
+	int lma = !!(efer & EFER_LMA);
 
 	if (n == 0) {
 		if ((v >> 32) || ((v & CR0_NW) && !(v & CR0_CD)) || ((v & CR0_PG) && !(v & CR0_PE)))
 			return 1;
 		if (!(v & CR0_PG) && cpu_ctx_code_bits(c->e->ctx) == 64)
 			return 1;
-		return (~v & x->cap[CAP_CR0_FIXED0]) || (v & ~x->cap[CAP_CR0_FIXED1]);
+		/* Activating IA-32e mode (PG set with EFER.LME = 1) needs
+		 * CR4.PAE (SDM Vol. 3A 10.8.5; Vol. 2B MOV CR). */
+		if ((v & CR0_PG) && !(reg(c, UC_X86_REG_CR0) & CR0_PG) && (efer & EFER_LME) &&
+		    !(reg(c, UC_X86_REG_CR4) & CR4_PAE))
+			return 1;
+		/* With "unrestricted guest", PE and PG are not fixed in VMX
+		 * non-root operation (SDM 23.8). */
+		if (x->nonroot && unrestricted(c))
+			fixed0 &= ~(CR0_PE | CR0_PG);
+		return (~v & fixed0) || (v & ~x->cap[CAP_CR0_FIXED1]);
 	}
 	/* CR4: bits the processor lacks are reserved; FIXED1 lists those it
 	 * has (SDM A.8). */
@@ -3016,6 +3047,22 @@ static int cr_load_faults(struct cpu *c, unsigned n, uint64_t v)
 	    (!lma || (reg(c, UC_X86_REG_CR3) & 0xfff)))
 		return 1;
 	return 0;
+}
+
+/* A guest MOV to CR0 or CR4 that changes the paging mode or how
+ * translations are made drops the guest's TLB entries (SDM Vol. 3A
+ * 4.10.4.1; Unicorn flushes its own) and, when it enables PAE paging,
+ * loads the PDPTE registers from memory (SDM 4.4.1): guest_regs() reloads
+ * them at the next translation. */
+static void cr_paging_change(struct cpu *c, unsigned n, uint64_t v)
+{
+	uint64_t old = reg(c, n ? UC_X86_REG_CR4 : UC_X86_REG_CR0);
+	uint64_t bits = n ? (CR4_PAE | CR4_PSE | CR4_PGE) : (CR0_PG | CR0_PE | CR0_WP);
+
+	if (!((old ^ v) & bits))
+		return;
+	vmx_tlb_model_flush(c->e);
+	c->vmx.pdpte_cr3 = ~0ull;
 }
 
 static int cr_exit(struct cpu *c, uint64_t rip, unsigned len, uint64_t qual)
@@ -3100,6 +3147,10 @@ static int mov_cr(struct cpu *c, const cs_insn *in, uint64_t rip, uint64_t addr)
 			cpu_raise_from_hook(c, VEC_GP, 0);
 			return 1;
 		}
+		cr_paging_change(c, n, v);
+		/* Unicorn's CR0 write does what the processor does with PG:
+		 * setting it with EFER.LME = 1 activates IA-32e mode (LMA),
+		 * clearing it deactivates it (SDM Vol. 3A 10.8.5, 10.8.6). */
 		set_reg(c, n ? UC_X86_REG_CR4 : UC_X86_REG_CR0, v);
 		return cr_done(c, addr, in->size);
 	case 3:
