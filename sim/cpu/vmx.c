@@ -3049,15 +3049,17 @@ static int cr_load_faults(struct cpu *c, unsigned n, uint64_t v)
 	return 0;
 }
 
-/* A guest MOV to CR0 or CR4 that changes the paging mode or how
- * translations are made drops the guest's TLB entries (SDM Vol. 3A
- * 4.10.4.1; Unicorn flushes its own) and, when it enables PAE paging,
- * loads the PDPTE registers from memory (SDM 4.4.1): guest_regs() reloads
- * them at the next translation. */
+/* A guest MOV to CR0 or CR4 that changes the paging mode (CR0.PG,
+ * CR4.PAE, CR4.PSE) starts a new TLB pricing epoch: the translations it
+ * makes next are new walks (SDM Vol. 3A 4.10.4.1; Unicorn drops its own
+ * entries), and enabling PAE paging loads the PDPTE registers from memory
+ * (SDM 4.4.1), which guest_regs() does at the next translation.  Other
+ * CR4 writes that invalidate TLB entries (PGE, SMEP) are not priced, as
+ * before. */
 static void cr_paging_change(struct cpu *c, unsigned n, uint64_t v)
 {
 	uint64_t old = reg(c, n ? UC_X86_REG_CR4 : UC_X86_REG_CR0);
-	uint64_t bits = n ? (CR4_PAE | CR4_PSE | CR4_PGE) : (CR0_PG | CR0_PE | CR0_WP);
+	uint64_t bits = n ? (CR4_PAE | CR4_PSE) : CR0_PG;
 
 	if (!((old ^ v) & bits))
 		return;
