@@ -2,7 +2,13 @@
 # Boot kvm-unit-tests' x86 test kernels on hvsim's bare platform and
 # report each one's result (docs/vmx.md "Conformance").
 #
-#   scripts/kvm-unit-tests.sh [-b BUILD_DIR] [-k KUT_DIR] [TEST...]
+#   scripts/kvm-unit-tests.sh [-b BUILD_DIR] [-k KUT_DIR] [-c] [TEST...]
+#
+# With -c each test runs as the guest of a child partition under the
+# hv_model hypervisor (`hvsim run --child-kernel`, docs/hypervisor.md
+# "Unmodified guests") instead, and TESTs default to the Hyper-V ones:
+# hyperv_synic, hyperv_connections, hyperv_stimer, hyperv_stimer_direct,
+# hyperv_clock.  A child has no initrd, so no TEST_DEVICE=0 there.
 #
 # KUT_DIR is a kvm-unit-tests checkout (default: ./kvm-unit-tests, cloned
 # from upstream if it does not exist: this needs the network).  It is
@@ -20,15 +26,21 @@ build=build
 kut=kvm-unit-tests
 upstream=https://gitlab.com/kvm-unit-tests/kvm-unit-tests.git
 
-while getopts b:k:h opt; do
+child=0
+while getopts b:k:ch opt; do
 	case $opt in
 	b) build=$OPTARG ;;
 	k) kut=$OPTARG ;;
-	*) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	c) child=1 ;;
+	*) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-tests=${*:-smptest tsc msr x2apic ioapic vmx}
+if [ $child = 1 ]; then
+	tests=${*:-hyperv_synic hyperv_connections hyperv_stimer hyperv_stimer_direct hyperv_clock}
+else
+	tests=${*:-smptest tsc msr x2apic ioapic vmx}
+fi
 
 hvsim=$build/sim/cli/hvsim
 if [ ! -x "$hvsim" ]; then
@@ -71,9 +83,13 @@ for t in $tests; do
 	# 10,000 entries of single-stepping: hours on hvsim (docs/vmx.md
 	# "Conformance").
 	[ "$t" = vmx ] && args="$args -vmx_preemption_timer_tf_test"
+	if [ $child = 1 ]; then
+		set -- run --raw-exit --no-stats --child-vps "$smp" --child-kernel "x86/$file"
+	else
+		set -- boot --raw-exit --no-stats --lps "$smp" --module "$env_file" "x86/$file"
+	fi
 	# shellcheck disable=SC2086 # the test arguments are words
-	if timeout 1800 "$hvsim" boot --raw-exit --no-stats --lps "$smp" --module "$env_file" "x86/$file" $args \
-		>"$out" 2>&1; then
+	if timeout 1800 "$hvsim" "$@" $args >"$out" 2>&1; then
 		status=pass
 	else
 		status=FAIL

@@ -681,7 +681,10 @@ static void child_report(struct rk_child *ch)
 	const char *p, *end;
 
 	if (ch->multiboot) {
-		rk_report(ch->exited, "%s: wrote %u to its debug-exit port", ch->cfg.name, ch->exit_value);
+		if (ch->exited)
+			rk_report(true, "%s: wrote %u to its debug-exit port", ch->cfg.name, ch->exit_value);
+		else
+			rk_report(false, "%s: did not write its debug-exit port", ch->cfg.name);
 		return;
 	}
 	if (!mb || mb->magic != CHILD_MAILBOX_MAGIC || !mb->done) {

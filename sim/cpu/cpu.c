@@ -690,7 +690,8 @@ static int contributory(unsigned v)
 void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip)
 {
 	struct nested nf;
-	int push_err = kind == EV_HW && cpu_has_error_code(vec);
+	/* Real mode pushes no error code (SDM Vol. 3A 20.1.4). */
+	int push_err = kind == EV_HW && cpu_has_error_code(vec) && (reg(c, UC_X86_REG_CR0) & CR0_PE);
 
 	if (c->debug)
 		fprintf(stderr, "hvsim: LP%u: %s %u (error 0x%x) at rip 0x%llx, cycle %llu, rsp 0x%llx\n",
@@ -751,7 +752,7 @@ void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint6
 		if (c->vmx.nonroot && vmx_intercept_nested(c, ovec, okind, opush, oerr, vec, errc, rip))
 			return;
 		kind = EV_HW;
-		push_err = cpu_has_error_code(vec);
+		push_err = cpu_has_error_code(vec) && (reg(c, UC_X86_REG_CR0) & CR0_PE);
 	}
 }
 
@@ -1160,13 +1161,21 @@ static int mov_cr_site(struct cpu *c, uint64_t addr, unsigned size)
 		return intr_cr8(c, m.write, m.ucr, addr, size);
 	if (!m.write)
 		return 0;
-	if (m.n == 3 && c->vmx.nonroot)
+	if (m.n == 3 && c->vmx.nonroot) {
 		vmx_tlb_model_flush(c->e);	/* the guest drops its translations */
+		c->vmx.pdpte_cr3 = ~0ull;	/* and PAE paging reloads its PDPTEs (SDM 4.4.1) */
+	}
 	v = reg(c, m.ucr);
 	if (!m.bits64)
 		v = (uint32_t)v;
 	if ((m.n == 0 && ((v >> 32) || ((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))) ||
 	    (m.n == 4 && (v & ~c->cr4_valid)) ||
+	    /* Activating IA-32e mode without CR4.PAE, and clearing CR4.PAE
+	     * in it (SDM Vol. 3A 10.8.5; Vol. 2B MOV CR): Unicorn would drop
+	     * the CR0 write or take the CR4 one. */
+	    (m.n == 0 && (v & CR0_PG) && !(reg(c, UC_X86_REG_CR0) & CR0_PG) &&
+	     (cpu_engine_msr(c, MSR_EFER) & EFER_LME) && !(reg(c, UC_X86_REG_CR4) & CR4_PAE)) ||
+	    (m.n == 4 && !(v & CR4_PAE) && (cpu_engine_msr(c, MSR_EFER) & EFER_LMA)) ||
 	    (m.n == 3 && (cpu_engine_msr(c, MSR_EFER) & EFER_LMA) && (v & ~(1ull << 63)) >> c->maxphyaddr)) {
 		cpu_raise_from_hook(c, VEC_GP, 0);
 		return 1;

@@ -28,6 +28,7 @@
 #include "hv/vmx.h"
 #include "pagewalk.h"
 #include "trace.h"
+#include "vmx_check.h"
 
 #define CR0_NE (1ull << 5)
 #define CR4_VMXE (1ull << 13)
@@ -57,7 +58,7 @@
 		   CPU_BASED_USE_IO_BITMAPS | CPU_BASED_USE_MSR_BITMAPS | CPU_BASED_MONITOR_EXITING | \
 		   CPU_BASED_PAUSE_EXITING | CPU_BASED_TPR_SHADOW | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)
 #define PROC2_IMPL (SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_RDTSCP | SECONDARY_ENABLE_VPID | \
-		    SECONDARY_VIRTUALIZE_APIC_ACCESSES | SECONDARY_VIRTUALIZE_X2APIC)
+		    SECONDARY_VIRTUALIZE_APIC_ACCESSES | SECONDARY_VIRTUALIZE_X2APIC | SECONDARY_UNRESTRICTED_GUEST)
 #define EXIT_IMPL (EXIT_DEFAULT1 | VM_EXIT_SAVE_DEBUG_CONTROLS | VM_EXIT_HOST_ADDR_SPACE_SIZE | \
 		   VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT_SAVE_PAT | VM_EXIT_LOAD_PAT | VM_EXIT_SAVE_EFER | \
 		   VM_EXIT_LOAD_EFER | VM_EXIT_SAVE_PREEMPTION_TIMER)
@@ -336,6 +337,14 @@ static uint32_t proc2(struct cpu *c)
 static int ept_on(struct cpu *c)
 {
 	return !!(proc2(c) & SECONDARY_ENABLE_EPT);
+}
+
+/* "Unrestricted guest" in effect: the guest may run with CR0.PE or PG
+ * clear, in real mode or protected mode without paging (SDM 23.8; 25.6.2,
+ * table of secondary processor-based controls). */
+static int unrestricted(struct cpu *c)
+{
+	return !!(proc2(c) & SECONDARY_UNRESTRICTED_GUEST);
 }
 
 static void ept_caps(struct cpu *c, struct ept_caps *k)
@@ -699,7 +708,15 @@ int vmx_handle_invalid(struct cpu *c, uint64_t rip, uint64_t lin)
 	if (cpu_ctx_read(c->e->ctx, &s))
 		return 0;
 	cr0 = s.cr0;
-	/* #UD conditions common to all of them (SDM 31.3). */
+	/* VMCALL exits from VMX non-root operation whatever the mode: real
+	 * mode (an unrestricted guest), virtual-8086 and compatibility mode
+	 * included (SDM Vol. 2 VMCALL, "Operation"). */
+	if (x->nonroot && x->on && vi.id == X86_INS_VMCALL) {
+		set_pending_exit(c, EXIT_REASON_VMCALL, 0, rip, vi.len, 0);
+		exit_now(c);
+		return 1;
+	}
+	/* #UD conditions common to the others (SDM 31.3). */
 	if (!(cr0 & CR0_PE) || (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_VM) ||
 	    ((s.efer & EFER_LMA) && !(s.seg[SEG_CS].attr & SEG_ATTR_L)))
 		return 0;
@@ -997,10 +1014,11 @@ static int intr_info_valid(struct cpu *c)
 	if (type == INTR_TYPE_HARD_EXCEPTION && vec > 31)
 		return 0;
 	/* Deliver-error-code is 1 exactly for a hardware exception that has
-	 * an error code when "unrestricted guest" is 0 or CR0.PE = 1; hvsim
-	 * offers no unrestricted guest, so CR0.PE does not matter here.
-	 * Bits 31:16 of the error code must be 0. */
-	has_err = cpu_has_error_code(vec);
+	 * an error code when "unrestricted guest" is 0 or the CR0 field has
+	 * PE = 1; a real-mode guest takes no error code, so there it must be
+	 * 0 (IA32_VMX_BASIC[56] is 0).  Bits 31:16 of the error code must be
+	 * 0. */
+	has_err = cpu_has_error_code(vec) && (!unrestricted(c) || (vget(c, VMCS_GUEST_CR0) & CR0_PE));
 	if (!!(ii & INTR_INFO_DELIVER_CODE) != (type == INTR_TYPE_HARD_EXCEPTION && has_err))
 		return 0;
 	if ((ii & INTR_INFO_DELIVER_CODE) && (vget(c, VMCS_ENTRY_EXCEPTION_ERROR_CODE) >> 16))
@@ -1053,6 +1071,10 @@ static int check_controls(struct cpu *c)
 	CHECK(!(p2 & SECONDARY_VIRTUALIZE_APIC_ACCESSES) || aligned_pa(c, vget(c, VMCS_APIC_ACCESS_ADDR), 4096),
 	      "27.2.1.1 APIC-access address");
 	CHECK(!(p2 & SECONDARY_ENABLE_VPID) || vget(c, VMCS_VPID) != 0, "27.2.1.1 VPID must not be 0");
+	/* Guest-physical addresses of a guest with paging off are
+	 * translated only by EPT. */
+	CHECK(!(p2 & SECONDARY_UNRESTRICTED_GUEST) || (p2 & SECONDARY_ENABLE_EPT),
+	      "27.2.1.1 unrestricted guest requires enable EPT");
 	if (p2 & SECONDARY_ENABLE_EPT) {
 		struct ept_caps k;
 
@@ -1156,16 +1178,6 @@ enum { G_ES, G_CS, G_SS, G_DS, G_FS, G_GS, G_LDTR, G_TR };
 
 #define AR_UNUSABLE (1u << 16)
 
-/* Limit and G-bit consistency (SDM 27.3.1.2). */
-static int gran_ok(uint32_t lim, uint32_t ar)
-{
-	if ((lim & 0xfff) != 0xfff && (ar & (1u << 15)))
-		return 0;
-	if ((lim & 0xfff00000) && !(ar & (1u << 15)))
-		return 0;
-	return 1;
-}
-
 /* SDM 27.3.1 "Checks on the Guest State Area".  Returns 0, or the exit
  * qualification of a VM-entry failure (0 default, 2 PDPTE, 4 link ptr). */
 static int check_guest(struct cpu *c, uint64_t *qual)
@@ -1178,12 +1190,12 @@ static int check_guest(struct cpu *c, uint64_t *qual)
 	uint32_t act = (uint32_t)vget(c, VMCS_GUEST_ACTIVITY_STATE);
 	uint32_t ii = (uint32_t)vget(c, VMCS_ENTRY_INTR_INFO);
 	uint32_t csar = gar(c, G_CS), ssar = gar(c, G_SS);
+	const char *rule;
 
 	*qual = 0;
 	/* 27.3.1.1 control registers, debug registers and MSRs */
-	CHECK(!(~cr0 & c->vmx.cap[CAP_CR0_FIXED0]) && !(cr0 & ~c->vmx.cap[CAP_CR0_FIXED1]),
-	      "27.3.1.1 guest CR0 fixed bits");
-	CHECK(!(cr0 & CR0_PG) || (cr0 & CR0_PE), "27.3.1.1 guest CR0.PG requires PE");
+	rule = vmx_check_guest_cr0(cr0, c->vmx.cap[CAP_CR0_FIXED0], c->vmx.cap[CAP_CR0_FIXED1], unrestricted(c));
+	CHECK(!rule, rule);
 	CHECK(!(~cr4 & c->vmx.cap[CAP_CR4_FIXED0]) && !(cr4 & ~c->vmx.cap[CAP_CR4_FIXED1]),
 	      "27.3.1.1 guest CR4 fixed bits");
 	CHECK(!ia32e || ((cr0 & CR0_PG) && (cr4 & CR4_PAE)), "27.3.1.1 IA-32e guest needs CR0.PG and CR4.PAE");
@@ -1202,79 +1214,14 @@ static int check_guest(struct cpu *c, uint64_t *qual)
 		CHECK(!(cr0 & CR0_PG) || !!(efer & EFER_LME) == !!(efer & EFER_LMA),
 		      "27.3.1.1 guest IA32_EFER.LME = LMA when paging");
 	}
-	/* 27.3.1.2 segment registers (not virtual-8086: VM must be 0 below) */
-	CHECK(!(gsel(c, G_TR) & 4), "27.3.1.2 TR selector TI flag");
-	CHECK((gar(c, G_LDTR) & AR_UNUSABLE) || !(gsel(c, G_LDTR) & 4), "27.3.1.2 LDTR selector TI flag");
-	/* The selector fields' rule, usable or not (as kvm-unit-tests'
-	 * guest-state test checks): no virtual-8086 guest here, and no
-	 * unrestricted guest offered. */
-	CHECK((gsel(c, G_SS) & 3) == (gsel(c, G_CS) & 3), "27.3.1.2 SS.RPL = CS.RPL");
-	for (int n = G_ES; n <= G_DS; n++)
-		CHECK(n == G_CS || (gar(c, n) & AR_UNUSABLE) || !(gbase(c, n) >> 32),
-		      "27.3.1.2 SS/DS/ES base bits 63:32");
-	CHECK(canonical(gbase(c, G_FS)) && canonical(gbase(c, G_GS)) && canonical(gbase(c, G_TR)),
-	      "27.3.1.2 FS/GS/TR bases canonical");
-	CHECK((gar(c, G_LDTR) & AR_UNUSABLE) || canonical(gbase(c, G_LDTR)), "27.3.1.2 usable LDTR base canonical");
-	CHECK(!(gbase(c, G_CS) >> 32), "27.3.1.2 CS base bits 63:32");
+	/* 27.3.1.2 segment registers */
 	{
-		unsigned cst = csar & 0xf;
+		struct vmx_check_guest g = { .cr0 = cr0, .rflags = rflags, .ia32e = ia32e, .unrestricted = unrestricted(c) };
 
-		CHECK(cst == 9 || cst == 11 || cst == 13 || cst == 15, "27.3.1.2 CS type (accessed code)");
-		CHECK(csar & 0x10, "27.3.1.2 CS S flag");
-		CHECK(csar & 0x80, "27.3.1.2 CS present");
-		CHECK(!(csar & 0xf00) && !(csar & 0xfffe0000), "27.3.1.2 CS access-rights reserved bits");
-		CHECK(gran_ok(glim(c, G_CS), csar), "27.3.1.2 CS limit and G flag");
-		if (cst == 9 || cst == 11)
-			CHECK(((csar >> 5) & 3) == ((ssar >> 5) & 3), "27.3.1.2 non-conforming CS.DPL = SS.DPL");
-		else
-			CHECK(((csar >> 5) & 3) <= ((ssar >> 5) & 3), "27.3.1.2 conforming CS.DPL <= SS.DPL");
-		CHECK(!(ia32e && (csar & (1u << 13))) || !(csar & (1u << 14)),
-		      "27.3.1.2 CS.L and CS.D/B both set in IA-32e mode");
-	}
-	if (!(ssar & AR_UNUSABLE)) {
-		CHECK((ssar & 0xf) == 3 || (ssar & 0xf) == 7, "27.3.1.2 SS type (read/write data)");
-		CHECK((ssar & 0x10) && (ssar & 0x80), "27.3.1.2 SS S and P flags");
-		CHECK(!(ssar & 0xf00) && !(ssar & 0xfffe0000), "27.3.1.2 SS access-rights reserved bits");
-		CHECK(gran_ok(glim(c, G_SS), ssar), "27.3.1.2 SS limit and G flag");
-	}
-	CHECK(((ssar >> 5) & 3) == (gsel(c, G_SS) & 3) || (ssar & AR_UNUSABLE) || !(cr0 & CR0_PE),
-	      "27.3.1.2 SS.DPL = SS.RPL");
-	for (int n = G_DS; n <= G_GS; n++) {
-		uint32_t ar = gar(c, n);
-
-		if (ar & AR_UNUSABLE)
-			continue;
-		CHECK((ar & 1), "27.3.1.2 DS/ES/FS/GS accessed");
-		CHECK(!(ar & 8) || (ar & 2), "27.3.1.2 DS/ES/FS/GS code segments readable");
-		CHECK((ar & 0x10) && (ar & 0x80), "27.3.1.2 DS/ES/FS/GS S and P flags");
-		CHECK(!(ar & 0xf00) && !(ar & 0xfffe0000), "27.3.1.2 DS/ES/FS/GS access-rights reserved bits");
-		CHECK(gran_ok(glim(c, n), ar), "27.3.1.2 DS/ES/FS/GS limit and G flag");
-	}
-	{
-		uint32_t ar = gar(c, G_ES);
-
-		if (!(ar & AR_UNUSABLE)) {
-			CHECK((ar & 1) && (!(ar & 8) || (ar & 2)) && (ar & 0x10) && (ar & 0x80) &&
-				      !(ar & 0xf00) && !(ar & 0xfffe0000) && gran_ok(glim(c, G_ES), ar),
-			      "27.3.1.2 ES access rights");
-		}
-	}
-	{
-		uint32_t ar = gar(c, G_TR);
-
-		CHECK((ar & 0xf) == 11 || (!ia32e && (ar & 0xf) == 3), "27.3.1.2 TR type (busy TSS)");
-		CHECK(!(ar & 0x10) && (ar & 0x80) && !(ar & AR_UNUSABLE), "27.3.1.2 TR S=0, present, usable");
-		CHECK(!(ar & 0xf00) && !(ar & 0xfffe0000), "27.3.1.2 TR access-rights reserved bits");
-		CHECK(gran_ok(glim(c, G_TR), ar), "27.3.1.2 TR limit and G flag");
-	}
-	{
-		uint32_t ar = gar(c, G_LDTR);
-
-		if (!(ar & AR_UNUSABLE)) {
-			CHECK((ar & 0xf) == 2 && !(ar & 0x10) && (ar & 0x80), "27.3.1.2 LDTR type, S=0, present");
-			CHECK(!(ar & 0xf00) && !(ar & 0xfffe0000), "27.3.1.2 LDTR access-rights reserved bits");
-			CHECK(gran_ok(glim(c, G_LDTR), ar), "27.3.1.2 LDTR limit and G flag");
-		}
+		for (int n = G_ES; n <= G_TR; n++)
+			g.seg[n] = (struct vmx_check_seg){ gsel(c, n), gbase(c, n), glim(c, n), gar(c, n) };
+		rule = vmx_check_guest_segments(&g);
+		CHECK(!rule, rule);
 	}
 	/* 27.3.1.3 descriptor-table registers */
 	CHECK(canonical(vget(c, VMCS_GUEST_GDTR_BASE)) && canonical(vget(c, VMCS_GUEST_IDTR_BASE)),
@@ -1287,7 +1234,7 @@ static int check_guest(struct cpu *c, uint64_t *qual)
 	else
 		CHECK(!(rip >> 32), "27.3.1.4 RIP bits 63:32 outside 64-bit mode");
 	CHECK(!(rflags & 0xffffffffffc08028ull) && (rflags & 2), "27.3.1.4 RFLAGS reserved bits");
-	CHECK(!(ia32e || !(cr0 & CR0_PE)) || !(rflags & RFLAGS_VM), "27.3.1.4 RFLAGS.VM in IA-32e mode");
+	CHECK(!(ia32e || !(cr0 & CR0_PE)) || !(rflags & RFLAGS_VM), "27.3.1.4 RFLAGS.VM = 0 in IA-32e mode or with CR0.PE = 0");
 	CHECK(!(ii & INTR_INFO_VALID) || ((ii >> 8) & 7) != INTR_TYPE_EXT_INTR || (rflags & RFLAGS_IF),
 	      "27.3.1.4 RFLAGS.IF for an injected external interrupt");
 	CHECK(!(rflags & RFLAGS_VM), "27.3.1.4 virtual-8086 guests are not modelled");
@@ -1475,10 +1422,14 @@ static int load_guest(struct cpu *c, struct engine *g)
 	if (entry & VM_ENTRY_LOAD_EFER) {
 		s.efer = vget(c, VMCS_GUEST_IA32_EFER);
 	} else {
-		/* LMA from "IA-32e mode guest"; LME too when paging (27.3.2.1). */
-		s.efer = msr_in(c->e, MSR_EFER) & ~(EFER_LMA | EFER_LME);
+		/* LMA from "IA-32e mode guest"; LME too when the guest's CR0.PG
+		 * is 1, else LME is left as it was (27.3.2.1): an unrestricted
+		 * guest entered with paging off keeps the host's LME. */
+		s.efer = msr_in(c->e, MSR_EFER) & ~EFER_LMA;
 		if (ia32e)
-			s.efer |= EFER_LMA | ((s.cr0 & CR0_PG) ? EFER_LME : 0);
+			s.efer |= EFER_LMA;
+		if (s.cr0 & CR0_PG)
+			s.efer = (s.efer & ~EFER_LME) | (ia32e ? EFER_LME : 0);
 	}
 	s.cpl = (gar(c, G_SS) >> 5) & 3;
 	s.rflags = vget(c, VMCS_GUEST_RFLAGS);
@@ -1537,10 +1488,16 @@ static int load_guest(struct cpu *c, struct engine *g)
 			cpu_set_dr7(g, c->root.dr7);
 		}
 	}
-	if ((s.cr0 & CR0_PG) && (s.cr4 & CR4_PAE) && !ia32e)
+	/* With EPT, VM entry into PAE paging loads the PDPTE registers from
+	 * the VMCS (27.3.2.4); otherwise they are loaded from memory when the
+	 * guest first translates, or when it enables PAE paging itself. */
+	if ((s.cr0 & CR0_PG) && (s.cr4 & CR4_PAE) && !ia32e && ept_on(c)) {
 		for (int i = 0; i < 4; i++)
-			c->vmx.pdpte[i] = ept_on(c) ? vget(c, VMCS_GUEST_PDPTE0 + 2 * i) : 0;
-	c->vmx.pdpte_cr3 = ept_on(c) ? s.cr3 : ~0ull;
+			c->vmx.pdpte[i] = vget(c, VMCS_GUEST_PDPTE0 + 2 * i);
+		c->vmx.pdpte_cr3 = s.cr3;
+	} else {
+		c->vmx.pdpte_cr3 = ~0ull;
+	}
 	return 0;
 }
 
@@ -1594,6 +1551,14 @@ static void save_guest(struct cpu *c, uint64_t rip)
 		vset(c, VMCS_GUEST_IA32_PAT, cpu_engine_msr(c, MSR_IA32_PAT));
 	if (exit & VM_EXIT_SAVE_EFER)
 		vset(c, VMCS_GUEST_IA32_EFER, s.efer);
+	/* IA32_VMX_MISC[5]: the exit stores IA32_EFER.LMA into the
+	 * "IA-32e mode guest" VM-entry control (SDM 28.2, "Recording VM-Exit
+	 * Information and Updating VM-Entry Control Fields"; A.6), so that
+	 * an unrestricted guest that entered or left IA-32e mode itself is
+	 * resumed in the mode it is in. */
+	if (c->vmx.cap[CAP_MISC] & VMX_MISC_SAVE_EFER_LMA)
+		vset(c, VMCS_ENTRY_CTLS, (vget(c, VMCS_ENTRY_CTLS) & ~(uint64_t)VM_ENTRY_IA32E_MODE) |
+						 ((s.efer & EFER_LMA) ? VM_ENTRY_IA32E_MODE : 0));
 	if (ept_on(c) && (s.cr0 & CR0_PG) && (s.cr4 & CR4_PAE) && !(s.efer & EFER_LMA))
 		for (int i = 0; i < 4; i++)
 			vset(c, VMCS_GUEST_PDPTE0 + 2 * i, c->vmx.pdpte[i]);
@@ -2339,7 +2304,9 @@ static uint32_t event_info(unsigned vec, int kind, int has_err)
 int vmx_intercept_exception(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip, unsigned len)
 {
 	uint32_t bm = (uint32_t)vget(c, VMCS_EXCEPTION_BITMAP);
-	int has_err = kind == EV_HW && cpu_has_error_code(vec);
+	/* In real mode no exception has an error code (SDM Vol. 3A 20.1.4),
+	 * so an exit reports none (28.2.2). */
+	int has_err = kind == EV_HW && cpu_has_error_code(vec) && (reg(c, UC_X86_REG_CR0) & CR0_PE);
 	int hit;
 
 	if (c->vmx.injecting && !c->vmx.vectoring) {
@@ -3051,14 +3018,24 @@ static uint64_t cr_read_view(struct cpu *c, unsigned n)
 static int cr_load_faults(struct cpu *c, unsigned n, uint64_t v)
 {
 	struct vmx *x = V(c);
-	int lma = !!(cpu_engine_msr(c, MSR_EFER) & EFER_LMA);
+	uint64_t efer = cpu_engine_msr(c, MSR_EFER), fixed0 = x->cap[CAP_CR0_FIXED0];
+	int lma = !!(efer & EFER_LMA);
 
 	if (n == 0) {
 		if ((v >> 32) || ((v & CR0_NW) && !(v & CR0_CD)) || ((v & CR0_PG) && !(v & CR0_PE)))
 			return 1;
 		if (!(v & CR0_PG) && cpu_ctx_code_bits(c->e->ctx) == 64)
 			return 1;
-		return (~v & x->cap[CAP_CR0_FIXED0]) || (v & ~x->cap[CAP_CR0_FIXED1]);
+		/* Activating IA-32e mode (PG set with EFER.LME = 1) needs
+		 * CR4.PAE (SDM Vol. 3A 10.8.5; Vol. 2B MOV CR). */
+		if ((v & CR0_PG) && !(reg(c, UC_X86_REG_CR0) & CR0_PG) && (efer & EFER_LME) &&
+		    !(reg(c, UC_X86_REG_CR4) & CR4_PAE))
+			return 1;
+		/* With "unrestricted guest", PE and PG are not fixed in VMX
+		 * non-root operation (SDM 23.8). */
+		if (x->nonroot && unrestricted(c))
+			fixed0 &= ~(CR0_PE | CR0_PG);
+		return (~v & fixed0) || (v & ~x->cap[CAP_CR0_FIXED1]);
 	}
 	/* CR4: bits the processor lacks are reserved; FIXED1 lists those it
 	 * has (SDM A.8). */
@@ -3070,6 +3047,24 @@ static int cr_load_faults(struct cpu *c, unsigned n, uint64_t v)
 	    (!lma || (reg(c, UC_X86_REG_CR3) & 0xfff)))
 		return 1;
 	return 0;
+}
+
+/* A guest MOV to CR0 or CR4 that changes the paging mode (CR0.PG,
+ * CR4.PAE, CR4.PSE) starts a new TLB pricing epoch: the translations it
+ * makes next are new walks (SDM Vol. 3A 4.10.4.1; Unicorn drops its own
+ * entries), and enabling PAE paging loads the PDPTE registers from memory
+ * (SDM 4.4.1), which guest_regs() does at the next translation.  Other
+ * CR4 writes that invalidate TLB entries (PGE, SMEP) are not priced, as
+ * before. */
+static void cr_paging_change(struct cpu *c, unsigned n, uint64_t v)
+{
+	uint64_t old = reg(c, n ? UC_X86_REG_CR4 : UC_X86_REG_CR0);
+	uint64_t bits = n ? (CR4_PAE | CR4_PSE) : CR0_PG;
+
+	if (!((old ^ v) & bits))
+		return;
+	vmx_tlb_model_flush(c->e);
+	c->vmx.pdpte_cr3 = ~0ull;
 }
 
 static int cr_exit(struct cpu *c, uint64_t rip, unsigned len, uint64_t qual)
@@ -3154,6 +3149,10 @@ static int mov_cr(struct cpu *c, const cs_insn *in, uint64_t rip, uint64_t addr)
 			cpu_raise_from_hook(c, VEC_GP, 0);
 			return 1;
 		}
+		cr_paging_change(c, n, v);
+		/* Unicorn's CR0 write does what the processor does with PG:
+		 * setting it with EFER.LME = 1 activates IA-32e mode (LMA),
+		 * clearing it deactivates it (SDM Vol. 3A 10.8.5, 10.8.6). */
 		set_reg(c, n ? UC_X86_REG_CR4 : UC_X86_REG_CR0, v);
 		return cr_done(c, addr, in->size);
 	case 3:

@@ -1,9 +1,12 @@
 /* The wait-for-SIPI activity state (SDM Vol. 3C 25.4.2, 26.6.2, 28.2.1):
  * a guest entered in it runs nothing; a SIPI sent to its processor by
  * another one exits with reason 4, the SIPI's vector as the exit
- * qualification and the activity state saved as wait-for-SIPI.  The BSP
- * is the hypervisor; the AP, started in real mode, sends the SIPI through
- * its x2APIC ICR once the BSP has entered the guest.  Run with --lps 2. */
+ * qualification and the activity state saved as wait-for-SIPI.  With
+ * "unrestricted guest" the hypervisor then starts the guest where the
+ * SIPI says, in real mode at CS = vector << 8 (base vector << 12), IP 0,
+ * as the processor itself would (SDM Vol. 3A 8.4.4.1).  The BSP is the
+ * hypervisor; the AP, started in real mode, sends the SIPI through its
+ * x2APIC ICR once the BSP has entered the guest.  Run with --lps 2. */
 #include "vmx.h"
 
 #define APIC_BASE 0xFEE00000ul
@@ -42,6 +45,21 @@ asm(".pushsection .text\n"
     ".code64\n"
     ".popsection\n");
 
+/* What the guest runs at its SIPI vector: DS = CS, a word stored at
+ * offset 100H of that page, VMCALL. */
+extern const uint8_t sipi_guest_start[], sipi_guest_vmcall[], sipi_guest_end[];
+asm(".pushsection .text\n"
+    ".code16\n"
+    "sipi_guest_start:\n"
+    "	movw %cs, %ax\n"
+    "	movw %ax, %ds\n"
+    "	movw $0x5150, 0x100\n"
+    "sipi_guest_vmcall:\n"
+    "	vmcall\n"
+    "sipi_guest_end:\n"
+    ".code64\n"
+    ".popsection\n");
+
 static uint8_t guest_stack[4096] __attribute__((aligned(16)));
 
 static void guest_never(void)
@@ -53,6 +71,32 @@ static void guest_never(void)
 static void apic_w(unsigned off, uint32_t v)
 {
 	*(volatile uint32_t *)(APIC_BASE + off) = v;
+}
+
+/* Resume the guest of the SIPI exit at the SIPI's vector, in real mode. */
+static void start_at_vector(uint64_t vector)
+{
+	volatile uint16_t *word = (volatile uint16_t *)(uintptr_t)((vector << 12) + 0x100);
+	int r;
+
+	if (!((rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2) >> 32) & SECONDARY_UNRESTRICTED_GUEST) || !vmx_ept_identity()) {
+		report_skip("no unrestricted guest: the guest cannot be started in real mode");
+		return;
+	}
+	*word = 0;
+	memcpy((void *)(uintptr_t)(vector << 12), sipi_guest_start, (size_t)(sipi_guest_end - sipi_guest_start));
+	vmx_set_unrestricted();
+	vmx_guest_real_mode((uint16_t)(vector << 8), 0, 0x1000, 0);
+	vmwrite(VMCS_GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
+	r = vmx_enter(1);
+	report(r == 0 && vmread(VMCS_EXIT_REASON) == EXIT_REASON_VMCALL &&
+		       vmread(VMCS_GUEST_RIP) == (uint64_t)(sipi_guest_vmcall - sipi_guest_start),
+	       "resumed in real mode at the vector, the guest runs to its VMCALL (entry %d, reason %lu, IP 0x%lx)", r,
+	       (unsigned long)vmread(VMCS_EXIT_REASON), (unsigned long)vmread(VMCS_GUEST_RIP));
+	report(vmread(VMCS_GUEST_CS_SELECTOR) == vector << 8 && vmread(VMCS_GUEST_CS_BASE) == vector << 12 &&
+		       *word == 0x5150,
+	       "it ran at CS %04lx, base 0x%lx, and stored 0x%x at base + 100H", (unsigned long)vmread(VMCS_GUEST_CS_SELECTOR),
+	       (unsigned long)vmread(VMCS_GUEST_CS_BASE), *word);
 }
 
 void test_main(uint32_t magic, struct multiboot_info *info)
@@ -93,6 +137,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	report(vmread(VMCS_GUEST_ACTIVITY_STATE) == GUEST_ACTIVITY_WAIT_SIPI, "activity state saved: %lu (want 3)",
 	       (unsigned long)vmread(VMCS_GUEST_ACTIVITY_STATE));
 	report(*sent == 1, "the AP sent it while the guest waited");
+	start_at_vector(vmread(VMCS_EXIT_QUALIFICATION));
 
 	/* Nothing can be injected in wait-for-SIPI (SDM 27.3.1.5). */
 	vmx_setup_vmcs(guest_never, guest_stack + sizeof(guest_stack));

@@ -101,3 +101,68 @@ void vmx_setup_vmcs(void (*entry)(void), void *stack_top)
 	vmwrite(VMCS_GUEST_SYSENTER_ESP, 0);
 	vmwrite(VMCS_GUEST_SYSENTER_EIP, 0);
 }
+
+static uint64_t ept_pml4[512] __attribute__((aligned(4096)));
+static uint64_t ept_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t ept_pd[4][512] __attribute__((aligned(4096)));
+
+uint64_t vmx_ept_identity(void)
+{
+	const uint64_t rwx = EPTE_READ | EPTE_WRITE | EPTE_EXEC, wb = 6ull << EPTE_MEMTYPE_SHIFT;
+	uint64_t cap = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP);
+
+	if (!(cap & EPT_VPID_CAP_PWL4) || !(cap & EPT_VPID_CAP_2MB) || !(cap & EPT_VPID_CAP_WB))
+		return 0;
+	if (!ept_pml4[0]) {
+		for (int i = 0; i < 2048; i++)
+			ept_pd[i / 512][i % 512] = ((uint64_t)i << 21) | rwx | wb | EPTE_LARGE_PAGE;
+		for (int i = 0; i < 4; i++)
+			ept_pdpt[i] = (uintptr_t)ept_pd[i] | rwx;
+		ept_pml4[0] = (uintptr_t)ept_pdpt | rwx;
+	}
+	return (uintptr_t)ept_pml4 | (3ull << EPTP_WALK_LENGTH_SHIFT) | 6;
+}
+
+uint64_t *vmx_ept_identity_pde(uint64_t gpa)
+{
+	return &ept_pd[(gpa >> 30) & 3][(gpa >> 21) & 511];
+}
+
+void vmx_set_unrestricted(void)
+{
+	vmwrite(VMCS_PROC_BASED_CTLS, vmread(VMCS_PROC_BASED_CTLS) | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS);
+	vmwrite(VMCS_PROC_BASED_CTLS2, SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST);
+	vmwrite(VMCS_EPT_POINTER, vmx_ept_identity());
+}
+
+void vmx_guest_real_mode(uint16_t cs, uint16_t ip, uint16_t sp, uint32_t ivt)
+{
+	uint64_t fixed0 = rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(uint64_t)(X86_CR0_PE | X86_CR0_PG);
+
+	for (int n = 0; n < 6; n++) {
+		uint16_t sel = n == 1 ? cs : 0;
+
+		vmwrite(VMCS_GUEST_ES_SELECTOR + 2 * n, sel);
+		vmwrite(VMCS_GUEST_ES_BASE + 2 * n, (uint64_t)sel << 4);
+		vmwrite(VMCS_GUEST_ES_LIMIT + 2 * n, 0xffff);
+		vmwrite(VMCS_GUEST_ES_AR_BYTES + 2 * n, n == 1 ? 0x9b : 0x93);
+	}
+	vmwrite(VMCS_GUEST_TR_SELECTOR, 0);
+	vmwrite(VMCS_GUEST_TR_BASE, 0);
+	vmwrite(VMCS_GUEST_TR_LIMIT, 0xffff);
+	vmwrite(VMCS_GUEST_TR_AR_BYTES, 0x8b);
+	vmwrite(VMCS_GUEST_LDTR_SELECTOR, 0);
+	vmwrite(VMCS_GUEST_LDTR_AR_BYTES, VMX_AR_UNUSABLE);
+	vmwrite(VMCS_GUEST_GDTR_BASE, 0);
+	vmwrite(VMCS_GUEST_GDTR_LIMIT, 0xffff);
+	vmwrite(VMCS_GUEST_IDTR_BASE, ivt);
+	vmwrite(VMCS_GUEST_IDTR_LIMIT, 0x3ff);
+	vmwrite(VMCS_GUEST_CR0, fixed0 | (1ull << 4));	/* ET: hardwired 1 */
+	vmwrite(VMCS_GUEST_CR3, 0);
+	vmwrite(VMCS_GUEST_CR4, rdmsr(MSR_IA32_VMX_CR4_FIXED0));
+	vmwrite(VMCS_GUEST_RIP, ip);
+	vmwrite(VMCS_GUEST_RSP, sp);
+	vmwrite(VMCS_GUEST_RFLAGS, 2);
+	vmwrite(VMCS_GUEST_IA32_EFER, 0);
+	vmwrite(VMCS_ENTRY_CTLS, (vmread(VMCS_ENTRY_CTLS) & ~(uint64_t)VM_ENTRY_IA32E_MODE) | VM_ENTRY_LOAD_EFER);
+}

@@ -150,4 +150,23 @@ int vmx_on(void);
 void vmx_setup_vmcs(void (*entry)(void), void *stack_top);
 uint32_t vmx_ctl(uint32_t msr, uint32_t want);	/* must1 | want, limited to allowed-1 */
 
+/* The EPTP of an EPT identity map of the low 4 GiB (2 MiB pages, read,
+ * write, execute, write-back; SDM 29.3.2), built on first use: the
+ * guest-physical address space is the host's.  0 if IA32_VMX_EPT_VPID_CAP
+ * lacks 4-level walks, 2 MiB pages or the WB memory type. */
+uint64_t vmx_ept_identity(void);
+/* The EPT PDE of that map for the 2 MiB page holding `gpa` (< 4 GiB), for
+ * a test to remap or unmap it (then INVEPT, and put it back). */
+uint64_t *vmx_ept_identity_pde(uint64_t gpa);
+/* "Enable EPT" (the identity map) and "unrestricted guest" on the
+ * current VMCS, with the secondary controls activated. */
+void vmx_set_unrestricted(void);
+/* Guest state for real mode on the current VMCS (SDM 20.1): CS = cs with
+ * base cs << 4, IP = ip, SS:SP = 0:sp, DS = ES = FS = GS = 0, 64-KiB
+ * limits, present read/write data or execute/read code segments of DPL 0,
+ * the IVT at `ivt`, a busy TSS at 0, no LDT, CR0 = the FIXED0 bits but PE
+ * and PG, CR4 = CR4_FIXED0, IA32_EFER = 0 through "load IA32_EFER", and
+ * "IA-32e mode guest" off. */
+void vmx_guest_real_mode(uint16_t cs, uint16_t ip, uint16_t sp, uint32_t ivt);
+
 #endif
