@@ -156,8 +156,9 @@ static void handle_exit(struct hv_vp *vp)
 	case EXIT_REASON_INTERRUPT_WINDOW:
 		break;	/* the guest can take the pending interrupt: hv_run injects it */
 	case EXIT_REASON_CR_ACCESS:
-		/* Only a child's CR8 accesses exit (its virtual TPR, vapic.c). */
-		if (vp->part->is_root || hv_vapic_cr8_exit(vp))
+		/* Only a child's CR8 accesses (its virtual TPR, vapic.c) and
+		 * its MOV to CR0 of a bit the hypervisor owns (cr0.c) exit. */
+		if (vp->part->is_root || (hv_cr0_exit(vp) && hv_vapic_cr8_exit(vp)))
 			partition_fault(vp, "unexpected control-register access (qualification, 0)",
 					vmread(VMCS_EXIT_QUALIFICATION), 0);
 		break;

@@ -356,6 +356,14 @@ void hv_vp_msr_area_init(struct hv_vp *vp);
 
 struct cpuid_regs;
 void hv_inject_exception(unsigned vector, int has_error, uint32_t error);
+/* cr0.c: a child's CR0 as it sees it.  The bits the hypervisor owns
+ * (the guest/host mask for `vp`); the guest-visible CR0 of the current
+ * VMCS written (read shadow and the CR0 the processor uses) and read;
+ * a MOV to CR0 exit performed (0), or -1 if the exit is not one. */
+uint64_t hv_cr0_owned(const struct hv_vp *vp);
+void hv_cr0_set(uint64_t v);
+uint64_t hv_cr0_get(void);
+int hv_cr0_exit(struct hv_vp *vp);
 void hv_skip_instruction(void);
 /* Synthetic CPUID leaves and MSRs (synth.c): 1 / 0 if handled, else
  * 0 / -1 (the caller falls back to the processor's CPUID, or #GP). */

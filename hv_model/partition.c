@@ -103,7 +103,7 @@ static void vp_write_controls(struct hv_vp *vp)
 	 * see it (read shadow 0) and cannot change it. */
 	vmwrite(VMCS_CR4_GUEST_HOST_MASK, X86_CR4_VMXE);
 	vmwrite(VMCS_CR4_READ_SHADOW, 0);
-	vmwrite(VMCS_CR0_GUEST_HOST_MASK, 0);
+	vmwrite(VMCS_CR0_GUEST_HOST_MASK, hv_cr0_owned(vp));	/* cr0.c */
 	vmwrite(VMCS_LINK_POINTER, ~0ull);
 	vmwrite(VMCS_GUEST_ACTIVITY_STATE, 0);
 	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
@@ -192,7 +192,7 @@ void hv_vp_set_long_mode(const struct hv_vp_boot *b)
 	vmwrite(VMCS_GUEST_GDTR_LIMIT, b->gdt_limit);
 	vmwrite(VMCS_GUEST_IDTR_BASE, 0);
 	vmwrite(VMCS_GUEST_IDTR_LIMIT, 0);
-	vmwrite(VMCS_GUEST_CR0, b->cr0);
+	hv_cr0_set(b->cr0);
 	vmwrite(VMCS_GUEST_CR3, b->cr3);
 	vmwrite(VMCS_GUEST_CR4, b->cr4 | X86_CR4_VMXE);
 	vmwrite(VMCS_GUEST_IA32_EFER, b->efer);

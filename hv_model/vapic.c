@@ -818,9 +818,14 @@ int hv_vapic_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 
 #define XAPIC_OFF(msr) (((msr) - X2APIC_BASE_MSR) << 4)
 
+/* The page at IA32_APIC_BASE is the xAPIC's in every mode: in x2APIC
+ * mode and while the APIC is disabled its memory-mapped interface is
+ * gone, and an access behaves as one where a globally disabled xAPIC
+ * sat (SDM Vol. 3A 10.12.2, 10.4.3): nothing answers on a PC, so a read
+ * returns all ones and a write is dropped (KVM, too, drops them). */
 bool hv_vapic_xapic_page(const struct hv_vp *vp, uint64_t gpa)
 {
-	return !vp->part->is_root && xapic_mode(&vp->vapic) && (gpa & ~0xfffull) == (vp->vapic.apic_base & ~0xfffull);
+	return !vp->part->is_root && (gpa & ~0xfffull) == (vp->vapic.apic_base & ~0xfffull);
 }
 
 /* SDM 10.6.2.4: APR. */
@@ -941,6 +946,8 @@ uint64_t hv_vapic_mmio_read(struct hv_vp *vp, unsigned off, unsigned size)
 	uint64_t v = 0;
 
 	vp->vapic.mmio++;
+	if (!xapic_mode(&vp->vapic))
+		return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
 	if (xapic_read(vp, slot, &r))
 		vp->vapic.esr_pending |= ESR_ILLEGAL_REGISTER;
 	/* The bytes [byte, byte + size) of the slot, past the page's end 0. */
@@ -952,7 +959,7 @@ uint64_t hv_vapic_mmio_read(struct hv_vp *vp, unsigned off, unsigned size)
 void hv_vapic_mmio_write(struct hv_vp *vp, unsigned off, unsigned size, uint64_t v)
 {
 	vp->vapic.mmio++;
-	if (size == 4 && !(off & 0xf))
+	if (size == 4 && !(off & 0xf) && xapic_mode(&vp->vapic))
 		xapic_write(vp, off & 0xff0, (uint32_t)v);
 }
 

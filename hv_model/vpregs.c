@@ -50,8 +50,8 @@ static uint64_t *area_slot(struct hv_vp *vp, uint32_t msr)
 }
 
 /* The architectural state after INIT (SDM Vol. 3A 9.1.1, Table 9-1):
- * real mode at F000:FFF0.  hvsim offers no unrestricted guest, so a VP
- * resumed in it fails VM entry: the root sets 64-bit state first. */
+ * real mode at F000:FFF0, which a child VP runs as an unrestricted
+ * guest (partition.c); the root's VPs never enter it. */
 void hv_vp_set_reset_state(void)
 {
 	static const uint32_t sel[6] = { VMCS_GUEST_ES_SELECTOR, VMCS_GUEST_CS_SELECTOR, VMCS_GUEST_SS_SELECTOR,
@@ -77,7 +77,7 @@ void hv_vp_set_reset_state(void)
 	vmwrite(VMCS_GUEST_GDTR_LIMIT, 0xffff);
 	vmwrite(VMCS_GUEST_IDTR_BASE, 0);
 	vmwrite(VMCS_GUEST_IDTR_LIMIT, 0xffff);
-	vmwrite(VMCS_GUEST_CR0, 0x60000010);
+	hv_cr0_set(0x60000010);
 	vmwrite(VMCS_GUEST_CR3, 0);
 	vmwrite(VMCS_GUEST_CR4, X86_CR4_VMXE);
 	vmwrite(VMCS_GUEST_IA32_EFER, 0);
@@ -115,7 +115,6 @@ static uint32_t field_of(uint32_t name)
 	case HV_X64_REGISTER_RSP: return VMCS_GUEST_RSP;
 	case HV_X64_REGISTER_RIP: return VMCS_GUEST_RIP;
 	case HV_X64_REGISTER_RFLAGS: return VMCS_GUEST_RFLAGS;
-	case HV_X64_REGISTER_CR0: return VMCS_GUEST_CR0;
 	case HV_X64_REGISTER_CR3: return VMCS_GUEST_CR3;
 	case HV_X64_REGISTER_DR7: return VMCS_GUEST_DR7;
 	case HV_X64_REGISTER_PAT: return VMCS_GUEST_IA32_PAT;
@@ -184,6 +183,9 @@ uint16_t hv_vp_get_register(struct hv_vp *vp, uint32_t name, union hv_register_v
 		switch (name) {
 		case HV_X64_REGISTER_CR2:
 			v->reg64 = vp->g.cr2;
+			break;
+		case HV_X64_REGISTER_CR0:
+			v->reg64 = hv_cr0_get();	/* as the VP reads it (cr0.c) */
 			break;
 		case HV_X64_REGISTER_CR4:
 			v->reg64 = vmread(VMCS_GUEST_CR4) & ~X86_CR4_VMXE;	/* as the VP reads it */
@@ -260,6 +262,9 @@ uint16_t hv_vp_set_register(struct hv_vp *vp, uint32_t name, const union hv_regi
 		switch (name) {
 		case HV_X64_REGISTER_CR2:
 			vp->g.cr2 = v->reg64;
+			break;
+		case HV_X64_REGISTER_CR0:
+			hv_cr0_set(v->reg64);
 			break;
 		case HV_X64_REGISTER_CR4:
 			vmwrite(VMCS_GUEST_CR4, v->reg64 | X86_CR4_VMXE);

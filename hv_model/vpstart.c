@@ -33,16 +33,19 @@
 #define RFLAGS_FIXED1 0x2ull
 #define RFLAGS_RESERVED (0xffffffffffc00000ull | (1ull << 15) | (1ull << 5) | (1ull << 3))
 
-/* The registers of a context a VM entry could not take: hvsim offers no
- * unrestricted guest, so protection and paging must be on, and IA-32e
- * mode must agree with EFER.LME and CR0.PG (SDM 27.3.1.1). */
+/* The registers of a context a VM entry could not take (SDM 27.3.1.1):
+ * paging needs protection, and without "unrestricted guest" (a child
+ * has it when the CPU offers it, partition.c) both must be on; IA-32e
+ * mode must agree with EFER.LME and CR0.PG. */
 static bool context_valid(const struct hv_initial_vp_context *x)
 {
 	bool lma = (x->efer & EFER_LMA) != 0;
+	bool ug = hv_vmx_ctl(MSR_IA32_VMX_PROCBASED_CTLS2, SECONDARY_UNRESTRICTED_GUEST) & SECONDARY_UNRESTRICTED_GUEST;
 
 	if ((x->rflags & RFLAGS_RESERVED) || !(x->rflags & RFLAGS_FIXED1))
 		return false;
-	if (!(x->cr0 & X86_CR0_PE) || !(x->cr0 & X86_CR0_PG))
+	if (((x->cr0 & X86_CR0_PG) && !(x->cr0 & X86_CR0_PE)) ||
+	    (!ug && (!(x->cr0 & X86_CR0_PE) || !(x->cr0 & X86_CR0_PG))))
 		return false;
 	return lma == ((x->efer & EFER_LME) && (x->cr0 & X86_CR0_PG));
 }
@@ -126,16 +129,13 @@ uint16_t hv_call_start_vp(struct hv_call *c)
 }
 
 /* The INIT state of `vp` (its VMCS current): SDM Table 9-1 through
- * hv_vp_set_reset_state, the general registers 0 but EDX, which holds
- * the processor's signature (CPUID.01H:EAX), nothing pending.  CR0 gets
- * the bits VMX operation fixes to 1 but PE and PG, which "unrestricted
- * guest" frees (SDM 26.3.1.1, A.7): NE, so the guest reads CR0.NE = 1
- * where the processor would give 0 (CR0 0x60000030). */
+ * hv_vp_set_reset_state (CR0 0x60000010 as the guest reads it; the
+ * bits VMX fixes are the hypervisor's, cr0.c), the general registers 0
+ * but EDX, which holds the processor's signature (CPUID.01H:EAX),
+ * nothing pending. */
 static void init_state(struct hv_vp *vp)
 {
 	hv_vp_set_reset_state();
-	vmwrite(VMCS_GUEST_CR0, vmread(VMCS_GUEST_CR0) |
-					(rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(X86_CR0_PE | X86_CR0_PG)));
 	memset(&vp->g, 0, sizeof(vp->g));
 	vp->g.rdx = cpuid(1, 0).eax;
 	vmwrite(VMCS_GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);

@@ -1,8 +1,8 @@
 /* What the hypervisor test children built on partitions/child's runtime
  * (stimer_child.c, vapic_child.c) share: an IDT of their own, a #GP
- * handler that counts and skips a faulting RDMSR or WRMSR, MSR accesses
- * that report whether they faulted, and an interrupt window.  Included
- * once per image. */
+ * handler that counts and skips a faulting RDMSR, WRMSR or MOV to CR0
+ * from RAX, MSR and CR0 writes that report whether they faulted, and an
+ * interrupt window.  Included once per image. */
 #ifndef HVT_CHILD_IDT_H
 #define HVT_CHILD_IDT_H
 
@@ -25,8 +25,9 @@ volatile uint32_t gp_count;
 
 void isr_gp(void);
 
-/* #GP: only from RDMSR (0F 32) or WRMSR (0F 30), which it skips; any
- * other #GP stops the child (the root reports it did not finish). */
+/* #GP: only from RDMSR (0F 32), WRMSR (0F 30) or MOV CR0, RAX (0F 22
+ * C0), which it skips; any other #GP stops the child (the root reports
+ * it did not finish). */
 asm(".text\n"
     "isr_gp:\n\t"
     "addq $8, %rsp\n\t"			/* the error code */
@@ -37,7 +38,10 @@ asm(".text\n"
     "cmpb $0x30, 1(%rax)\n\t"
     "je 2f\n\t"
     "cmpb $0x32, 1(%rax)\n\t"
-    "jne 1f\n"
+    "je 2f\n\t"
+    "cmpw $0xc022, 1(%rax)\n\t"
+    "jne 1f\n\t"
+    "incq 8(%rsp)\n"
     "2:\n\t"
     "addq $2, 8(%rsp)\n\t"
     "incl gp_count(%rip)\n\t"
@@ -73,6 +77,15 @@ static inline bool wrmsr_gp(uint32_t msr, uint64_t v)
 	uint32_t before = gp_count;
 
 	asm volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+	return gp_count != before;
+}
+
+/* MOV to CR0 (from RAX, 0F 22 C0) that reports whether it raised #GP. */
+static inline bool write_cr0_gp(uint64_t v)
+{
+	uint32_t before = gp_count;
+
+	asm volatile(".byte 0x0f, 0x22, 0xc0" : : "a"(v) : "memory");
 	return gp_count != before;
 }
 

@@ -1387,8 +1387,9 @@ static void start_vp_statuses(void)
 	       "StartVirtualProcessor(self, VP 0): the root's, running");
 	expect(start_vp(C.part.id, 1, 1, &good), ST(INVALID_PARAMETER), 0, "StartVirtualProcessor(C, 1) for VTL 1");
 	bad = good;
-	bad.cr0 &= ~X86_CR0_PG;
-	expect(start_vp(C.part.id, 1, 0, &bad), ST(INVALID_REGISTER_VALUE), 0, "StartVirtualProcessor with CR0.PG = 0");
+	bad.cr0 &= ~X86_CR0_PE;
+	expect(start_vp(C.part.id, 1, 0, &bad), ST(INVALID_REGISTER_VALUE), 0,
+	       "StartVirtualProcessor with CR0.PG = 1 but PE = 0 (SDM 27.3.1.1)");
 	bad = good;
 	bad.efer = EFER_LMA;
 	expect(start_vp(C.part.id, 1, 0, &bad), ST(INVALID_REGISTER_VALUE), 0,

@@ -16,6 +16,12 @@
  * INIT + SIPI (real mode at 0x0D00:0000, which needs the CPU's
  * "unrestricted guest": the sandybridge profile offers it).
  *
+ * Before the APIC, CR0.NE (docs/hypervisor.md "Unmodified guests"): VMX
+ * fixes it to 1, yet the child clears and sets it as on hardware (the
+ * hypervisor owns the bit and performs such a MOV to CR0), and the #GPs
+ * of such a MOV (SDM Vol. 2B MOV CR) come from the hypervisor's
+ * emulation.
+ *
  * Every APIC access is a plain `volatile uint32_t` load or store, as
  * kvm-unit-tests' xapic_read/xapic_write make them; a few are written in
  * asm to pin the byte, word, immediate and moffs forms. */
@@ -474,6 +480,36 @@ static void check_init_sipi(void)
 	child_check(flag[0] == 0, "a SIPI to the VP already started: ignored");
 }
 
+#define CR0_NE (1ull << 5)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+#define CR0_PG (1ull << 31)
+
+static void check_cr0(void)
+{
+	uint64_t cr0 = read_cr0(), v;
+	bool gp;
+
+	child_check(cr0 & CR0_NE, "CR0 0x%lx: NE as the root set it", (unsigned long)cr0);
+	gp = write_cr0_gp(cr0 & ~CR0_NE);
+	v = read_cr0();
+	child_check(!gp && v == (cr0 & ~CR0_NE), "MOV to CR0 clears NE, which VMX fixes to 1: reads 0x%lx",
+		    (unsigned long)v);
+	/* Each of these changes NE against the shadow, so the hypervisor
+	 * performs it, and each must fault as on hardware. */
+	gp = write_cr0_gp(cr0 | CR0_NW);
+	child_check(gp && read_cr0() == v, "MOV to CR0 with NW = 1, CD = 0 (and NE = 1): #GP, CR0 unchanged");
+	gp = write_cr0_gp(cr0 | 1ull << 32);
+	child_check(gp && read_cr0() == v, "MOV to CR0 with bit 32 set: #GP, CR0 unchanged");
+	gp = write_cr0_gp(cr0 & ~CR0_PG);
+	child_check(gp && read_cr0() == v, "MOV to CR0 clearing PG in 64-bit mode: #GP, CR0 unchanged");
+	gp = write_cr0_gp(cr0 | CR0_CD);
+	v = read_cr0();
+	child_check(!gp && v == (cr0 | CR0_CD), "MOV to CR0 sets NE and CD again: reads 0x%lx", (unsigned long)v);
+	gp = write_cr0_gp(cr0);
+	child_check(!gp && read_cr0() == cr0, "CR0 restored");
+}
+
 void child_main(const struct hv_child_boot *boot, uint64_t entry_rsp, uint64_t entry_rflags)
 {
 	uint64_t end;
@@ -485,6 +521,7 @@ void child_main(const struct hv_child_boot *boot, uint64_t entry_rsp, uint64_t e
 	if (!child_check(boot->vp_count == 2 && (rdmsr(HV_X64_MSR_HYPERCALL) & HV_X64_MSR_HYPERCALL_ENABLE),
 			 "two VPs, the hypercall page on"))
 		goto out;
+	check_cr0();
 	map_apic();
 	check_apic_base();
 	check_registers();
