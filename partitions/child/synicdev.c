@@ -10,8 +10,9 @@
  *   message (ctl 4-5)   connection 5 -> SINT2: PostMessage lands in the
  *                       slot with the port id as sender; msg_pending and
  *                       EOM; the SINT's queue full; destroyed, refused
- *   event (ctl 6-7)     connection 7 -> SINT4: SignalEvent(7, 9) sets
- *                       flag 9; destroyed, refused
+ *   event (ctl 6-7)     connection 7 -> SINT4: SignalEvent(7, 0) sets
+ *                       flag 7 (the device's one flag for it), flag 1
+ *                       is refused; destroyed, refused
  *   refusals            an unknown ctl, an id taken, a SINT above 15, a
  *                       VP the child lacks; the child's own CreatePort
  *                       and DeletePort (no privilege) */
@@ -24,7 +25,6 @@
 #define MSG_CONN 5
 #define EVT_SINT 4
 #define EVT_CONN 7
-#define EVT_FLAG 9
 
 static uint8_t simp[4096] __attribute__((aligned(4096)));
 static uint8_t siefp[4096] __attribute__((aligned(4096)));
@@ -157,16 +157,16 @@ static void messages(void)
 
 static void events(void)
 {
-	cmd_expect(EVT_CONN, 6, 0, EVT_SINT, HV_STATUS_SUCCESS, "event connection created (flags 0-2047)");
-	child_hv_expect(child_signal_event(EVT_CONN, EVT_FLAG), HV_STATUS_SUCCESS, "SignalEvent(7, flag 9)");
-	child_check(flag(EVT_SINT, EVT_FLAG) && flags_set() == 1, "SINT4's flag 9 is set, %u flag(s) in all",
+	cmd_expect(EVT_CONN, 6, 0, EVT_SINT, HV_STATUS_SUCCESS, "event connection created (its flag: 7)");
+	child_hv_expect(child_signal_event(EVT_CONN, 0), HV_STATUS_SUCCESS, "SignalEvent(7, flag number 0)");
+	child_check(flag(EVT_SINT, EVT_CONN) && flags_set() == 1, "SINT4's flag 7 is set, %u flag(s) in all",
 		    flags_set());
-	child_hv_expect(child_signal_event(EVT_CONN, HV_EVENT_FLAGS_COUNT), HV_STATUS_INVALID_PARAMETER,
-			"SignalEvent(7, flag 2048)");
+	child_hv_expect(child_signal_event(EVT_CONN, 1), HV_STATUS_INVALID_PARAMETER,
+			"SignalEvent(7, flag number 1): beyond the port's one flag");
 	child_hv_expect(post(EVT_CONN, 0x42, 8, 0), HV_STATUS_INVALID_CONNECTION_ID, "PostMessage on event connection 7");
-	clear_flag(EVT_SINT, EVT_FLAG);
+	clear_flag(EVT_SINT, EVT_CONN);
 	cmd_expect(EVT_CONN, 7, 0, EVT_SINT, HV_STATUS_SUCCESS, "event connection destroyed");
-	child_hv_expect(child_signal_event(EVT_CONN, EVT_FLAG), HV_STATUS_INVALID_CONNECTION_ID, "SignalEvent(7) after it");
+	child_hv_expect(child_signal_event(EVT_CONN, 0), HV_STATUS_INVALID_CONNECTION_ID, "SignalEvent(7) after it");
 	child_check(flags_set() == 0, "no flag set since (%u)", flags_set());
 }
 

@@ -43,7 +43,7 @@ void childmsg_turn(struct rk_child *ch, unsigned index)
 	if (ch->msg_status || (!ch->msg_wanted && !(ch->msg_wanted = wanted(ch))) || ch->msg_posted >= ch->msg_wanted)
 		return;
 	if (!ch->msg_connected) {
-		st = synicdev_pair_create(ch->id, CHILD_ROOT_MSG_PORT, HV_PORT_TYPE_MESSAGE, 0, CHILD_ROOT_MSG_SINT, 0,
+		st = synicdev_pair_create(ch->id, CHILD_ROOT_MSG_PORT, HV_PORT_TYPE_MESSAGE, 0, CHILD_ROOT_MSG_SINT, 0, 0,
 					  HV_PARTITION_ID_SELF, conn_id(index));
 		if (st) {
 			ch->msg_status = st;

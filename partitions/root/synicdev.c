@@ -40,8 +40,8 @@ static uint16_t status(uint64_t rax)
 	return (uint16_t)rax;
 }
 
-static uint16_t create_port(uint64_t part, uint32_t id, uint32_t type, uint32_t vp, uint32_t sint, uint16_t flags,
-			    uint64_t conn_part)
+static uint16_t create_port(uint64_t part, uint32_t id, uint32_t type, uint32_t vp, uint32_t sint, uint16_t base,
+			    uint16_t flags, uint64_t conn_part)
 {
 	struct hv_input_create_port in = {
 		.port_partition_id = part, .port_id = id, .connection_partition_id = conn_part,
@@ -50,8 +50,10 @@ static uint16_t create_port(uint64_t part, uint32_t id, uint32_t type, uint32_t 
 
 	in.port_info.u.event_port_info.target_sint = sint;
 	in.port_info.u.event_port_info.target_vp = vp;
-	if (type == HV_PORT_TYPE_EVENT)
+	if (type == HV_PORT_TYPE_EVENT) {
+		in.port_info.u.event_port_info.base_flag_number = base;
 		in.port_info.u.event_port_info.flag_count = flags;
+	}
 	return status(vid_call(HVCALL_CREATE_PORT, 0, &in, sizeof(in), NULL, 0));
 }
 
@@ -81,9 +83,9 @@ static uint16_t disconnect(uint64_t conn_part, uint32_t conn)
 }
 
 uint16_t synicdev_pair_create(uint64_t child, uint32_t port, uint32_t type, uint32_t vp, uint32_t sint,
-			    uint16_t flags, uint64_t conn_part, uint32_t conn)
+			      uint16_t base, uint16_t flags, uint64_t conn_part, uint32_t conn)
 {
-	uint16_t st = create_port(child, port, type, vp, sint, flags, conn_part);
+	uint16_t st = create_port(child, port, type, vp, sint, base, flags, conn_part);
 
 	if (st)
 		return st;
@@ -111,15 +113,18 @@ uint16_t synicdev_command(uint64_t child, unsigned index, uint32_t op, uint32_t 
 		return HV_STATUS_INVALID_PARAMETER;
 	switch (op) {
 	case RK_SYNIC_ROUTE_CREATE:
-		return synicdev_pair_create(child, rp, HV_PORT_TYPE_EVENT, vp, sint, 1, HV_PARTITION_ID_SELF, rc);
+		return synicdev_pair_create(child, rp, HV_PORT_TYPE_EVENT, vp, sint, 0, 1, HV_PARTITION_ID_SELF, rc);
 	case RK_SYNIC_ROUTE_DESTROY:
 		return pair_destroy(child, rp, HV_PARTITION_ID_SELF, rc);
 	case RK_SYNIC_ROUTE_RAISE:
 		return status(vid_call(HVCALL_SIGNAL_EVENT, 0, &ev, sizeof(ev), NULL, 0));
 	case RK_SYNIC_MSG_CONN_CREATE:
-		return synicdev_pair_create(child, conn, HV_PORT_TYPE_MESSAGE, vp, sint, 0, child, conn);
+		return synicdev_pair_create(child, conn, HV_PORT_TYPE_MESSAGE, vp, sint, 0, 0, child, conn);
 	case RK_SYNIC_EVT_CONN_CREATE:
-		return synicdev_pair_create(child, conn, HV_PORT_TYPE_EVENT, vp, sint, HV_EVENT_FLAGS_COUNT, child, conn);
+		/* Flag `conn` and only it, as QEMU's hyperv-testdev sets it
+		 * whatever flag number the guest signals (kvm-unit-tests'
+		 * hyperv_connections relies on it). */
+		return synicdev_pair_create(child, conn, HV_PORT_TYPE_EVENT, vp, sint, (uint16_t)conn, 1, child, conn);
 	case RK_SYNIC_MSG_CONN_DESTROY:
 	case RK_SYNIC_EVT_CONN_DESTROY:
 		return pair_destroy(child, conn, child, conn);

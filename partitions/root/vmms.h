@@ -83,11 +83,11 @@ int64_t vmms_worker_synic(uint32_t pid, uint64_t op, uint64_t vp, uint64_t sint,
  * index-th child of the VMMS). */
 uint16_t synicdev_command(uint64_t child, unsigned index, uint32_t op, uint32_t vp, uint32_t sint, uint32_t conn);
 /* A port `port` of `type` in partition `child` for VP `vp`, SINT `sint`
- * (an event port: `flags` flags from 0), and connection `conn` of
+ * (an event port: `flags` flags from `base`), and connection `conn` of
  * `conn_part` to it; the port is deleted again if ConnectPort fails.
  * The first status that was not SUCCESS, or SUCCESS. */
 uint16_t synicdev_pair_create(uint64_t child, uint32_t port, uint32_t type, uint32_t vp, uint32_t sint,
-			      uint16_t flags, uint64_t conn_part, uint32_t conn);
+			      uint16_t base, uint16_t flags, uint64_t conn_part, uint32_t conn);
 
 /* childmsg.c: the messages a child asks the root for (childboot.h
  * CHILD_ROOT_MSG_*): on each turn of the VMMS's loop while it runs, the
