@@ -392,6 +392,27 @@ static enum cost_class classify(const cs_insn *in)
  * several stores (movups/movq/movnti/pextrw/fstp/stmxcsr/movbe [m] report
  * a read), for cmpxchg (a read only) and, per UNICORN-NOTES.md, for VMX
  * instructions; those are decided here from the instruction itself. */
+int cost_operand_is_address(unsigned id)
+{
+	switch (id) {
+	case X86_INS_LEA:
+	case X86_INS_NOP:
+	case X86_INS_PREFETCH:
+	case X86_INS_PREFETCHNTA:
+	case X86_INS_PREFETCHT0:
+	case X86_INS_PREFETCHT1:
+	case X86_INS_PREFETCHT2:
+	case X86_INS_PREFETCHW:
+	case X86_INS_CLFLUSH:
+	case X86_INS_CLFLUSHOPT:
+	case X86_INS_CLWB:
+	case X86_INS_INVLPG:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static void memory_access(const cs_insn *in, enum cost_class cls, bool *rd, bool *wr)
 {
 	const cs_x86 *x = &in->detail->x86;
@@ -407,20 +428,9 @@ static void memory_access(const cs_insn *in, enum cost_class cls, bool *rd, bool
 	if (mem < 0)
 		return;
 
+	if (cost_operand_is_address(in->id))
+		return;
 	switch (in->id) {
-	case X86_INS_LEA:
-	case X86_INS_NOP:
-	case X86_INS_PREFETCH:
-	case X86_INS_PREFETCHNTA:
-	case X86_INS_PREFETCHT0:
-	case X86_INS_PREFETCHT1:
-	case X86_INS_PREFETCHT2:
-	case X86_INS_PREFETCHW:
-	case X86_INS_CLFLUSH:
-	case X86_INS_CLFLUSHOPT:
-	case X86_INS_CLWB:
-	case X86_INS_INVLPG:
-		return;	/* the operand is an address, not an access */
 	case X86_INS_CMPXCHG:
 	case X86_INS_CMPXCHG8B:
 	case X86_INS_CMPXCHG16B:

@@ -85,6 +85,10 @@ void cost_model_free(struct cost_model *cm);
 int cost_price_block(struct cost_model *cm, const uint8_t *code, size_t len, uint64_t addr,
 		     unsigned mode_bits, uint32_t ninsn, struct cost_block *out);
 
+/* Is the memory operand of Capstone instruction `id` only an address
+ * (LEA, long NOPs, prefetches, cache-line flushes, INVLPG)? */
+int cost_operand_is_address(unsigned id);
+
 /* Class of a single instruction (for tests and tracing). */
 int cost_classify(struct cost_model *cm, const uint8_t *code, size_t len, uint64_t addr,
 		  unsigned mode_bits, enum cost_class *cls, uint32_t *cycles);
