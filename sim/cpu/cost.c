@@ -661,6 +661,25 @@ static int sets_if(unsigned id)
 	}
 }
 
+/* What can set IF can change RFLAGS.AC too, STI excepted; far RET,
+ * SYSENTER and a far CALL through a call gate change the CPL. */
+static int changes_ac(unsigned id)
+{
+	switch (id) {
+	case X86_INS_STI:
+		return 0;
+	case X86_INS_RETF:
+	case X86_INS_RETFQ:
+	case X86_INS_SYSENTER:
+	case X86_INS_STAC:
+	case X86_INS_CLAC:
+	case X86_INS_LCALL:
+		return 1;
+	default:
+		return sets_if(id);
+	}
+}
+
 int cost_price_block(struct cost_model *cm, const uint8_t *code, size_t len, uint64_t addr,
 		     unsigned mode_bits, uint32_t ninsn, struct cost_block *out)
 {
@@ -688,6 +707,8 @@ int cost_price_block(struct cost_model *cm, const uint8_t *code, size_t len, uin
 		c = price(cm, cm->insn, &cls);
 		if (sets_if(cm->insn->id))
 			out->flags |= COST_BLOCK_SETS_IF;
+		if (changes_ac(cm->insn->id))
+			out->flags |= COST_BLOCK_AC;
 		if (kind) {
 			if (out->nsites < COST_MAX_SITES) {
 				struct cost_site *s = &out->sites[out->nsites++];

@@ -62,6 +62,12 @@ struct cost_site {
  * SYSRET, SYSEXIT, RSM): an interrupt held off by IF may become
  * deliverable after it. */
 #define COST_BLOCK_SETS_IF 1u
+/* The block has an instruction that can change the CPL or RFLAGS.AC
+ * without leaving the engine (POPF, IRET, far RET, SYSRET, SYSEXIT,
+ * SYSENTER, RSM, STAC, CLAC, a far CALL through a call gate): whether
+ * alignment checking applies is looked at again after it (cpu.c
+ * "Alignment checking"). */
+#define COST_BLOCK_AC 2u
 
 struct cost_block {
 	uint32_t ninsn;
