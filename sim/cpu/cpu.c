@@ -1232,24 +1232,33 @@ static void hook_ac(uc_engine *uc, uint64_t addr, uint32_t size, void *user);
 static int ac_update(struct cpu *c)
 {
 	struct engine *e = c->e;
-	int on = ac_hooked(c);
+	int on = ac_hooked(c), was = e->ac_on, r = 0;
 
+	if (on && !c->align && !(c->align = align_new()))
+		return -ENOMEM;
+	/* Dropping translations makes Unicorn translate their addresses: in
+	 * a non-root engine through the model's TLB fill, which must neither
+	 * price nor keep what it finds (then the guest's next access misses
+	 * and is priced as it would have been). */
+	c->vmx.host_fill = 1;
 	if (e->ac_stale_hi) {
 		uc_ctl_remove_cache(e->uc, e->ac_stale_lo, e->ac_stale_hi);
 		e->ac_stale_hi = 0;
 	}
-	if (on == e->ac_on)
-		return 0;
-	if (on) {
-		if (!c->align && !(c->align = align_new()))
-			return -ENOMEM;
-		if (uc_hook_add(e->uc, &e->ac_hook, UC_HOOK_CODE, (void *)hook_ac, c, 1, 0) != UC_ERR_OK)
-			return -EIO;
-	} else if (uc_hook_del(e->uc, e->ac_hook) != UC_ERR_OK) {
-		return -EIO;
+	if (on != e->ac_on) {
+		if (on)
+			r = uc_hook_add(e->uc, &e->ac_hook, UC_HOOK_CODE, (void *)hook_ac, c, 1, 0) != UC_ERR_OK;
+		else
+			r = uc_hook_del(e->uc, e->ac_hook) != UC_ERR_OK;	/* drops what it instrumented */
+		if (!r)
+			e->ac_on = on;
 	}
-	e->ac_on = on;
-	if (c->debug)
+	c->vmx.host_fill = 0;
+	if (c->vmx.nonroot)
+		uc_ctl_flush_tlb(e->uc);
+	if (r)
+		return -EIO;
+	if (c->debug && on != was)
 		fprintf(stderr, "hvsim: LP%u: alignment check hook %s at rip 0x%llx\n", c->index, on ? "on" : "off",
 			(unsigned long long)reg(c, UC_X86_REG_RIP));
 	return 0;
@@ -1286,6 +1295,20 @@ static uint64_t ac_seg_base(void *opaque, unsigned cs_reg)
 	}
 }
 
+/* Instruction bytes for the model's own use, at no simulated cost: in
+ * non-root operation the walk would otherwise be priced as a TLB miss. */
+static int ac_fetch(struct cpu *c, uint64_t lin, void *buf, size_t n)
+{
+	uint32_t err;
+	uint64_t fl;
+	int saved = c->vmx.fill_uncharged, r;
+
+	c->vmx.fill_uncharged = 1;
+	r = cpu_lin_access(c, lin, buf, n, 2, &err, &fl);
+	c->vmx.fill_uncharged = saved;
+	return r;
+}
+
 /* The block was charged whole when it started (hook_block): take back
  * the instruction at linear `addr` and those after it, which do not run.
  * Sites have their prices at hand (cpu_charge_to_site); anything else
@@ -1294,11 +1317,10 @@ static void charge_before(struct cpu *c, uint64_t addr)
 {
 	uint8_t code[4096];
 	struct cost_block cb;
-	uint32_t err;
-	uint64_t fl, to, len = addr - c->cur.addr;
+	uint64_t to, len = addr - c->cur.addr;
 
 	if (addr < c->cur.addr || len >= c->cur.size || len > sizeof(code) || cur_site(c, addr) ||
-	    (len && cpu_lin_access(c, c->cur.addr, code, len, 2, &err, &fl)) ||
+	    (len && ac_fetch(c, c->cur.addr, code, len)) ||
 	    cost_price_block(c->cm, code, len, c->cur.addr, cpu_ctx_code_bits(c->e->ctx), 0, &cb))
 		return;
 	to = c->block_start + cb.cycles;
@@ -1315,11 +1337,9 @@ static int ac_check_insn(struct cpu *c, uint64_t addr, unsigned size)
 	struct align_env env = { .reg = ac_reg, .seg_base = ac_seg_base, .opaque = c };
 	struct align_fault f;
 	uint8_t b[16];
-	uint32_t err;
-	uint64_t fl;
 
 	if (!size || size > sizeof(b) || !(reg(c, UC_X86_REG_CR0) & CR0_AM) || !ac_hooked(c) ||
-	    cpu_lin_access(c, addr, b, size, 2, &err, &fl))
+	    ac_fetch(c, addr, b, size))
 		return 0;
 	env.bits = cpu_ctx_code_bits(c->e->ctx);
 	env.rip = reg(c, UC_X86_REG_RIP);
@@ -1341,10 +1361,18 @@ static void hook_ac(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 
 	if (c->stopping)
 		return;
-	/* At a site, hook_site checks, after any VM exit that comes first. */
+	/* At a site, hook_site checks, after any VM exit that comes first
+	 * (looking at its bytes is not priced: ac_fetch). */
 	s = site_find(c, addr);
-	if (s && site_still_there(c, s))
-		return;
+	if (s) {
+		int saved = c->vmx.fill_uncharged, there;
+
+		c->vmx.fill_uncharged = 1;
+		there = site_still_there(c, s);
+		c->vmx.fill_uncharged = saved;
+		if (there)
+			return;
+	}
 	ac_check_insn(c, addr, size);
 }
 

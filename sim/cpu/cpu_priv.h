@@ -176,6 +176,7 @@ struct vmx {
 	uint64_t pdpte[4];		/* PAE guests: PDPTE registers (SDM 4.4.1) */
 	uint64_t pdpte_cr3;		/* CR3 they were loaded from, ~0 = from the VMCS */
 	int fill_uncharged;		/* the TLB fill in progress is not priced */
+	int host_fill;			/* ... nor any while Unicorn fills for itself (cpu.c ac_update) */
 	uint64_t pending_dbg;		/* pending debug exceptions from VM entry, not yet raised */
 	int forced_tf;			/* RFLAGS.TF set by the model to raise them */
 	unsigned ept_perms;		/* EPT R/W/X of the last translation */
