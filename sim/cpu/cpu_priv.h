@@ -248,6 +248,7 @@ struct cpu {
 	uint64_t cont_addr;
 	uint32_t cont_end_cycles, cont_index;
 	int stop_req;			/* cpu_request_stop() */
+	int ac_next;			/* look at alignment checking at the next block (COST_BLOCK_AC) */
 	int stopping;			/* we called uc_emu_stop() */
 	uint64_t stop_addr;		/* block whose hook stopped the engine, or 0 */
 
