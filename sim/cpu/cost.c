@@ -392,6 +392,27 @@ static enum cost_class classify(const cs_insn *in)
  * several stores (movups/movq/movnti/pextrw/fstp/stmxcsr/movbe [m] report
  * a read), for cmpxchg (a read only) and, per UNICORN-NOTES.md, for VMX
  * instructions; those are decided here from the instruction itself. */
+int cost_operand_is_address(unsigned id)
+{
+	switch (id) {
+	case X86_INS_LEA:
+	case X86_INS_NOP:
+	case X86_INS_PREFETCH:
+	case X86_INS_PREFETCHNTA:
+	case X86_INS_PREFETCHT0:
+	case X86_INS_PREFETCHT1:
+	case X86_INS_PREFETCHT2:
+	case X86_INS_PREFETCHW:
+	case X86_INS_CLFLUSH:
+	case X86_INS_CLFLUSHOPT:
+	case X86_INS_CLWB:
+	case X86_INS_INVLPG:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static void memory_access(const cs_insn *in, enum cost_class cls, bool *rd, bool *wr)
 {
 	const cs_x86 *x = &in->detail->x86;
@@ -407,20 +428,9 @@ static void memory_access(const cs_insn *in, enum cost_class cls, bool *rd, bool
 	if (mem < 0)
 		return;
 
+	if (cost_operand_is_address(in->id))
+		return;
 	switch (in->id) {
-	case X86_INS_LEA:
-	case X86_INS_NOP:
-	case X86_INS_PREFETCH:
-	case X86_INS_PREFETCHNTA:
-	case X86_INS_PREFETCHT0:
-	case X86_INS_PREFETCHT1:
-	case X86_INS_PREFETCHT2:
-	case X86_INS_PREFETCHW:
-	case X86_INS_CLFLUSH:
-	case X86_INS_CLFLUSHOPT:
-	case X86_INS_CLWB:
-	case X86_INS_INVLPG:
-		return;	/* the operand is an address, not an access */
 	case X86_INS_CMPXCHG:
 	case X86_INS_CMPXCHG8B:
 	case X86_INS_CMPXCHG16B:
@@ -651,6 +661,25 @@ static int sets_if(unsigned id)
 	}
 }
 
+/* What can set IF can change RFLAGS.AC too, STI excepted; far RET,
+ * SYSENTER and a far CALL through a call gate change the CPL. */
+static int changes_ac(unsigned id)
+{
+	switch (id) {
+	case X86_INS_STI:
+		return 0;
+	case X86_INS_RETF:
+	case X86_INS_RETFQ:
+	case X86_INS_SYSENTER:
+	case X86_INS_STAC:
+	case X86_INS_CLAC:
+	case X86_INS_LCALL:
+		return 1;
+	default:
+		return sets_if(id);
+	}
+}
+
 int cost_price_block(struct cost_model *cm, const uint8_t *code, size_t len, uint64_t addr,
 		     unsigned mode_bits, uint32_t ninsn, struct cost_block *out)
 {
@@ -678,6 +707,8 @@ int cost_price_block(struct cost_model *cm, const uint8_t *code, size_t len, uin
 		c = price(cm, cm->insn, &cls);
 		if (sets_if(cm->insn->id))
 			out->flags |= COST_BLOCK_SETS_IF;
+		if (changes_ac(cm->insn->id))
+			out->flags |= COST_BLOCK_AC;
 		if (kind) {
 			if (out->nsites < COST_MAX_SITES) {
 				struct cost_site *s = &out->sites[out->nsites++];

@@ -62,6 +62,12 @@ struct cost_site {
  * SYSRET, SYSEXIT, RSM): an interrupt held off by IF may become
  * deliverable after it. */
 #define COST_BLOCK_SETS_IF 1u
+/* The block has an instruction that can change the CPL or RFLAGS.AC
+ * without leaving the engine (POPF, IRET, far RET, SYSRET, SYSEXIT,
+ * SYSENTER, RSM, STAC, CLAC, a far CALL through a call gate): whether
+ * alignment checking applies is looked at again after it (cpu.c
+ * "Alignment checking"). */
+#define COST_BLOCK_AC 2u
 
 struct cost_block {
 	uint32_t ninsn;
@@ -84,6 +90,10 @@ void cost_model_free(struct cost_model *cm);
  * (cost COST_OTHER for the remainder). Returns 0 or -EINVAL. */
 int cost_price_block(struct cost_model *cm, const uint8_t *code, size_t len, uint64_t addr,
 		     unsigned mode_bits, uint32_t ninsn, struct cost_block *out);
+
+/* Is the memory operand of Capstone instruction `id` only an address
+ * (LEA, long NOPs, prefetches, cache-line flushes, INVLPG)? */
+int cost_operand_is_address(unsigned id);
 
 /* Class of a single instruction (for tests and tracing). */
 int cost_classify(struct cost_model *cm, const uint8_t *code, size_t len, uint64_t addr,

@@ -308,6 +308,7 @@ static void site_insert(struct cpu *c, const struct site *st)
 }
 
 static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user);
+static int ac_hooked(struct cpu *c);
 
 /* First sight of a block: decode and price it once.  Returns NULL when
  * the block must be retranslated first (new site hooks). */
@@ -363,13 +364,40 @@ static const struct block *block_price(struct cpu *c, uint64_t addr, uint32_t si
 	return block_find(c, addr, size);
 }
 
+/* A block with an instruction that can set IF: an interrupt held off may
+ * become deliverable after it; with one that can change the CPL or
+ * RFLAGS.AC: look at alignment checking at the next block. */
+static void block_flags(struct cpu *c, uint32_t flags)
+{
+	if (flags & COST_BLOCK_SETS_IF)
+		c->if_clear = 0;
+	if (flags & COST_BLOCK_AC)
+		c->ac_next = 1;
+}
+
+/* After a block that may have changed the CPL or RFLAGS.AC: 1 to stop at
+ * the block at `addr`, which was translated without the alignment check
+ * hook or with it when it is not needed, so that the run loop adds or
+ * removes the hook (cpu_run).  Kept out of line: inlined, its register
+ * reads gave hook_block a stack frame, and bench_compute ran about 8 %
+ * slower. */
+static __attribute__((noinline, cold)) int ac_block_check(struct cpu *c, uint64_t addr, uint32_t size)
+{
+	c->ac_next = 0;
+	if (ac_hooked(c) == c->e->ac_on)
+		return 0;
+	c->e->ac_stale_lo = addr;
+	c->e->ac_stale_hi = addr + size;
+	return 1;
+}
+
 static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
 	struct cpu *c = user;
 	const struct block *b;
 
 	if (c->cycles >= c->until || c->stop_req || c->apic_remap || (c->irq_hint && intr_block_check(c)) ||
-	    (c->vmx.nonroot && vmx_block_check(c, addr))) {
+	    (c->vmx.nonroot && vmx_block_check(c, addr)) || (c->ac_next && ac_block_check(c, addr, size))) {
 		stop_engine(c);
 		c->stop_addr = addr;
 		return;
@@ -391,8 +419,8 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		uint32_t rest = c->cur.ninsn - c->cont_index - 1;
 
 		c->cont_addr = 0;
-		if (b->flags & COST_BLOCK_SETS_IF)
-			c->if_clear = 0;
+		if (b->flags & (COST_BLOCK_SETS_IF | COST_BLOCK_AC))
+			block_flags(c, b->flags);
 		if (start + b->cycles > c->cycles)
 			c->cycles = start + b->cycles;
 		if (b->ninsn > rest)
@@ -401,8 +429,8 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		c->block_start = start;
 		return;
 	}
-	if (b->flags & COST_BLOCK_SETS_IF)
-		c->if_clear = 0;
+	if (b->flags & (COST_BLOCK_SETS_IF | COST_BLOCK_AC))
+		block_flags(c, b->flags);
 	c->io_at_valid = 0;
 	c->cur = *b;
 	c->block_start = c->cycles;
@@ -1183,6 +1211,188 @@ static int mov_cr_site(struct cpu *c, uint64_t addr, unsigned size)
 	return 0;
 }
 
+/* ---- alignment checking (SDM Vol. 3A 2.5 CR0.AM, 6.15 #AC) ------------
+ *
+ * Unicorn checks no alignment.  While the CPL is 3 and RFLAGS.AC is set
+ * the engine runs with a code hook on every instruction; when CR0.AM is
+ * set too, the hook asks align.c whether the instruction is about to make
+ * a misaligned data access and if so raises #AC(0) in its place: a fault,
+ * RIP at the instruction, none of its effects (SDM 6.15 "Saved
+ * Instruction Pointer", "Program State Change"), delivered like any
+ * exception (the exception bitmap first in VMX non-root operation).  Code
+ * running otherwise has no hook and costs what it did before.
+ *
+ * A hook added later does not reach code translated before it.  Unicorn
+ * looks translations up by CPL and RFLAGS.AC (QEMU's TB flags), not by
+ * CR0.AM, so the hook follows CPL and AC alone: then every translation
+ * made at CPL 3 with AC set carries it, except the block that starts
+ * first after they became so, at which the engine stops and which is
+ * dropped before it runs (flushing every translation instead costs
+ * Unicorn 2.1.1 about 0.2 s: it clears its whole code buffer).  Removing
+ * the hook drops the translations it instrumented.  CPL and AC are looked
+ * at each time the engine starts and after each block with an
+ * instruction that can change them inside the engine (COST_BLOCK_AC);
+ * what else changes the CPL (exceptions, interrupts, SYSCALL, VM entries
+ * and exits) goes through the run loop. */
+
+/* Read where RFLAGS is exact: the engine stopped, a block boundary, or a
+ * code hook (Unicorn brings the lazy flags up to date before one). */
+static int ac_hooked(struct cpu *c)
+{
+	return (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_AC) && cpu_cpl(c) == 3;
+}
+
+static void hook_ac(uc_engine *uc, uint64_t addr, uint32_t size, void *user);
+
+/* With the engine stopped: drop the block that ran first at a change of
+ * CPL or AC, translated without the hook, and add or remove the hook. */
+static int ac_update(struct cpu *c)
+{
+	struct engine *e = c->e;
+	int on = ac_hooked(c), was = e->ac_on, r = 0;
+
+	if (on && !c->align && !(c->align = align_new()))
+		return -ENOMEM;
+	/* Dropping translations makes Unicorn translate their addresses: in
+	 * a non-root engine through the model's TLB fill, which must neither
+	 * price nor keep what it finds (then the guest's next access misses
+	 * and is priced as it would have been). */
+	c->vmx.host_fill = 1;
+	if (e->ac_stale_hi) {
+		uc_ctl_remove_cache(e->uc, e->ac_stale_lo, e->ac_stale_hi);
+		e->ac_stale_hi = 0;
+	}
+	if (on != e->ac_on) {
+		if (on)
+			r = uc_hook_add(e->uc, &e->ac_hook, UC_HOOK_CODE, (void *)hook_ac, c, 1, 0) != UC_ERR_OK;
+		else
+			r = uc_hook_del(e->uc, e->ac_hook) != UC_ERR_OK;	/* drops what it instrumented */
+		if (!r)
+			e->ac_on = on;
+	}
+	c->vmx.host_fill = 0;
+	if (c->vmx.nonroot)
+		uc_ctl_flush_tlb(e->uc);
+	if (r)
+		return -EIO;
+	if (c->debug && on != was)
+		fprintf(stderr, "hvsim: LP%u: alignment check hook %s at rip 0x%llx\n", c->index, on ? "on" : "off",
+			(unsigned long long)reg(c, UC_X86_REG_RIP));
+	return 0;
+}
+
+static uint64_t ac_reg(void *opaque, unsigned cs_reg)
+{
+	struct cpu *c = opaque;
+	int ucr;
+
+	return cpu_cs_gpr(cs_reg, &ucr) >= 0 ? reg(c, ucr) : 0;
+}
+
+static uint64_t ac_seg_base(void *opaque, unsigned cs_reg)
+{
+	struct cpu *c = opaque;
+	struct cpu_sysstate s;
+
+	if (cpu_ctx_read(c->e->ctx, &s))
+		return 0;
+	switch (cs_reg) {
+	case X86_REG_ES:
+		return s.seg[SEG_ES].base;
+	case X86_REG_CS:
+		return s.seg[SEG_CS].base;
+	case X86_REG_SS:
+		return s.seg[SEG_SS].base;
+	case X86_REG_FS:
+		return s.seg[SEG_FS].base;
+	case X86_REG_GS:
+		return s.seg[SEG_GS].base;
+	default:
+		return s.seg[SEG_DS].base;
+	}
+}
+
+/* Instruction bytes for the model's own use, at no simulated cost: in
+ * non-root operation the walk would otherwise be priced as a TLB miss. */
+static int ac_fetch(struct cpu *c, uint64_t lin, void *buf, size_t n)
+{
+	uint32_t err;
+	uint64_t fl;
+	int saved = c->vmx.fill_uncharged, r;
+
+	c->vmx.fill_uncharged = 1;
+	r = cpu_lin_access(c, lin, buf, n, 2, &err, &fl);
+	c->vmx.fill_uncharged = saved;
+	return r;
+}
+
+/* The block was charged whole when it started (hook_block): take back
+ * the instruction at linear `addr` and those after it, which do not run.
+ * Sites have their prices at hand (cpu_charge_to_site); anything else
+ * has the part of the block before it priced again. */
+static void charge_before(struct cpu *c, uint64_t addr)
+{
+	uint8_t code[4096];
+	struct cost_block cb;
+	uint64_t to, len = addr - c->cur.addr;
+
+	if (addr < c->cur.addr || len >= c->cur.size || len > sizeof(code) || cur_site(c, addr) ||
+	    (len && ac_fetch(c, c->cur.addr, code, len)) ||
+	    cost_price_block(c->cm, code, len, c->cur.addr, cpu_ctx_code_bits(c->e->ctx), 0, &cb))
+		return;
+	to = c->block_start + cb.cycles;
+	if (to < c->cycles && cb.ninsn < c->cur.ninsn) {
+		c->st.instructions -= c->cur.ninsn - cb.ninsn;
+		c->cycles = to;
+	}
+}
+
+/* From a code hook before the instruction at linear `addr`: raise #AC(0)
+ * if it is about to make a misaligned access.  Returns 1 if it did. */
+static int ac_check_insn(struct cpu *c, uint64_t addr, unsigned size)
+{
+	struct align_env env = { .reg = ac_reg, .seg_base = ac_seg_base, .opaque = c };
+	struct align_fault f;
+	uint8_t b[16];
+
+	if (!size || size > sizeof(b) || !(reg(c, UC_X86_REG_CR0) & CR0_AM) || !ac_hooked(c) ||
+	    ac_fetch(c, addr, b, size))
+		return 0;
+	env.bits = cpu_ctx_code_bits(c->e->ctx);
+	env.rip = reg(c, UC_X86_REG_RIP);
+	env.cr0 = reg(c, UC_X86_REG_CR0);
+	if (align_check(c->align, b, size, &env, &f) != 1)
+		return 0;
+	if (c->debug)
+		fprintf(stderr, "hvsim: LP%u: #AC: access at 0x%llx not on a %u-byte boundary\n", c->index,
+			(unsigned long long)f.lin, f.align);
+	charge_before(c, addr);
+	cpu_raise_from_hook(c, VEC_AC, 0);
+	return 1;
+}
+
+static void hook_ac(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+	struct cpu *c = user;
+	const struct site *s;
+
+	if (c->stopping)
+		return;
+	/* At a site, hook_site checks, after any VM exit that comes first
+	 * (looking at its bytes is not priced: ac_fetch). */
+	s = site_find(c, addr);
+	if (s) {
+		int saved = c->vmx.fill_uncharged, there;
+
+		c->vmx.fill_uncharged = 1;
+		there = site_still_there(c, s);
+		c->vmx.fill_uncharged = saved;
+		if (there)
+			return;
+	}
+	ac_check_insn(c, addr, size);
+}
+
 static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
 	struct cpu *c = user;
@@ -1199,6 +1409,8 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 			cpu_charge_to_site(c, addr, c->vmx.p.trap);
 		return;
 	}
+	if (c->e->ac_on && ac_check_insn(c, addr, s->size))
+		return;
 	switch (s->kind) {
 	case SITE_RDTSC:
 	case SITE_RDTSCP:
@@ -1665,6 +1877,7 @@ void cpu_free(struct cpu *c)
 		return;
 	vmx_free(c);
 	marks_free(c);
+	align_free(c->align);
 	intr_free(c);
 	cpu_engine_close(&c->root);
 	cpu_engine_close(&c->guest);
@@ -1879,6 +2092,10 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 			intr_remap(c);
 		if (intr_service(c))
 			continue;	/* delivered, exited or waiting for SIPI: look again */
+		if ((c->e->ac_stale_hi || ac_hooked(c) != c->e->ac_on) && ac_update(c)) {
+			cpu_shutdown(c, "host: cannot switch alignment checking");
+			break;
+		}
 		if (c->debug > 1)
 			fprintf(stderr, "S %llx cyc %llu until %llu\n", (unsigned long long)rip,
 				(unsigned long long)c->cycles, (unsigned long long)until);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <unicorn/unicorn.h>
 
+#include "align.h"
 #include "apic.h"
 #include "cost.h"
 #include "hv/marker.h"
@@ -25,6 +26,7 @@
 #define CR4_OSXMMEXCPT (1ull << 10)
 #define CR4_VMXE (1ull << 13)
 #define CR0_WP (1ull << 16)
+#define CR0_AM (1ull << 18)
 #define CR0_PG (1ull << 31)
 #define CR4_TSD (1ull << 2)
 #define CR4_PSE (1ull << 4)
@@ -110,6 +112,9 @@ struct engine {
 	uint32_t ncharged, charged_cap;
 	uint64_t dr7;			/* the architectural DR7 (cpu_set_dr7) */
 	uint64_t tlb_apic;		/* ... and APIC-access page (vmx.c x->apic_access) */
+	uc_hook ac_hook;		/* alignment checking's code hook (cpu.c) ... */
+	int ac_on;			/* ... installed: CPL 3 and RFLAGS.AC */
+	uint64_t ac_stale_lo, ac_stale_hi;	/* a block translated without it, to drop */
 };
 
 #define VMX_GUEST_ENGINES 8		/* non-root engines kept per LP */
@@ -171,6 +176,7 @@ struct vmx {
 	uint64_t pdpte[4];		/* PAE guests: PDPTE registers (SDM 4.4.1) */
 	uint64_t pdpte_cr3;		/* CR3 they were loaded from, ~0 = from the VMCS */
 	int fill_uncharged;		/* the TLB fill in progress is not priced */
+	int host_fill;			/* ... nor any while Unicorn fills for itself (cpu.c ac_update) */
 	uint64_t pending_dbg;		/* pending debug exceptions from VM entry, not yet raised */
 	int forced_tf;			/* RFLAGS.TF set by the model to raise them */
 	unsigned ept_perms;		/* EPT R/W/X of the last translation */
@@ -242,6 +248,7 @@ struct cpu {
 	uint64_t cont_addr;
 	uint32_t cont_end_cycles, cont_index;
 	int stop_req;			/* cpu_request_stop() */
+	int ac_next;			/* look at alignment checking at the next block (COST_BLOCK_AC) */
 	int stopping;			/* we called uc_emu_stop() */
 	uint64_t stop_addr;		/* block whose hook stopped the engine, or 0 */
 
@@ -284,6 +291,7 @@ struct cpu {
 	int64_t tsc_offset;		/* IA32_TSC = cycles + tsc_offset */
 	uint64_t *msr;			/* values of profile MSRs not held by Unicorn */
 	int debug;			/* HVSIM_DEBUG=exceptions: trace deliveries */
+	struct align_checker *align;	/* #AC decoder (align.h), made on first use */
 	struct cpu_stats st;
 	struct vmx vmx;
 };

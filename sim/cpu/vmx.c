@@ -2203,8 +2203,20 @@ static int tlb_model_first(struct engine *e, uint64_t pg)
 static bool tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_entry *e, void *user)
 {
 	struct cpu *c = user;
+	struct vmx_pending p;
 	bool ok;
 
+	if (c->vmx.host_fill) {
+		/* Unicorn translating for its own bookkeeping while the model
+		 * changes hooks (cpu.c, alignment checking): no price, no mark
+		 * in the model's TLB, no fault or exit left pending. */
+		p = c->vmx.p;
+		c->vmx.fill_uncharged = 1;
+		ok = tlb_fill_walk(c, va, type, e);
+		c->vmx.fill_uncharged = 0;
+		c->vmx.p = p;
+		return ok;
+	}
 	c->vmx.fill_uncharged = !tlb_model_first(c->e, va >> 12);
 	ok = tlb_fill_walk(c, va, type, e);
 	c->vmx.fill_uncharged = 0;

@@ -592,6 +592,21 @@ static void user_tables_build(void)
 	user_pml4[0] = A(user_pdpt) | PTE_P | PTE_W | PTE_U;
 }
 
+/* The guest starts at CPL 3: user page tables, CS and the data segments
+ * with DPL and RPL 3. */
+static void guest_user_mode(void)
+{
+	vmwrite(VMCS_GUEST_CR3, A(user_pml4));
+	vmwrite(VMCS_GUEST_CS_SELECTOR, GUEST_CS64 | 3);
+	vmwrite(VMCS_GUEST_CS_AR_BYTES, 0xa0fb);
+	for (int n = 0; n < 6; n++) {
+		if (n == 1)
+			continue;
+		vmwrite(VMCS_GUEST_ES_SELECTOR + 2 * n, GUEST_DS | 3);
+		vmwrite(VMCS_GUEST_ES_AR_BYTES + 2 * n, 0xc0f3);
+	}
+}
+
 static void test_msr(void)
 {
 	uint64_t kgs = rdmsr(MSR_KERNEL_GS_BASE);
@@ -673,15 +688,7 @@ static void test_msr(void)
 	set_ctl(VMCS_PROC_BASED_CTLS, CPU_BASED_USE_MSR_BITMAPS, 0);
 	vmwrite(VMCS_MSR_BITMAP, A(msr_bitmap));
 	vmwrite(VMCS_EXCEPTION_BITMAP, 1u << GP_VECTOR);
-	vmwrite(VMCS_GUEST_CR3, A(user_pml4));
-	vmwrite(VMCS_GUEST_CS_SELECTOR, GUEST_CS64 | 3);
-	vmwrite(VMCS_GUEST_CS_AR_BYTES, 0xa0fb);
-	for (int n = 0; n < 6; n++) {
-		if (n == 1)
-			continue;
-		vmwrite(VMCS_GUEST_ES_SELECTOR + 2 * n, GUEST_DS | 3);
-		vmwrite(VMCS_GUEST_ES_AR_BYTES + 2 * n, 0xc0f3);
-	}
+	guest_user_mode();
 	gr.rcx = MSR_SYSENTER_CS;
 	r = enter();
 	check_exc_exit("RDMSR at CPL 3 with its bitmap bit set", r,
@@ -709,6 +716,46 @@ static int pf_run(void (*entry)(void), int bit14, uint32_t mask, uint32_t match)
 	return enter();
 }
 
+/* #AC (SDM Vol. 3A 6.15): a misaligned store at CPL 3 with CR0.AM and
+ * RFLAGS.AC exits through bit 17 of the exception bitmap as a hardware
+ * exception with error code 0 (26.2, 28.2.2), before it writes; at CPL 0,
+ * or with CR0.AM clear, it is not checked. */
+#define AC_VECTOR 17
+#define CR0_AM (1ull << 18)
+#define RFLAGS_AC (1ull << 18)
+static uint64_t ac_buf[2];
+
+static int ac_run(int cpl3, int am)
+{
+	guest_setup(gp_store);
+	vmwrite(VMCS_EXCEPTION_BITMAP, 1u << AC_VECTOR);
+	if (cpl3)
+		guest_user_mode();
+	vmwrite(VMCS_GUEST_CR0, am ? vmread(VMCS_GUEST_CR0) | CR0_AM : vmread(VMCS_GUEST_CR0) & ~CR0_AM);
+	vmwrite(VMCS_GUEST_RFLAGS, 0x2 | RFLAGS_AC);
+	ac_buf[0] = ac_buf[1] = 0;
+	gr.rax = A(ac_buf) + 4;
+	gr.rbx = 0x1122334455667788ull;
+	return enter();
+}
+
+static void test_ac_exits(void)
+{
+	int r;
+
+	r = ac_run(1, 1);
+	check_exc_exit("misaligned qword store at CPL 3 with CR0.AM and RFLAGS.AC: #AC(0)", r, HW_EXC_ERR(AC_VECTOR),
+		       0, 0, A(gp_store));
+	report(vmread(VMCS_EXIT_INTR_INFO) == 0x80000b11u && ac_buf[0] == 0 && ac_buf[1] == 0,
+	       "... interruption information 0x%lx (want 0x80000b11), nothing stored",
+	       (unsigned long)vmread(VMCS_EXIT_INTR_INFO));
+	r = ac_run(0, 1);
+	check_vmcall("the same store at CPL 0 is not checked", r, A(gp_store) + 3);
+	report(ac_buf[0] >> 32 == 0x55667788 && ac_buf[1] == 0x11223344, "... and stored");
+	r = ac_run(1, 0);
+	check_vmcall("the same store at CPL 3 with CR0.AM clear is not checked", r, A(gp_store) + 3);
+}
+
 static void test_exceptions(void)
 {
 	int r;
@@ -724,6 +771,7 @@ static void test_exceptions(void)
 	gr.rax = 0xaaaaaaaaaaaaaaaaull;
 	r = enter();
 	check_exc_exit("store to a non-canonical address: #GP(0)", r, HW_EXC_ERR(GP_VECTOR), 0, 0, A(gp_store));
+	test_ac_exits();
 	/* Single-step #DB with bit 1 set: the exit qualification gets BS
 	 * (and the pending debug exceptions a MOV SS shadow held), DR6 is
 	 * left alone (SDM 28.2.1; kvm-unit-tests' vmx_db_test). */

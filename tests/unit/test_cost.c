@@ -380,6 +380,35 @@ Test(cost, site_at_block_start_has_zero_prefix)
 	cr_assert_eq(b.sites[0].prefix_cycles, 0);
 }
 
+/* Blocks after which the CPU looks at CPL and RFLAGS.AC again
+ * (alignment checking, cpu.c). */
+Test(cost, instructions_changing_cpl_or_ac_flag_their_block)
+{
+	static const uint8_t changing[][3] = {
+		{ 0x9d },		/* popfq */
+		{ 0x48, 0xcf },		/* iretq */
+		{ 0xcb },		/* retf */
+		{ 0x48, 0x0f, 0x07 },	/* sysretq */
+		{ 0x0f, 0x35 },		/* sysexit */
+		{ 0x0f, 0x34 },		/* sysenter */
+		{ 0x0f, 0x01, 0xcb },	/* stac */
+		{ 0x0f, 0x01, 0xca },	/* clac */
+		{ 0xff, 0x18 },		/* lcall [rax] */
+	};
+	static const uint8_t sizes[] = { 1, 2, 1, 3, 2, 2, 3, 3, 2 };
+	static const uint8_t plain[] = { 0x9c, 0x58, 0xfb, 0xc3 };	/* pushfq; pop rax; sti; ret */
+	struct cost_block b;
+
+	for (size_t i = 0; i < sizeof(sizes); i++) {
+		cr_assert_eq(cost_price_block(cm, changing[i], sizes[i], 0x1000, 64, 0, &b), 0);
+		cr_assert_eq(b.ninsn, 1);
+		cr_assert(b.flags & COST_BLOCK_AC, "instruction %zu", i);
+	}
+	cr_assert_eq(cost_price_block(cm, plain, sizeof(plain), 0x1000, 64, 0, &b), 0);
+	cr_assert_not(b.flags & COST_BLOCK_AC);
+	cr_assert(b.flags & COST_BLOCK_SETS_IF);
+}
+
 Test(cost, sites_beyond_the_limit_set_overflow)
 {
 	uint8_t code[2 * (COST_MAX_SITES + 1)];
