@@ -145,9 +145,11 @@ static void child_msr_bitmap(uint64_t page)
 	uint8_t *b = hv_va(page);
 
 	memset(b + 2048, 0xff, 2048);		/* write-low and write-high */
-	/* Reads of the virtual APIC's MSRs exit too (vapic.c): IA32_APIC_BASE
-	 * and the x2APIC range 0x800-0x8FF (read-low bitmap, offset 0). */
+	/* Reads of the virtual APIC's MSRs exit too (vapic.c): IA32_APIC_BASE,
+	 * IA32_TSC_DEADLINE and the x2APIC range 0x800-0x8FF (read-low
+	 * bitmap, offset 0). */
 	b[MSR_IA32_APIC_BASE / 8] |= (uint8_t)(1u << (MSR_IA32_APIC_BASE & 7));
+	b[MSR_IA32_TSC_DEADLINE / 8] |= (uint8_t)(1u << (MSR_IA32_TSC_DEADLINE & 7));
 	memset(b + 0x800 / 8, 0xff, 0x100 / 8);
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
 		uint32_t m = own[i], off = 2048 + ((m >> 30) ? 1024 : 0) + (m & 0x1fff) / 8;

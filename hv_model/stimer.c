@@ -23,7 +23,10 @@
  * interrupt); a direct-mode one makes its vector pending, injected at
  * the VP's next entry (a halted VP wakes).  The TLFS only promises that
  * a timer never signals early; here one signals at the first exit or
- * entry after its due TSC. */
+ * entry after its due TSC.
+ *
+ * The same loop drives the local APIC timer of every child VP's virtual
+ * APIC (apictimer.c: hv_apic_timer_run). */
 #include <hv/marker.h>
 #include <hv/vmx.h>
 
@@ -57,6 +60,12 @@ void hv_time_init(uint64_t khz)
 	}
 	tsc_khz = khz;
 	tsc_scale = div128(HV_CLOCK_HZ / 1000, 0, khz);
+	hv_apic_timer_init(khz);
+}
+
+void hv_time_kick(void)
+{
+	armed_timers++;
 }
 
 void hv_time_start(struct hv_partition *p)
@@ -245,6 +254,16 @@ uint64_t hv_stimer_run(unsigned lp)
 		for (unsigned v = 0; v < p->nvps; v++) {
 			struct hv_vp *vp = p->vps[v];
 
+			/* The timer of a child's virtual APIC (apictimer.c). */
+			if (vp && !p->is_root && hv_apic_timer_pending(vp)) {
+				armed++;
+				if (vp->lp == lp) {
+					uint64_t t = hv_apic_timer_run(vp, tsc);
+
+					if (t < next)
+						next = t;
+				}
+			}
 			for (unsigned i = 0; vp && i < HV_SYNIC_STIMER_COUNT; i++) {
 				struct hv_stimer *t = &vp->stimer[i];
 
