@@ -493,8 +493,8 @@ void hv_time_init(uint64_t tsc_khz);
 void hv_time_start(struct hv_partition *p);
 /* The partition's reference time (100 ns units) at TSC `tsc`. */
 uint64_t hv_ref_time(const struct hv_partition *p, uint64_t tsc);
-/* TIME_REF_COUNT, REFERENCE_TSC and the STIMER MSRs: 0 done, -1 #GP,
- * 1 not one of them. */
+/* TIME_REF_COUNT, REFERENCE_TSC, the frequency MSRs and the STIMER
+ * MSRs: 0 done, -1 #GP, 1 not one of them. */
 int hv_stimer_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v);
 int hv_stimer_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v);
 void hv_stimer_reset(struct hv_vp *vp);

@@ -182,12 +182,13 @@ static uint16_t create_partition(struct hv_call *c)
 	child_msr_bitmap(bitmap);
 	p->create_flags = in->flags;
 	/* A guest gets the hypercall MSRs, its VP index, the SynIC,
-	 * synthetic time and the APIC MSRs (its virtual APIC, vapic.c), may
+	 * synthetic time, the APIC MSRs (its virtual APIC, vapic.c) and the
+	 * TSC and APIC frequency MSRs (stimer.c, apictimer.c), may
 	 * post messages and signal events on the connections its parent
 	 * makes for it and start its own VPs; no management privileges and
 	 * no port creation (TLFS "Partition Privilege Flags"). */
 	p->privileges = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE |
-			HV_PRIVILEGES_TIME | HV_MSR_APIC_ACCESS_AVAILABLE |
+			HV_PRIVILEGES_TIME | HV_MSR_APIC_ACCESS_AVAILABLE | HV_ACCESS_FREQUENCY_MSRS |
 			(uint64_t)(HV_POST_MESSAGES | HV_SIGNAL_EVENTS | HV_START_VIRTUAL_PROCESSOR) << 32;
 	((struct hv_output_create_partition *)c->out)->partition_id = p->id;
 	hv_mark_partition(p, HV_MARK_PART_CREATED);

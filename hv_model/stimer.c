@@ -26,7 +26,9 @@
  * entry after its due TSC.
  *
  * The same loop drives the local APIC timer of every child VP's virtual
- * APIC (apictimer.c: hv_apic_timer_run). */
+ * APIC (apictimer.c: hv_apic_timer_run), and HV_X64_MSR_TSC_FREQUENCY and
+ * HV_X64_MSR_APIC_FREQUENCY (AccessFrequencyMsrs) report the TSC's rate
+ * and that of the virtual APIC's bus clock. */
 #include <hv/marker.h>
 #include <hv/vmx.h>
 
@@ -303,6 +305,8 @@ static int time_access(const struct hv_vp *vp, uint32_t idx)
 		need = HV_MSR_TIME_REF_COUNT_AVAILABLE;
 	else if (idx == HV_X64_MSR_REFERENCE_TSC)
 		need = HV_MSR_REFERENCE_TSC_AVAILABLE;
+	else if (idx == HV_X64_MSR_TSC_FREQUENCY || idx == HV_X64_MSR_APIC_FREQUENCY)
+		need = HV_ACCESS_FREQUENCY_MSRS;
 	else if (idx >= HV_X64_MSR_STIMER_CONFIG(0) && idx <= HV_X64_MSR_STIMER_COUNT(HV_SYNIC_STIMER_COUNT - 1))
 		need = HV_MSR_SYNTIMER_AVAILABLE;
 	else
@@ -325,6 +329,17 @@ int hv_stimer_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
 		*v = vp->part->reference_tsc_msr;
 		return 0;
 	}
+	/* AccessFrequencyMsrs (TLFS "Partition Privilege Flags"): the TSC's
+	 * rate and that of the virtual APIC's bus clock, which its timer
+	 * counts (apictimer.c), in Hz. */
+	if (idx == HV_X64_MSR_TSC_FREQUENCY) {
+		*v = tsc_khz * 1000;
+		return 0;
+	}
+	if (idx == HV_X64_MSR_APIC_FREQUENCY) {
+		*v = hv_apic_timer_hz();
+		return 0;
+	}
 	t = &vp->stimer[(idx - HV_X64_MSR_STIMER_CONFIG(0)) / 2];
 	*v = (idx - HV_X64_MSR_STIMER_CONFIG(0)) % 2 ? t->count : t->config;
 	return 0;
@@ -338,8 +353,8 @@ int hv_stimer_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 
 	if (r)
 		return r;
-	if (idx == HV_X64_MSR_TIME_REF_COUNT)
-		return -1;	/* read-only (TLFS "Partition Reference Counter Register") */
+	if (idx == HV_X64_MSR_TIME_REF_COUNT || idx == HV_X64_MSR_TSC_FREQUENCY || idx == HV_X64_MSR_APIC_FREQUENCY)
+		return -1;	/* read-only (TLFS "Partition Reference Counter Register", the frequency MSRs) */
 	if (idx == HV_X64_MSR_REFERENCE_TSC) {
 		/* 63:12 GPA page, 11:1 RsvdP (kept as written), 0 enable. */
 		p->reference_tsc_msr = v;
