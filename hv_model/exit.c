@@ -48,6 +48,9 @@ static void exit_cpuid(struct hv_vp *vp)
 			 * x2APIC, EBX[31:24] its initial APIC ID, the VP index. */
 			r.ecx |= 1u << 21;
 			r.ebx = (r.ebx & 0x00ffffffu) | (uint32_t)vp->index << 24;
+			/* ECX[24]: its timer has TSC-deadline mode (apictimer.c),
+			 * whatever the processor's has. */
+			r.ecx |= 1u << 24;
 			/* EDX[9] says the APIC is there: it follows
 			 * IA32_APIC_BASE.EN (SDM 10.4.3). */
 			if (!(vp->vapic.apic_base & (1ull << 11)))
@@ -163,7 +166,7 @@ static void handle_exit(struct hv_vp *vp)
 					vmread(VMCS_EXIT_QUALIFICATION), 0);
 		break;
 	case EXIT_REASON_PREEMPTION_TIMER:
-		/* The slice is over, or a synthetic timer is due (hv_run). */
+		/* The slice is over, or a timer is due (hv_run). */
 		if (rdtsc() >= vp->slice_end)
 			vp->yield = 1;
 		break;
@@ -236,8 +239,9 @@ void hv_run(unsigned lp)
 	unsigned rate = rdmsr(MSR_IA32_VMX_MISC) & 0x1f;
 
 	for (;;) {
-		/* Synthetic timers due on this LP fire (and may wake VPs);
-		 * `stop` is when the next one is due (stimer.c). */
+		/* Synthetic timers and children's APIC timers due on this LP
+		 * fire (and may wake VPs); `stop` is when the next one is due
+		 * (stimer.c, apictimer.c). */
 		uint64_t stop = hv_stimer_run(lp), limit = ~0ull;
 		int r;
 
@@ -290,7 +294,7 @@ void hv_run(unsigned lp)
 		}
 		/* The VMX-preemption timer ends the entry at the end of the
 		 * slice when another VP could use the LP, and when the next
-		 * synthetic timer on the LP is due (SDM 26.5.1: it counts
+		 * timer on the LP is due (SDM 26.5.1: it counts
 		 * TSC >> rate; rounded up, so never early). */
 		if (!idle && next_vp(lp, vp) != vp)
 			limit = vp->slice_end;

@@ -230,8 +230,20 @@ struct hv_vapic {
 	uint32_t tpr;		/* 7:0 */
 	uint32_t svr;		/* spurious vector 7:0, software enable 8 */
 	uint32_t esr, esr_pending;	/* what ESR reads; errors since its last write */
-	uint32_t lvt[7];	/* CMCI, timer, thermal, PMC, LINT0, LINT1, error: stored only */
-	uint32_t timer_initial, timer_divide;	/* stored only: no virtual APIC timer */
+	uint32_t lvt[7];	/* CMCI, timer, thermal, PMC, LINT0, LINT1, error; the timer's raises */
+	/* The APIC timer (apictimer.c; SDM 10.5.4), counted in TSC cycles:
+	 * one tick of the bus clock divided by the divide configuration is
+	 * hv_apic_timer_ratio() * divisor cycles. */
+	uint32_t timer_initial, timer_divide;	/* initial-count and divide configuration registers */
+	uint32_t timer_base;	/* one-shot/periodic: the count at timer_start */
+	uint8_t timer_counting;	/* one-shot/periodic: counting down from timer_base */
+	uint8_t timer_armed;	/* an expiry is due at timer_due (counting, or a deadline set) */
+	uint8_t timer_reserved[2];
+	uint64_t timer_start;	/* TSC at which the count was timer_base */
+	uint64_t timer_due;	/* TSC of the next expiry while armed */
+	uint64_t timer_last;	/* TSC at which the hypervisor last acted on an expiry */
+	uint64_t tsc_deadline;	/* IA32_TSC_DEADLINE (TSC-deadline mode; 0 = disarmed) */
+	uint64_t timer_expiries, timer_coalesced;	/* counters: expiries acted on, periods merged into them */
 	uint64_t icr;		/* the last value written */
 	uint64_t apic_base;	/* IA32_APIC_BASE as the VP sees it */
 	uint64_t assist;	/* HV_X64_MSR_VP_ASSIST_PAGE */
@@ -419,6 +431,27 @@ void hv_vapic_accept(struct hv_vp *vp, unsigned vector);
 void hv_vapic_inject(struct hv_vp *vp);
 void hv_vapic_sync(struct hv_vp *vp);
 int hv_vapic_deliverable(const struct hv_vp *vp);
+/* The timer of a child VP's virtual APIC (apictimer.c; SDM 10.5.4,
+ * 10.5.4.1; docs/hypervisor.md "The APIC timer").  hv_apic_timer_init
+ * once with the TSC rate; hv_apic_timer_hz: its bus clock
+ * (HV_X64_MSR_APIC_FREQUENCY).  The registers, for vapic.c once it has
+ * checked the access: the current count, the initial count, the divide
+ * configuration, the LVT timer entry (the value to store: writable bits
+ * only, the mode already settled) and IA32_TSC_DEADLINE.
+ * hv_apic_timer_pending: an expiry could raise an interrupt (the
+ * hypervisor must be there for it); hv_apic_timer_run (hv_stimer_run):
+ * act on the expiries due at `tsc`, return the TSC by which the
+ * hypervisor must look again (~0: never). */
+void hv_apic_timer_init(uint64_t tsc_khz);
+uint64_t hv_apic_timer_hz(void);
+uint32_t hv_apic_timer_current(struct hv_vp *vp);
+void hv_apic_timer_write_initial(struct hv_vp *vp, uint32_t v);
+void hv_apic_timer_write_divide(struct hv_vp *vp, uint32_t v);
+void hv_apic_timer_write_lvt(struct hv_vp *vp, uint32_t v);
+uint64_t hv_apic_timer_deadline(struct hv_vp *vp);
+void hv_apic_timer_write_deadline(struct hv_vp *vp, uint64_t v);
+bool hv_apic_timer_pending(const struct hv_vp *vp);
+uint64_t hv_apic_timer_run(struct hv_vp *vp, uint64_t tsc);
 /* IA32_APIC_BASE as its parent sets it (HvX64RegisterApicBase): -1 for
  * a value the model cannot take (reserved bits, EXTD without EN, another
  * base); a change of mode puts the APIC in that mode's power-up state. */
@@ -460,14 +493,18 @@ void hv_time_init(uint64_t tsc_khz);
 void hv_time_start(struct hv_partition *p);
 /* The partition's reference time (100 ns units) at TSC `tsc`. */
 uint64_t hv_ref_time(const struct hv_partition *p, uint64_t tsc);
-/* TIME_REF_COUNT, REFERENCE_TSC and the STIMER MSRs: 0 done, -1 #GP,
- * 1 not one of them. */
+/* TIME_REF_COUNT, REFERENCE_TSC, the frequency MSRs and the STIMER
+ * MSRs: 0 done, -1 #GP, 1 not one of them. */
 int hv_stimer_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v);
 int hv_stimer_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v);
 void hv_stimer_reset(struct hv_vp *vp);
-/* Act on every expiry due on LP `lp` (all its VPs, running or not);
- * returns the TSC of the next one (~0 if none is armed).  hv_run calls
- * it before every VM entry and bounds the entry with it. */
+/* A timer was armed somewhere (an APIC timer, apictimer.c): the next
+ * hv_stimer_run must look at every VP. */
+void hv_time_kick(void);
+/* Act on every expiry due on LP `lp` (all its VPs, running or not; the
+ * synthetic timers and the children's APIC timers); returns the TSC of
+ * the next one (~0 if none is armed).  hv_run calls it before every VM
+ * entry and bounds the entry with it. */
 uint64_t hv_stimer_run(unsigned lp);
 /* synic.c: a timer's message moves from the queue (`src`, the
  * hypervisor's copy) into the SIM slot `slot`: DeliveryTime is now. */

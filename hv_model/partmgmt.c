@@ -145,9 +145,11 @@ static void child_msr_bitmap(uint64_t page)
 	uint8_t *b = hv_va(page);
 
 	memset(b + 2048, 0xff, 2048);		/* write-low and write-high */
-	/* Reads of the virtual APIC's MSRs exit too (vapic.c): IA32_APIC_BASE
-	 * and the x2APIC range 0x800-0x8FF (read-low bitmap, offset 0). */
+	/* Reads of the virtual APIC's MSRs exit too (vapic.c): IA32_APIC_BASE,
+	 * IA32_TSC_DEADLINE and the x2APIC range 0x800-0x8FF (read-low
+	 * bitmap, offset 0). */
 	b[MSR_IA32_APIC_BASE / 8] |= (uint8_t)(1u << (MSR_IA32_APIC_BASE & 7));
+	b[MSR_IA32_TSC_DEADLINE / 8] |= (uint8_t)(1u << (MSR_IA32_TSC_DEADLINE & 7));
 	memset(b + 0x800 / 8, 0xff, 0x100 / 8);
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
 		uint32_t m = own[i], off = 2048 + ((m >> 30) ? 1024 : 0) + (m & 0x1fff) / 8;
@@ -180,12 +182,13 @@ static uint16_t create_partition(struct hv_call *c)
 	child_msr_bitmap(bitmap);
 	p->create_flags = in->flags;
 	/* A guest gets the hypercall MSRs, its VP index, the SynIC,
-	 * synthetic time and the APIC MSRs (its virtual APIC, vapic.c), may
+	 * synthetic time, the APIC MSRs (its virtual APIC, vapic.c) and the
+	 * TSC and APIC frequency MSRs (stimer.c, apictimer.c), may
 	 * post messages and signal events on the connections its parent
 	 * makes for it and start its own VPs; no management privileges and
 	 * no port creation (TLFS "Partition Privilege Flags"). */
 	p->privileges = HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE |
-			HV_PRIVILEGES_TIME | HV_MSR_APIC_ACCESS_AVAILABLE |
+			HV_PRIVILEGES_TIME | HV_MSR_APIC_ACCESS_AVAILABLE | HV_ACCESS_FREQUENCY_MSRS |
 			(uint64_t)(HV_POST_MESSAGES | HV_SIGNAL_EVENTS | HV_START_VIRTUAL_PROCESSOR) << 32;
 	((struct hv_output_create_partition *)c->out)->partition_id = p->id;
 	hv_mark_partition(p, HV_MARK_PART_CREATED);

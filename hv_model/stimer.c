@@ -23,7 +23,12 @@
  * interrupt); a direct-mode one makes its vector pending, injected at
  * the VP's next entry (a halted VP wakes).  The TLFS only promises that
  * a timer never signals early; here one signals at the first exit or
- * entry after its due TSC. */
+ * entry after its due TSC.
+ *
+ * The same loop drives the local APIC timer of every child VP's virtual
+ * APIC (apictimer.c: hv_apic_timer_run), and HV_X64_MSR_TSC_FREQUENCY and
+ * HV_X64_MSR_APIC_FREQUENCY (AccessFrequencyMsrs) report the TSC's rate
+ * and that of the virtual APIC's bus clock. */
 #include <hv/marker.h>
 #include <hv/vmx.h>
 
@@ -57,6 +62,12 @@ void hv_time_init(uint64_t khz)
 	}
 	tsc_khz = khz;
 	tsc_scale = div128(HV_CLOCK_HZ / 1000, 0, khz);
+	hv_apic_timer_init(khz);
+}
+
+void hv_time_kick(void)
+{
+	armed_timers++;
 }
 
 void hv_time_start(struct hv_partition *p)
@@ -245,6 +256,16 @@ uint64_t hv_stimer_run(unsigned lp)
 		for (unsigned v = 0; v < p->nvps; v++) {
 			struct hv_vp *vp = p->vps[v];
 
+			/* The timer of a child's virtual APIC (apictimer.c). */
+			if (vp && !p->is_root && hv_apic_timer_pending(vp)) {
+				armed++;
+				if (vp->lp == lp) {
+					uint64_t t = hv_apic_timer_run(vp, tsc);
+
+					if (t < next)
+						next = t;
+				}
+			}
 			for (unsigned i = 0; vp && i < HV_SYNIC_STIMER_COUNT; i++) {
 				struct hv_stimer *t = &vp->stimer[i];
 
@@ -284,6 +305,8 @@ static int time_access(const struct hv_vp *vp, uint32_t idx)
 		need = HV_MSR_TIME_REF_COUNT_AVAILABLE;
 	else if (idx == HV_X64_MSR_REFERENCE_TSC)
 		need = HV_MSR_REFERENCE_TSC_AVAILABLE;
+	else if (idx == HV_X64_MSR_TSC_FREQUENCY || idx == HV_X64_MSR_APIC_FREQUENCY)
+		need = HV_ACCESS_FREQUENCY_MSRS;
 	else if (idx >= HV_X64_MSR_STIMER_CONFIG(0) && idx <= HV_X64_MSR_STIMER_COUNT(HV_SYNIC_STIMER_COUNT - 1))
 		need = HV_MSR_SYNTIMER_AVAILABLE;
 	else
@@ -306,6 +329,17 @@ int hv_stimer_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
 		*v = vp->part->reference_tsc_msr;
 		return 0;
 	}
+	/* AccessFrequencyMsrs (TLFS "Partition Privilege Flags"): the TSC's
+	 * rate and that of the virtual APIC's bus clock, which its timer
+	 * counts (apictimer.c), in Hz. */
+	if (idx == HV_X64_MSR_TSC_FREQUENCY) {
+		*v = tsc_khz * 1000;
+		return 0;
+	}
+	if (idx == HV_X64_MSR_APIC_FREQUENCY) {
+		*v = hv_apic_timer_hz();
+		return 0;
+	}
 	t = &vp->stimer[(idx - HV_X64_MSR_STIMER_CONFIG(0)) / 2];
 	*v = (idx - HV_X64_MSR_STIMER_CONFIG(0)) % 2 ? t->count : t->config;
 	return 0;
@@ -319,8 +353,8 @@ int hv_stimer_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 
 	if (r)
 		return r;
-	if (idx == HV_X64_MSR_TIME_REF_COUNT)
-		return -1;	/* read-only (TLFS "Partition Reference Counter Register") */
+	if (idx == HV_X64_MSR_TIME_REF_COUNT || idx == HV_X64_MSR_TSC_FREQUENCY || idx == HV_X64_MSR_APIC_FREQUENCY)
+		return -1;	/* read-only (TLFS "Partition Reference Counter Register", the frequency MSRs) */
 	if (idx == HV_X64_MSR_REFERENCE_TSC) {
 		/* 63:12 GPA page, 11:1 RsvdP (kept as written), 0 enable. */
 		p->reference_tsc_msr = v;

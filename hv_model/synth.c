@@ -32,9 +32,12 @@ int hv_cpuid_synthetic(struct hv_vp *vp, uint32_t leaf, struct cpuid_regs *r)
 	case HV_CPUID_FEATURES:
 		r->eax = (uint32_t)priv;
 		r->ebx = (uint32_t)(priv >> 32);
-		/* Synthetic timers come with direct mode (stimer.c). */
+		/* Synthetic timers come with direct mode (stimer.c); the
+		 * frequency MSRs are offered with their privilege. */
 		if (priv & HV_MSR_SYNTIMER_AVAILABLE)
 			r->edx |= HV_STIMER_DIRECT_MODE_AVAILABLE;
+		if (priv & HV_ACCESS_FREQUENCY_MSRS)
+			r->edx |= HV_FEATURE_FREQUENCY_MSRS_AVAILABLE;
 		break;
 	case HV_CPUID_ENLIGHTMENT_INFO:
 		/* A child's virtual APIC (vapic.c): use the MSRs for EOI, ICR

@@ -62,8 +62,11 @@
  * leave it, so a guest that only programs its SynIC receives its SINTs;
  * a parent that wants the processor's reset state (xAPIC, SVR 0xFF) sets
  * HvX64RegisterApicBase.
- * The LVT entries, timer count and divide registers are stored and read
- * back but nothing raises them (no virtual APIC timer, no LINT pins). */
+ * The LVT entries are stored and read back (their masks set while the APIC
+ * is software-disabled, SDM 10.4.7.2); of their sources only the APIC
+ * timer exists (apictimer.c: its initial count, current count, divide
+ * configuration and IA32_TSC_DEADLINE, in both modes), no LINT pins, no
+ * thermal, performance-counter, CMCI or error interrupts. */
 #include <hv/marker.h>
 #include <hv/vmx.h>
 
@@ -151,6 +154,38 @@ static int lvt_slot(uint32_t idx)
 	if (idx >= X2APIC_LVT_TIMER && idx <= X2APIC_LVT_ERROR)
 		return (int)(idx - X2APIC_LVT_TIMER) + 1;
 	return -1;
+}
+
+#define LVT_SLOT_TIMER 1
+#define LVT_TIMER_MODE_MASK (3u << 17)
+#define LVT_TIMER_MODE_RESERVED (3u << 17)	/* SDM Table 10-2 */
+
+/* Store LVT entry `n`: the writable bits of `v` (the caller settled a
+ * reserved timer mode); while the APIC is software-disabled the mask
+ * stays set (SDM 10.4.7.2).  The timer's entry goes to apictimer.c, which
+ * acts on a change of mode or mask. */
+static void lvt_store(struct hv_vp *vp, int n, uint32_t v)
+{
+	v &= lvt_writable[n];
+	if (!(vp->vapic.svr & 0x100))
+		v |= LVT_MASKED;
+	if (n == LVT_SLOT_TIMER)
+		hv_apic_timer_write_lvt(vp, v);
+	else
+		vp->vapic.lvt[n] = v;
+}
+
+/* SVR (SDM 10.9): software-disabling the APIC sets every LVT mask
+ * (10.4.7.2); enabling it unmasks nothing. */
+static void svr_store(struct hv_vp *vp, uint32_t v)
+{
+	struct hv_vapic *a = &vp->vapic;
+	bool was = a->svr & 0x100;
+
+	a->svr = v;
+	if (was && !(v & 0x100))
+		for (int n = 0; n < 7; n++)
+			lvt_store(vp, n, a->lvt[n]);
 }
 
 static bool bit(const uint32_t *set, unsigned v)
@@ -617,7 +652,7 @@ static int reg_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
 		*v = a->timer_initial;
 		return 0;
 	case X2APIC_TIMER_CCR:
-		*v = 0;		/* no virtual APIC timer counts */
+		*v = hv_apic_timer_current(vp);
 		return 0;
 	case X2APIC_TIMER_DCR:
 		*v = a->timer_divide;
@@ -658,7 +693,9 @@ static int x2apic_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 
 		if (v & ~(lvt_writable[n] | LVT_DELIVERY_STATUS))
 			return -1;
-		a->lvt[n] = (uint32_t)v & lvt_writable[n];
+		if (n == LVT_SLOT_TIMER && (v & LVT_TIMER_MODE_MASK) == LVT_TIMER_MODE_RESERVED)
+			return -1;	/* SDM 10.12.1.2: a reserved value (Table 10-2) */
+		lvt_store(vp, n, (uint32_t)v);
 		return 0;
 	}
 	switch (idx) {
@@ -677,7 +714,7 @@ static int x2apic_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 		 * suppression (12) are not offered. */
 		if (v & ~0x1ffull)
 			return -1;
-		a->svr = (uint32_t)v;
+		svr_store(vp, (uint32_t)v);
 		return 0;
 	case X2APIC_ESR:
 		if (v)
@@ -687,12 +724,12 @@ static int x2apic_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 		a->esr_pending = 0;
 		return 0;
 	case X2APIC_TIMER_ICR:
-		a->timer_initial = (uint32_t)v;
+		hv_apic_timer_write_initial(vp, (uint32_t)v);
 		return 0;
 	case X2APIC_TIMER_DCR:
 		if (v & ~0xbull)
-			return -1;
-		a->timer_divide = (uint32_t)v;
+			return -1;	/* bits 0, 1 and 3 (SDM Figure 10-10) */
+		hv_apic_timer_write_divide(vp, (uint32_t)v);
 		return 0;
 	case X2APIC_SELF_IPI:
 		if (v & ~0xffull)
@@ -716,7 +753,8 @@ static bool is_vapic_msr(const struct hv_vp *vp, uint32_t idx)
 {
 	if (vp->part->is_root)
 		return false;	/* the root drives the physical APIC */
-	return idx == MSR_IA32_APIC_BASE || (idx >= X2APIC_BASE_MSR && idx <= X2APIC_LAST_MSR) ||
+	return idx == MSR_IA32_APIC_BASE || idx == MSR_IA32_TSC_DEADLINE ||
+	       (idx >= X2APIC_BASE_MSR && idx <= X2APIC_LAST_MSR) ||
 	       (idx >= HV_X64_MSR_EOI && idx <= HV_X64_MSR_VP_ASSIST_PAGE);
 }
 
@@ -726,6 +764,12 @@ int hv_vapic_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
 		return 1;
 	if (idx == MSR_IA32_APIC_BASE) {
 		*v = vp->vapic.apic_base;
+		return 0;
+	}
+	if (idx == MSR_IA32_TSC_DEADLINE) {
+		/* SDM 10.5.4.1 (either mode; 0 while the APIC is disabled,
+		 * whose timer is in one-shot mode). */
+		*v = vp->vapic.apic_base & APIC_BASE_EN ? hv_apic_timer_deadline(vp) : 0;
 		return 0;
 	}
 	if (idx >= X2APIC_BASE_MSR && idx <= X2APIC_LAST_MSR)
@@ -761,6 +805,12 @@ int hv_vapic_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 		return 1;
 	if (idx == MSR_IA32_APIC_BASE)
 		return apic_base_write(vp, v);
+	if (idx == MSR_IA32_TSC_DEADLINE) {
+		/* Any 64-bit value; ignored while the APIC is disabled. */
+		if (vp->vapic.apic_base & APIC_BASE_EN)
+			hv_apic_timer_write_deadline(vp, v);
+		return 0;
+	}
 	if (idx >= X2APIC_BASE_MSR && idx <= X2APIC_LAST_MSR)
 		return x2apic_write(vp, idx, v);
 	if (!enlightened_apic(vp))
@@ -887,7 +937,10 @@ static void xapic_write(struct hv_vp *vp, unsigned off, uint32_t v)
 	int n = lvt_slot(idx);
 
 	if (n >= 0) {
-		a->lvt[n] = v & lvt_writable[n];
+		/* A reserved timer mode keeps the mode (MMIO cannot fault). */
+		if (n == LVT_SLOT_TIMER && (v & LVT_TIMER_MODE_MASK) == LVT_TIMER_MODE_RESERVED)
+			v = (v & ~LVT_TIMER_MODE_MASK) | (a->lvt[n] & LVT_TIMER_MODE_MASK);
+		lvt_store(vp, n, v);
 		return;
 	}
 	switch (off) {
@@ -904,7 +957,7 @@ static void xapic_write(struct hv_vp *vp, unsigned off, uint32_t v)
 		a->dfr = v | 0x0fffffffu;
 		return;
 	case XAPIC_OFF(X2APIC_SVR):
-		a->svr = v & 0x1ff;
+		svr_store(vp, v & 0x1ff);
 		return;
 	case XAPIC_OFF(X2APIC_ESR):
 		a->esr = a->esr_pending;	/* SDM 10.5.3: latch */
@@ -919,10 +972,10 @@ static void xapic_write(struct hv_vp *vp, unsigned off, uint32_t v)
 		a->icr = (a->icr & 0xffffffffull) | (uint64_t)(v & 0xff000000u) << 32;
 		return;
 	case XAPIC_OFF(X2APIC_TIMER_ICR):
-		a->timer_initial = v;
+		hv_apic_timer_write_initial(vp, v);
 		return;
 	case XAPIC_OFF(X2APIC_TIMER_DCR):
-		a->timer_divide = v & 0xb;
+		hv_apic_timer_write_divide(vp, v & 0xb);
 		return;
 	case XAPIC_OFF(X2APIC_ID):
 	case XAPIC_OFF(X2APIC_VERSION):

@@ -140,6 +140,7 @@ static inline void cpu_pause(void)
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
 #define MSR_IA32_PAT 0x277
+#define MSR_IA32_TSC_DEADLINE 0x6e0
 #define MSR_IA32_MTRR_DEF_TYPE 0x2ff
 #define MSR_EFER 0xc0000080
 #define MSR_STAR 0xc0000081

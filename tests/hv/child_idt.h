@@ -1,8 +1,9 @@
 /* What the hypervisor test children built on partitions/child's runtime
- * (stimer_child.c, vapic_child.c) share: an IDT of their own, a #GP
- * handler that counts and skips a faulting RDMSR, WRMSR or MOV to CR0
- * from RAX, MSR and CR0 writes that report whether they faulted, and an
- * interrupt window.  Included once per image. */
+ * (stimer_child.c, vapic_child.c, xapic_child.c, apic_timer_child.c)
+ * share: an IDT of their own, a #GP handler that counts and skips a
+ * faulting RDMSR, WRMSR or MOV to CR0 from RAX, MSR and CR0 writes that
+ * report whether they faulted, hypercalls through the page, starting a
+ * VP, and an interrupt window.  Included once per image. */
 #ifndef HVT_CHILD_IDT_H
 #define HVT_CHILD_IDT_H
 
@@ -51,6 +52,18 @@ asm(".text\n"
     "cli\n\t"
     "hlt\n\t"
     "jmp 1b\n");
+
+/* An interrupt handler `name` that saves the caller-saved registers
+ * around `call` (assembly, e.g. "call some_c_function") and returns with
+ * IRETQ. */
+#define HVT_ISR_STUB(name, call)                                                   \
+	void name(void);                                                           \
+	asm(".text\n" #name ":\n\t"                                                \
+	    "pushq %rax; pushq %rcx; pushq %rdx; pushq %rsi; pushq %rdi\n\t"       \
+	    "pushq %r8; pushq %r9; pushq %r10; pushq %r11\n\t" call "\n\t"         \
+	    "popq %r11; popq %r10; popq %r9; popq %r8\n\t"                         \
+	    "popq %rdi; popq %rsi; popq %rdx; popq %rcx; popq %rax\n\t"            \
+	    "iretq\n")
 
 static inline void set_gate(unsigned v, void (*fn)(void))
 {
@@ -111,6 +124,55 @@ static inline uint64_t hvt_hv_call(const void *page, uint64_t control, uint64_t 
 		     : [out] "r"(output), [page] "r"(page)
 		     : "cc", "memory", "r8", "r9", "r10", "r11");
 	return rax;
+}
+
+/* HvCallStartVirtualProcessor of VP `index` of the caller's own partition
+ * at `fn` with stack `rsp`, in the caller's 64-bit context (control
+ * registers, EFER, PAT, GDT, IDT; flat CS 0x08, data 0x10, TR 0x18 at
+ * CHILD_TSS, childboot.h), through the hypercall page `page` with the
+ * input built in the page `in`: RAX. */
+static inline uint64_t hvt_start_vp_at(const void *page, void *in, uint32_t index, void (*fn)(void), uint64_t rsp)
+{
+	struct hv_input_start_virtual_processor c = { .partition_id = HV_PARTITION_ID_SELF, .vp_index = index };
+	struct hv_initial_vp_context *x = &c.vp_context;
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) gdtr, idtr;
+
+	asm volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
+	x->rip = (uint64_t)(uintptr_t)fn;
+	x->rsp = rsp;
+	x->rflags = 2;
+	x->cr0 = read_cr0();
+	x->cr3 = read_cr3();
+	x->cr4 = read_cr4();
+	x->efer = rdmsr(MSR_EFER);
+	x->msr_cr_pat = rdmsr(MSR_IA32_PAT);
+	x->cs = (struct hv_x64_segment_register){ .base = 0, .limit = 0xffffffff, .selector = 0x08, .attributes = 0xa09b };
+	x->ds = x->es = x->ss = (struct hv_x64_segment_register){ .limit = 0xffffffff, .selector = 0x10,
+								   .attributes = 0xc093 };
+	x->fs = x->gs = x->ds;
+	x->tr = (struct hv_x64_segment_register){ .base = CHILD_TSS, .limit = 0x67, .selector = 0x18, .attributes = 0x8b };
+	x->gdtr.base = gdtr.base;
+	x->gdtr.limit = gdtr.limit;
+	x->idtr.base = idtr.base;
+	x->idtr.limit = idtr.limit;
+	memcpy(in, &c, sizeof(c));
+	return hvt_hv_call(page, HVCALL_START_VIRTUAL_PROCESSOR, (uint64_t)(uintptr_t)in, 0);
+}
+
+/* Map the xAPIC page at 0xFEE00000 (a 2 MiB page, PCD|PWT) in the page
+ * tables the image runs on, through the page directory `pd` (the image's
+ * own page, for the 1 GiB at 3 GiB). */
+static inline void hvt_map_apic(uint64_t *pd)
+{
+	uint64_t *pml4 = (uint64_t *)(uintptr_t)(read_cr3() & ~0xfffull);
+	uint64_t *pdpt = (uint64_t *)(uintptr_t)(pml4[0] & 0x000ffffffffff000ull);
+
+	pd[(0xfee00000ull >> 21) & 511] = 0xfee00000ull | 0x9b;	/* P RW PWT PCD PS */
+	pdpt[3] = (uint64_t)(uintptr_t)pd | 3;
+	write_cr3(read_cr3());
 }
 
 /* An interrupt window: the CPU takes interrupts at block boundaries. */

@@ -38,12 +38,12 @@
 #define NO_REPS (-1)
 /* What hv_model gives every child: CPUID 0x40000003 EAX, the hypercall
  * MSRs, VP index, SynIC, synthetic time (reference counter, timers,
- * reference TSC page) and the APIC MSRs, and EBX, PostMessages,
- * SignalEvents and StartVirtualProcessor. */
+ * reference TSC page), the APIC MSRs and the frequency MSRs, and EBX,
+ * PostMessages, SignalEvents and StartVirtualProcessor. */
 #define CHILD_MSR_PRIVILEGES                                                                       \
 	(HV_MSR_HYPERCALL_AVAILABLE | HV_MSR_VP_INDEX_AVAILABLE | HV_MSR_SYNIC_AVAILABLE |          \
 	 HV_MSR_TIME_REF_COUNT_AVAILABLE | HV_MSR_SYNTIMER_AVAILABLE | HV_MSR_REFERENCE_TSC_AVAILABLE | \
-	 HV_MSR_APIC_ACCESS_AVAILABLE)
+	 HV_MSR_APIC_ACCESS_AVAILABLE | HV_ACCESS_FREQUENCY_MSRS)
 #define CHILD_HC_PRIVILEGES (HV_POST_MESSAGES | HV_SIGNAL_EVENTS | HV_START_VIRTUAL_PROCESSOR)
 #define CHILD_PRIVILEGES (CHILD_MSR_PRIVILEGES | (uint64_t)CHILD_HC_PRIVILEGES << 32)
 
@@ -833,7 +833,7 @@ static void lifecycle_ids_and_properties(void)
 	rax = get_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, &v);
 	expect(rax, ST(SUCCESS), 0, "A's privileges: 0x%lx", (unsigned long)v);
 	report(v == CHILD_PRIVILEGES,
-	       "a child gets the hypercall, VP index, SynIC, synthetic time and APIC MSRs, PostMessages, "
+	       "a child gets the hypercall, VP index, SynIC, synthetic time, APIC and frequency MSRs, PostMessages, "
 	       "SignalEvents and StartVirtualProcessor only (0x%lx, want 0x%lx)", (unsigned long)v, (unsigned long)CHILD_PRIVILEGES);
 	expect(get_prop(A.id, 0x12345678, &v), ST(UNKNOWN_PROPERTY), 0, "GetPartitionProperty code 0x12345678");
 	in_prop(A.id, HV_PARTITION_PROPERTY_PRIVILEGE_FLAGS, 0);
@@ -1316,7 +1316,7 @@ static void running_child(void)
 	report(C.shared[SH_CPUID3_EBX / 8] == CHILD_HC_PRIVILEGES &&
 		       C.shared[SH_CPUID3_EAX / 8] ==
 			       CHILD_MSR_PRIVILEGES,
-	       "C's CPUID 0x40000003: EAX 0x%lx EBX 0x%lx (want 0x27e, 0x200030: PostMessages, SignalEvents and "
+	       "C's CPUID 0x40000003: EAX 0x%lx EBX 0x%lx (want 0xa7e, 0x200030: PostMessages, SignalEvents and "
 	       "StartVirtualProcessor only)",
 	       (unsigned long)C.shared[SH_CPUID3_EAX / 8], (unsigned long)C.shared[SH_CPUID3_EBX / 8]);
 	report(C.shared[SH_HC_MSR / 8] == (CHILD_HCPAGE | 1), "C's HYPERCALL MSR reads 0x%lx (want 0x%x)",

@@ -112,18 +112,9 @@ void isr_nmi_c(void)
 	nmis[my_vp()]++;
 }
 
-#define ISR_STUB(name, call)                                                       \
-	void name(void);                                                           \
-	asm(".text\n" #name ":\n\t"                                                \
-	    "pushq %rax; pushq %rcx; pushq %rdx; pushq %rsi; pushq %rdi\n\t"       \
-	    "pushq %r8; pushq %r9; pushq %r10; pushq %r11\n\t" call "\n\t"         \
-	    "popq %r11; popq %r10; popq %r9; popq %r8\n\t"                         \
-	    "popq %rdi; popq %rsi; popq %rdx; popq %rcx; popq %rax\n\t"            \
-	    "iretq\n")
-
-ISR_STUB(isr_self, "movl $0x42, %edi; call isr_common");
-ISR_STUB(isr_ipi, "movl $0x50, %edi; call isr_common");
-ISR_STUB(isr_nmi, "call isr_nmi_c");
+HVT_ISR_STUB(isr_self, "movl $0x42, %edi; call isr_common");
+HVT_ISR_STUB(isr_ipi, "movl $0x50, %edi; call isr_common");
+HVT_ISR_STUB(isr_nmi, "call isr_nmi_c");
 
 static void idt_init(void)
 {
@@ -219,12 +210,7 @@ static void ap_set_ldr(uint32_t ldr, uint32_t dfr)
 /* Map 0xFEE00000 (2 MiB page, PCD|PWT) in the shared page tables. */
 static void map_apic(void)
 {
-	uint64_t *pml4 = (uint64_t *)(uintptr_t)(read_cr3() & ~0xfffull);
-	uint64_t *pdpt = (uint64_t *)(uintptr_t)(pml4[0] & 0x000ffffffffff000ull);
-
-	apic_pd[(APIC >> 21) & 511] = APIC | 0x9b;	/* P RW PWT PCD PS */
-	pdpt[3] = (uint64_t)(uintptr_t)apic_pd | 3;
-	write_cr3(read_cr3());
+	hvt_map_apic(apic_pd);
 	__atomic_store_n(&apic_mapped, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -403,33 +389,7 @@ static void check_ipis(void)
 
 static uint64_t start_vp_at(void (*fn)(void), uint64_t rsp)
 {
-	struct hv_input_start_virtual_processor in = { .partition_id = HV_PARTITION_ID_SELF, .vp_index = 1 };
-	struct hv_initial_vp_context *x = &in.vp_context;
-	struct {
-		uint16_t limit;
-		uint64_t base;
-	} __attribute__((packed)) gdtr, idtr;
-
-	asm volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
-	x->rip = (uint64_t)(uintptr_t)fn;
-	x->rsp = rsp;
-	x->rflags = 2;
-	x->cr0 = read_cr0();
-	x->cr3 = read_cr3();
-	x->cr4 = read_cr4();
-	x->efer = rdmsr(MSR_EFER);
-	x->msr_cr_pat = rdmsr(0x277);
-	x->cs = (struct hv_x64_segment_register){ .base = 0, .limit = 0xffffffff, .selector = 0x08, .attributes = 0xa09b };
-	x->ds = x->es = x->ss = (struct hv_x64_segment_register){ .limit = 0xffffffff, .selector = 0x10,
-								   .attributes = 0xc093 };
-	x->fs = x->gs = x->ds;
-	x->tr = (struct hv_x64_segment_register){ .base = CHILD_TSS, .limit = 0x67, .selector = 0x18, .attributes = 0x8b };
-	x->gdtr.base = gdtr.base;
-	x->gdtr.limit = gdtr.limit;
-	x->idtr.base = idtr.base;
-	x->idtr.limit = idtr.limit;
-	memcpy(hc_in, &in, sizeof(in));
-	return hv_call(HVCALL_START_VIRTUAL_PROCESSOR, (uint64_t)(uintptr_t)hc_in, 0);
+	return hvt_start_vp_at(hc_page, hc_in, 1, fn, rsp);
 }
 
 static void check_init_sipi(void)
