@@ -55,11 +55,8 @@ static int load_pdptes(struct hv_vp *vp, uint64_t cr3)
 	uint64_t maxpa = cpuid(0x80000008, 0).eax & 0xff, e[4];
 
 	for (unsigned i = 0; i < 4; i++) {
-		uint64_t gpa = (cr3 & 0xffffffe0ull) + 8 * i, hpa = hv_ept_translate(&vp->part->ept, gpa, EPT_R);
-
-		if (hpa == ~0ull)
+		if (hv_read_gpa(vp->part, (cr3 & 0xffffffe0ull) + 8 * i, &e[i]))
 			return -1;
-		e[i] = *(volatile uint64_t *)hv_va(hpa);
 		if ((e[i] & 1) && ((e[i] & PDPTE_RESERVED) || (e[i] >> maxpa)))
 			return -1;
 	}
@@ -70,8 +67,7 @@ static int load_pdptes(struct hv_vp *vp, uint64_t cr3)
 
 int hv_cr0_exit(struct hv_vp *vp)
 {
-	static const uint8_t slot[16] = { 0, 1, 2, 3, 0xff, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
-	uint64_t q = vmread(VMCS_EXIT_QUALIFICATION), old = hv_cr0_get(), v;
+	uint64_t q = vmread(VMCS_EXIT_QUALIFICATION), old = hv_cr0_get(), v, rsp = vmread(VMCS_GUEST_RSP);
 	uint64_t efer = vmread(VMCS_GUEST_IA32_EFER), cr4 = vmread(VMCS_GUEST_CR4);
 	uint64_t entry = vmread(VMCS_ENTRY_CTLS);
 	unsigned gpr = (q >> 8) & 15;
@@ -80,7 +76,7 @@ int hv_cr0_exit(struct hv_vp *vp)
 	/* Qualification (SDM Table 28-3): CR 0, access type 0 (MOV to CR). */
 	if ((q & 15) != 0 || ((q >> 4) & 3) != 0)
 		return -1;
-	v = gpr == 4 ? vmread(VMCS_GUEST_RSP) : ((uint64_t *)&vp->g)[slot[gpr]];
+	v = *hv_vp_gpr(vp, gpr, &rsp);
 	if (!code64)
 		v = (uint32_t)v;	/* a 32-bit operand outside 64-bit mode */
 	v |= CR0_ET;			/* ET is fixed at 1 (Vol. 3A 2.5) */

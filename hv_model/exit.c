@@ -23,6 +23,17 @@ void hv_inject_exception(unsigned vector, int has_error, uint32_t error)
 		vmwrite(VMCS_ENTRY_EXCEPTION_ERROR_CODE, error);
 }
 
+/* General register `n` of `vp` in the encoding's order (SDM Vol. 3C
+ * Table 28-3: 0 RAX, 1 RCX, 2 RDX, 3 RBX, 4 RSP, 5 RBP, 6 RSI, 7 RDI,
+ * 8-15 R8-R15).  RSP lives in the VMCS: for n = 4 this is `rsp`, which
+ * the caller read and writes back if it changed it. */
+uint64_t *hv_vp_gpr(struct hv_vp *vp, unsigned n, uint64_t *rsp)
+{
+	static const uint8_t slot[16] = { 0, 1, 2, 3, 0xff, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
+
+	return (n & 15) == 4 ? rsp : &((uint64_t *)&vp->g)[slot[n & 15]];
+}
+
 /* The exiting instruction completed: continue after it. */
 void hv_skip_instruction(void)
 {

@@ -377,6 +377,11 @@ void hv_cr0_set(uint64_t v);
 uint64_t hv_cr0_get(void);
 int hv_cr0_exit(struct hv_vp *vp);
 void hv_skip_instruction(void);
+uint64_t *hv_vp_gpr(struct hv_vp *vp, unsigned n, uint64_t *rsp);
+/* mmio.c: the qword at guest-physical `gpa` of partition `ctx` (the
+ * dword at a page's last four bytes) through its EPT: 0, or -1 if the
+ * EPT does not map it readable. */
+int hv_read_gpa(void *ctx, uint64_t gpa, uint64_t *v);
 /* Synthetic CPUID leaves and MSRs (synth.c): 1 / 0 if handled, else
  * 0 / -1 (the caller falls back to the processor's CPUID, or #GP). */
 int hv_cpuid_synthetic(struct hv_vp *vp, uint32_t leaf, struct cpuid_regs *r);

@@ -27,8 +27,8 @@
 #define RFLAGS_VM (1ull << 17)
 
 /* A guest-physical qword (or the dword at the end of a page) through the
- * partition's EPT, for hv_walk. */
-static int read_gpa(void *ctx, uint64_t gpa, uint64_t *v)
+ * partition's EPT (`ctx`), for hv_walk. */
+int hv_read_gpa(void *ctx, uint64_t gpa, uint64_t *v)
 {
 	struct hv_partition *p = ctx;
 	uint64_t hpa = hv_ept_translate(&p->ept, gpa, EPT_R);
@@ -37,14 +37,6 @@ static int read_gpa(void *ctx, uint64_t gpa, uint64_t *v)
 		return -1;
 	*v = (gpa & 0xfff) > 0xff8 ? *(volatile uint32_t *)hv_va(hpa) : *(volatile uint64_t *)hv_va(hpa);
 	return 0;
-}
-
-/* The guest's registers as hv_insn_ea names them; RSP is in the VMCS. */
-static uint64_t *gpr_slot(struct hv_vp *vp, unsigned n, uint64_t *rsp)
-{
-	static const uint8_t slot[16] = { 0, 1, 2, 3, 0xff, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
-
-	return n == 4 ? rsp : &((uint64_t *)&vp->g)[slot[n & 15]];
 }
 
 int hv_mmio_exit(struct hv_vp *vp, const char **why)
@@ -96,7 +88,7 @@ int hv_mmio_exit(struct hv_vp *vp, const char **why)
 		if (bits < 64)
 			a &= 0xffffffffull;
 		if (got == 0 || !(a & 0xfff)) {
-			ws = hv_walk(&r, a, HV_WALK_FETCH, read_gpa, vp->part, &g, &pf);
+			ws = hv_walk(&r, a, HV_WALK_FETCH, hv_read_gpa, vp->part, &g, &pf);
 			if (ws == HV_WALK_OK)
 				hpa = hv_ept_translate(&vp->part->ept, g, EPT_X);
 			if (ws != HV_WALK_OK || hpa == ~0ull) {
@@ -128,7 +120,7 @@ int hv_mmio_exit(struct hv_vp *vp, const char **why)
 	}
 	/* Its memory operand must be the access that exited. */
 	for (unsigned i = 0; i < 16; i++)
-		gpr[i] = *gpr_slot(vp, i, &rsp);
+		gpr[i] = *hv_vp_gpr(vp, i, &rsp);
 	want = hv_insn_ea(&d, gpr, rip + d.len);
 	if (bits < 64 || d.seg == HV_SEG_FS || d.seg == HV_SEG_GS)
 		want += vmread(VMCS_GUEST_ES_BASE + 2 * d.seg);
@@ -139,13 +131,13 @@ int hv_mmio_exit(struct hv_vp *vp, const char **why)
 		return -1;
 	}
 	if (d.store) {
-		uint64_t v = d.reg == HV_INSN_NO_REG ? d.imm : *gpr_slot(vp, d.reg, &rsp);
+		uint64_t v = d.reg == HV_INSN_NO_REG ? d.imm : *hv_vp_gpr(vp, d.reg, &rsp);
 
 		if (d.high8)
 			v >>= 8;
 		hv_vapic_mmio_write(vp, gpa & 0xfff, d.size, d.size == 8 ? v : v & ((1ull << (8 * d.size)) - 1));
 	} else {
-		uint64_t v = hv_vapic_mmio_read(vp, gpa & 0xfff, d.size), *dst = gpr_slot(vp, d.reg, &rsp);
+		uint64_t v = hv_vapic_mmio_read(vp, gpa & 0xfff, d.size), *dst = hv_vp_gpr(vp, d.reg, &rsp);
 
 		/* SDM Vol. 1 3.4.1.1: a 32-bit destination is zero-extended,
 		 * 8- and 16-bit ones leave the rest of the register alone. */

@@ -1022,13 +1022,11 @@ int hv_vapic_cr8_exit(struct hv_vp *vp)
 {
 	uint64_t q = vmread(VMCS_EXIT_QUALIFICATION), *r, rsp;
 	unsigned gpr = (q >> 8) & 15;
-	/* SDM Table 28-3: 0 RAX, 1 RCX, 2 RDX, 3 RBX, 4 RSP, 5 RBP, 6 RSI, 7 RDI, 8-15. */
-	static const uint8_t slot[16] = { 0, 1, 2, 3, 0xff, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
 
 	if ((q & 15) != 8 || ((q >> 4) & 3) > 1)
 		return -1;
 	rsp = vmread(VMCS_GUEST_RSP);
-	r = gpr == 4 ? &rsp : &((uint64_t *)&vp->g)[slot[gpr]];
+	r = hv_vp_gpr(vp, gpr, &rsp);
 	if ((q >> 4) & 3) {
 		*r = vp->vapic.tpr >> 4;	/* MOV from CR8 */
 	} else {
