@@ -84,7 +84,7 @@ void hv_hypercall(struct hv_vp *vp)
 	}
 	st = hvcall_validate(rcx, in_gpa, out_gpa, (uint32_t)(p->privileges >> 32), &call.ctl, &d, &why);
 	if (st == HV_STATUS_SUCCESS && !(h = find_handler(d->code)))
-		st = HV_STATUS_INVALID_HYPERCALL_CODE;	/* described, not implemented */
+		st = HV_STATUS_INVALID_HYPERCALL_CODE;	/* a table entry no handler serves (none today) */
 	if (st == HV_STATUS_SUCCESS) {
 		uint32_t n = hvcall_in_bytes(d, &call.ctl);
 

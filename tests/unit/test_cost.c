@@ -183,7 +183,7 @@ Test(cost, vmx_instructions_cost_nothing_in_their_block)
 	EXPECT(COST_SERIAL, 0, 0xf3, 0x0f, 0xc7, 0x30);			/* vmxon [rax] */
 	EXPECT(COST_SERIAL, 0, 0x66, 0x0f, 0x38, 0x80, 0x02);		/* invept rax, [rdx] */
 	EXPECT(COST_SERIAL, 0, 0x66, 0x0f, 0x38, 0x81, 0x02);		/* invvpid rax, [rdx] */
-	EXPECT(COST_SERIAL, SERIAL, 0x0f, 0x01, 0xd4);			/* vmfunc: not implemented, #UD */
+	EXPECT(COST_SERIAL, SERIAL, 0x0f, 0x01, 0xd4);			/* vmfunc: no VM functions offered, #UD */
 }
 
 Test(cost, msr_tsc_io_interrupt_pause_hlt)
