@@ -1741,6 +1741,20 @@ int cpu_engine_open(struct cpu *c, struct engine *e, int guest)
 	 * the guest is told is the profile's CPUID, not this model's. */
 	if (uc_ctl_set_cpu_model(e->uc, UC_CPU_X86_SANDYBRIDGE) != UC_ERR_OK)
 		return -EIO;
+	/* Unicorn 2.1.1 (fixed in 2.1.3, upstream commit 2128e01e) leaves
+	 * its code buffer's region unallocated: the first time the buffer
+	 * fills, it starts over on the same memory without a flush, and
+	 * new code overwrites translation blocks still linked in its page
+	 * lists; the next walk of one (a store to a code page,
+	 * uc_ctl_remove_cache) follows garbage and the host dies of SIGBUS
+	 * or SIGSEGV.  One flush before the first translation allocates the
+	 * region, so that a full buffer is flushed as it should be.  The
+	 * flush zeroes the whole buffer (2.1.1 again), which makes it
+	 * resident: hence a buffer far below the 1 GiB default, still ten
+	 * times what the largest engine of the test suite translates. */
+	if (uc_ctl_set_tcg_buffer_size(e->uc, CPU_CODE_BUFFER) != UC_ERR_OK ||
+	    uc_ctl_flush_tb(e->uc) != UC_ERR_OK)
+		return -EIO;
 	if (guest && vmx_engine_setup(c, e))
 		return -EIO;
 	e->ctx = cpu_ctx_new(e->uc);

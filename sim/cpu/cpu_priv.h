@@ -87,6 +87,7 @@ struct site {
 };
 
 #define MAX_OPEN_BUS_PAGES 256
+#define CPU_CODE_BUFFER (16u << 20)	/* bytes of host code per engine (cpu_engine_open) */
 
 /* One Unicorn engine with its own translations, priced blocks and site
  * hooks.  An LP has two: VMX root mode and non-root mode run in different
