@@ -136,6 +136,40 @@ int pci_msi_notify(struct pci_function *f, uint64_t assert_ps);
 uint16_t pci_cfg16(const struct pci_function *f, unsigned reg);
 uint32_t pci_cfg32(const struct pci_function *f, unsigned reg);
 
+/* QEMU's educational PCI device "edu" (QEMU docs/specs/edu.rst;
+ * docs/platform.md "PCI"): BAR0 is 1 MiB of registers, identification,
+ * liveness, a factorial unit and an interrupt raised on demand, through
+ * INTA# or MSI.  The DMA engine (0x80-0x98) is not modelled. */
+#define EDU_VENDOR 0x1234
+#define EDU_DEVICE 0x11E8
+#define EDU_BAR0_SIZE 0x100000u
+#define EDU_ID 0x010000EDu		/* version 1.0 */
+#define EDU_FACT_PS (1 * SIM_PS_PER_US)	/* a factorial's service time */
+#define EDU_MSI_CAP 0x40
+/* BAR0 registers */
+#define EDU_REG_ID 0x00
+#define EDU_REG_LIVENESS 0x04		/* reads the inverse of what was written */
+#define EDU_REG_FACT 0x08
+#define EDU_REG_STATUS 0x20
+#define EDU_REG_IRQ_STATUS 0x24
+#define EDU_REG_IRQ_RAISE 0x60
+#define EDU_REG_IRQ_ACK 0x64
+#define EDU_STATUS_COMPUTING 0x01	/* read-only */
+#define EDU_STATUS_IRQFACT 0x80		/* raise interrupt 0x1 when a factorial is done */
+#define EDU_IRQ_FACT 0x00000001u
+struct edu_config {
+	struct memmap *mem;
+	struct pci *pci;
+	unsigned dev;			/* slot on bus 0, function 0 */
+	uint32_t bar0;			/* BAR0 after reset (memory decode off) */
+	uint8_t intx_line;		/* Interrupt Line after reset: where INTA# goes */
+	const struct sim_clock *clk;
+	struct irq_line intx;		/* INTA#, 1 = asserted */
+};
+struct edu;
+struct edu *edu_new(const struct edu_config *c);
+void edu_free(struct edu *e);
+
 /* ACPI PM timer: a 32-bit counter (FADT TMR_VAL_EXT) at 3.579545 MHz of
  * simulated time. */
 #define PMTIMER_PORT 0x608
