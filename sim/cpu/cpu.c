@@ -396,7 +396,8 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	struct cpu *c = user;
 	const struct block *b;
 
-	if (c->cycles >= c->until || c->stop_req || c->apic_remap || (c->irq_hint && intr_block_check(c)) ||
+	if (c->cycles >= c->until || c->stop_req || c->apic_remap || *c->mmio_gen != c->mmio_seen ||
+	    (c->irq_hint && intr_block_check(c)) ||
 	    (c->vmx.nonroot && vmx_block_check(c, addr)) || (c->ac_next && ac_block_check(c, addr, size))) {
 		stop_engine(c);
 		c->stop_addr = addr;
@@ -1670,7 +1671,8 @@ static void hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, voi
 	end = io_time_enter(c);
 	memmap_port_out(c->mem, (uint16_t)port, value, (unsigned)size);
 	io_time_leave(c, end);
-	if (c->stop_req)
+	/* A PCI BAR moved: the next access may be to its new place. */
+	if (c->stop_req || *c->mmio_gen != c->mmio_seen)
 		stop_engine(c);
 }
 
@@ -1721,6 +1723,54 @@ static bool hook_invalid(uc_engine *uc, void *user)
 	return false;	/* handled by the run loop with a precise RIP */
 }
 
+/* Bring one engine's MMIO mappings in line with the memory map: regions
+ * that moved or switched off (PCI BARs, memmap_move_mmio) are unmapped
+ * from their old place and mapped at the new one, where open-bus pages
+ * mapped on an earlier touch give way.  A window that would cover the
+ * LAPIC page, or that Unicorn refuses, is left unmapped (open bus). */
+static void mmio_sync_engine(struct cpu *c, struct engine *e)
+{
+	if (!e->uc)
+		return;
+	for (size_t i = 0; i < e->nmmio; i++) {
+		const struct memmap_region *r = memmap_mmio_at(c->mem, i);
+		uint64_t base = r->base & ~0xfffull, end = (r->base + r->size + 0xfff) & ~0xfffull;
+		uint64_t want = r->absent ? ~0ull : base;
+
+		if (e->mmio_at[i] == want)
+			continue;
+		if (e->mmio_at[i] != ~0ull)
+			uc_mem_unmap(e->uc, e->mmio_at[i], end - base);
+		e->mmio_at[i] = ~0ull;
+		if (want == ~0ull)
+			continue;
+		if (c->apic_page != ~0ull && c->apic_page < end && base < c->apic_page + 0x1000) {
+			diag_error("LP%u: %s at 0x%llx covers the local APIC page; left unmapped", c->index,
+				   r->name ? r->name : "an MMIO window", (unsigned long long)base);
+			continue;
+		}
+		for (uint64_t p = base; p < end; p += 0x1000)
+			if (uc_mem_unmap(e->uc, p, 0x1000) == UC_ERR_OK && e->open_bus_pages)
+				e->open_bus_pages--;
+		if (uc_mmio_map(e->uc, base, end - base, mmio_read, (void *)r, mmio_write, (void *)r) != UC_ERR_OK) {
+			diag_error("LP%u: cannot map %s at 0x%llx; it reads as open bus", c->index,
+				   r->name ? r->name : "an MMIO window", (unsigned long long)base);
+			continue;
+		}
+		e->mmio_at[i] = base;
+	}
+}
+
+/* Run loop, with the engine stopped: the memory map's MMIO changed. */
+static void cpu_mmio_sync(struct cpu *c)
+{
+	c->mmio_seen = *c->mmio_gen;
+	mmio_sync_engine(c, &c->root);
+	mmio_sync_engine(c, &c->guest);
+	for (unsigned i = 0; i < VMX_GUEST_ENGINES; i++)
+		mmio_sync_engine(c, &c->vmx.guests[i]);
+}
+
 /* ---- life cycle ------------------------------------------------------ */
 
 /* Open one engine on the LP's memory map with the CPU model's hooks.
@@ -1752,12 +1802,20 @@ int cpu_engine_open(struct cpu *c, struct engine *e, int guest)
 	    uc_mem_map_ptr(e->uc, MEMMAP_HIGH_RAM_BASE, memmap_ram_high(m), UC_PROT_ALL,
 			   memmap_ram(m) + memmap_ram_low(m)) != UC_ERR_OK)
 		return -EIO;
-	for (size_t i = 0; i < memmap_mmio_count(m); i++) {
+	e->nmmio = memmap_mmio_count(m);
+	e->mmio_at = malloc((e->nmmio ? e->nmmio : 1) * sizeof(*e->mmio_at));
+	if (!e->mmio_at)
+		return -ENOMEM;
+	for (size_t i = 0; i < e->nmmio; i++) {
 		const struct memmap_region *r = memmap_mmio_at(m, i);
 		uint64_t base = r->base & ~0xfffull, end = (r->base + r->size + 0xfff) & ~0xfffull;
 
+		e->mmio_at[i] = ~0ull;
+		if (r->absent)
+			continue;
 		if (uc_mmio_map(e->uc, base, end - base, mmio_read, (void *)r, mmio_write, (void *)r) != UC_ERR_OK)
 			return -EIO;
+		e->mmio_at[i] = base;
 	}
 	ok &= uc_hook_add(e->uc, &e->hooks[0], UC_HOOK_BLOCK, (void *)hook_block, c, 1, 0) == UC_ERR_OK;
 	ok &= uc_hook_add(e->uc, &e->hooks[1], UC_HOOK_INTR, (void *)hook_intr, c, 1, 0) == UC_ERR_OK;
@@ -1787,6 +1845,7 @@ void cpu_engine_close(struct engine *e)
 	free(e->blocks);
 	free(e->sites);
 	free(e->charged);
+	free(e->mmio_at);
 	cpu_ctx_free(e->ctx);
 	if (e->uc)
 		uc_close(e->uc);
@@ -1806,6 +1865,8 @@ struct cpu *cpu_new(const struct cpu_config *cfg)
 	c->nlps = cfg->nlps;
 	c->prof = cfg->profile;
 	c->mem = cfg->mem;
+	c->mmio_gen = memmap_mmio_generation(cfg->mem);
+	c->mmio_seen = *c->mmio_gen;
 	c->trace = cfg->trace;
 	c->apic_page = ~0ull;
 	c->dr6 = DR6_FIXED1;
@@ -2090,6 +2151,8 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 			c->cont_addr = 0;
 		if (c->apic_remap)
 			intr_remap(c);
+		if (*c->mmio_gen != c->mmio_seen)
+			cpu_mmio_sync(c);
 		if (intr_service(c))
 			continue;	/* delivered, exited or waiting for SIPI: look again */
 		if ((c->e->ac_stale_hi || ac_hooked(c) != c->e->ac_on) && ac_update(c)) {

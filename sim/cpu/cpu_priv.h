@@ -99,6 +99,8 @@ struct engine {
 	struct site *sites;		/* open addressing */
 	size_t nsites, site_cap;
 	unsigned open_bus_pages;
+	uint64_t *mmio_at;		/* per memmap region: where it is mapped here, ~0 = nowhere */
+	size_t nmmio;
 	uc_hook hooks[8];
 	/* non-root engines only (vmx.c) */
 	uint64_t vmcs;			/* the VMCS whose guest runs here */
@@ -281,6 +283,8 @@ struct cpu {
 	uint32_t db_bits;		/* the #DB being raised: DR6-style B0-B3, BS */
 	uint64_t apic_page;		/* where the xAPIC page is mapped, ~0 = nowhere */
 	int apic_remap;			/* IA32_APIC_BASE moved it: remap (intr_remap) */
+	const uint64_t *mmio_gen;	/* the memory map's MMIO generation ... */
+	uint64_t mmio_seen;		/* ... the engines were last mapped at (cpu_mmio_sync) */
 	struct cpu_irq_flight flight[256];
 	struct cpu_irq_stats irq;
 	struct cpu_synth synth;
