@@ -562,7 +562,7 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 		set_reg(c, UC_X86_REG_RSP, (rsp & ~0xffffull) | sp);
 		set_reg(c, UC_X86_REG_RFLAGS, rflags);
 		s.rflags = rflags;
-		if (cpu_ctx_write(c->e->ctx, &s))
+		if (cpu_ctx_write(c->e->ctx, &s, CPU_TLB_IF_REMAPPED))
 			return cpu_shutdown(c, "host: cannot load CPU state"), 0;
 		set_reg(c, UC_X86_REG_RIP, ivt[0]);
 		return 0;
@@ -702,7 +702,10 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 	s.rflags = rflags;
 	set_reg(c, UC_X86_REG_RSP, sp);
 	set_reg(c, UC_X86_REG_RFLAGS, rflags);
-	if (cpu_ctx_write(c->e->ctx, &s))
+	/* Delivery changes no CR or EFER, so no translation (SDM Vol. 3A
+	 * 4.10.4 lists no invalidation for it); the new CPL selects another
+	 * of Unicorn's MMU indexes. */
+	if (cpu_ctx_write(c->e->ctx, &s, CPU_TLB_IF_REMAPPED))
 		return cpu_shutdown(c, "host: cannot load CPU state"), 0;
 	set_reg(c, UC_X86_REG_RIP, target);
 	return 0;
@@ -1618,7 +1621,7 @@ static void syscall_complete(struct cpu *c)
 	s.cpl = 0;
 	s.rflags = rflags;
 	set_reg(c, UC_X86_REG_RFLAGS, rflags);
-	if (cpu_ctx_write_keep_tlb(c->e->ctx, &s)) {
+	if (cpu_ctx_write(c->e->ctx, &s, CPU_TLB_IF_REMAPPED)) {
 		cpu_shutdown(c, "host: cannot load CPU state");
 		return;
 	}
@@ -1943,7 +1946,7 @@ int cpu_boot(struct cpu *c, const struct boot_entry *e)
 			set_reg(c, gprs[i], 0);
 	}
 	set_reg(c, UC_X86_REG_RFLAGS, 2);
-	if (cpu_ctx_write(c->e->ctx, &s))
+	if (cpu_ctx_write(c->e->ctx, &s, CPU_TLB_FLUSH))
 		return -EIO;
 	set_reg(c, UC_X86_REG_RAX, e->rax);
 	set_reg(c, UC_X86_REG_RBX, e->rbx);

@@ -1446,7 +1446,10 @@ static int load_guest(struct cpu *c, struct engine *g)
 	g->tlb_vpid = vpid;
 	g->tlb_eptp = eptp;
 	g->tlb_apic = c->vmx.apic_access;
-	if (keep ? cpu_ctx_write_keep_tlb(g->ctx, &s) : cpu_ctx_write(g->ctx, &s))
+	/* This engine's Unicorn TLB is the model's TLB (tlb_fill): kept or
+	 * dropped with it, whatever CR3 or paging mode the entry loads
+	 * (translations are tagged by VPID and PCID, not by CR3). */
+	if (cpu_ctx_write(g->ctx, &s, keep ? CPU_TLB_KEEP : CPU_TLB_FLUSH))
 		return -1;
 	c->vmx.nmi_blocked = !!(vget(c, VMCS_GUEST_INTERRUPTIBILITY) & GUEST_INTR_STATE_NMI);
 	/* Blocking by STI or MOV SS holds for the first guest instruction
@@ -1673,7 +1676,13 @@ static void load_host(struct cpu *c)
 	copy_shared(c->e, r);
 	c->e = r;
 	c->vmx.nonroot = 0;
-	cpu_ctx_write(r->ctx, &s);
+	/* The host runs with VPID 0000H.  With "enable VPID" 0 the exit
+	 * invalidates that VPID's linear and combined mappings (SDM 29.4.3.1);
+	 * with it 1 it invalidates none (29.4.3.2), and the root engine, which
+	 * sat idle since the entry (non-root code runs in engines of its own),
+	 * keeps its translations unless the host-state area loads another
+	 * translation regime. */
+	cpu_ctx_write(r->ctx, &s, (proc2(c) & SECONDARY_ENABLE_VPID) ? CPU_TLB_IF_REMAPPED : CPU_TLB_FLUSH);
 	set_msr_in(r, MSR_IA32_SYSENTER_CS, vget(c, VMCS_HOST_IA32_SYSENTER_CS));
 	set_msr_in(r, MSR_IA32_SYSENTER_ESP, vget(c, VMCS_HOST_IA32_SYSENTER_ESP));
 	set_msr_in(r, MSR_IA32_SYSENTER_EIP, vget(c, VMCS_HOST_IA32_SYSENTER_EIP));
