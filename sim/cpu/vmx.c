@@ -451,14 +451,11 @@ static cs_insn *disasm_at(struct cpu *c, uint64_t rip, uint64_t lin)
 	csh h = (csh)(uintptr_t)c->vmx.cs;
 	unsigned bits = cpu_ctx_code_bits(c->e->ctx);
 	uint8_t code[16];
-	uint32_t err;
-	uint64_t fl;
 	cs_insn *in;
 
 	/* Near the end of a page the rest may not be mapped: the longest
 	 * VMX instruction form still fits in what is. */
-	if (cpu_lin_access(c, lin, code, sizeof(code), 2, &err, &fl) &&
-	    cpu_lin_access(c, lin, code, 4, 2, &err, &fl))
+	if (cpu_lin_peek(c, lin, code, sizeof(code), 1) && cpu_lin_peek(c, lin, code, 4, 1))
 		return NULL;
 	cs_option(h, CS_OPT_MODE, bits == 64 ? CS_MODE_64 : bits == 32 ? CS_MODE_32 : CS_MODE_16);
 	if (cs_disasm(h, code, sizeof(code), rip, 1, &in) != 1)
@@ -1982,6 +1979,9 @@ static int ept_cmpxchg64(void *opaque, uint64_t hpa, uint64_t old, uint64_t new)
 	struct cpu *c = opaque;
 	uint64_t cur;
 
+	if (c->vmx.peek)
+		return 0;	/* no accessed or dirty flag for a peek */
+
 	/* One host thread runs every LP: read-compare-write is atomic. */
 	if (memmap_read_phys(c->mem, hpa, &cur, 8) || cur != old)
 		return 1;
@@ -2008,8 +2008,10 @@ static int gpa_to_hpa(struct xlat *t, uint64_t gpa, unsigned acc, int paging, ui
 		*hpa = gpa;
 		return 0;
 	}
-	ept_translate(&m, &t->k, t->eptp, gpa, acc, paging, &t->er);
-	if (!t->c->vmx.fill_uncharged) {
+	/* A peek (cpu_lin_peek) reads the guest's paging structures and
+	 * neither writes their flags nor needs the right to. */
+	ept_translate(&m, &t->k, t->eptp, gpa, acc, paging && !t->c->vmx.peek, &t->er);
+	if (!t->c->vmx.fill_uncharged && !t->c->vmx.peek) {
 		t->c->vmx.st.ept_entry_reads += t->er.reads;
 		t->c->cycles += (uint64_t)t->er.reads * t->c->vmx.costs[VMX_COST_EPT_ENTRY];
 	}
@@ -2040,6 +2042,8 @@ static int pwm_cmpxchg(void *opaque, uint64_t gpa, unsigned size, uint64_t old, 
 	struct xlat *t = opaque;
 	uint64_t hpa, cur = 0;
 
+	if (t->c->vmx.peek)
+		return PW_MEM_OK;	/* no accessed or dirty flag for a peek */
 	if (gpa_to_hpa(t, gpa, EPT_ACCESS_WRITE, 1, &hpa))
 		return 2;
 	if (memmap_read_phys(t->c->mem, hpa, &cur, size) || cur != old)
@@ -2059,18 +2063,23 @@ static void guest_regs(struct cpu *c, struct pw_regs *r)
 	r->smap_ac = !!(reg(c, UC_X86_REG_RFLAGS) & RFLAGS_AC);
 	r->maxphyaddr = x->maxphyaddr;
 	r->page_1g = 1;
+	memcpy(r->pdpte, x->pdpte, sizeof(r->pdpte));
 	if ((r->cr0 & CR0_PG) && (r->cr4 & CR4_PAE) && !(r->efer & EFER_LMA) && x->pdpte_cr3 != r->cr3) {
 		/* PAE without EPT-supplied PDPTEs: MOV to CR3 loads them from
-		 * memory (SDM 4.4.1); hvsim reloads when CR3 has changed. */
+		 * memory (SDM 4.4.1); hvsim reloads when CR3 has changed, at
+		 * the next translation that is the guest's own (a peek reads
+		 * them for itself and leaves the load, and its price, to it). */
 		struct xlat t = { .c = c, .ept = ept_on(c), .eptp = vget(c, VMCS_EPT_POINTER) };
 
 		ept_caps(c, &t.k);
 		for (int i = 0; i < 4; i++)
-			if (pwm_read(&t, (r->cr3 & 0xffffffe0) + 8 * i, 8, &x->pdpte[i]))
-				x->pdpte[i] = 0;
-		x->pdpte_cr3 = r->cr3;
+			if (pwm_read(&t, (r->cr3 & 0xffffffe0) + 8 * i, 8, &r->pdpte[i]))
+				r->pdpte[i] = 0;
+		if (!x->peek) {
+			memcpy(x->pdpte, r->pdpte, sizeof(x->pdpte));
+			x->pdpte_cr3 = r->cr3;
+		}
 	}
-	memcpy(r->pdpte, x->pdpte, sizeof(r->pdpte));
 }
 
 /* Translate for the current non-root engine.  Returns 0; VEC_PF with *err
@@ -2087,7 +2096,7 @@ static int xlat(struct cpu *c, uint64_t lin, unsigned pwacc, unsigned eacc, uint
 	t.eptp = vget(c, VMCS_EPT_POINTER);
 	ept_caps(c, &t.k);
 	guest_regs(c, &r);
-	if (!c->vmx.fill_uncharged)
+	if (!c->vmx.fill_uncharged && !c->vmx.peek)
 		c->vmx.st.tlb_fills++;
 	pw_walk(&m, &r, lin, pwacc, &res);
 	if (res.status == PW_PAGE_FAULT) {
@@ -2419,13 +2428,13 @@ int vmx_intercept_io(struct cpu *c, int in, uint16_t port, unsigned size)
 	{
 		uint64_t rip = reg(c, UC_X86_REG_RIP), lin = cpu_rip_linear(c, rip);
 		uint8_t b[16];
-		uint32_t err, info = 0;
-		uint64_t fl, ea = 0;
+		uint32_t info = 0;
+		uint64_t ea = 0;
 		unsigned i = 0, rep = 0, str = 0, imm = 0, bits = cpu_ctx_code_bits(c->e->ctx), a67 = 0;
 		int seg = 3;	/* DS */
 
 		memset(b, 0, sizeof(b));
-		cpu_lin_access(c, lin, b, sizeof(b), 2, &err, &fl);
+		cpu_lin_peek(c, lin, b, sizeof(b), 1);
 		while (i < 15 && (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf3 || b[i] == 0xf2 || b[i] == 0x2e ||
 				  b[i] == 0x3e || b[i] == 0x26 || b[i] == 0x36 || b[i] == 0x64 || b[i] == 0x65 ||
 				  (b[i] >= 0x40 && b[i] <= 0x4f && bits == 64))) {
@@ -2689,8 +2698,8 @@ static int iret_task_switch(struct cpu *c, unsigned size)
 int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned size)
 {
 	uint32_t pc = procctl(c);
-	uint32_t reason = 0, err;
-	uint64_t qual = 0, fl;
+	uint32_t reason = 0;
+	uint64_t qual = 0;
 	uint8_t b[16];
 	int o16 = 0;
 
@@ -2724,7 +2733,7 @@ int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned siz
 		unsigned i = 0, op, in;
 		uint16_t port;
 
-		if (size > 16 || cpu_lin_access(c, addr, b, size, 2, &err, &fl))
+		if (size > 16 || cpu_lin_peek(c, addr, b, size, 1))
 			return 0;
 		while (i + 1 < size && !((b[i] >= 0xe4 && b[i] <= 0xe7) || (b[i] >= 0xec && b[i] <= 0xef) ||
 					 (b[i] >= 0x6c && b[i] <= 0x6f)))
@@ -2888,12 +2897,9 @@ static uint32_t vectoring_info(unsigned vec, int kind, int push_err)
 static unsigned soft_insn(struct cpu *c, unsigned vec, uint64_t rip, unsigned *type)
 {
 	uint8_t last = 0;
-	uint32_t err;
-	uint64_t fl;
 
 	*type = INTR_TYPE_SOFT_INTR;
-	if ((vec == VEC_BP || vec == VEC_OF) &&
-	    !cpu_lin_access(c, cpu_rip_linear(c, rip) - 1, &last, 1, 2, &err, &fl) &&
+	if ((vec == VEC_BP || vec == VEC_OF) && !cpu_lin_peek(c, cpu_rip_linear(c, rip) - 1, &last, 1, 1) &&
 	    last == (vec == VEC_BP ? 0xcc : 0xce)) {
 		*type = INTR_TYPE_SOFT_EXCEPTION;
 		return 1;
@@ -2979,11 +2985,10 @@ void vmx_task_gate_exit(struct cpu *c, unsigned vec, int kind, int push_err, uin
 int vmx_intercept_ud(struct cpu *c, uint64_t rip, uint64_t lin)
 {
 	uint8_t b[3];
-	uint32_t err, pc = procctl(c), id[4];
-	uint64_t fl;
+	uint32_t pc = procctl(c), id[4];
 	int monitor;
 
-	if (cpu_lin_access(c, lin, b, 3, 2, &err, &fl))
+	if (cpu_lin_peek(c, lin, b, 3, 1))
 		return 0;
 	profile_cpuid(c->prof, 1, 0, id);
 	monitor = !!(id[2] & (1u << 3));	/* CPUID.01H:ECX.MONITOR */
