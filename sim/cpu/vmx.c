@@ -2804,15 +2804,15 @@ uint64_t vmx_guest_tsc(struct cpu *c, uint64_t tsc)
 int vmx_block_check(struct cpu *c, uint64_t lin)
 {
 	struct vmx *x = V(c);
-	uint64_t rip = lin;
-
-	if (!x->p.exit && (x->preempt_deadline >= 0 || (procctl(c) & (CPU_BASED_NMI_WINDOW_EXITING |
-									CPU_BASED_INTR_WINDOW_EXITING))))
-		rip = lin - cpu_rip_linear(c, 0);	/* minus the CS base */
+	uint64_t rip;
 
 	if (x->p.exit)
 		return 1;
+	/* The exit's RIP is `lin` minus the CS base, which takes a context
+	 * save (cpu_rip_linear) to read: only once an exit is certain, not
+	 * at every block while the preemption timer is armed. */
 	if (x->preempt_deadline >= 0 && c->cycles >= (uint64_t)x->preempt_deadline) {
+		rip = lin - cpu_rip_linear(c, 0);
 		set_pending_exit(c, EXIT_REASON_PREEMPTION_TIMER, 0, rip, 0, 0);
 		return 1;
 	}
@@ -2822,11 +2822,13 @@ int vmx_block_check(struct cpu *c, uint64_t lin)
 	 * (SDM 26.7.5).  Checked between blocks, so the exit comes at the
 	 * first block boundary after the window opens. */
 	if ((procctl(c) & CPU_BASED_NMI_WINDOW_EXITING) && !x->nmi_blocked && !cpu_ctx_inhibited(c->e->ctx)) {
+		rip = lin - cpu_rip_linear(c, 0);
 		set_pending_exit(c, EXIT_REASON_NMI_WINDOW, 0, rip, 0, 0);
 		return 1;
 	}
 	if ((procctl(c) & CPU_BASED_INTR_WINDOW_EXITING) && (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_IF) &&
 	    !cpu_ctx_inhibited(c->e->ctx)) {
+		rip = lin - cpu_rip_linear(c, 0);
 		set_pending_exit(c, EXIT_REASON_INTERRUPT_WINDOW, 0, rip, 0, 0);
 		return 1;
 	}
