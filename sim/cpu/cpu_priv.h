@@ -91,6 +91,12 @@ struct site {
 /* One Unicorn engine with its own translations, priced blocks and site
  * hooks.  An LP has two: VMX root mode and non-root mode run in different
  * engines (DESIGN.md "Engines"), so neither flushes the other's caches. */
+/* A page in the model's TLB (vmx.c "TLB misses"). */
+struct tlb_mark {
+	uint64_t key;			/* page number + 1; 0 = never used */
+	uint32_t gen;			/* the engine's charged_gen when entered */
+};
+
 struct engine {
 	uc_engine *uc;
 	struct cpu_ctx *ctx;
@@ -107,9 +113,10 @@ struct engine {
 	uint16_t tlb_vpid;
 	int tlb_valid;
 	/* Pages whose translation was charged since this engine's cached
-	 * translations were last dropped (vmx.c "TLB misses"). */
-	uint64_t *charged;
-	uint32_t ncharged, charged_cap;
+	 * translations were last dropped (vmx.c "TLB misses"): the slots
+	 * of generation charged_gen; a drop starts the next generation. */
+	struct tlb_mark *charged;
+	uint32_t ncharged, charged_cap, charged_gen;
 	uint64_t dr7;			/* the architectural DR7 (cpu_set_dr7) */
 	uint64_t tlb_apic;		/* ... and APIC-access page (vmx.c x->apic_access) */
 	uc_hook ac_hook;		/* alignment checking's code hook (cpu.c) ... */

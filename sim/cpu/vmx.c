@@ -2175,12 +2175,16 @@ static bool tlb_fill_walk(struct cpu *c, uint64_t va, uc_mem_type type, uc_tlb_e
 
 void vmx_tlb_model_flush(struct engine *e)
 {
-	if (e->ncharged)
-		memset(e->charged, 0, e->charged_cap * sizeof(*e->charged));
+	/* A new generation empties the set without touching it: this runs
+	 * at every MOV to CR3 of a guest, and the set can hold 64 Ki pages. */
 	e->ncharged = 0;
+	if (++e->charged_gen == 0 && e->charged)
+		memset(e->charged, 0, e->charged_cap * sizeof(*e->charged));
 }
 
-/* 1 if page `pg` was not priced yet in this epoch (it is now). */
+/* 1 if page `pg` was not priced yet in this epoch (it is now).  A slot
+ * of an older generation is empty; within one generation slots are only
+ * added, so a probe may stop at the first empty one. */
 static int tlb_model_first(struct engine *e, uint64_t pg)
 {
 	uint64_t key = pg + 1;
@@ -2188,8 +2192,8 @@ static int tlb_model_first(struct engine *e, uint64_t pg)
 
 	if (e->ncharged * 2 >= e->charged_cap) {
 		uint32_t cap = e->charged_cap ? e->charged_cap * 2 : 1024;
-		uint64_t *old = e->charged, *n;
-		uint32_t ocap = e->charged_cap;
+		struct tlb_mark *old = e->charged, *n;
+		uint32_t ocap = e->charged_cap, ogen = e->charged_gen;
 
 		if (cap > CHARGED_MAX) {
 			vmx_tlb_model_flush(e);	/* deterministic: a new epoch */
@@ -2201,19 +2205,22 @@ static int tlb_model_first(struct engine *e, uint64_t pg)
 			e->charged_cap = cap;
 			e->ncharged = 0;
 			for (uint32_t j = 0; j < ocap; j++)
-				if (old[j])
-					tlb_model_first(e, old[j] - 1);
+				if (old[j].key && old[j].gen == ogen)
+					tlb_model_first(e, old[j].key - 1);
 			free(old);
 		}
 	}
 	for (i = (uint32_t)(key * 0x9E3779B97F4A7C15ull >> 40) & (e->charged_cap - 1);; i = (i + 1) & (e->charged_cap - 1)) {
-		if (e->charged[i] == key)
-			return 0;
-		if (!e->charged[i]) {
-			e->charged[i] = key;
+		struct tlb_mark *m = &e->charged[i];
+
+		if (!m->key || m->gen != e->charged_gen) {
+			m->key = key;
+			m->gen = e->charged_gen;
 			e->ncharged++;
 			return 1;
 		}
+		if (m->key == key)
+			return 0;
 	}
 }
 
