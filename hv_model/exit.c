@@ -1,10 +1,11 @@
 /* VM exits and the scheduler that runs VPs on an LP.
  *
- * Scheduling policy (issue 4 item 5): round robin over the runnable VPs
- * of all partitions assigned to the LP, each for a time slice of
- * HV_SLICE_CYCLES of simulated time measured by the VMX-preemption
+ * Scheduling policy (issue 4 item 5): every LP runs hv_run; each VP runs
+ * on the LP it was placed on at creation (lp.c).  Round robin over the
+ * runnable VPs of all partitions placed on the LP, each for a time slice
+ * of HV_SLICE_CYCLES of simulated time measured by the VMX-preemption
  * timer; a VP that executes HLT yields until something wakes it.  When
- * no VP can run the LP halts. */
+ * no VP can run the LP waits for a kick (lp.c) or its next timer. */
 #include <hv/marker.h>
 #include <hv/vmx.h>
 
@@ -104,7 +105,7 @@ static void wake_root(void)
 	struct hv_partition *root = hv_partition_at(0);
 
 	if (root && root->vps[0])
-		root->vps[0]->halted = 0;
+		hv_root_news(root->vps[0]);
 }
 
 /* A partition that broke a rule it cannot recover from: the root takes
@@ -118,8 +119,10 @@ static void partition_fault(struct hv_vp *vp, const char *what, uint64_t a, uint
 	if (p->is_root)
 		rt_exit(4);
 	for (unsigned i = 0; i < p->nvps; i++)
-		if (p->vps[i])
+		if (p->vps[i]) {
 			p->vps[i]->runnable = 0;
+			hv_vp_notify(p->vps[i]);	/* running elsewhere: it stops at once */
+		}
 	p->faulted = true;
 	wake_root();
 }
@@ -148,10 +151,13 @@ static void handle_exit(struct hv_vp *vp)
 		hv_hypercall(vp);
 		break;
 	case EXIT_REASON_HLT:
-		vp->hlt_len = (uint8_t)vmread(VMCS_EXIT_INSTRUCTION_LEN);	/* the idle entry goes back to it (intr.c) */
 		hv_skip_instruction();
 		if (hv_intr_hlt_wakes(vp))
 			break;	/* a pending vector ends the HLT at once (intr.c) */
+		if (vp->wake_pending) {
+			vp->wake_pending = 0;	/* the root: news since it last looked (lp.c) */
+			break;
+		}
 		vp->halted = 1;
 		vp->yield = 1;
 		if (!vp->part->is_root)
@@ -219,7 +225,7 @@ static void handle_exit(struct hv_vp *vp)
 static int can_run(const struct hv_vp *vp, unsigned lp)
 {
 	return vp && vp->lp == lp && vp->runnable && !vp->halted && !vp->suspended && !vp->intercept_suspended &&
-	       !vp->wait_sipi;
+	       !vp->wait_sipi && !vp->borrowed;
 }
 
 /* The next VP to run on `lp` after `cur` (which may be the answer again):
@@ -243,18 +249,33 @@ static struct hv_vp *next_vp(unsigned lp, struct hv_vp *cur)
 	return NULL;
 }
 
+/* The LP cannot go on: with the lock let go, so the others can. */
+static __attribute__((noreturn)) void lp_halt(const char *why)
+{
+	rt_printf("hv: LP%u: %s; halting\n", hv_lp_index(), why);
+	hv_unlock(HV_LP_IDLE);
+	for (;;)
+		asm volatile("cli; hlt");
+}
+
 void hv_run(unsigned lp)
 {
-	struct hv_vp *cur = NULL, *vp, *idle;
-	uint64_t loaded = 0;
+	struct hv_lp *me = hv_this_lp();
+	struct hv_vp *vp, *idle;
 	unsigned rate = rdmsr(MSR_IA32_VMX_MISC) & 0x1f;
 
+	hv_lock();
 	for (;;) {
+		uint64_t stop, limit = ~0ull;
+		struct hv_vp *cur = me->cur;
+		int r;
+
+		/* Another LP waits for a VMCS active here (lp.c). */
+		hv_lp_service();
 		/* Synthetic timers and children's APIC timers due on this LP
 		 * fire (and may wake VPs); `stop` is when the next one is due
 		 * (stimer.c, apictimer.c). */
-		uint64_t stop = hv_stimer_run(lp), limit = ~0ull;
-		int r;
+		stop = hv_stimer_run(lp);
 
 		/* A physical interrupt for the root ended a child's slice:
 		 * the root runs next (intr.c).  Otherwise the VP keeps the LP
@@ -276,33 +297,23 @@ void hv_run(unsigned lp)
 		if (vp)
 			vp->yield = 0;
 		/* Nothing can run: wait in the root's HLT for an interrupt
-		 * (intr.c), bounded by the next synthetic timer; with no root
-		 * to wait in, by the TSC until that timer is due. */
+		 * (intr.c), bounded by the next timer; with no root VP here,
+		 * for a kick from another LP or that timer (lp.c). */
 		idle = !vp ? hv_intr_idle_vp(lp) : NULL;
-		if (!vp && !idle && stop != ~0ull) {
-			while (rdtsc() < stop)
-				cpu_pause();
+		if (!vp && !idle) {
+			if (stop == ~0ull && hv_lp_count == 1)
+				lp_halt("no VP can run");
+			hv_lp_idle(stop);
 			continue;
 		}
 		if (idle)
 			vp = idle;
-		if (!vp) {
-			rt_printf("hv: LP%u: no VP can run; halting\n", lp);
-			for (;;)
-				asm volatile("cli; hlt");
+		if (hv_vmcs_load(vp)) {
+			partition_fault(vp, "VMPTRLD failed", vp->vmcs, 0);
+			continue;
 		}
-		if (vp->vmcs != loaded) {
-			if (hv_vmptrld(vp->vmcs)) {
-				partition_fault(vp, "VMPTRLD failed", vp->vmcs, 0);
-				continue;
-			}
-			loaded = vp->vmcs;
-		}
-		if (idle && hv_intr_idle_enter(idle)) {
-			rt_printf("hv: LP%u: the root halted with interrupts off and no VP can run; halting\n", lp);
-			for (;;)
-				asm volatile("cli; hlt");
-		}
+		if (idle && hv_intr_idle_enter(idle))
+			lp_halt("the root halted with interrupts off and no VP can run");
 		/* The VMX-preemption timer ends the entry at the end of the
 		 * slice when another VP could use the LP, and when the next
 		 * timer on the LP is due (SDM 26.5.1: it counts
@@ -329,7 +340,14 @@ void hv_run(unsigned lp)
 			HV_MARKER(HV_MARK_INTERCEPT_RESUMED, vp->part->id << 32 | vp->index);
 		}
 		HV_MARKER(HV_MARK_RUN_VP, vp->part->id << 32 | vp->index);
+		me->cur = vp;
+		/* Whatever another LP changes from here on kicks this one out
+		 * of the guest (lp.c); the VP's state is not changed by
+		 * another LP until this one cleared its VMCS. */
+		hv_unlock(HV_LP_GUEST);
 		r = hv_vmx_run(&vp->g, vp->launched);
+		me->exit_tsc = rdtsc();
+		hv_lock();
 		if (r) {
 			partition_fault(vp, "VMLAUNCH/VMRESUME failed (result, VM-instruction error)", (uint64_t)r,
 					vmread(VMCS_VM_INSTRUCTION_ERROR));
@@ -339,6 +357,5 @@ void hv_run(unsigned lp)
 		if (idle)
 			hv_intr_idle_exit(idle);
 		handle_exit(vp);
-		cur = vp;
 	}
 }

@@ -129,10 +129,12 @@ struct hv_gprs {
 
 int hv_vmx_on(unsigned lp);
 /* Start every other LP of the boot information (smp.c): each loads its
- * tables and enters VMX operation, then halts.  0, or -1 if one did not
- * come up. */
+ * tables and enters VMX operation, then waits for hv_smp_go.  0, or -1
+ * if one did not come up. */
 struct hv_bootinfo;
 int hv_smp_start(const struct hv_bootinfo *bi);
+/* The root exists: the APs go into hv_run. */
+void hv_smp_go(void);
 uint32_t hv_vmcs_revision(void);
 void hv_vmcs_write_host(unsigned lp);	/* into the current VMCS */
 uint32_t hv_vmx_ctl(uint32_t cap_msr, uint32_t want);
@@ -267,8 +269,11 @@ struct hv_vp {
 	int launched;
 	int runnable;		/* started and not halted */
 	int halted;		/* executed HLT: waits for an interrupt */
-	uint8_t hlt_len;	/* length of that HLT, 0 once the LP waited in it (intr.c) */
-	unsigned lp;		/* the LP it last ran on */
+	int wake_pending;	/* the root's: woken while it ran; its next HLT returns at once */
+	unsigned lp;		/* the LP it runs on (lp.c: placed at creation) */
+	int vmcs_lp;		/* the LP its VMCS is active on, -1 if clear (lp.c) */
+	volatile int clear_request;	/* another LP waits for that LP to VMCLEAR it */
+	int borrowed;		/* other LPs using its VMCS: its own LP does not run it */
 	struct hv_gprs g;
 	/* MSRs VMX does not switch: the VM-entry MSR-load and VM-exit
 	 * MSR-store area (16 bytes an entry, SDM 25.7.2). */
@@ -349,6 +354,9 @@ struct hv_partition *hv_partition_at(unsigned slot);	/* NULL if the slot is free
 unsigned hv_partition_slots(void);
 struct hv_vp *hv_vp_create(struct hv_partition *p, unsigned index, struct hv_pool *pool, unsigned lp);
 uint16_t hv_vp_vpid(const struct hv_vp *vp);	/* its VPID (SDM 29.1) */
+/* Before a VP's pages go back to its pool: its VMCS cleared wherever it
+ * is active, and no LP remembers it. */
+void hv_vp_destroy(struct hv_vp *vp);
 
 /* Initial state of a VP in 64-bit flat mode (the root's handoff). */
 struct hv_vp_boot {
@@ -363,6 +371,75 @@ uint16_t hv_vp_get_register(struct hv_vp *vp, uint32_t name, union hv_register_v
 uint16_t hv_vp_set_register(struct hv_vp *vp, uint32_t name, const union hv_register_value *v);
 void hv_vp_set_reset_state(void);
 void hv_vp_msr_area_init(struct hv_vp *vp);
+
+/* ---- logical processors (lp.c) ----
+ * The hypervisor lock, kicks between LPs, VP placement and the rules for
+ * a VMCS used on another LP than its VP's (docs/hypervisor.md
+ * "Scheduling").  HV_KICK_VECTOR is the hypervisor's only interrupt
+ * vector: kicks and the idle timer; the root never sees it. */
+#define HV_KICK_VECTOR 0xf2
+#define HV_SPURIOUS_VECTOR 0xff
+
+enum hv_lp_state {
+	HV_LP_IN_HV,		/* in the hypervisor (holds or waits for the lock) */
+	HV_LP_GUEST,		/* running a VP */
+	HV_LP_IDLE,		/* waiting for a kick or its timer */
+};
+
+struct hv_lp {
+	struct hv_lp *self;		/* %gs:0 (hv_this_lp) */
+	volatile uint64_t irq_kicks;	/* %gs:8: kicks taken through the IDT (idt.S) */
+	unsigned index;
+	volatile enum hv_lp_state state;
+	uint64_t vmcs;			/* the VMCS current on it, 0 none */
+	uint64_t exit_tsc;		/* TSC at its last VM exit, before the lock */
+	struct hv_vp *cur;		/* the VP it ran last (hv_run) */
+	unsigned nvps;			/* VPs placed on it */
+	volatile int clear_requests;	/* some VP active here has clear_request set */
+	int deadline_timer;		/* its LAPIC timer is the hypervisor's, TSC-deadline */
+	/* A hypercall's input and output blocks (hypercall.c): per LP, as
+	 * a handler may let go of the lock (hv_vmcs_load). */
+	uint8_t *call_in, *call_out;
+	uint64_t kicks_sent, kicks_taken, idles;	/* counters, for the record */
+};
+
+extern struct hv_lp hv_lps[HV_MAX_LPS];
+extern unsigned hv_lp_count;		/* LPs running hv_run */
+struct hv_lp *hv_this_lp(void);
+unsigned hv_lp_index(void);
+/* Once per LP, before anything else here, one LP at a time: GS base,
+ * LAPIC enabled, hypercall buffers.  0, or -1 if the pool ran dry. */
+int hv_lp_init(unsigned lp);
+void hv_lock(void);
+void hv_unlock(enum hv_lp_state next);
+/* Make LP `lp` look at its VPs again (nothing if it is this one or
+ * already in the hypervisor); hv_lp_kick_taken: a kick arrived as an
+ * external-interrupt exit (EOI). */
+void hv_lp_kick(unsigned lp);
+void hv_lp_kick_taken(void);
+/* `vp` has something new to do (an interrupt, a start, a completed
+ * intercept): its LP looks; hv_vp_wake also ends its HLT. */
+void hv_vp_notify(struct hv_vp *vp);
+void hv_vp_wake(struct hv_vp *vp);
+/* The root's VP has news (an intercept message, a child halted): as
+ * hv_vp_wake, and if it is not halted its next HLT returns at once. */
+void hv_root_news(struct hv_vp *root);
+/* The LP a new VP goes on: the one with the fewest VPs, the lowest of
+ * those. */
+unsigned hv_lp_place(void);
+/* Make `vp`'s VMCS current on this LP (SDM 25.1: VMCLEARed first on
+ * the LP it is active on, which this waits for with the lock let go);
+ * 0 or the VMPTRLD result.  For a VP of another LP, each call is paired
+ * with hv_vmcs_done: finished with it (VMCLEAR, so its own LP can load
+ * it again).
+ * hv_vmcs_clear: VMCLEAR on this LP.  hv_lp_service: answer the
+ * requests to clear VMCSs active on this LP. */
+int hv_vmcs_load(struct hv_vp *vp);
+void hv_vmcs_done(struct hv_vp *vp);
+void hv_vmcs_clear(struct hv_vp *vp);
+void hv_lp_service(void);
+/* Wait, without the lock, for a kick or until TSC `until` (~0: none). */
+void hv_lp_idle(uint64_t until);
 
 /* ---- the root partition (root.c), exits (exit.c), scheduling ---- */
 

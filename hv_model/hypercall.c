@@ -63,8 +63,7 @@ void hv_hypercall_init(uint64_t tsc_khz)
 
 void hv_hypercall(struct hv_vp *vp)
 {
-	static uint8_t in[HV_PAGE_SIZE] __attribute__((aligned(8)));
-	static uint8_t out[HV_PAGE_SIZE] __attribute__((aligned(8)));
+	uint8_t *in = hv_this_lp()->call_in, *out = hv_this_lp()->call_out;
 	static struct hv_mark_hypercall mark;
 	struct hv_partition *p = vp->part;
 	uint64_t rcx = vp->g.rcx, in_gpa = vp->g.rdx, out_gpa = vp->g.r8;

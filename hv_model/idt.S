@@ -23,6 +23,23 @@ hv_fault_common:
 	and $-16, %rsp
 	call hv_fault
 
+/* HV_KICK_VECTOR (hv.h) taken in root operation, in hv_lp_idle's HLT or
+ * pause loop: EOI to the local APIC and count it in the LP's struct
+ * hv_lp (GS base, lp.c), which is all the waiting code needs. */
+	.globl hv_kick_stub
+hv_kick_stub:
+	push %rax
+	mov $0xfee000b0, %eax		/* LAPIC EOI */
+	movl $0, (%rax)
+	lock incq %gs:8			/* struct hv_lp irq_kicks */
+	pop %rax
+	iretq
+
+/* The spurious vector needs no EOI (SDM 10.9). */
+	.globl hv_spurious_stub
+hv_spurious_stub:
+	iretq
+
 	.section .rodata
 	.balign 8
 	.globl hv_fault_stubs

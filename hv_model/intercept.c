@@ -159,7 +159,7 @@ int hv_io_exit(struct hv_vp *vp)
 		}
 		vp->intercept_suspended = 1;
 		p->intercepts_posted++;
-		target->halted = 0;	/* a root waiting in HLT looks at its messages */
+		hv_root_news(target);	/* a root waiting in HLT looks at its messages */
 		HV_MARKER(HV_MARK_INTERCEPT_POSTED, id);
 		return 0;
 	}

@@ -24,15 +24,16 @@
  * root.  Hyper-V virtualises the root's APIC instead; this is the
  * model's simplification.
  *
- * The hypervisor takes no interrupt itself: it runs with RFLAGS.IF = 0
- * and has no vector of its own.  An interrupt that comes while it runs
- * stays pending in the LAPIC and exits at the next VM entry's first
- * instruction boundary.  When no VP can run but the root's VP is halted,
- * the LP waits inside the root's own HLT: the root is entered at its HLT
- * instruction with HLT exiting off and no preemption timer, so the
- * processor waits in the guest's HLT state (HLT exits only with HLT
- * exiting, SDM 26.1.3) until the next interrupt exits, with activity
- * state HLT saved (SDM 28.3.4), which hv_intr_exit sets back to active. */
+ * The hypervisor runs with RFLAGS.IF = 0 and has one vector of its own,
+ * HV_KICK_VECTOR (lp.c), which it EOIs itself and never passes on.  An
+ * interrupt that comes while it runs stays pending in the LAPIC and
+ * exits at the next VM entry's first instruction boundary.  When no VP
+ * can run but the root's VP is halted, the LP waits inside the root's
+ * own HLT: the root is entered in the HLT activity state (SDM 26.6.2;
+ * its RIP already past the HLT, as a processor saves it in that state,
+ * SDM 28.3.4), so the processor waits there until an interrupt, a kick
+ * or the preemption timer exits; the state goes back to active after
+ * the exit, and the root stays halted unless an interrupt for it came. */
 #include <hv/marker.h>
 #include <hv/vmx.h>
 
@@ -81,20 +82,22 @@ void hv_intr_exit(struct hv_vp *vp)
 	/* With acknowledge-on-exit the information is always valid and of
 	 * type external interrupt (SDM 28.2.2); anything else acknowledged
 	 * nothing and there is nothing to pass on. */
-	if (!(info & INTR_INFO_VALID) || ((info >> INTR_INFO_TYPE_SHIFT) & 7) != INTR_TYPE_EXT_INTR || !root)
+	if (!(info & INTR_INFO_VALID) || ((info >> INTR_INFO_TYPE_SHIFT) & 7) != INTR_TYPE_EXT_INTR)
 		return;
+	/* The hypervisor's own (lp.c), or one on an LP without a root VP,
+	 * which nothing routes there: acknowledged, and that is all. */
+	if (vec == HV_KICK_VECTOR || !root) {
+		hv_lp_kick_taken();
+		return;
+	}
 	HV_MARKER(HV_MARK_EXT_INTR, vp->part->id << 32 | (uint64_t)vp->index << 8 | vec);
 	hv_intr_count++;
 	root->synic.irr[vec / 64] |= 1ull << (vec % 64);
-	root->halted = 0;
+	root->halted = 0;	/* its HLT ends, as it would on hardware */
 	if (vp != root) {
 		hv_intr_in_child++;
 		vp->yield = 1;	/* the child's slice is over: the root's handler runs first */
 		urgent[vp->lp] = root;
-	} else if (vmread(VMCS_GUEST_ACTIVITY_STATE) == GUEST_ACTIVITY_HLT) {
-		/* It exited from its own HLT (the idle entry, below): the
-		 * interrupt ends the HLT, as it would on hardware. */
-		vmwrite(VMCS_GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
 	}
 }
 
@@ -111,7 +114,7 @@ struct hv_vp *hv_intr_idle_vp(unsigned lp)
 {
 	struct hv_vp *vp = root_vp(lp);
 
-	return vp && vp->runnable && vp->halted && vp->hlt_len && !vp->suspended && !vp->intercept_suspended ? vp
+	return vp && vp->runnable && vp->halted && !vp->suspended && !vp->intercept_suspended && !vp->borrowed ? vp
 														: NULL;
 }
 
@@ -119,17 +122,17 @@ int hv_intr_idle_enter(struct hv_vp *vp)
 {
 	/* A HLT with interrupts off waits for good (SDM Vol. 2A, HLT): the
 	 * LP halts as it would. */
+	(void)vp;
 	if (!(vmread(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF))
 		return -1;
-	vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) - vp->hlt_len);
-	vmwrite(VMCS_PROC_BASED_CTLS, vmread(VMCS_PROC_BASED_CTLS) & ~(uint64_t)CPU_BASED_HLT_EXITING);
+	vmwrite(VMCS_GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_HLT);
 	return 0;
 }
 
 void hv_intr_idle_exit(struct hv_vp *vp)
 {
-	vmwrite(VMCS_PROC_BASED_CTLS, vmread(VMCS_PROC_BASED_CTLS) | CPU_BASED_HLT_EXITING);
-	vp->hlt_len = 0;
+	(void)vp;
+	vmwrite(VMCS_GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
 }
 
 bool hv_intr_can_inject(void)

@@ -165,7 +165,7 @@ void hv_main(const struct hv_bootinfo *bi)
 		hv_print_banner(bi);
 	top = bi->ram_size > (3ull << 30) ? (4ull << 30) + bi->ram_size - (3ull << 30) : bi->ram_size;
 	if (hv_mm_init(bi, top, &pool_base, &pool_len) || hv_paging_init(top) || hv_cpu_tables_init(0) ||
-	    hv_vmx_on(0) || hv_intr_init()) {
+	    hv_vmx_on(0) || hv_intr_init() || hv_lp_init(0)) {
 		rt_printf("hv: FAIL: cannot set up the hypervisor\n");
 		rt_exit(HV_EXIT_FAIL);
 	}
@@ -183,5 +183,6 @@ void hv_main(const struct hv_bootinfo *bi)
 		rt_exit(HV_EXIT_FAIL);
 	if (!quiet)
 		rt_printf("hv: root partition ready; entering it\n");
+	hv_smp_go();
 	hv_run(0);
 }

@@ -37,8 +37,15 @@ struct hv_gate {
 	uint32_t off2, reserved;
 } __attribute__((packed));
 
-static struct hv_gate idt[32] __attribute__((aligned(16)));
+static struct hv_gate idt[256] __attribute__((aligned(16)));
 extern const uint64_t hv_fault_stubs[32];	/* idt.S */
+extern const uint8_t hv_kick_stub[], hv_spurious_stub[];	/* idt.S */
+
+static struct hv_gate gate(uint64_t off, uint8_t ist)
+{
+	return (struct hv_gate){ (uint16_t)off, HV_SEL_CODE, ist, 0x8e, (uint16_t)(off >> 16), (uint32_t)(off >> 32),
+				 0 };
+}
 
 int hv_paging_init(uint64_t top)
 {
@@ -90,12 +97,12 @@ int hv_cpu_tables_init(unsigned lp)
 	t->gdt[4] = tss >> 32;
 	t->tss.ist[0] = hv_pa(t->fault_stack + sizeof(t->fault_stack));
 	t->tss.iomap_base = sizeof(t->tss);
-	for (unsigned v = 0; v < 32; v++) {
-		uint64_t off = hv_fault_stubs[v];
-
-		idt[v] = (struct hv_gate){ (uint16_t)off, HV_SEL_CODE, 1, 0x8e, (uint16_t)(off >> 16),
-					   (uint32_t)(off >> 32), 0 };
-	}
+	/* Exceptions on IST1; the two interrupt vectors (hv.h) on the
+	 * stack in use; the rest are absent: a fault. */
+	for (unsigned v = 0; v < 32; v++)
+		idt[v] = gate(hv_fault_stubs[v], 1);
+	idt[HV_KICK_VECTOR] = gate(hv_pa(hv_kick_stub), 0);
+	idt[HV_SPURIOUS_VECTOR] = gate(hv_pa(hv_spurious_stub), 0);
 	asm volatile("lgdt %0\n\t"
 		     "pushq %1\n\t"
 		     "leaq 1f(%%rip), %%rax\n\t"

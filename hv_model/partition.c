@@ -114,8 +114,8 @@ static void vp_write_controls(struct hv_vp *vp)
 	vmwrite(VMCS_EXIT_MSR_STORE_COUNT, 0);
 }
 
-/* A VP of `p` with its structure and VMCS from `pool`; the VMCS is left
- * current on this LP. */
+/* A VP of `p` on LP `lp` with its structure and VMCS from `pool`; the
+ * VMCS is left current on this LP. */
 struct hv_vp *hv_vp_create(struct hv_partition *p, unsigned index, struct hv_pool *pool, unsigned lp)
 {
 	uint64_t page, vmcs;
@@ -138,12 +138,14 @@ struct hv_vp *hv_vp_create(struct hv_partition *p, unsigned index, struct hv_poo
 	vp->index = index;
 	vp->vmcs = vmcs;
 	vp->lp = lp;
+	vp->vmcs_lp = -1;
 	*(uint32_t *)hv_va(vmcs) = hv_vmcs_revision();
-	if (hv_vmclear(vmcs) || hv_vmptrld(vmcs)) {
+	if (hv_vmclear(vmcs) || hv_vmcs_load(vp)) {
 		hv_pool_put(pool, vmcs);
 		hv_pool_put(pool, page);
 		return NULL;
 	}
+	hv_lps[lp].nvps++;
 	hv_vmcs_write_host(lp);
 	vp_write_controls(vp);
 	hv_vp_msr_area_init(vp);
@@ -204,4 +206,16 @@ void hv_vp_set_long_mode(const struct hv_vp_boot *b)
 	vmwrite(VMCS_GUEST_IA32_SYSENTER_CS, 0);
 	vmwrite(VMCS_GUEST_SYSENTER_ESP, 0);
 	vmwrite(VMCS_GUEST_SYSENTER_EIP, 0);
+}
+
+void hv_vp_destroy(struct hv_vp *vp)
+{
+	/* Its VMCS written back to memory on the LP that has it (SDM
+	 * 25.11.1) before the page goes back to the pool. */
+	hv_vmcs_load(vp);
+	hv_vmcs_clear(vp);
+	hv_lps[vp->lp].nvps--;
+	for (unsigned lp = 0; lp < hv_lp_count; lp++)
+		if (hv_lps[lp].cur == vp)
+			hv_lps[lp].cur = NULL;
 }

@@ -240,7 +240,7 @@ static uint16_t finalize_partition(struct hv_call *c)
 
 		if (!vp)
 			continue;
-		hv_vmclear(vp->vmcs);
+		hv_vp_destroy(vp);
 		hv_pool_put(&p->pool, vp->vmcs);
 		hv_pool_put(&p->pool, hv_pa(vp));
 		p->vps[i] = NULL;
@@ -263,7 +263,7 @@ static uint16_t finalize_partition(struct hv_call *c)
 	p->state = HV_PART_FINALIZED;
 	hv_mark_partition(p, HV_MARK_PART_FINALIZED);
 	mark_pool(p);
-	hv_vmptrld(c->vp->vmcs);	/* VMCLEAR above may have unloaded the caller's */
+	hv_vmcs_load(c->vp);	/* VMCLEAR above may have unloaded the caller's */
 	return HV_STATUS_SUCCESS;
 }
 
@@ -530,7 +530,7 @@ static uint16_t create_vp(struct hv_call *c)
 		return HV_STATUS_INVALID_VP_INDEX;
 	if (p->pool.free < 2)
 		return HV_STATUS_INSUFFICIENT_MEMORY;
-	vp = hv_vp_create(p, in->vp_index, &p->pool, c->vp->lp);
+	vp = hv_vp_create(p, in->vp_index, &p->pool, hv_lp_place());
 	if (!vp)
 		return HV_STATUS_INSUFFICIENT_MEMORY;
 	/* A new VP waits, suspended, for its registers (the root clears
@@ -540,7 +540,8 @@ static uint16_t create_vp(struct hv_call *c)
 	vp->runnable = 1;
 	mark_vp(p, vp->index, vp->vmcs);
 	mark_pool(p);
-	hv_vmptrld(c->vp->vmcs);
+	hv_vmcs_done(vp);	/* placed on another LP: its VMCS goes there clear */
+	hv_vmcs_load(c->vp);
 	return HV_STATUS_SUCCESS;
 }
 
@@ -576,14 +577,16 @@ static uint16_t get_vp_registers(struct hv_call *c)
 	if (in->rsvd_z8 || in->rsvd_z16)
 		return HV_STATUS_INVALID_PARAMETER;
 	if (vp != c->vp)
-		hv_vmptrld(vp->vmcs);
+		hv_vmcs_load(vp);
 	while (st == HV_STATUS_SUCCESS && hv_call_more(c, started)) {
 		st = hv_vp_get_register(vp, names[c->rep], &out[c->rep]);
 		if (st == HV_STATUS_SUCCESS)
 			c->rep++;
 	}
-	if (vp != c->vp)
-		hv_vmptrld(c->vp->vmcs);
+	if (vp != c->vp) {
+		hv_vmcs_done(vp);
+		hv_vmcs_load(c->vp);
+	}
 	return st;
 }
 
@@ -600,7 +603,7 @@ static uint16_t set_vp_registers(struct hv_call *c)
 	if (in->rsvd_z8 || in->rsvd_z16)
 		return HV_STATUS_INVALID_PARAMETER;
 	if (vp != c->vp)
-		hv_vmptrld(vp->vmcs);
+		hv_vmcs_load(vp);
 	while (st == HV_STATUS_SUCCESS && hv_call_more(c, started)) {
 		const struct hv_register_assoc *r = &regs[c->rep];
 
@@ -609,8 +612,10 @@ static uint16_t set_vp_registers(struct hv_call *c)
 		if (st == HV_STATUS_SUCCESS)
 			c->rep++;
 	}
-	if (vp != c->vp)
-		hv_vmptrld(c->vp->vmcs);
+	if (vp != c->vp) {
+		hv_vmcs_done(vp);
+		hv_vmcs_load(c->vp);
+	}
 	return st;
 }
 

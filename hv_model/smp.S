@@ -60,7 +60,7 @@ lm64:
 	movl %ebx, %edi
 	movq REL(hv_ap_tramp_stacks), %rsp
 	movl %ebx, %eax
-	shll $13, %eax			/* HV_AP_STACK = 8 KiB */
+	shll $14, %eax			/* HV_AP_STACK = 16 KiB */
 	addq %rax, %rsp
 	movq REL(hv_ap_tramp_entry), %rax
 	xorl %ebp, %ebp
@@ -82,7 +82,7 @@ tramp_gdtr:
 hv_ap_tramp_cr3:
 	.quad 0				/* patched: the hypervisor's PML4 */
 hv_ap_tramp_stacks:
-	.quad 0				/* patched: stack top of APIC id 0 (ids step by 8 KiB) */
+	.quad 0				/* patched: stack top of APIC id 0 (ids step by 16 KiB) */
 hv_ap_tramp_entry:
 	.quad 0				/* patched: hv_ap_main */
 hv_ap_tramp_end:

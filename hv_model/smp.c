@@ -5,15 +5,15 @@
  * and enters VMX operation.  One AP at a time: the pool allocator that
  * VMXON's region comes from is not safe against two LPs at once.
  *
- * Then the APs halt with interrupts off: VPs run on the BSP only for now
- * (docs/hypervisor.md "Scheduling"). */
+ * Then each AP waits until the BSP has created the root partition and
+ * runs VPs like the BSP (hv_run; docs/hypervisor.md "Scheduling"). */
 #include <hv/bootinfo.h>
 
 #include "hv.h"
 #include "rt.h"
 
 #define HV_AP_TRAMPOLINE 0x8000ul	/* SIPI vector 0x08; smp.S assumes it */
-#define HV_AP_STACK 8192
+#define HV_AP_STACK 16384	/* smp.S assumes it */
 #define LAPIC_ICR_LO 0xFEE00300ul
 #define LAPIC_ICR_HI 0xFEE00310ul
 #define ICR_INIT_ASSERT 0x4500u		/* INIT, level assert, physical */
@@ -25,17 +25,26 @@ extern const uint64_t hv_ap_tramp_cr3, hv_ap_tramp_stacks, hv_ap_tramp_entry;
 
 static uint8_t ap_stacks[HV_MAX_LPS][HV_AP_STACK] __attribute__((aligned(16)));
 static volatile uint32_t ap_online[HV_MAX_LPS];
+static volatile uint32_t go;
 
 __attribute__((noreturn)) void hv_ap_main(unsigned lp);
 
 void hv_ap_main(unsigned lp)
 {
-	if (lp < HV_MAX_LPS && !hv_cpu_tables_init(lp) && !hv_vmx_on(lp))
-		ap_online[lp] = 1;
-	else
+	if (lp >= HV_MAX_LPS || hv_cpu_tables_init(lp) || hv_vmx_on(lp) || hv_lp_init(lp)) {
 		ap_online[lp < HV_MAX_LPS ? lp : 0] = 2;
-	for (;;)
-		asm volatile("cli; hlt");
+		for (;;)
+			asm volatile("cli; hlt");
+	}
+	ap_online[lp] = 1;
+	while (!go)
+		cpu_pause();
+	hv_run(lp);
+}
+
+void hv_smp_go(void)
+{
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
 }
 
 static void icr_send(unsigned apic_id, uint32_t lo)
@@ -87,6 +96,7 @@ int hv_smp_start(const struct hv_bootinfo *bi)
 		}
 		up++;
 	}
-	rt_printf("hv: %u LPs up, VMX on on each; VPs run on LP0\n", up);
+	hv_lp_count = up;
+	rt_printf("hv: %u LPs up, VMX on on each\n", up);
 	return 0;
 }

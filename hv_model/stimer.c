@@ -322,7 +322,9 @@ int hv_stimer_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v)
 	if (r)
 		return r;
 	if (idx == HV_X64_MSR_TIME_REF_COUNT) {
-		*v = hv_ref_time(vp->part, rdtsc());
+		/* The time of the RDMSR is the time it exited, however long
+		 * the exit waited for the hypervisor lock (lp.c). */
+		*v = hv_ref_time(vp->part, hv_this_lp()->exit_tsc);
 		return 0;
 	}
 	if (idx == HV_X64_MSR_REFERENCE_TSC) {

@@ -81,7 +81,7 @@ void hv_synic_pend_vector(struct hv_vp *vp, unsigned vector)
 		return;
 	}
 	vp->synic.irr[vector / 64] |= 1ull << (vector % 64);
-	vp->halted = 0;
+	hv_vp_wake(vp);
 }
 
 void hv_synic_mark(unsigned id, const struct hv_vp *vp, unsigned sint, unsigned vector, unsigned kind, uint64_t seq,

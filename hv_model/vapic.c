@@ -303,6 +303,7 @@ void hv_vapic_accept(struct hv_vp *vp, unsigned vector)
 	 * HLT): one held off by the PPR leaves the VP halted. */
 	if (hv_vapic_deliverable(vp) >= 0)
 		vp->halted = 0;
+	hv_vp_notify(vp);	/* on another LP: it takes it at its next entry */
 }
 
 /* The "no EOI required" doubleword of the VP assist page, if enabled and
@@ -533,7 +534,7 @@ static void send_icr(struct hv_vp *src, uint64_t icr, bool x2)
 		case ICR_DM_NMI:
 			if (started(t)) {
 				t->vapic.nmi_pending = 1;
-				t->halted = 0;	/* an NMI ends HLT whatever RFLAGS.IF says */
+				hv_vp_wake(t);	/* an NMI ends HLT whatever RFLAGS.IF says */
 			}
 			continue;
 		default:

@@ -78,7 +78,7 @@ void hv_vmcs_write_host(unsigned lp)
 	vmwrite(VMCS_HOST_GS_SELECTOR, 0);
 	vmwrite(VMCS_HOST_TR_SELECTOR, HV_SEL_TSS);
 	vmwrite(VMCS_HOST_FS_BASE, 0);
-	vmwrite(VMCS_HOST_GS_BASE, 0);
+	vmwrite(VMCS_HOST_GS_BASE, hv_pa(&hv_lps[lp]));	/* hv_this_lp() */
 	vmwrite(VMCS_HOST_TR_BASE, hv_tss_base(lp));
 	vmwrite(VMCS_HOST_GDTR_BASE, hv_gdt_base(lp));
 	vmwrite(VMCS_HOST_IDTR_BASE, hv_idt_base());

@@ -115,16 +115,18 @@ uint16_t hv_call_start_vp(struct hv_call *c)
 	if (!context_valid(&in->vp_context))
 		return HV_STATUS_INVALID_REGISTER_VALUE;
 	if (vp != c->vp)
-		hv_vmptrld(vp->vmcs);
+		hv_vmcs_load(vp);
 	st = load_context(vp, &in->vp_context);
-	if (vp != c->vp)
-		hv_vmptrld(c->vp->vmcs);
+	if (vp != c->vp) {
+		hv_vmcs_done(vp);
+		hv_vmcs_load(c->vp);
+	}
 	if (st)
 		return st;
 	vp->started = 1;
 	vp->wait_sipi = 0;
 	vp->suspended = 0;
-	vp->halted = 0;
+	hv_vp_wake(vp);
 	return HV_STATUS_SUCCESS;
 }
 
@@ -143,14 +145,14 @@ static void init_state(struct hv_vp *vp)
 	vmwrite(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
 	vmwrite(VMCS_ENTRY_INTR_INFO, 0);
 	vp->halted = 0;
-	vp->hlt_len = 0;
 }
 
 void hv_vp_init_ipi(struct hv_vp *src, struct hv_vp *t)
 {
-	hv_vmptrld(t->vmcs);
+	hv_vmcs_load(t);
 	init_state(t);
-	hv_vmptrld(src->vmcs);
+	hv_vmcs_done(t);
+	hv_vmcs_load(src);
 	hv_vapic_init(t);
 	t->vapic.nmi_pending = 0;
 	if (t->started)
@@ -161,9 +163,10 @@ void hv_vp_sipi(struct hv_vp *src, struct hv_vp *t, unsigned vector)
 {
 	static const uint32_t ug = SECONDARY_UNRESTRICTED_GUEST;
 
-	hv_vmptrld(t->vmcs);
+	hv_vmcs_load(t);
 	if (!(vmread(VMCS_PROC_BASED_CTLS2) & ug)) {
-		hv_vmptrld(src->vmcs);
+		hv_vmcs_done(t);
+		hv_vmcs_load(src);
 		rt_printf("hv: partition %lu VP %u: SIPI 0x%x ignored: real mode needs unrestricted guest, which the "
 			  "processor does not offer\n", (unsigned long)t->part->id, t->index, vector & 0xff);
 		return;
@@ -172,9 +175,11 @@ void hv_vp_sipi(struct hv_vp *src, struct hv_vp *t, unsigned vector)
 	vmwrite(VMCS_GUEST_CS_SELECTOR, (vector & 0xff) << 8);
 	vmwrite(VMCS_GUEST_CS_BASE, (uint64_t)(vector & 0xff) << 12);
 	vmwrite(VMCS_GUEST_RIP, 0);
-	hv_vmptrld(src->vmcs);
+	hv_vmcs_done(t);
+	hv_vmcs_load(src);
 	if (!t->started)
 		t->suspended = 0;	/* its creation suspension ends, as HvCallStartVirtualProcessor ends it */
 	t->started = 1;
 	t->wait_sipi = 0;
+	hv_vp_notify(t);
 }

@@ -1,5 +1,6 @@
 /* Physical memory and port-I/O space.  See memmap.h. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,6 +14,7 @@ struct memmap {
 	uint64_t ram_size, low, high;
 	struct memmap_region *mmio;
 	size_t nmmio;
+	uint64_t mmio_gen;		/* bumped by memmap_move_mmio */
 	struct memmap_ports *ports;
 	size_t nports;
 	/* Port lookup table: index into ports + 1, 0 = unclaimed. */
@@ -110,24 +112,60 @@ static int ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen;
 }
 
+/* Whether [base, base+size) is free: no RAM, no present region but `skip`. */
+static int range_free(const struct memmap *m, uint64_t base, uint64_t size, size_t skip)
+{
+	if (ranges_overlap(base, size, 0, m->low) ||
+	    (m->high && ranges_overlap(base, size, MEMMAP_HIGH_RAM_BASE, m->high)))
+		return 0;
+	for (size_t i = 0; i < m->nmmio; i++)
+		if (i != skip && !m->mmio[i].absent && ranges_overlap(base, size, m->mmio[i].base, m->mmio[i].size))
+			return 0;
+	return 1;
+}
+
 int memmap_add_mmio(struct memmap *m, const struct memmap_region *r)
 {
 	struct memmap_region *v;
 
 	if (!r->size || r->base + r->size < r->base || !r->read || !r->write)
 		return -EINVAL;
-	if (ranges_overlap(r->base, r->size, 0, m->low) ||
-	    (m->high && ranges_overlap(r->base, r->size, MEMMAP_HIGH_RAM_BASE, m->high)))
+	if (!r->absent && !range_free(m, r->base, r->size, SIZE_MAX))
 		return -EBUSY;
-	for (size_t i = 0; i < m->nmmio; i++)
-		if (ranges_overlap(r->base, r->size, m->mmio[i].base, m->mmio[i].size))
-			return -EBUSY;
 	v = realloc(m->mmio, (m->nmmio + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	m->mmio = v;
 	m->mmio[m->nmmio++] = *r;
 	return 0;
+}
+
+int memmap_move_mmio(struct memmap *m, size_t i, uint64_t base, int present)
+{
+	struct memmap_region *r;
+	int rc = 0;
+
+	if (i >= m->nmmio)
+		return -EINVAL;
+	r = &m->mmio[i];
+	if (present && base + r->size < base)
+		return -EINVAL;
+	if (present && !range_free(m, base, r->size, i)) {
+		present = 0;
+		rc = -EBUSY;
+	}
+	if (present ? !r->absent && r->base == base : r->absent)
+		return rc;
+	if (present)
+		r->base = base;
+	r->absent = !present;
+	m->mmio_gen++;
+	return rc;
+}
+
+const uint64_t *memmap_mmio_generation(const struct memmap *m)
+{
+	return &m->mmio_gen;
 }
 
 int memmap_add_ports(struct memmap *m, const struct memmap_ports *p)
@@ -164,7 +202,7 @@ const struct memmap_region *memmap_mmio_at(const struct memmap *m, size_t i)
 const struct memmap_region *memmap_find_mmio(const struct memmap *m, uint64_t pa)
 {
 	for (size_t i = 0; i < m->nmmio; i++)
-		if (pa - m->mmio[i].base < m->mmio[i].size)
+		if (!m->mmio[i].absent && pa - m->mmio[i].base < m->mmio[i].size)
 			return &m->mmio[i];
 	return NULL;
 }

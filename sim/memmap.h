@@ -24,6 +24,7 @@ struct memmap_region {
 	memmap_write_fn *write;
 	void *opaque;
 	const char *name;
+	int absent;	/* occupies no addresses now (memmap_move_mmio) */
 };
 
 struct memmap_ports {
@@ -54,12 +55,28 @@ int memmap_write_phys(struct memmap *m, uint64_t pa, const void *src, uint64_t l
 int memmap_read_phys(const struct memmap *m, uint64_t pa, void *dst, uint64_t len);
 
 /* Returns 0, -EINVAL for an empty/overflowing range, -EBUSY on overlap
- * with RAM or another region. */
+ * with RAM or another region.  A region added with `absent` set is only
+ * checked for its size: it takes no addresses until memmap_move_mmio
+ * places it.  The new region is memmap_mmio_at(m, memmap_mmio_count(m) - 1).
+ * Every region must be added before the CPU opens its engines, which keep
+ * pointers to them. */
 int memmap_add_mmio(struct memmap *m, const struct memmap_region *r);
+/* Moves region i to `base`, or takes it out of the address space
+ * (present = 0): a PCI BAR that software relocates or whose decode it
+ * switches off.  A range that would overlap RAM or another present region
+ * leaves the region absent and returns -EBUSY (on a real bus the two
+ * decoders would conflict; here neither gives way).  -EINVAL for a bad
+ * index or a range that wraps.  Each call that changes the map bumps the
+ * MMIO generation, by which the CPU knows to remap its engines. */
+int memmap_move_mmio(struct memmap *m, size_t i, uint64_t base, int present);
+/* The counter memmap_move_mmio bumps; a pointer, so that the CPU's block
+ * hook compares it without a call. */
+const uint64_t *memmap_mmio_generation(const struct memmap *m);
 int memmap_add_ports(struct memmap *m, const struct memmap_ports *p);
 
 size_t memmap_mmio_count(const struct memmap *m);
 const struct memmap_region *memmap_mmio_at(const struct memmap *m, size_t i);
+/* The present region containing pa, or NULL. */
 const struct memmap_region *memmap_find_mmio(const struct memmap *m, uint64_t pa);
 
 /* Port I/O dispatch (size 1, 2 or 4). */

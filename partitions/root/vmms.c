@@ -363,18 +363,26 @@ static uint16_t set_suspend(struct rk_child *ch, unsigned vps, uint64_t v)
 	return st;
 }
 
-static uint64_t get_reg(struct rk_child *ch, uint32_t name)
+/* VP 0's registers `names[0..n)` in one HvCallGetVpRegisters, so they
+ * are one snapshot: the VP runs on another LP meanwhile, but not during
+ * the call (docs/hypervisor.md "Scheduling").  ~0 for each on failure. */
+static void get_regs(struct rk_child *ch, const uint32_t *names, unsigned n, uint64_t *v)
 {
 	struct {
 		struct hv_input_get_vp_registers h;
-		uint32_t name;
-		uint32_t pad;
-	} in = { .h = { .partition_id = ch->id }, .name = name };
-	union hv_register_value out[1];
+		uint32_t names[4];
+	} in = { .h = { .partition_id = ch->id } };
+	union hv_register_value out[4];
 
-	if (status(vid_call(HVCALL_GET_VP_REGISTERS, 1, &in, sizeof(in.h) + 4, out, sizeof(out))))
-		return ~0ull;
-	return out[0].reg64;
+	for (unsigned i = 0; i < n; i++)
+		in.names[i] = names[i];
+	if (status(vid_call(HVCALL_GET_VP_REGISTERS, n, &in, sizeof(in.h) + 4 * n, out, sizeof(out[0]) * n))) {
+		for (unsigned i = 0; i < n; i++)
+			v[i] = ~0ull;
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		v[i] = out[i].reg64;
 }
 
 /* ---- the worker path ---- */
@@ -645,20 +653,20 @@ static void child_start(struct rk_child *ch, const struct hv_bootinfo *bi)
  * stopped by the hypervisor, or ran out of time. */
 static bool child_check(struct rk_child *ch)
 {
-	bool halted = get_reg(ch, HV_REGISTER_INTERNAL_ACTIVITY_STATE) & HV_INTERNAL_ACTIVITY_HALT_SUSPEND;
-	uint64_t rflags;
+	static const uint32_t names[3] = { HV_REGISTER_INTERNAL_ACTIVITY_STATE, HV_X64_REGISTER_RFLAGS,
+					   HV_REGISTER_DISPATCH_SUSPEND };
+	uint64_t r[3];
+	bool halted;
 
 	/* Halted with interrupts on, a VP waits for one (SDM Vol. 2A, HLT):
-	 * only a HLT with RFLAGS.IF = 0 is the end (a register that cannot
-	 * be read counts as the end too). */
-	if (halted) {
-		rflags = get_reg(ch, HV_X64_REGISTER_RFLAGS);
-		halted = rflags == ~0ull || !(rflags & RFLAGS_IF);
-	}
+	 * only a HLT with RFLAGS.IF = 0 is the end (registers that cannot
+	 * be read count as the end too). */
+	get_regs(ch, names, 3, r);
+	halted = r[0] == ~0ull || ((r[0] & HV_INTERNAL_ACTIVITY_HALT_SUSPEND) && !(r[1] & RFLAGS_IF));
 
 	if (ch->exited) {
 		/* its debug-exit port: done */
-	} else if (get_reg(ch, HV_REGISTER_DISPATCH_SUSPEND) == 1) {
+	} else if (r[2] == 1) {
 		rk_notice("vmms: %s: stopped by the hypervisor\n", ch->cfg.name);
 		ch->faulted = true;
 	} else if (halted) {
@@ -746,17 +754,25 @@ void vmms_run(const struct hv_bootinfo *bi)
 	run_workers();		/* each reaches its first wait */
 	rk_tick_start();	/* the PIT ticks while they run (irq.c) */
 	/* Let them run: give the LP away; serve intercepts, look, again.
-	 * Interrupts are on around the spin-wait call, the root's idle
-	 * point: the hypervisor injects a tick that came while the
-	 * children ran as soon as the call returns.  Not HLT: SINT0 is
-	 * polled and raises nothing, so an intercept message would wait
-	 * for the next tick to wake the root. */
+	 * Interrupts are on around the wait, the root's idle point: the
+	 * hypervisor injects a tick that came while the children ran as
+	 * soon as it returns.  On one LP the children share the root's LP:
+	 * the spin-wait call gives it to them for a slice.  On more, they
+	 * run on the others (docs/hypervisor.md "Scheduling") and the root
+	 * waits in HLT, which the hypervisor ends for an intercept message
+	 * or a child that halted (SINT0 is polled and raises nothing) and
+	 * the tick ends otherwise: looking in a loop instead would take
+	 * each child's VMCS from its LP at every look. */
 	while (running) {
 		struct hv_input_notify_long_spin_wait spin = { .spin_count = 1 };
 
-		asm volatile("sti" : : : "memory");
-		vid_call(HVCALL_NOTIFY_LONG_SPIN_WAIT, 0, &spin, sizeof(spin), NULL, 0);
-		asm volatile("cli" : : : "memory");
+		if (bi->lp_count > 1) {
+			rk_irq_wait();
+		} else {
+			asm volatile("sti" : : : "memory");
+			vid_call(HVCALL_NOTIFY_LONG_SPIN_WAIT, 0, &spin, sizeof(spin), NULL, 0);
+			asm volatile("cli" : : : "memory");
+		}
 		/* A turn that served intercepts gives the LP straight back:
 		 * the children's state (two GetVpRegisters each) is looked
 		 * at on a quiet turn, off the I/O round trip. */

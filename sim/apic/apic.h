@@ -105,7 +105,7 @@ struct irq_origin {
 	uint64_t route_ps;	/* the IO-APIC or MSI decode sent it (= assert for IPIs and local sources) */
 	uint64_t accept_ps;	/* the LAPIC set the IRR bit */
 	uint8_t kind;		/* enum irq_source_kind */
-	uint8_t pin;		/* IO-APIC pin, LVT index (LAPIC_LVT_*) or sender APIC id, by kind */
+	uint8_t pin;		/* IO-APIC pin, LVT index (LAPIC_LVT_*), sender APIC id or PCI devfn (MSI), by kind */
 };
 
 /* The local vector table, in the order of the xAPIC registers 0x320-0x370

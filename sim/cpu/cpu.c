@@ -180,6 +180,36 @@ int cpu_lin_access(struct cpu *c, uint64_t lin, void *buf, size_t n, int write, 
 	return 0;
 }
 
+/* Reads for the model's own purposes (cpu_priv.h).  Only what the guest
+ * itself does is priced (DESIGN.md "Costs"; docs/vmx.md "Costs"): in
+ * non-root operation a host-side translation would otherwise be charged
+ * as a TLB miss with its EPT walk every time, set accessed flags and
+ * could leave an EPT exit pending.  Root operation's walk
+ * (cpu_translate_root) has no price and no side effect to hold back. */
+int cpu_lin_peek(struct cpu *c, uint64_t lin, void *buf, size_t n, int fetch)
+{
+	struct vmx *x = &c->vmx;
+	struct vmx_pending p;
+	unsigned perms;
+	uint32_t err;
+	uint64_t fl;
+	int dirty, saved, r;
+
+	if (!x->nonroot)
+		return cpu_lin_access(c, lin, buf, n, fetch ? 2 : 0, &err, &fl);
+	p = x->p;
+	perms = x->ept_perms;
+	dirty = x->ept_dirty;
+	saved = x->peek;
+	x->peek = 1;
+	r = cpu_lin_access(c, lin, buf, n, fetch ? 2 : 0, &err, &fl);
+	x->peek = saved;
+	x->p = p;
+	x->ept_perms = perms;
+	x->ept_dirty = dirty;
+	return r;
+}
+
 /* ---- block pricing --------------------------------------------------- */
 
 static uint64_t hash64(uint64_t x)
@@ -317,14 +347,15 @@ static const struct block *block_price(struct cpu *c, uint64_t addr, uint32_t si
 	uint8_t code[4096];
 	struct cost_block cb;
 	struct block nb = { .addr = addr, .size = size };
-	uint64_t flo = 0;
-	uint32_t err;
 	int added = 0;
 	size_t len = size;
 
 	if (!len || len > sizeof(code))
 		len = len ? sizeof(code) : 16;
-	if (cpu_lin_access(c, addr, code, len, 2, &err, &flo)) {
+	/* Decoding is the model's business, not an instruction fetch: the
+	 * guest's fetch was priced when Unicorn filled its TLB for the
+	 * block (vmx.c tlb_fill), once per page as any access is. */
+	if (cpu_lin_peek(c, addr, code, len, 1)) {
 		/* Code outside RAM (e.g. an MMIO window): price it as "other". */
 		nb.ninsn = 1;
 		nb.cycles = c->prof->cost[COST_OTHER];
@@ -396,7 +427,8 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	struct cpu *c = user;
 	const struct block *b;
 
-	if (c->cycles >= c->until || c->stop_req || c->apic_remap || (c->irq_hint && intr_block_check(c)) ||
+	if (c->cycles >= c->until || c->stop_req || c->apic_remap || *c->mmio_gen != c->mmio_seen ||
+	    (c->irq_hint && intr_block_check(c)) ||
 	    (c->vmx.nonroot && vmx_block_check(c, addr)) || (c->ac_next && ac_block_check(c, addr, size))) {
 		stop_engine(c);
 		c->stop_addr = addr;
@@ -562,7 +594,7 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 		set_reg(c, UC_X86_REG_RSP, (rsp & ~0xffffull) | sp);
 		set_reg(c, UC_X86_REG_RFLAGS, rflags);
 		s.rflags = rflags;
-		if (cpu_ctx_write(c->e->ctx, &s))
+		if (cpu_ctx_write(c->e->ctx, &s, CPU_TLB_IF_REMAPPED))
 			return cpu_shutdown(c, "host: cannot load CPU state"), 0;
 		set_reg(c, UC_X86_REG_RIP, ivt[0]);
 		return 0;
@@ -702,7 +734,10 @@ static int deliver(struct cpu *c, unsigned vec, int kind, int push_err, uint32_t
 	s.rflags = rflags;
 	set_reg(c, UC_X86_REG_RSP, sp);
 	set_reg(c, UC_X86_REG_RFLAGS, rflags);
-	if (cpu_ctx_write(c->e->ctx, &s))
+	/* Delivery changes no CR or EFER, so no translation (SDM Vol. 3A
+	 * 4.10.4 lists no invalidation for it); the new CPL selects another
+	 * of Unicorn's MMU indexes. */
+	if (cpu_ctx_write(c->e->ctx, &s, CPU_TLB_IF_REMAPPED))
 		return cpu_shutdown(c, "host: cannot load CPU state"), 0;
 	set_reg(c, UC_X86_REG_RIP, target);
 	return 0;
@@ -993,12 +1028,10 @@ void cpu_continue_after_site(struct cpu *c, uint64_t addr, unsigned size)
 static int site_still_there(struct cpu *c, const struct site *s)
 {
 	uint8_t b[16];
-	uint32_t err;
-	uint64_t fl;
 	unsigned n = s->size, op, modrm_reg;
 
 	if (n < (s->kind == SITE_IRET || s->kind == SITE_IO ? 1 : 2) || n > sizeof(b) ||
-	    cpu_lin_access(c, s->addr, b, n, 2, &err, &fl))
+	    cpu_lin_peek(c, s->addr, b, n, 1))
 		return 0;
 	switch (s->kind) {
 	case SITE_RDTSC:
@@ -1105,11 +1138,9 @@ static int decode_mov_xr(struct cpu *c, uint64_t addr, unsigned size, unsigned b
 				      UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
 				      UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15 };
 	uint8_t b[16];
-	uint32_t err;
-	uint64_t fl;
 	unsigned i = 0, rex = 0;
 
-	if (size > sizeof(b) || cpu_lin_access(c, addr, b, size, 2, &err, &fl))
+	if (size > sizeof(b) || cpu_lin_peek(c, addr, b, size, 1))
 		return -1;
 	m->bits64 = cpu_ctx_code_bits(c->e->ctx) == 64;
 	while (i < size && (b[i] == 0x66 || b[i] == 0xf0 || b[i] == 0xf2 || b[i] == 0xf3))
@@ -1312,18 +1343,10 @@ static uint64_t ac_seg_base(void *opaque, unsigned cs_reg)
 	}
 }
 
-/* Instruction bytes for the model's own use, at no simulated cost: in
- * non-root operation the walk would otherwise be priced as a TLB miss. */
+/* Instruction bytes for the model's own use, at no simulated cost. */
 static int ac_fetch(struct cpu *c, uint64_t lin, void *buf, size_t n)
 {
-	uint32_t err;
-	uint64_t fl;
-	int saved = c->vmx.fill_uncharged, r;
-
-	c->vmx.fill_uncharged = 1;
-	r = cpu_lin_access(c, lin, buf, n, 2, &err, &fl);
-	c->vmx.fill_uncharged = saved;
-	return r;
+	return cpu_lin_peek(c, lin, buf, n, 1);
 }
 
 /* The block was charged whole when it started (hook_block): take back
@@ -1378,18 +1401,10 @@ static void hook_ac(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 
 	if (c->stopping)
 		return;
-	/* At a site, hook_site checks, after any VM exit that comes first
-	 * (looking at its bytes is not priced: ac_fetch). */
+	/* At a site, hook_site checks, after any VM exit that comes first. */
 	s = site_find(c, addr);
-	if (s) {
-		int saved = c->vmx.fill_uncharged, there;
-
-		c->vmx.fill_uncharged = 1;
-		there = site_still_there(c, s);
-		c->vmx.fill_uncharged = saved;
-		if (there)
-			return;
-	}
+	if (s && site_still_there(c, s))
+		return;
 	ac_check_insn(c, addr, size);
 }
 
@@ -1449,10 +1464,11 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		}
 		break;
 	case SITE_INVLPG:
-		/* Privileged (SDM Vol. 2A INVLPG).  Unicorn flushes a large page's
-		 * data translations but keeps running code cached from it, so
-		 * the run loop drops every cached translation (outside the
-		 * engine: not while a block of it executes). */
+		/* Privileged (SDM Vol. 2A INVLPG).  Unicorn's own INVLPG drops a
+		 * large page's data translations but leaves its look-up cache
+		 * of code blocks pointing at code from the other 4-KiB pages of
+		 * it, so the run loop flushes the whole TLB instead (outside
+		 * the engine: not while a block of it executes). */
 		if (cpu_cpl(c)) {
 			cpu_raise_from_hook(c, VEC_GP, 0);
 			return;
@@ -1618,7 +1634,7 @@ static void syscall_complete(struct cpu *c)
 	s.cpl = 0;
 	s.rflags = rflags;
 	set_reg(c, UC_X86_REG_RFLAGS, rflags);
-	if (cpu_ctx_write_keep_tlb(c->e->ctx, &s)) {
+	if (cpu_ctx_write(c->e->ctx, &s, CPU_TLB_IF_REMAPPED)) {
 		cpu_shutdown(c, "host: cannot load CPU state");
 		return;
 	}
@@ -1670,7 +1686,8 @@ static void hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, voi
 	end = io_time_enter(c);
 	memmap_port_out(c->mem, (uint16_t)port, value, (unsigned)size);
 	io_time_leave(c, end);
-	if (c->stop_req)
+	/* A PCI BAR moved: the next access may be to its new place. */
+	if (c->stop_req || *c->mmio_gen != c->mmio_seen)
 		stop_engine(c);
 }
 
@@ -1721,6 +1738,54 @@ static bool hook_invalid(uc_engine *uc, void *user)
 	return false;	/* handled by the run loop with a precise RIP */
 }
 
+/* Bring one engine's MMIO mappings in line with the memory map: regions
+ * that moved or switched off (PCI BARs, memmap_move_mmio) are unmapped
+ * from their old place and mapped at the new one, where open-bus pages
+ * mapped on an earlier touch give way.  A window that would cover the
+ * LAPIC page, or that Unicorn refuses, is left unmapped (open bus). */
+static void mmio_sync_engine(struct cpu *c, struct engine *e)
+{
+	if (!e->uc)
+		return;
+	for (size_t i = 0; i < e->nmmio; i++) {
+		const struct memmap_region *r = memmap_mmio_at(c->mem, i);
+		uint64_t base = r->base & ~0xfffull, end = (r->base + r->size + 0xfff) & ~0xfffull;
+		uint64_t want = r->absent ? ~0ull : base;
+
+		if (e->mmio_at[i] == want)
+			continue;
+		if (e->mmio_at[i] != ~0ull)
+			uc_mem_unmap(e->uc, e->mmio_at[i], end - base);
+		e->mmio_at[i] = ~0ull;
+		if (want == ~0ull)
+			continue;
+		if (c->apic_page != ~0ull && c->apic_page < end && base < c->apic_page + 0x1000) {
+			diag_error("LP%u: %s at 0x%llx covers the local APIC page; left unmapped", c->index,
+				   r->name ? r->name : "an MMIO window", (unsigned long long)base);
+			continue;
+		}
+		for (uint64_t p = base; p < end; p += 0x1000)
+			if (uc_mem_unmap(e->uc, p, 0x1000) == UC_ERR_OK && e->open_bus_pages)
+				e->open_bus_pages--;
+		if (uc_mmio_map(e->uc, base, end - base, mmio_read, (void *)r, mmio_write, (void *)r) != UC_ERR_OK) {
+			diag_error("LP%u: cannot map %s at 0x%llx; it reads as open bus", c->index,
+				   r->name ? r->name : "an MMIO window", (unsigned long long)base);
+			continue;
+		}
+		e->mmio_at[i] = base;
+	}
+}
+
+/* Run loop, with the engine stopped: the memory map's MMIO changed. */
+static void cpu_mmio_sync(struct cpu *c)
+{
+	c->mmio_seen = *c->mmio_gen;
+	mmio_sync_engine(c, &c->root);
+	mmio_sync_engine(c, &c->guest);
+	for (unsigned i = 0; i < VMX_GUEST_ENGINES; i++)
+		mmio_sync_engine(c, &c->vmx.guests[i]);
+}
+
 /* ---- life cycle ------------------------------------------------------ */
 
 /* Open one engine on the LP's memory map with the CPU model's hooks.
@@ -1766,12 +1831,20 @@ int cpu_engine_open(struct cpu *c, struct engine *e, int guest)
 	    uc_mem_map_ptr(e->uc, MEMMAP_HIGH_RAM_BASE, memmap_ram_high(m), UC_PROT_ALL,
 			   memmap_ram(m) + memmap_ram_low(m)) != UC_ERR_OK)
 		return -EIO;
-	for (size_t i = 0; i < memmap_mmio_count(m); i++) {
+	e->nmmio = memmap_mmio_count(m);
+	e->mmio_at = malloc((e->nmmio ? e->nmmio : 1) * sizeof(*e->mmio_at));
+	if (!e->mmio_at)
+		return -ENOMEM;
+	for (size_t i = 0; i < e->nmmio; i++) {
 		const struct memmap_region *r = memmap_mmio_at(m, i);
 		uint64_t base = r->base & ~0xfffull, end = (r->base + r->size + 0xfff) & ~0xfffull;
 
+		e->mmio_at[i] = ~0ull;
+		if (r->absent)
+			continue;
 		if (uc_mmio_map(e->uc, base, end - base, mmio_read, (void *)r, mmio_write, (void *)r) != UC_ERR_OK)
 			return -EIO;
+		e->mmio_at[i] = base;
 	}
 	ok &= uc_hook_add(e->uc, &e->hooks[0], UC_HOOK_BLOCK, (void *)hook_block, c, 1, 0) == UC_ERR_OK;
 	ok &= uc_hook_add(e->uc, &e->hooks[1], UC_HOOK_INTR, (void *)hook_intr, c, 1, 0) == UC_ERR_OK;
@@ -1801,6 +1874,7 @@ void cpu_engine_close(struct engine *e)
 	free(e->blocks);
 	free(e->sites);
 	free(e->charged);
+	free(e->mmio_at);
 	cpu_ctx_free(e->ctx);
 	if (e->uc)
 		uc_close(e->uc);
@@ -1820,6 +1894,8 @@ struct cpu *cpu_new(const struct cpu_config *cfg)
 	c->nlps = cfg->nlps;
 	c->prof = cfg->profile;
 	c->mem = cfg->mem;
+	c->mmio_gen = memmap_mmio_generation(cfg->mem);
+	c->mmio_seen = *c->mmio_gen;
 	c->trace = cfg->trace;
 	c->apic_page = ~0ull;
 	c->dr6 = DR6_FIXED1;
@@ -1957,7 +2033,7 @@ int cpu_boot(struct cpu *c, const struct boot_entry *e)
 			set_reg(c, gprs[i], 0);
 	}
 	set_reg(c, UC_X86_REG_RFLAGS, 2);
-	if (cpu_ctx_write(c->e->ctx, &s))
+	if (cpu_ctx_write(c->e->ctx, &s, CPU_TLB_FLUSH))
 		return -EIO;
 	set_reg(c, UC_X86_REG_RAX, e->rax);
 	set_reg(c, UC_X86_REG_RBX, e->rbx);
@@ -1986,10 +2062,8 @@ uint64_t cpu_rip_linear(struct cpu *c, uint64_t rip)
 static int insn_is(struct cpu *c, uint64_t lin, const uint8_t *op, unsigned n)
 {
 	uint8_t b[4];
-	uint32_t err;
-	uint64_t fl;
 
-	return n <= sizeof(b) && !cpu_lin_access(c, lin, b, n, 0, &err, &fl) && !memcmp(b, op, n);
+	return n <= sizeof(b) && !cpu_lin_peek(c, lin, b, n, 1) && !memcmp(b, op, n);
 }
 
 static void handle_invalid(struct cpu *c)
@@ -2062,10 +2136,8 @@ static void handle_fault(struct cpu *c)
 static int halted_at(struct cpu *c, uint64_t rip)
 {
 	uint8_t b;
-	uint32_t err;
-	uint64_t fl;
 
-	return !cpu_lin_access(c, cpu_rip_linear(c, rip) - 1, &b, 1, 0, &err, &fl) && b == 0xf4;
+	return !cpu_lin_peek(c, cpu_rip_linear(c, rip) - 1, &b, 1, 1) && b == 0xf4;
 }
 
 /* Unicorn 2.1.1: when a block hook stops the engine at a block entered
@@ -2104,6 +2176,8 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 			c->cont_addr = 0;
 		if (c->apic_remap)
 			intr_remap(c);
+		if (*c->mmio_gen != c->mmio_seen)
+			cpu_mmio_sync(c);
 		if (intr_service(c))
 			continue;	/* delivered, exited or waiting for SIPI: look again */
 		if ((c->e->ac_stale_hi || ac_hooked(c) != c->e->ac_on) && ac_update(c)) {
@@ -2137,7 +2211,12 @@ enum cpu_run_state cpu_run(struct cpu *c, uint64_t until)
 		}
 		if (c->invlpg_pending) {
 			c->invlpg_pending = 0;
-			uc_ctl_flush_tb(c->e->uc);
+			/* Only translations go (SDM Vol. 3A 4.10.4.1), and
+			 * QEMU's TLB flush takes its block look-up cache with
+			 * it.  Translated code is kept by physical address and
+			 * still right: emptying the code buffer as well (the
+			 * TB flush this once did) costs about 0.2 s of host
+			 * time and changes nothing a guest can see. */
 			uc_ctl_flush_tlb(c->e->uc);
 			if (c->vmx.nonroot)
 				vmx_tlb_model_flush(c->e);

@@ -92,6 +92,12 @@ struct site {
 /* One Unicorn engine with its own translations, priced blocks and site
  * hooks.  An LP has two: VMX root mode and non-root mode run in different
  * engines (DESIGN.md "Engines"), so neither flushes the other's caches. */
+/* A page in the model's TLB (vmx.c "TLB misses"). */
+struct tlb_mark {
+	uint64_t key;			/* page number + 1; 0 = never used */
+	uint32_t gen;			/* the engine's charged_gen when entered */
+};
+
 struct engine {
 	uc_engine *uc;
 	struct cpu_ctx *ctx;
@@ -100,6 +106,8 @@ struct engine {
 	struct site *sites;		/* open addressing */
 	size_t nsites, site_cap;
 	unsigned open_bus_pages;
+	uint64_t *mmio_at;		/* per memmap region: where it is mapped here, ~0 = nowhere */
+	size_t nmmio;
 	uc_hook hooks[8];
 	/* non-root engines only (vmx.c) */
 	uint64_t vmcs;			/* the VMCS whose guest runs here */
@@ -108,9 +116,10 @@ struct engine {
 	uint16_t tlb_vpid;
 	int tlb_valid;
 	/* Pages whose translation was charged since this engine's cached
-	 * translations were last dropped (vmx.c "TLB misses"). */
-	uint64_t *charged;
-	uint32_t ncharged, charged_cap;
+	 * translations were last dropped (vmx.c "TLB misses"): the slots
+	 * of generation charged_gen; a drop starts the next generation. */
+	struct tlb_mark *charged;
+	uint32_t ncharged, charged_cap, charged_gen;
 	uint64_t dr7;			/* the architectural DR7 (cpu_set_dr7) */
 	uint64_t tlb_apic;		/* ... and APIC-access page (vmx.c x->apic_access) */
 	uc_hook ac_hook;		/* alignment checking's code hook (cpu.c) ... */
@@ -178,6 +187,7 @@ struct vmx {
 	uint64_t pdpte_cr3;		/* CR3 they were loaded from, ~0 = from the VMCS */
 	int fill_uncharged;		/* the TLB fill in progress is not priced */
 	int host_fill;			/* ... nor any while Unicorn fills for itself (cpu.c ac_update) */
+	int peek;			/* a translation for the model's own read (cpu_lin_peek) */
 	uint64_t pending_dbg;		/* pending debug exceptions from VM entry, not yet raised */
 	int forced_tf;			/* RFLAGS.TF set by the model to raise them */
 	unsigned ept_perms;		/* EPT R/W/X of the last translation */
@@ -282,6 +292,8 @@ struct cpu {
 	uint32_t db_bits;		/* the #DB being raised: DR6-style B0-B3, BS */
 	uint64_t apic_page;		/* where the xAPIC page is mapped, ~0 = nowhere */
 	int apic_remap;			/* IA32_APIC_BASE moved it: remap (intr_remap) */
+	const uint64_t *mmio_gen;	/* the memory map's MMIO generation ... */
+	uint64_t mmio_seen;		/* ... the engines were last mapped at (cpu_mmio_sync) */
 	struct cpu_irq_flight flight[256];
 	struct cpu_irq_stats irq;
 	struct cpu_synth synth;
@@ -340,6 +352,12 @@ static inline void stop_engine(struct cpu *c)
 void cpu_shutdown(struct cpu *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 unsigned cpu_cpl(struct cpu *c);
 int cpu_lin_access(struct cpu *c, uint64_t lin, void *buf, size_t n, int write, uint32_t *err, uint64_t *fault_lin);
+/* The model's own read of guest memory (instruction bytes to decode,
+ * records to trace, memory to show): as cpu_lin_access (fetch: checked as
+ * an instruction fetch) but with no effect a guest could observe: no
+ * cycles, no statistics, no entry in the model's TLB, no accessed or
+ * dirty flag, no exit left pending.  0, or non-zero if not readable. */
+int cpu_lin_peek(struct cpu *c, uint64_t lin, void *buf, size_t n, int fetch);
 void cpu_raise_event(struct cpu *c, unsigned vec, int kind, uint32_t errc, uint64_t rip);
 void cpu_raise_fault(struct cpu *c, unsigned vec, uint32_t errc);
 void cpu_raise_from_hook(struct cpu *c, unsigned vec, uint32_t errc);

@@ -170,13 +170,6 @@ static int save(struct cpu_ctx *x)
 	return uc_context_save(x->uc, x->ctx) == UC_ERR_OK ? 0 : -EIO;
 }
 
-static int restore(struct cpu_ctx *x)
-{
-	if (uc_context_restore(x->uc, x->ctx) != UC_ERR_OK)
-		return -EIO;
-	uc_ctl_flush_tlb(x->uc);
-	return 0;
-}
 
 int cpu_ctx_read(struct cpu_ctx *x, struct cpu_sysstate *s)
 {
@@ -203,12 +196,33 @@ int cpu_ctx_read(struct cpu_ctx *x, struct cpu_sysstate *s)
 	return 0;
 }
 
-static int ctx_write(struct cpu_ctx *x, const struct cpu_sysstate *s, int flush)
+/* The control bits a translation, or the permissions Unicorn caches with
+ * it, depends on: paging on and its mode (CR0.PG, CR4.PAE, CR4.LA57,
+ * EFER.LMA), large pages (CR4.PSE), global pages (CR4.PGE), PCIDs
+ * (CR4.PCIDE), and the access rights (CR0.WP, CR4.SMEP, CR4.SMAP,
+ * CR4.PKE, EFER.NXE) (SDM Vol. 3A 4.1.3, 4.6).  The SDM's MOV to CR0/CR4
+ * rules (4.10.4.1) invalidate on a subset; QEMU's own CR writes flush on
+ * all of these, and so must a load that bypasses them. */
+#define CR0_XLAT ((1ull << 31) | (1ull << 16) | 1ull)	/* PG, WP, PE */
+#define CR4_XLAT ((1ull << 4) | (1ull << 5) | (1ull << 7) | (1ull << 12) | (1ull << 17) | \
+		  (1ull << 20) | (1ull << 21) | (1ull << 22))	/* PSE PAE PGE LA57 PCIDE SMEP SMAP PKE */
+#define EFER_XLAT (EFER_LMA | (1ull << 11))	/* LMA, NXE */
+
+static int remapped(const uint8_t *b, const struct cpu_sysstate *s)
+{
+	return ((get64(b, L.cr + 0 * 8) ^ s->cr0) & CR0_XLAT) || get64(b, L.cr + 3 * 8) != s->cr3 ||
+	       ((get64(b, L.cr + 4 * 8) ^ s->cr4) & CR4_XLAT) || ((get64(b, L.efer) ^ s->efer) & EFER_XLAT);
+}
+
+int cpu_ctx_write(struct cpu_ctx *x, const struct cpu_sysstate *s, enum cpu_tlb tlb)
 {
 	struct cpu_seg g = { 0 };
+	int flush;
 
 	if (save(x))
 		return -EIO;
+	/* Any other value flushes: the safe side. */
+	flush = tlb == CPU_TLB_KEEP ? 0 : tlb == CPU_TLB_IF_REMAPPED ? remapped(x->blob, s) : 1;
 	for (int i = 0; i < SEG_NSEGS; i++)
 		put_seg(x->blob, L.segs + i * SC_SIZE, &s->seg[i]);
 	put_seg(x->blob, L.ldt, &s->ldt);
@@ -224,19 +238,13 @@ static int ctx_write(struct cpu_ctx *x, const struct cpu_sysstate *s, int flush)
 	put64(x->blob, L.cr + 4 * 8, s->cr4);
 	put64(x->blob, L.efer, s->efer);
 	put32(x->blob, L.hflags, compute_hflags(get32(x->blob, L.hflags), s));
-	if (!flush)
-		return uc_context_restore(x->uc, x->ctx) == UC_ERR_OK ? 0 : -EIO;
-	return restore(x);
-}
-
-int cpu_ctx_write(struct cpu_ctx *x, const struct cpu_sysstate *s)
-{
-	return ctx_write(x, s, 1);
-}
-
-int cpu_ctx_write_keep_tlb(struct cpu_ctx *x, const struct cpu_sysstate *s)
-{
-	return ctx_write(x, s, 0);
+	if (uc_context_restore(x->uc, x->ctx) != UC_ERR_OK)
+		return -EIO;
+	/* uc_context_restore copies CPUX86State only; the TLB lives outside
+	 * it and is left as it was. */
+	if (flush)
+		uc_ctl_flush_tlb(x->uc);
+	return 0;
 }
 
 int cpu_ctx_set_cr2(struct cpu_ctx *x, uint64_t cr2)
@@ -476,7 +484,7 @@ de_fail:
 		s.efer = 0;
 		s.cpl = 0;
 		s.rflags = 2;
-		cpu_ctx_write(x, &s);
+		cpu_ctx_write(x, &s, CPU_TLB_FLUSH);
 		calib_run(uc, m32, sizeof(m32));
 		uc_reg_read(uc, UC_X86_REG_RAX, &v);
 		if ((uint32_t)v != 4 || cpu_ctx_code_bits(x) != 32) {

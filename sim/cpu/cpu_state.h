@@ -52,12 +52,25 @@ void cpu_ctx_free(struct cpu_ctx *x);
 
 /* Read the whole system state (segments with caches, CRs, EFER, CPL). */
 int cpu_ctx_read(struct cpu_ctx *x, struct cpu_sysstate *s);
+/* What becomes of the engine's softmmu TLB when state is loaded.
+ *
+ * Unicorn's TLB is a host cache of translations (with the permissions
+ * computed from CR0.WP, CR4.SMEP/SMAP/PKE, EFER.NXE and the paging
+ * structures), indexed by QEMU's MMU index, which follows the CPL and
+ * RFLAGS.AC at every access: a CPL change needs no flush.  A state whose
+ * translation regime differs (cpu_ctx_write's list) must not find entries
+ * made under the old one.  Whether translations made under the *same*
+ * regime survive is the architecture's call (SDM Vol. 3A 4.10.4, Vol. 3C
+ * 29.4.3): the caller knows, this file does not. */
+enum cpu_tlb {
+	CPU_TLB_KEEP,		/* keep every entry: VM entry with VPID-tagged ones kept */
+	CPU_TLB_IF_REMAPPED,	/* flush only if the translation regime changes */
+	CPU_TLB_FLUSH,		/* always flush (VPID 0 transitions, reset) */
+};
+
 /* Load it: segment caches, descriptor tables, CR0/3/4, EFER and the mode
- * flags derived from them, then flush the TLB. */
-int cpu_ctx_write(struct cpu_ctx *x, const struct cpu_sysstate *s);
-/* The same, keeping the TLB: for a VM entry whose VPID-tagged
- * translations survive (SDM 29.4.3.1). */
-int cpu_ctx_write_keep_tlb(struct cpu_ctx *x, const struct cpu_sysstate *s);
+ * flags derived from them; then the TLB as `tlb` says. */
+int cpu_ctx_write(struct cpu_ctx *x, const struct cpu_sysstate *s, enum cpu_tlb tlb);
 /* CR2.  Unicorn 2.1.1's register API loads CR3 (and flushes the TLB) on
  * a CR2 write; this does neither. */
 int cpu_ctx_set_cr2(struct cpu_ctx *x, uint64_t cr2);

@@ -22,12 +22,10 @@ int cpu_read_phys(struct cpu *c, uint64_t pa, void *buf, size_t n)
 	return memmap_read_phys(c->mem, pa, buf, n) ? -EFAULT : 0;
 }
 
+/* A look, not an access: nothing is priced or changed (cpu_lin_peek). */
 int cpu_read_linear(struct cpu *c, uint64_t lin, void *buf, size_t n)
 {
-	uint32_t err;
-	uint64_t fl;
-
-	return cpu_lin_access(c, lin, buf, n, 0, &err, &fl) ? -EFAULT : 0;
+	return cpu_lin_peek(c, lin, buf, n, 0) ? -EFAULT : 0;
 }
 
 uint64_t cpu_vmcs_current(const struct cpu *c)

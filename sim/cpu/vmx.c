@@ -451,14 +451,11 @@ static cs_insn *disasm_at(struct cpu *c, uint64_t rip, uint64_t lin)
 	csh h = (csh)(uintptr_t)c->vmx.cs;
 	unsigned bits = cpu_ctx_code_bits(c->e->ctx);
 	uint8_t code[16];
-	uint32_t err;
-	uint64_t fl;
 	cs_insn *in;
 
 	/* Near the end of a page the rest may not be mapped: the longest
 	 * VMX instruction form still fits in what is. */
-	if (cpu_lin_access(c, lin, code, sizeof(code), 2, &err, &fl) &&
-	    cpu_lin_access(c, lin, code, 4, 2, &err, &fl))
+	if (cpu_lin_peek(c, lin, code, sizeof(code), 1) && cpu_lin_peek(c, lin, code, 4, 1))
 		return NULL;
 	cs_option(h, CS_OPT_MODE, bits == 64 ? CS_MODE_64 : bits == 32 ? CS_MODE_32 : CS_MODE_16);
 	if (cs_disasm(h, code, sizeof(code), rip, 1, &in) != 1)
@@ -1446,7 +1443,10 @@ static int load_guest(struct cpu *c, struct engine *g)
 	g->tlb_vpid = vpid;
 	g->tlb_eptp = eptp;
 	g->tlb_apic = c->vmx.apic_access;
-	if (keep ? cpu_ctx_write_keep_tlb(g->ctx, &s) : cpu_ctx_write(g->ctx, &s))
+	/* This engine's Unicorn TLB is the model's TLB (tlb_fill): kept or
+	 * dropped with it, whatever CR3 or paging mode the entry loads
+	 * (translations are tagged by VPID and PCID, not by CR3). */
+	if (cpu_ctx_write(g->ctx, &s, keep ? CPU_TLB_KEEP : CPU_TLB_FLUSH))
 		return -1;
 	c->vmx.nmi_blocked = !!(vget(c, VMCS_GUEST_INTERRUPTIBILITY) & GUEST_INTR_STATE_NMI);
 	/* Blocking by STI or MOV SS holds for the first guest instruction
@@ -1673,7 +1673,13 @@ static void load_host(struct cpu *c)
 	copy_shared(c->e, r);
 	c->e = r;
 	c->vmx.nonroot = 0;
-	cpu_ctx_write(r->ctx, &s);
+	/* The host runs with VPID 0000H.  With "enable VPID" 0 the exit
+	 * invalidates that VPID's linear and combined mappings (SDM 29.4.3.1);
+	 * with it 1 it invalidates none (29.4.3.2), and the root engine, which
+	 * sat idle since the entry (non-root code runs in engines of its own),
+	 * keeps its translations unless the host-state area loads another
+	 * translation regime. */
+	cpu_ctx_write(r->ctx, &s, (proc2(c) & SECONDARY_ENABLE_VPID) ? CPU_TLB_IF_REMAPPED : CPU_TLB_FLUSH);
 	set_msr_in(r, MSR_IA32_SYSENTER_CS, vget(c, VMCS_HOST_IA32_SYSENTER_CS));
 	set_msr_in(r, MSR_IA32_SYSENTER_ESP, vget(c, VMCS_HOST_IA32_SYSENTER_ESP));
 	set_msr_in(r, MSR_IA32_SYSENTER_EIP, vget(c, VMCS_HOST_IA32_SYSENTER_EIP));
@@ -1973,6 +1979,9 @@ static int ept_cmpxchg64(void *opaque, uint64_t hpa, uint64_t old, uint64_t new)
 	struct cpu *c = opaque;
 	uint64_t cur;
 
+	if (c->vmx.peek)
+		return 0;	/* no accessed or dirty flag for a peek */
+
 	/* One host thread runs every LP: read-compare-write is atomic. */
 	if (memmap_read_phys(c->mem, hpa, &cur, 8) || cur != old)
 		return 1;
@@ -1999,8 +2008,10 @@ static int gpa_to_hpa(struct xlat *t, uint64_t gpa, unsigned acc, int paging, ui
 		*hpa = gpa;
 		return 0;
 	}
-	ept_translate(&m, &t->k, t->eptp, gpa, acc, paging, &t->er);
-	if (!t->c->vmx.fill_uncharged) {
+	/* A peek (cpu_lin_peek) reads the guest's paging structures and
+	 * neither writes their flags nor needs the right to. */
+	ept_translate(&m, &t->k, t->eptp, gpa, acc, paging && !t->c->vmx.peek, &t->er);
+	if (!t->c->vmx.fill_uncharged && !t->c->vmx.peek) {
 		t->c->vmx.st.ept_entry_reads += t->er.reads;
 		t->c->cycles += (uint64_t)t->er.reads * t->c->vmx.costs[VMX_COST_EPT_ENTRY];
 	}
@@ -2031,6 +2042,8 @@ static int pwm_cmpxchg(void *opaque, uint64_t gpa, unsigned size, uint64_t old, 
 	struct xlat *t = opaque;
 	uint64_t hpa, cur = 0;
 
+	if (t->c->vmx.peek)
+		return PW_MEM_OK;	/* no accessed or dirty flag for a peek */
 	if (gpa_to_hpa(t, gpa, EPT_ACCESS_WRITE, 1, &hpa))
 		return 2;
 	if (memmap_read_phys(t->c->mem, hpa, &cur, size) || cur != old)
@@ -2050,18 +2063,23 @@ static void guest_regs(struct cpu *c, struct pw_regs *r)
 	r->smap_ac = !!(reg(c, UC_X86_REG_RFLAGS) & RFLAGS_AC);
 	r->maxphyaddr = x->maxphyaddr;
 	r->page_1g = 1;
+	memcpy(r->pdpte, x->pdpte, sizeof(r->pdpte));
 	if ((r->cr0 & CR0_PG) && (r->cr4 & CR4_PAE) && !(r->efer & EFER_LMA) && x->pdpte_cr3 != r->cr3) {
 		/* PAE without EPT-supplied PDPTEs: MOV to CR3 loads them from
-		 * memory (SDM 4.4.1); hvsim reloads when CR3 has changed. */
+		 * memory (SDM 4.4.1); hvsim reloads when CR3 has changed, at
+		 * the next translation that is the guest's own (a peek reads
+		 * them for itself and leaves the load, and its price, to it). */
 		struct xlat t = { .c = c, .ept = ept_on(c), .eptp = vget(c, VMCS_EPT_POINTER) };
 
 		ept_caps(c, &t.k);
 		for (int i = 0; i < 4; i++)
-			if (pwm_read(&t, (r->cr3 & 0xffffffe0) + 8 * i, 8, &x->pdpte[i]))
-				x->pdpte[i] = 0;
-		x->pdpte_cr3 = r->cr3;
+			if (pwm_read(&t, (r->cr3 & 0xffffffe0) + 8 * i, 8, &r->pdpte[i]))
+				r->pdpte[i] = 0;
+		if (!x->peek) {
+			memcpy(x->pdpte, r->pdpte, sizeof(x->pdpte));
+			x->pdpte_cr3 = r->cr3;
+		}
 	}
-	memcpy(r->pdpte, x->pdpte, sizeof(r->pdpte));
 }
 
 /* Translate for the current non-root engine.  Returns 0; VEC_PF with *err
@@ -2078,7 +2096,7 @@ static int xlat(struct cpu *c, uint64_t lin, unsigned pwacc, unsigned eacc, uint
 	t.eptp = vget(c, VMCS_EPT_POINTER);
 	ept_caps(c, &t.k);
 	guest_regs(c, &r);
-	if (!c->vmx.fill_uncharged)
+	if (!c->vmx.fill_uncharged && !c->vmx.peek)
 		c->vmx.st.tlb_fills++;
 	pw_walk(&m, &r, lin, pwacc, &res);
 	if (res.status == PW_PAGE_FAULT) {
@@ -2157,12 +2175,16 @@ static bool tlb_fill_walk(struct cpu *c, uint64_t va, uc_mem_type type, uc_tlb_e
 
 void vmx_tlb_model_flush(struct engine *e)
 {
-	if (e->ncharged)
-		memset(e->charged, 0, e->charged_cap * sizeof(*e->charged));
+	/* A new generation empties the set without touching it: this runs
+	 * at every MOV to CR3 of a guest, and the set can hold 64 Ki pages. */
 	e->ncharged = 0;
+	if (++e->charged_gen == 0 && e->charged)
+		memset(e->charged, 0, e->charged_cap * sizeof(*e->charged));
 }
 
-/* 1 if page `pg` was not priced yet in this epoch (it is now). */
+/* 1 if page `pg` was not priced yet in this epoch (it is now).  A slot
+ * of an older generation is empty; within one generation slots are only
+ * added, so a probe may stop at the first empty one. */
 static int tlb_model_first(struct engine *e, uint64_t pg)
 {
 	uint64_t key = pg + 1;
@@ -2170,8 +2192,8 @@ static int tlb_model_first(struct engine *e, uint64_t pg)
 
 	if (e->ncharged * 2 >= e->charged_cap) {
 		uint32_t cap = e->charged_cap ? e->charged_cap * 2 : 1024;
-		uint64_t *old = e->charged, *n;
-		uint32_t ocap = e->charged_cap;
+		struct tlb_mark *old = e->charged, *n;
+		uint32_t ocap = e->charged_cap, ogen = e->charged_gen;
 
 		if (cap > CHARGED_MAX) {
 			vmx_tlb_model_flush(e);	/* deterministic: a new epoch */
@@ -2183,19 +2205,22 @@ static int tlb_model_first(struct engine *e, uint64_t pg)
 			e->charged_cap = cap;
 			e->ncharged = 0;
 			for (uint32_t j = 0; j < ocap; j++)
-				if (old[j])
-					tlb_model_first(e, old[j] - 1);
+				if (old[j].key && old[j].gen == ogen)
+					tlb_model_first(e, old[j].key - 1);
 			free(old);
 		}
 	}
 	for (i = (uint32_t)(key * 0x9E3779B97F4A7C15ull >> 40) & (e->charged_cap - 1);; i = (i + 1) & (e->charged_cap - 1)) {
-		if (e->charged[i] == key)
-			return 0;
-		if (!e->charged[i]) {
-			e->charged[i] = key;
+		struct tlb_mark *m = &e->charged[i];
+
+		if (!m->key || m->gen != e->charged_gen) {
+			m->key = key;
+			m->gen = e->charged_gen;
 			e->ncharged++;
 			return 1;
 		}
+		if (m->key == key)
+			return 0;
 	}
 }
 
@@ -2410,13 +2435,13 @@ int vmx_intercept_io(struct cpu *c, int in, uint16_t port, unsigned size)
 	{
 		uint64_t rip = reg(c, UC_X86_REG_RIP), lin = cpu_rip_linear(c, rip);
 		uint8_t b[16];
-		uint32_t err, info = 0;
-		uint64_t fl, ea = 0;
+		uint32_t info = 0;
+		uint64_t ea = 0;
 		unsigned i = 0, rep = 0, str = 0, imm = 0, bits = cpu_ctx_code_bits(c->e->ctx), a67 = 0;
 		int seg = 3;	/* DS */
 
 		memset(b, 0, sizeof(b));
-		cpu_lin_access(c, lin, b, sizeof(b), 2, &err, &fl);
+		cpu_lin_peek(c, lin, b, sizeof(b), 1);
 		while (i < 15 && (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf3 || b[i] == 0xf2 || b[i] == 0x2e ||
 				  b[i] == 0x3e || b[i] == 0x26 || b[i] == 0x36 || b[i] == 0x64 || b[i] == 0x65 ||
 				  (b[i] >= 0x40 && b[i] <= 0x4f && bits == 64))) {
@@ -2680,8 +2705,8 @@ static int iret_task_switch(struct cpu *c, unsigned size)
 int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned size)
 {
 	uint32_t pc = procctl(c);
-	uint32_t reason = 0, err;
-	uint64_t qual = 0, fl;
+	uint32_t reason = 0;
+	uint64_t qual = 0;
 	uint8_t b[16];
 	int o16 = 0;
 
@@ -2715,7 +2740,7 @@ int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned siz
 		unsigned i = 0, op, in;
 		uint16_t port;
 
-		if (size > 16 || cpu_lin_access(c, addr, b, size, 2, &err, &fl))
+		if (size > 16 || cpu_lin_peek(c, addr, b, size, 1))
 			return 0;
 		while (i + 1 < size && !((b[i] >= 0xe4 && b[i] <= 0xe7) || (b[i] >= 0xec && b[i] <= 0xef) ||
 					 (b[i] >= 0x6c && b[i] <= 0x6f)))
@@ -2786,15 +2811,15 @@ uint64_t vmx_guest_tsc(struct cpu *c, uint64_t tsc)
 int vmx_block_check(struct cpu *c, uint64_t lin)
 {
 	struct vmx *x = V(c);
-	uint64_t rip = lin;
-
-	if (!x->p.exit && (x->preempt_deadline >= 0 || (procctl(c) & (CPU_BASED_NMI_WINDOW_EXITING |
-									CPU_BASED_INTR_WINDOW_EXITING))))
-		rip = lin - cpu_rip_linear(c, 0);	/* minus the CS base */
+	uint64_t rip;
 
 	if (x->p.exit)
 		return 1;
+	/* The exit's RIP is `lin` minus the CS base, which takes a context
+	 * save (cpu_rip_linear) to read: only once an exit is certain, not
+	 * at every block while the preemption timer is armed. */
 	if (x->preempt_deadline >= 0 && c->cycles >= (uint64_t)x->preempt_deadline) {
+		rip = lin - cpu_rip_linear(c, 0);
 		set_pending_exit(c, EXIT_REASON_PREEMPTION_TIMER, 0, rip, 0, 0);
 		return 1;
 	}
@@ -2804,11 +2829,13 @@ int vmx_block_check(struct cpu *c, uint64_t lin)
 	 * (SDM 26.7.5).  Checked between blocks, so the exit comes at the
 	 * first block boundary after the window opens. */
 	if ((procctl(c) & CPU_BASED_NMI_WINDOW_EXITING) && !x->nmi_blocked && !cpu_ctx_inhibited(c->e->ctx)) {
+		rip = lin - cpu_rip_linear(c, 0);
 		set_pending_exit(c, EXIT_REASON_NMI_WINDOW, 0, rip, 0, 0);
 		return 1;
 	}
 	if ((procctl(c) & CPU_BASED_INTR_WINDOW_EXITING) && (reg(c, UC_X86_REG_RFLAGS) & RFLAGS_IF) &&
 	    !cpu_ctx_inhibited(c->e->ctx)) {
+		rip = lin - cpu_rip_linear(c, 0);
 		set_pending_exit(c, EXIT_REASON_INTERRUPT_WINDOW, 0, rip, 0, 0);
 		return 1;
 	}
@@ -2879,12 +2906,9 @@ static uint32_t vectoring_info(unsigned vec, int kind, int push_err)
 static unsigned soft_insn(struct cpu *c, unsigned vec, uint64_t rip, unsigned *type)
 {
 	uint8_t last = 0;
-	uint32_t err;
-	uint64_t fl;
 
 	*type = INTR_TYPE_SOFT_INTR;
-	if ((vec == VEC_BP || vec == VEC_OF) &&
-	    !cpu_lin_access(c, cpu_rip_linear(c, rip) - 1, &last, 1, 2, &err, &fl) &&
+	if ((vec == VEC_BP || vec == VEC_OF) && !cpu_lin_peek(c, cpu_rip_linear(c, rip) - 1, &last, 1, 1) &&
 	    last == (vec == VEC_BP ? 0xcc : 0xce)) {
 		*type = INTR_TYPE_SOFT_EXCEPTION;
 		return 1;
@@ -2970,11 +2994,10 @@ void vmx_task_gate_exit(struct cpu *c, unsigned vec, int kind, int push_err, uin
 int vmx_intercept_ud(struct cpu *c, uint64_t rip, uint64_t lin)
 {
 	uint8_t b[3];
-	uint32_t err, pc = procctl(c), id[4];
-	uint64_t fl;
+	uint32_t pc = procctl(c), id[4];
 	int monitor;
 
-	if (cpu_lin_access(c, lin, b, 3, 2, &err, &fl))
+	if (cpu_lin_peek(c, lin, b, 3, 1))
 		return 0;
 	profile_cpuid(c->prof, 1, 0, id);
 	monitor = !!(id[2] & (1u << 3));	/* CPUID.01H:ECX.MONITOR */

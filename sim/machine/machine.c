@@ -19,6 +19,12 @@
 #include "trace.h"
 
 #define IRQ_COM1 4
+/* The PCI device on bus 0 (docs/platform.md "PCI"): QEMU's edu at 00:03.0,
+ * BAR0 where a BIOS might have left it (decode off until the guest sets
+ * COMMAND.MEMORY), INTA# on IO-APIC pin 23, which no ISA device uses. */
+#define PCI_EDU_DEV 3
+#define PCI_EDU_BAR0 0xFEA00000u
+#define PCI_EDU_GSI 23
 
 struct machine {
 	struct machine_opts o;
@@ -39,6 +45,9 @@ struct machine {
 	struct pic *pic;
 	struct pit *pit;
 	struct irqtest *irqtest;
+	struct edu *edu;
+	uint32_t irqtest_lines;		/* IO-APIC inputs the test device drives high */
+	uint32_t pci_lines;		/* ... and PCI INTx# lines */
 	struct boot_entry entry;
 
 	enum machine_end end;
@@ -80,6 +89,48 @@ static struct irq_line isa_irq(struct machine *m, unsigned irq)
 	return (struct irq_line){ isa_irq_set, m, irq };
 }
 
+/* The interrupt-line test device and PCI INTx# share IO-APIC inputs the
+ * way PCI interrupt lines are shared, wired-OR (PCI 3.0 2.2.6): a pin is
+ * high while either drives it high. */
+static void gsi_update(struct machine *m, unsigned pin)
+{
+	ioapic_set_irq(m->ioapic, pin, ((m->irqtest_lines | m->pci_lines) >> pin) & 1);
+}
+
+static void set_bit_to(uint32_t *w, unsigned n, int level)
+{
+	*w = level ? *w | 1u << n : *w & ~(1u << n);
+}
+
+static void irqtest_line_set(void *opaque, unsigned n, int level)
+{
+	struct machine *m = opaque;
+
+	set_bit_to(&m->irqtest_lines, n, level);
+	gsi_update(m, n);
+}
+
+static void pci_intx_set(void *opaque, unsigned n, int level)
+{
+	struct machine *m = opaque;
+
+	set_bit_to(&m->pci_lines, n, level);
+	gsi_update(m, n);
+}
+
+/* A PCI function's MSI: a dword write that the host bridge sees going to
+ * 0xFEExxxxx becomes an APIC bus message (SDM Vol. 3 10.11; interrupt
+ * remapping, when the VT-d model has it, goes here).  Any other address
+ * is an ordinary memory write; only RAM takes it. */
+static void pci_msi(void *opaque, uint64_t addr, uint32_t data, uint64_t assert_ps, unsigned devfn)
+{
+	struct machine *m = opaque;
+	struct irq_origin o = { .assert_ps = assert_ps, .kind = IRQ_SRC_MSI, .pin = (uint8_t)devfn };
+
+	if (apic_bus_msi(m->bus, addr, data, &o) < 0)
+		memmap_write_phys(m->mem, addr, &data, 4);
+}
+
 /* The 8259's INTR output is LINT0 of every LAPIC (virtual wire mode). */
 static void pic_intr(void *opaque, int level)
 {
@@ -112,7 +163,7 @@ static int build_apics(struct machine *m)
 	m->ioapic = ioapic_new(m->mem, ACPI_IOAPIC_ADDR, (uint8_t)(m->nlps & 0xf), apic_bus_send_cb, m->bus, m->clk);
 	m->pic = pic_new(m->mem, pic_intr, m);
 	m->pit = m->pic ? pit_new(m->mem, m->clk, isa_irq(m, 0)) : NULL;
-	m->irqtest = m->ioapic ? irqtest_new(m->mem, IRQTEST_PORT, ioapic_irq_set, m->ioapic) : NULL;
+	m->irqtest = m->ioapic ? irqtest_new(m->mem, IRQTEST_PORT, irqtest_line_set, m) : NULL;
 	if (!m->ioapic || !m->pic || !m->pit || !m->irqtest)
 		return -ENOMEM;
 	/* MAXPHYADDR bounds IA32_APIC_BASE's base field (SDM 10.4.4). */
@@ -325,6 +376,17 @@ int machine_new(const struct machine_opts *o, struct machine **out)
 	m->pmt = pmtimer_new(m->mem, PMTIMER_PORT, m->clk);
 	if (!m->uart || !m->dbg || !m->fwcfg || !m->pci || !m->pmt)
 		goto fail;
+	{
+		struct edu_config ec = {
+			.mem = m->mem, .pci = m->pci, .dev = PCI_EDU_DEV, .bar0 = PCI_EDU_BAR0,
+			.intx_line = PCI_EDU_GSI, .clk = m->clk, .intx = { pci_intx_set, m, PCI_EDU_GSI },
+		};
+
+		pci_set_msi_sink(m->pci, pci_msi, m);
+		m->edu = edu_new(&ec);
+		if (!m->edu)
+			goto fail;
+	}
 	if ((rc = publish_costs(m)))
 		goto fail;
 	{
@@ -414,6 +476,7 @@ void machine_free(struct machine *m)
 	free(m->slots);
 	apic_bus_free(m->bus);
 	pmtimer_free(m->pmt);
+	edu_free(m->edu);
 	pci_free(m->pci);
 	fwcfg_free(m->fwcfg);
 	debugexit_free(m->dbg);

@@ -22,6 +22,7 @@
  * - with --lps 2 or more, delivery to an AP by physical destination, by
  *   lowest priority (the BSP's TPR raised) and on a level pin that the
  *   AP EOIs through its x2APIC EOI MSR. */
+#include "ap.h"
 #include "intc.h"
 
 #define PIN_EDGE 16	/* irqtest lines 16-23: no ISA device shares them */
@@ -523,86 +524,11 @@ static void test_active_low(void)
 
 /* ---- an AP as destination (--lps 2 or more) ---- */
 
-#define TRAMP_PA 0x8000ul	/* SIPI vector 0x08 */
-#define DATA_PA 0x9000ul
-
-struct ap_data {
-	volatile uint32_t started;
-	volatile uint32_t irqs;		/* VEC_AP interrupts the AP took */
-	volatile uint64_t tsc;		/* the AP's TSC in its last handler */
-};
-
-/* Real-mode trampoline (CS = 0x0800): x2APIC mode (its EOI is an MSR,
- * reachable from real mode), SVR enabled, then HLT with IF = 1; the
- * handler counts, lowers PIN_AP (so a level pin is serviced) and EOIs. */
-_Static_assert(PIN_AP == 0x15, "the AP's handler lowers irqtest line 0x15");
-extern const uint8_t ioa_tramp_start[], ioa_tramp_handler[], ioa_tramp_end[];
-asm(".pushsection .text\n"
-    ".code16\n"
-    "ioa_tramp_start:\n"
-    "	cli\n"
-    "	xorw %ax, %ax\n"
-    "	movw %ax, %ds\n"
-    "	movw %ax, %ss\n"
-    "	movw $0x7000, %sp\n"
-    "	movl $0x1b, %ecx\n"
-    "	rdmsr\n"
-    "	orl $0xc00, %eax\n"
-    "	wrmsr\n"
-    "	movl $0x80f, %ecx\n"
-    "	movl $0x1ff, %eax\n"
-    "	xorl %edx, %edx\n"
-    "	wrmsr\n"
-    "	lock incl 0x9000\n"
-    "1:	sti\n"
-    "	hlt\n"
-    "	jmp 1b\n"
-    "ioa_tramp_handler:\n"
-    "	pushl %eax\n"
-    "	pushl %ecx\n"
-    "	pushl %edx\n"
-    "	rdtsc\n"
-    "	movl %eax, 0x9008\n"
-    "	movl %edx, 0x900c\n"
-    "	lock incl 0x9004\n"
-    "	movw $0x2015, %dx\n"			/* irqtest line 21 (PIN_AP) low */
-    "	xorb %al, %al\n"
-    "	outb %al, %dx\n"
-    "	movl $0x80b, %ecx\n"
-    "	xorl %eax, %eax\n"
-    "	xorl %edx, %edx\n"
-    "	wrmsr\n"
-    "	popl %edx\n"
-    "	popl %ecx\n"
-    "	popl %eax\n"
-    "	iret\n"
-    "ioa_tramp_end:\n"
-    ".code64\n"
-    ".popsection\n");
-
-static void spin_tsc(uint64_t cycles)
-{
-	uint64_t t0 = rdtsc();
-
-	while (rdtsc() - t0 < cycles)
-		cpu_pause();
-}
-
-static bool wait_for(volatile uint32_t *v, uint32_t want, uint64_t cycles)
-{
-	uint64_t t0 = rdtsc();
-
-	while (*v != want && rdtsc() - t0 < cycles)
-		cpu_pause();
-	return *v == want;
-}
-
 static void test_ap(void)
 {
-	struct ap_data *d = (struct ap_data *)DATA_PA;
 	unsigned n = fwcfg_present() ? fwcfg_read_u16(FW_CFG_NB_CPUS) : 1;
 	struct guest_costs c = guest_load_costs();
-	volatile uint16_t *ivt;
+	struct ap_counter *d;
 	uint64_t t0, bound;
 	bool ok;
 
@@ -610,23 +536,16 @@ static void test_ap(void)
 		report_skip("delivery to an AP: run with --lps 2");
 		return;
 	}
-	asm("" : "=r"(ivt) : "0"(0ul));	/* the real-mode IVT at physical 0 */
-	memset(d, 0, sizeof(*d));
-	memcpy((void *)TRAMP_PA, ioa_tramp_start, (size_t)(ioa_tramp_end - ioa_tramp_start));
-	ivt[VEC_AP * 2] = (uint16_t)(ioa_tramp_handler - ioa_tramp_start);
-	ivt[VEC_AP * 2 + 1] = (uint16_t)(TRAMP_PA >> 4);
-	apic_w(0x310, 1u << 24);	/* ICR high: APIC id 1 */
-	apic_w(0x300, 0x4500);		/* INIT, level assert */
-	apic_w(0x300, 0x4600 | (TRAMP_PA >> 12));
-	apic_w(0x300, 0x4600 | (TRAMP_PA >> 12));
-	if (!report(wait_for(&d->started, 1, 50000000), "AP 1 started"))
+	/* The AP's handler lowers PIN_AP, so a level pin is serviced. */
+	d = ap_start_counter(1, VEC_AP, IRQTEST_PORT + PIN_AP);
+	if (!report(d != NULL, "AP 1 started"))
 		return;
 
 	reset_log();
 	rte_set(PIN_AP, edge_rte(VEC_AP, 1));
 	t0 = raise_line_timed(PIN_AP);
 	irqtest_line(PIN_AP, 0);
-	ok = wait_for(&d->irqs, 1, 5000000);
+	ok = wait_for_u32(&d->irqs, 1, 5000000);
 	report(ok, "physical destination 1: the AP took it (%u)", d->irqs);
 	/* The halted AP wakes at the sender's time (sim/systemc): the OUT's
 	 * own time, as RDTSC would read it there; its handler's RDTSC
@@ -643,7 +562,7 @@ static void test_ap(void)
 	rte_set(PIN_AP, RTE_DM_LOWEST | RTE_LOGICAL | edge_rte(VEC_AP, 0xFF));
 	irqtest_line(PIN_AP, 1);
 	irqtest_line(PIN_AP, 0);
-	ok = wait_for(&d->irqs, 2, 5000000);
+	ok = wait_for_u32(&d->irqs, 2, 5000000);
 	report(ok, "lowest priority: the AP (PPR 0) took it (%u)", d->irqs);
 	report(!apic_bit(R_IRR, VEC_AP), "the BSP (TPR 0xF0) did not");
 	apic_w(R_TPR, 0);
@@ -652,7 +571,7 @@ static void test_ap(void)
 	 * x2APIC EOI MSR; the broadcast clears remote IRR. */
 	rte_set(PIN_AP, RTE_LEVEL | edge_rte(VEC_AP, 1));
 	irqtest_line(PIN_AP, 1);
-	ok = wait_for(&d->irqs, 3, 5000000);
+	ok = wait_for_u32(&d->irqs, 3, 5000000);
 	report(ok, "level pin to the AP: taken (%u)", d->irqs);
 	spin_tsc(100000);
 	report(d->irqs == 3 && !remote_irr(PIN_AP) && inb(IRQTEST_PORT + PIN_AP) == 0,

@@ -21,31 +21,13 @@ void calib_guest(void);
 
 /* The handler: GUEST_RIP += exit instruction length, count down
  * (SDM 28.2.4 instruction length; 24.4.1 guest RIP). */
-asm(".macro CALIB_HANDLER done\n"
-    "	mov $0x681e, %ecx\n"		/* VMCS_GUEST_RIP */
-    "	vmread %rcx, %rax\n"
-    "	mov $0x440c, %ecx\n"		/* VMCS_EXIT_INSTRUCTION_LEN */
-    "	vmread %rcx, %rdx\n"
-    "	add %rdx, %rax\n"
-    "	mov $0x681e, %ecx\n"
-    "	vmwrite %rax, %rcx\n"
+asm(VMX_GUEST_RIP_SKIP_MACRO
+    ".macro CALIB_HANDLER done\n"
+    "	GUEST_RIP_SKIP\n"
     "	decq calib_left(%rip)\n"
     "	jz \\done\n"
     ".endm\n"
-    /* RDTSC pair around the code under test: delta in RAX. */
-    ".macro TSC_BEGIN\n"
-    "	rdtsc\n"
-    "	mov %eax, %r8d\n"
-    "	mov %edx, %r9d\n"
-    ".endm\n"
-    ".macro TSC_END\n"
-    "	rdtsc\n"
-    "	shl $32, %rdx\n"
-    "	or %rdx, %rax\n"
-    "	shl $32, %r9\n"
-    "	or %r8, %r9\n"
-    "	sub %r9, %rax\n"
-    ".endm\n"
+    GUEST_TSC_MACROS
     ".pushsection .text\n"
     /* int calib_enter(void): VMLAUNCH, loop until calib_left reaches
      * 0; 0 when done, 1 if an entry failed. */
@@ -86,23 +68,9 @@ asm(".macro CALIB_HANDLER done\n"
     "	jmp calib_guest\n"
     ".popsection");
 
-static uint64_t cmdline_value(struct multiboot_info *info, const char *key)
-{
-	const char *s = info && (info->flags & MULTIBOOT_INFO_CMDLINE) ?
-				(const char *)(uintptr_t)info->cmdline : NULL;
-	const char *p = s ? strstr(s, key) : NULL;
-	uint64_t v = 0;
-
-	if (!p)
-		return 0;
-	for (p += strlen(key); *p >= '0' && *p <= '9'; p++)
-		v = v * 10 + (uint64_t)(*p - '0');
-	return v;
-}
-
 void test_main(uint32_t magic, struct multiboot_info *info)
 {
-	uint64_t want = cmdline_value(info, "round_trip="), handler, rt, first;
+	uint64_t want = guest_cmdline_value(info, "round_trip="), handler, rt, first;
 	uint64_t rip0 = (uint64_t)(uintptr_t)calib_guest;
 	bool same = true;
 	int r;

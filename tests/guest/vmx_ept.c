@@ -31,6 +31,10 @@
 #define PG_P1 12			/* targets of the guest's own PTE */
 #define PG_P2 13
 #define PG_USED 16			/* pages ept_reset() restores */
+#define PG_GPML4B 16			/* second guest paging structures (guest_tables_b) */
+#define PG_GPDPTB 17
+#define PG_GPDB 18
+#define PG_GPTB 19
 
 #define HPA_A 0x1400000ull		/* INVEPT remapping targets */
 #define HPA_B 0x1401000ull
@@ -61,6 +65,10 @@ static uint64_t ept_pml4[512] __attribute__((aligned(4096)));
 static uint64_t ept_pdpt[512] __attribute__((aligned(4096)));
 static uint64_t ept_pd[4][512] __attribute__((aligned(4096)));
 static uint64_t ept_pt[512] __attribute__((aligned(4096)));
+static uint64_t eptb_pml4[512] __attribute__((aligned(4096)));	/* a second EPT (test_transitions) */
+static uint64_t eptb_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t eptb_pd[512] __attribute__((aligned(4096)));
+static uint64_t eptb_pt[512] __attribute__((aligned(4096)));
 static uint8_t guest_stack[8192] __attribute__((aligned(4096)));
 
 static uint64_t cap;		/* IA32_VMX_EPT_VPID_CAP */
@@ -253,6 +261,26 @@ static uint64_t guest_tables(void)
 		pt[i] = TR_PAGE(i) | PTE_P | PTE_W;
 	pt[GL_IDX] = TR_PAGE(PG_P1) | PTE_P | PTE_W;
 	return TR_PAGE(PG_GPML4);
+}
+
+/* A copy of guest_tables()'s structures in TR pages 16-19 in which PTE
+ * GL_IDX maps page P2.  Call after guest_tables(); returns their CR3. */
+static uint64_t guest_tables_b(void)
+{
+	volatile uint64_t *pml4 = hp(TR_PAGE(PG_GPML4B)), *pdpt = hp(TR_PAGE(PG_GPDPTB));
+	volatile uint64_t *pd = hp(TR_PAGE(PG_GPDB)), *pt = hp(TR_PAGE(PG_GPTB));
+
+	for (int i = 0; i < 512; i++) {
+		pml4[i] = *hp(TR_PAGE(PG_GPML4) + 8 * i);
+		pdpt[i] = *hp(TR_PAGE(PG_GPDPT) + 8 * i);
+		pd[i] = *hp(TR_PAGE(PG_GPD) + 8 * i);
+		pt[i] = *hp(TR_PAGE(PG_GPT) + 8 * i);
+	}
+	pml4[0] = TR_PAGE(PG_GPDPTB) | PTE_P | PTE_W;
+	pdpt[1] = TR_PAGE(PG_GPDB) | PTE_P | PTE_W;
+	pd[0] = TR_PAGE(PG_GPTB) | PTE_P | PTE_W;
+	pt[GL_IDX] = TR_PAGE(PG_P2) | PTE_P | PTE_W;
+	return TR_PAGE(PG_GPML4B);
 }
 
 static int vmcs_launched;
@@ -959,7 +987,98 @@ static void test_vpid(void)
 	}
 }
 
-/* ---- 7. EPT accessed and dirty flags -------------------------------------- */
+/* ---- 7. What a VM entry or exit itself invalidates ------------------------ *
+ *
+ * Without VPID, every entry and exit invalidates the linear and combined
+ * mappings of VPID 0000H (SDM 29.4.3.1), the host's among them; with
+ * VPID they need not invalidate any linear or combined mapping (29.4.3.2),
+ * and those are tagged by VPID, PCID and (combined) EP4TA, not by CR3
+ * (29.4.2).  hvsim keeps what it may keep: these checks hold its host-side
+ * caches (one Unicorn TLB per engine) to the same rules. */
+static void test_transitions(void)
+{
+	uint64_t a = GL_ADDR + OFF, x = TR_PAGE(PG_INV) + OFF, pte = TR_PAGE(PG_GPT) + GL_IDX * 8;
+	uint64_t v1 = magic(TR_PAGE(PG_P1) + OFF), v2 = magic(TR_PAGE(PG_P2) + OFF), ga, gb, hcr3, eptp_b;
+	int vpid_ok = !!(proc2_may1 & SECONDARY_ENABLE_VPID);
+	uint32_t r;
+
+	/* The entry loads another guest CR3. */
+	ept_reset();
+	ga = guest_tables();
+	gb = guest_tables_b();
+	ept_vmcs(eptp, 0, 0, ga);
+	r = go(CMD_READ, a, 0);
+	expect_read("VPID off, guest CR3 A: page P1", r, v1);
+	vmwrite(VMCS_GUEST_CR3, gb);
+	r = go(CMD_READ, a, 0);
+	expect_read("VPID off, the entry loads guest CR3 B: page P2", r, v2);
+	if (vpid_ok) {
+		ept_vmcs(eptp, SECONDARY_ENABLE_VPID, 1, ga);
+		r = go(CMD_READ, a, 0);
+		expect_read("VPID 1, guest CR3 A: page P1", r, v1);
+		vmwrite(VMCS_GUEST_CR3, gb);
+		r = go(CMD_READ, a, 0);
+		expect_read("VPID 1, the entry loads guest CR3 B: VPID 1's mapping survives, page P1", r, v1);
+		if (has(EPT_VPID_CAP_INVVPID) && has(EPT_VPID_CAP_INVVPID_SINGLE)) {
+			report(invvpid(INVVPID_SINGLE_CONTEXT, 1, 0) == 0, "INVVPID single-context for VPID 1");
+			r = go(CMD_READ, a, 0);
+			expect_read("VPID 1, guest CR3 B after INVVPID: page P2", r, v2);
+		}
+	}
+
+	/* The entry loads another EPTP: combined mappings are tagged by
+	 * EP4TA, so the guest sees the new EPT's leaf at once. */
+	ept_reset();
+	for (int i = 0; i < 512; i++) {
+		eptb_pml4[i] = ept_pml4[i];
+		eptb_pdpt[i] = ept_pdpt[i];
+		eptb_pd[i] = ept_pd[TR_BASE >> 30][i];
+		eptb_pt[i] = ept_pt[i];
+	}
+	eptb_pml4[0] = (uintptr_t)eptb_pdpt | RWX;
+	eptb_pdpt[TR_BASE >> 30] = (uintptr_t)eptb_pd | RWX;
+	eptb_pd[(TR_BASE >> 21) & 511] = (uintptr_t)eptb_pt | RWX;
+	ept_pt[PG_INV] = HPA_A | RWX | MT_WB;
+	eptb_pt[PG_INV] = HPA_B | RWX | MT_WB;
+	*hp(HPA_A + OFF) = 0xaaaa0000aaaa0000ull;
+	*hp(HPA_B + OFF) = 0xbbbb0000bbbb0000ull;
+	eptp_b = (uintptr_t)eptb_pml4 | (eptp & 0xfff);
+	ept_vmcs(eptp, vpid_ok ? SECONDARY_ENABLE_VPID : 0, vpid_ok, 0);
+	r = go(CMD_READ, x, 0);
+	expect_read("EPTP A: GPA X -> HPA A", r, *hp(HPA_A + OFF));
+	vmwrite(VMCS_EPT_POINTER, eptp_b);
+	r = go(CMD_READ, x, 0);
+	expect_read("the entry loads EPTP B, same VPID: GPA X -> HPA B", r, *hp(HPA_B + OFF));
+	vmwrite(VMCS_EPT_POINTER, eptp);
+	ept_reset();
+	if (has(EPT_VPID_CAP_INVEPT_ALL))
+		invept(INVEPT_ALL_CONTEXT, 0);
+
+	/* The host's own mappings: this kernel runs on the guest's tables A
+	 * (which map all it uses) and reads `a` through its PTE. */
+	hcr3 = read_cr3();
+	ga = guest_tables();
+	write_cr3(ga);
+	ept_vmcs(eptp, 0, 0, ga);	/* HOST_CR3 = ga too */
+	report(*hp(a) == v1, "host on tables A reads page P1 at 0x%lx", (unsigned long)a);
+	*hp(pte) = TR_PAGE(PG_P2) | PTE_P | PTE_W;	/* no INVLPG */
+	r = go(CMD_NOP, 0, 0);
+	report(r == EXIT_REASON_VMCALL && *hp(a) == v2,
+	       "VPID off: the entry and exit invalidated the host's mappings, it reads page P2 (exit %u)", r);
+	if (vpid_ok) {
+		ept_vmcs(eptp, SECONDARY_ENABLE_VPID, 1, ga);
+		report(*hp(a) == v2, "host reads page P2");
+		*hp(pte) = TR_PAGE(PG_P1) | PTE_P | PTE_W;	/* no INVLPG */
+		r = go(CMD_NOP, 0, 0);
+		report(r == EXIT_REASON_VMCALL && *hp(a) == v2,
+		       "VPID 1: the entry and exit keep the host's mapping, it still reads page P2 (exit %u)", r);
+		invlpg((const void *)(uintptr_t)a);
+		report(*hp(a) == v1, "after INVLPG the host reads page P1");
+	}
+	write_cr3(hcr3);
+}
+
+/* ---- 8. EPT accessed and dirty flags -------------------------------------- */
 
 static void test_ad(void)
 {
@@ -1015,6 +1134,7 @@ void test_main(uint32_t magic_, struct multiboot_info *info)
 		test_large_pages();
 		test_invept();
 		test_vpid();
+		test_transitions();
 		test_ad();
 	}
 	report(vmxoff() == 0, "VMXOFF succeeds");

@@ -91,3 +91,34 @@ Test(memmap, mmio_dispatch_and_overlap_checks)
 	cr_assert_eq(memmap_find_mmio(m, 0xFEE00FFF), memmap_mmio_at(m, 0));
 	memmap_free(m);
 }
+
+Test(memmap, absent_region_takes_no_addresses_until_moved)
+{
+	struct memmap *m = memmap_new(1 << 20);
+	struct memmap_region io = { .base = 0xFEC00000, .size = 0x1000, .read = dev_read, .write = dev_write };
+	struct memmap_region bar = { .base = 0xFEC00000, .size = 0x100000, .read = dev_read, .write = dev_write,
+				     .absent = 1 };
+	const uint64_t *gen = memmap_mmio_generation(m);
+	uint64_t g0 = *gen;
+
+	cr_assert_eq(memmap_add_mmio(m, &io), 0);
+	cr_assert_eq(memmap_add_mmio(m, &bar), 0, "absent: no overlap check");
+	cr_assert_eq(memmap_find_mmio(m, 0xFEC00000), memmap_mmio_at(m, 0));
+	cr_assert_eq(memmap_mmio_read(m, 0xFEB00000, 4), 0xffffffffu);
+	cr_assert_eq(memmap_move_mmio(m, 1, 0xFEB00000, 1), 0);
+	cr_assert_eq(*gen, g0 + 1);
+	cr_assert_eq(memmap_find_mmio(m, 0xFEBFFFFF), memmap_mmio_at(m, 1));
+	memmap_mmio_write(m, 0xFEB00064, 7, 4);
+	cr_assert_eq(last_off, 0x64);
+	cr_assert_eq(memmap_move_mmio(m, 1, 0xFEB00000, 1), 0);
+	cr_assert_eq(*gen, g0 + 1, "no change, no new generation");
+	cr_assert_eq(memmap_move_mmio(m, 1, 0xFEB00000, 0), 0);
+	cr_assert_eq(*gen, g0 + 2);
+	cr_assert_null(memmap_find_mmio(m, 0xFEB00000));
+	cr_assert_eq(memmap_move_mmio(m, 1, 0xFEC00000, 1), -EBUSY, "over the IO-APIC window");
+	cr_assert(memmap_mmio_at(m, 1)->absent);
+	cr_assert_eq(memmap_move_mmio(m, 1, 0x0, 1), -EBUSY, "over RAM");
+	cr_assert_eq(memmap_move_mmio(m, 1, 0xFFFFFFFFFFF00000ull, 1), -EINVAL, "wraps");
+	cr_assert_eq(memmap_move_mmio(m, 2, 0xFEB00000, 1), -EINVAL);
+	memmap_free(m);
+}

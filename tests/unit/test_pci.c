@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <errno.h>
 
 #include "dev.h"
 #include "memmap.h"
@@ -131,4 +132,30 @@ Test(pci, status_write_to_upper_half_of_command_dword_is_ignored)
 	cfg_write(0, 0, 0, 0x04, 0xFFFF0000, 4);
 	cr_assert_eq(cfg_read(0, 0, 0, 0x06, 2), before);
 	cr_assert_eq(cfg_read(0, 0, 0, 0x04, 2), 0x0000, "low half written as 0");
+}
+
+Test(pci, registered_function_answers_with_its_writable_mask)
+{
+	struct pci_function f = { 0 };
+
+	pci_config_init(&f, 0x1234, 0x5678, 1, 0x020000);
+	pci_bar_mem32(&f, 0, 0x1000, 0xFE000000);
+	cr_assert_eq(pci_register(p, 2, 0, &f), 0);
+	cr_assert_eq(pci_register(p, 2, 0, &f), -EBUSY);
+	cr_assert_eq(pci_register(p, 32, 0, &f), -EINVAL);
+	cr_assert_eq(pci_register(p, 0, 8, &f), -EINVAL);
+	cr_assert_eq(cfg_read(0, 2, 0, 0x00, 4), 0x56781234);
+	cr_assert_eq(cfg_read(0, 2, 0, 0x08, 4), 0x02000001);
+	cfg_write(0, 2, 0, 0x10, 0xFFFFFFFF, 4);
+	cr_assert_eq(cfg_read(0, 2, 0, 0x10, 4), 0xFFFFF000, "4 KiB BAR");
+	cfg_write(0, 2, 0, 0x00, 0xFFFFFFFF, 4);
+	cr_assert_eq(cfg_read(0, 2, 0, 0x00, 4), 0x56781234, "IDs are read-only");
+	cr_assert_eq(pci_bar_decoded(&f, 0), PCI_BAR_NONE, "memory decode off");
+	cfg_write(0, 2, 0, 0x10, 0xFE001000, 4);
+	f.wmask[PCI_COMMAND] = PCI_COMMAND_MEMORY;
+	cfg_write(0, 2, 0, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	cr_assert_eq(pci_bar_decoded(&f, 0), 0xFE001000);
+	pci_unregister(p, &f);
+	cr_assert_eq(cfg_read(0, 2, 0, 0x00, 4), 0xFFFFFFFF);
+	cr_assert_eq(cfg_read(0, 0, 0, 0x00, 4), 0x12378086, "the host bridge stays");
 }

@@ -92,6 +92,20 @@ void guest_skip(const char *fmt, ...)
 	guest_exit(GUEST_EXIT_SKIP);
 }
 
+uint64_t guest_cmdline_value(struct multiboot_info *info, const char *key)
+{
+	const char *s = info && (info->flags & MULTIBOOT_INFO_CMDLINE) ?
+				(const char *)(uintptr_t)info->cmdline : NULL;
+	const char *p = s ? strstr(s, key) : NULL;
+	uint64_t v = 0;
+
+	if (!p)
+		return 0;
+	for (p += strlen(key); *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	return v;
+}
+
 /* ---- exceptions ---- */
 
 /* 64-bit interrupt gate (SDM Vol. 3A 6.14.1, figure 6-8). */

@@ -88,6 +88,29 @@ unsigned report_failures(void);
 __attribute__((noreturn)) void guest_exit(uint32_t code);
 /* Skip the whole test: prints "SKIP: reason" and exits with 77. */
 __attribute__((noreturn, format(printf, 1, 2))) void guest_skip(const char *fmt, ...);
+/* The decimal number after `key` (e.g. "round_trip=") on the kernel's
+ * command line, 0 if it is not there. */
+uint64_t guest_cmdline_value(struct multiboot_info *info, const char *key);
+
+/* Asm macros TSC_BEGIN and TSC_END, for an asm() of a timing test: the
+ * TSC at TSC_BEGIN (kept in R8 and R9) subtracted from the TSC at
+ * TSC_END, in RAX; they change RAX, RDX, R8, R9 and the flags.  The
+ * delta is the cycles from the first RDTSC to the second, the first one
+ * and the two MOVs after it included. */
+#define GUEST_TSC_MACROS			\
+	".macro TSC_BEGIN\n"			\
+	"	rdtsc\n"			\
+	"	mov %eax, %r8d\n"		\
+	"	mov %edx, %r9d\n"		\
+	".endm\n"				\
+	".macro TSC_END\n"			\
+	"	rdtsc\n"			\
+	"	shl $32, %rdx\n"		\
+	"	or %rdx, %rax\n"		\
+	"	shl $32, %r9\n"		\
+	"	or %r8, %r9\n"			\
+	"	sub %r9, %rax\n"		\
+	".endm\n"
 
 /* ---- exceptions ---- */
 

@@ -137,6 +137,21 @@ static inline void vmwrite(uint64_t field, uint64_t val)
 /* 0 after a VM exit; VMX_FAIL_* if the entry instruction failed. */
 int vmx_enter(int resume);
 
+/* Asm macro GUEST_RIP_SKIP, for a host's exit handler in asm: GUEST_RIP
+ * += the exit's instruction length (SDM 28.2.4 instruction length, 24.4.1
+ * guest RIP), so that VMRESUME goes on after the instruction.  It
+ * changes RAX, RCX, RDX and the flags. */
+#define VMX_GUEST_RIP_SKIP_MACRO				\
+	".macro GUEST_RIP_SKIP\n"				\
+	"	mov $0x681e, %ecx\n"		/* VMCS_GUEST_RIP */	\
+	"	vmread %rcx, %rax\n"					\
+	"	mov $0x440c, %ecx\n"		/* VMCS_EXIT_INSTRUCTION_LEN */ \
+	"	vmread %rcx, %rdx\n"					\
+	"	add %rdx, %rax\n"					\
+	"	mov $0x681e, %ecx\n"					\
+	"	vmwrite %rax, %rcx\n"					\
+	".endm\n"
+
 /* The lib's VMXON region and one VMCS, 4 KiB aligned. */
 extern uint8_t vmx_vmxon_region[4096];
 extern uint8_t vmx_vmcs_region[4096];
