@@ -312,7 +312,7 @@ void hv_run(unsigned lp)
 			partition_fault(vp, "VMPTRLD failed", vp->vmcs, 0);
 			continue;
 		}
-		if (idle && hv_intr_idle_enter(idle))
+		if (idle && hv_intr_idle_enter())
 			lp_halt("the root halted with interrupts off and no VP can run");
 		/* The VMX-preemption timer ends the entry at the end of the
 		 * slice when another VP could use the LP, and when the next
@@ -355,7 +355,7 @@ void hv_run(unsigned lp)
 		}
 		vp->launched = 1;
 		if (idle)
-			hv_intr_idle_exit(idle);
+			hv_intr_idle_exit();
 		handle_exit(vp);
 	}
 }

@@ -599,15 +599,15 @@ void hv_stimer_delivering(struct hv_vp *vp, const struct hv_message *src, struct
  * hv_intr_urgent: the VP that must run next on `lp` (the root's, after
  * an interrupt arrived in a child's context), once; else NULL.
  * hv_intr_idle_vp: when no VP can run, the root's VP halted on `lp`, to
- * be entered at its HLT (else NULL); hv_intr_idle_enter (its VMCS
- * current; -1: it halted with IF = 0, the LP must halt) and
+ * be entered in the HLT activity state (else NULL); hv_intr_idle_enter
+ * (its VMCS current; -1: it halted with IF = 0, the LP must halt) and
  * hv_intr_idle_exit around that entry. */
 int hv_intr_init(void);
 void hv_intr_exit(struct hv_vp *vp);
 struct hv_vp *hv_intr_urgent(unsigned lp);
 struct hv_vp *hv_intr_idle_vp(unsigned lp);
-int hv_intr_idle_enter(struct hv_vp *vp);
-void hv_intr_idle_exit(struct hv_vp *vp);
+int hv_intr_idle_enter(void);
+void hv_intr_idle_exit(void);
 /* At a HLT exit of `vp` (VMCS current): 1 if a pending vector it can take
  * (RFLAGS.IF = 1) ends the HLT at once. */
 int hv_intr_hlt_wakes(const struct hv_vp *vp);

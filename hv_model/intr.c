@@ -118,20 +118,18 @@ struct hv_vp *hv_intr_idle_vp(unsigned lp)
 														: NULL;
 }
 
-int hv_intr_idle_enter(struct hv_vp *vp)
+int hv_intr_idle_enter(void)
 {
 	/* A HLT with interrupts off waits for good (SDM Vol. 2A, HLT): the
 	 * LP halts as it would. */
-	(void)vp;
 	if (!(vmread(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF))
 		return -1;
 	vmwrite(VMCS_GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_HLT);
 	return 0;
 }
 
-void hv_intr_idle_exit(struct hv_vp *vp)
+void hv_intr_idle_exit(void)
 {
-	(void)vp;
 	vmwrite(VMCS_GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
 }
 

@@ -764,11 +764,11 @@ void vmms_run(const struct hv_bootinfo *bi)
 	 * the tick ends otherwise: looking in a loop instead would take
 	 * each child's VMCS from its LP at every look. */
 	while (running) {
-		struct hv_input_notify_long_spin_wait spin = { .spin_count = 1 };
-
 		if (bi->lp_count > 1) {
 			rk_irq_wait();
 		} else {
+			struct hv_input_notify_long_spin_wait spin = { .spin_count = 1 };
+
 			asm volatile("sti" : : : "memory");
 			vid_call(HVCALL_NOTIFY_LONG_SPIN_WAIT, 0, &spin, sizeof(spin), NULL, 0);
 			asm volatile("cli" : : : "memory");
