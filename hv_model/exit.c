@@ -201,10 +201,14 @@ static void handle_exit(struct hv_vp *vp)
 		hv_inject_exception(6, 0, 0);	/* no nested VMX: #UD */
 		break;
 	case EXIT_REASON_EPT_VIOLATION: {
-		/* A child's xAPIC page is emulated (mmio.c, vapic.c). */
+		/* A child's xAPIC page is emulated (mmio.c, vapic.c); any
+		 * other GPA it has no mapping for is its parent's to emulate
+		 * (intercept.c). */
 		const char *why = NULL;
 		int r = vp->part->is_root ? 1 : hv_mmio_exit(vp, &why);
 
+		if (r > 0 && !vp->part->is_root)
+			r = hv_gpa_exit(vp);
 		if (r < 0)
 			partition_fault(vp, why, vmread(VMCS_GUEST_PHYSICAL_ADDRESS), vmread(VMCS_GUEST_RIP));
 		else if (r > 0)

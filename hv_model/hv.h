@@ -22,6 +22,7 @@
 #include <hv/tlfs.h>
 
 #include "hvcall.h"
+#include "insn.h"
 
 #define HV_PAGE_MASK (~(HV_PAGE_SIZE - 1))
 #define HV_MAX_LPS 64
@@ -551,6 +552,19 @@ void hv_vapic_mmio_write(struct hv_vp *vp, unsigned off, unsigned size, uint64_t
  * SDM says); -1 if it was that but cannot be emulated (`why` says why:
  * the caller stops the partition); 1 if it is not the APIC's (mmio.c). */
 int hv_mmio_exit(struct hv_vp *vp, const char **why);
+/* mmio.c: the instruction at the current VMCS's CS:RIP, up to `max`
+ * bytes into `code`, fetched through the guest's paging structures and
+ * the partition's EPT as far as both allow: the bytes fetched.  *f says
+ * the code size and why the fetch stopped short (a #PF with its error
+ * code and linear address, or no memory behind a page). */
+struct hv_fetch {
+	struct hv_walk_regs regs;	/* the guest's paging state at the exit */
+	unsigned bits;			/* code size: 16, 32, 64 */
+	enum hv_walk_status ws;		/* HV_WALK_OK: nothing stopped it before `max` */
+	uint32_t pf;			/* HV_WALK_PAGE_FAULT: the #PF error code */
+	uint64_t fault_lin;		/* the linear address it could not fetch */
+};
+unsigned hv_fetch_insn(struct hv_vp *vp, uint8_t *code, unsigned max, struct hv_fetch *f);
 /* INIT and SIPI from `src` to `t` of its partition (vpstart.c; `src`'s
  * VMCS current before and after): INIT puts `t` in wait-for-SIPI with the
  * INIT state (SDM 9.1.1), a SIPI starts a VP waiting for one in real mode
@@ -568,6 +582,9 @@ void hv_synic_eoi(struct hv_vp *vp, unsigned vector);
 bool hv_synic_auto_eoi(const struct hv_vp *vp, unsigned vector);
 /* synic.c: some unmasked SINT uses `vector` (no EOI assist for it). */
 bool hv_synic_has_vector(const struct hv_vp *vp, unsigned vector);
+/* synic.c: `vp` can receive messages (its SynIC and SIM page are on),
+ * whether or not its queues have room now. */
+bool hv_synic_listening(struct hv_vp *vp);
 
 /* Synthetic time (stimer.c).  hv_time_init once at boot with the TSC
  * rate; hv_time_start when a partition is created (reference time 0). */
@@ -626,6 +643,13 @@ extern uint64_t hv_intr_count, hv_intr_in_child;
  * suspended on an intercept message), -1 not something hv_model can do
  * (the caller stops the partition). */
 int hv_io_exit(struct hv_vp *vp);
+/* A child's EPT violation on a GPA it has no mapping for (not its xAPIC
+ * page): 0 handled (the VP suspended on an HvMessageTypeUnmappedGpa
+ * message to its parent, or it yields because the parent's queue is
+ * full), 1 not something to tell the parent (a mapped page's access
+ * rights, or a parent with no SIM page: the caller stops the
+ * partition). */
+int hv_gpa_exit(struct hv_vp *vp);
 
 /* ---- hypercalls (hypercall.c, and the handlers in partmgmt.c) ---- */
 

@@ -78,6 +78,15 @@ static void modrm_mem(struct cursor *c, struct hv_insn *d, unsigned mod, unsigne
 	d->disp = mod == 1 ? next_signed(c, 1) : mod == 2 ? next_signed(c, 4) : 0;
 }
 
+unsigned hv_insn_code_bits(bool pe, bool vm86, bool lma, uint32_t cs_ar)
+{
+	if (!pe || vm86)
+		return 16;
+	if (lma && (cs_ar & (1u << 13)))
+		return 64;
+	return (cs_ar & (1u << 14)) ? 32 : 16;
+}
+
 enum hv_insn_status hv_insn_decode(const uint8_t *b, unsigned avail, unsigned code_bits, struct hv_insn *d)
 {
 	struct cursor c = { b, avail, 0, false };
@@ -133,6 +142,13 @@ enum hv_insn_status hv_insn_decode(const uint8_t *b, unsigned avail, unsigned co
 	}
 opcode:
 	op = x;
+	if (op == 0x0f) {
+		/* Two-byte opcodes (SDM Vol. 2A 2.1.2): 0F xx is op 0x1xx. */
+		x = next8(&c);
+		if (c.short_)
+			return HV_INSN_SHORT;
+		op = 0x100 | x;
+	}
 	/* Sizes (SDM Vol. 1 3.6, Vol. 2A 2.2.1.2): REX.W makes 64 bits and
 	 * beats 66; 66 toggles between 16 and 32; 67 likewise for addresses
 	 * (in 64-bit mode between 64 and 32). */
@@ -142,14 +158,21 @@ opcode:
 		d->addr_size = adsize ? 2 : 4;
 	else
 		d->addr_size = adsize ? 4 : 8;
-	if (op == 0x88 || op == 0x8a || op == 0xc6 || op == 0xa0 || op == 0xa2)
-		d->size = 1;
-	else if (rex & 8)
-		d->size = 8;
+	if (rex & 8)
+		d->reg_size = 8;
 	else if (code_bits == 16)
-		d->size = opsize ? 4 : 2;
+		d->reg_size = opsize ? 4 : 2;
 	else
-		d->size = opsize ? 2 : 4;
+		d->reg_size = opsize ? 2 : 4;
+	if (op == 0x88 || op == 0x8a || op == 0xc6 || op == 0xa0 || op == 0xa2)
+		d->reg_size = 1;
+	d->size = d->reg_size;
+	if (op == 0x1b6 || op == 0x1b7 || op == 0x1be || op == 0x1bf) {
+		/* MOVZX/MOVSX (SDM Vol. 2B): a byte (B6, BE) or a word (B7,
+		 * BF) from memory, widened into the operand-size register. */
+		d->size = (op & 1) ? 2 : 1;
+		d->ext = op < 0x1be ? HV_INSN_EXT_ZERO : HV_INSN_EXT_SIGN;
+	}
 	d->seg = HV_SEG_DS;
 
 	switch (op) {
@@ -159,6 +182,10 @@ opcode:
 	case 0x8b:
 	case 0xc6:
 	case 0xc7:
+	case 0x1b6:
+	case 0x1b7:
+	case 0x1be:
+	case 0x1bf:
 		x = next8(&c);
 		if (c.short_)
 			return HV_INSN_SHORT;
@@ -180,7 +207,7 @@ opcode:
 		} else {
 			d->reg = (uint8_t)reg;
 			/* Byte registers 4-7 without any REX: AH, CH, DH, BH. */
-			if (d->size == 1 && !has_rex && reg >= 4 && reg <= 7) {
+			if (d->reg_size == 1 && !has_rex && reg >= 4 && reg <= 7) {
 				d->reg = (uint8_t)(reg - 4);
 				d->high8 = true;
 			}
@@ -222,6 +249,33 @@ uint64_t hv_insn_ea(const struct hv_insn *d, const uint64_t gpr[16], uint64_t ne
 	if (d->index != HV_INSN_NO_REG)
 		ea += gpr[d->index & 15] * d->scale;
 	return d->addr_size == 8 ? ea : ea & (~0ull >> (64 - 8 * d->addr_size));
+}
+
+static uint64_t bytes_mask(unsigned n)
+{
+	return n >= 8 ? ~0ull : (1ull << (8 * n)) - 1;
+}
+
+uint64_t hv_insn_store_value(const struct hv_insn *d, uint64_t reg)
+{
+	uint64_t v = d->reg == HV_INSN_NO_REG ? d->imm : reg;
+
+	if (d->high8)
+		v >>= 8;
+	return v & bytes_mask(d->size);
+}
+
+uint64_t hv_insn_load(const struct hv_insn *d, uint64_t old, uint64_t v)
+{
+	v &= bytes_mask(d->size);
+	if (d->ext == HV_INSN_EXT_SIGN && (v >> (8 * d->size - 1) & 1))
+		v |= ~bytes_mask(d->size);
+	v &= bytes_mask(d->reg_size);
+	if (d->reg_size == 1)
+		return d->high8 ? (old & ~0xff00ull) | v << 8 : (old & ~0xffull) | v;
+	if (d->reg_size == 2)
+		return (old & ~0xffffull) | v;
+	return v;	/* 32 bits zero-extend; 64 */
 }
 
 /* ---- the guest page walk (SDM Vol. 3A ch. 4) ---- */

@@ -19,6 +19,8 @@
  *   C6 /0 ib  MOV r/m8, imm8   C7 /0 iw/id  MOV r/m16/32/64, imm (sign-
  *                                         extended to 64 with REX.W)
  *   A0-A3  MOV AL/AX/EAX/RAX to or from moffs
+ *   0F B6 /r  MOVZX r16/32/64, r/m8    0F B7 /r  MOVZX r16/32/64, r/m16
+ *   0F BE /r  MOVSX r16/32/64, r/m8    0F BF /r  MOVSX r16/32/64, r/m16
  * with ModRM, SIB, displacements, 16-bit addressing and RIP-relative
  * addressing.  Anything else is HV_INSN_UNSUPPORTED; a register-only
  * ModRM (mod 11) is too (it touches no memory). */
@@ -41,10 +43,14 @@ enum hv_insn_seg { HV_SEG_ES, HV_SEG_CS, HV_SEG_SS, HV_SEG_DS, HV_SEG_FS, HV_SEG
 
 #define HV_INSN_NO_REG 0xff
 
+enum hv_insn_ext { HV_INSN_EXT_NONE, HV_INSN_EXT_ZERO, HV_INSN_EXT_SIGN };	/* MOV, MOVZX, MOVSX */
+
 struct hv_insn {
 	uint8_t len;		/* bytes, prefixes included */
 	bool store;		/* register or immediate to memory; else memory to register */
-	uint8_t size;		/* operand bytes: 1, 2, 4 or 8 */
+	uint8_t size;		/* memory operand bytes: 1, 2, 4 or 8 */
+	uint8_t reg_size;	/* register operand bytes: `size`, wider for MOVZX/MOVSX */
+	uint8_t ext;		/* enum hv_insn_ext: how a load widens into reg_size */
 	uint8_t reg;		/* the GPR (0 RAX .. 15 R15) moved; HV_INSN_NO_REG for an immediate */
 	bool high8;		/* reg 0-3 means AH, CH, DH, BH */
 	uint64_t imm;		/* the immediate, sign-extended to `size` */
@@ -58,11 +64,25 @@ struct hv_insn {
 	int64_t disp;
 };
 
+/* The code size (16, 32, 64) of a processor in protected mode or not
+ * (CR0.PE), in virtual-8086 mode or not (RFLAGS.VM), in IA-32e mode or
+ * not (EFER.LMA), with CS attributes `cs_ar` (a descriptor's bits 55:40:
+ * L 13, D/B 14, as VMX access rights and HV_X64_SEGMENT_REGISTER hold
+ * them): SDM Vol. 3A 5.2.1, Vol. 1 3.6. */
+unsigned hv_insn_code_bits(bool pe, bool vm86, bool lma, uint32_t cs_ar);
 /* Decode the `avail` bytes at `b` as code of `code_bits` (16, 32, 64). */
 enum hv_insn_status hv_insn_decode(const uint8_t *b, unsigned avail, unsigned code_bits, struct hv_insn *d);
 /* The memory operand's effective address (its offset in the segment),
  * with the GPRs in SDM order (0 RAX, 1 RCX, 2 RDX, 3 RBX, 4 RSP, ...). */
 uint64_t hv_insn_ea(const struct hv_insn *d, const uint64_t gpr[16], uint64_t next_rip);
+/* A store: the `size` bytes it writes, given the value of its source
+ * register `reg` (d->reg's GPR; unused for an immediate). */
+uint64_t hv_insn_store_value(const struct hv_insn *d, uint64_t reg);
+/* A load of `v` (the `size` bytes read) into register d->reg, whose
+ * value was `old`: the register's new value (SDM Vol. 1 3.4.1.1: a
+ * 32-bit destination is zero-extended to 64 bits, an 8- or 16-bit one
+ * leaves the rest alone; MOVZX/MOVSX widen to reg_size first). */
+uint64_t hv_insn_load(const struct hv_insn *d, uint64_t old, uint64_t v);
 
 /* ---- the guest's paging structures (SDM Vol. 3A ch. 4) ----
  * Paging off, 32-bit paging (4 MiB pages with CR4.PSE), PAE paging (the

@@ -18,7 +18,20 @@
  * a PC without that device: a read returns all ones in the bytes it
  * reads, a write is dropped, and the instruction completes.  INS/OUTS to
  * such a port (which would touch guest memory) are not emulated: the
- * partition is stopped, like any exit hv_model cannot handle. */
+ * partition is stopped, like any exit hv_model cannot handle.
+ *
+ * A child's access to a GPA it has no mapping for (an EPT violation whose
+ * qualification says no EPT entry allowed anything; its xAPIC page aside,
+ * mmio.c) is an HvMessageTypeUnmappedGpa message to the same place,
+ * without any intercept installed (as Hyper-V reports unmapped GPAs to
+ * the parent), and the VP stops the same way: the parent's device model
+ * emulates the instruction, whose bytes the message carries, and
+ * completes it with HvCallSetVpRegisters.  The message is only a report:
+ * nothing is mapped, the parent can only set the VP's registers.  A
+ * parent that cannot take it now (queue full) gets it again when the VP
+ * runs its next turn, as for a port; a parent with no SIM page at all
+ * can never be told, and the child is stopped as for any access outside
+ * its memory. */
 #include <hv/marker.h>
 #include <hv/vmx.h>
 
@@ -99,6 +112,10 @@ static uint16_t execution_state(void)
 		st |= HV_X64_VP_EXEC_CR0_AM;
 	if (vmread(VMCS_GUEST_IA32_EFER) & EFER_LMA)
 		st |= HV_X64_VP_EXEC_EFER_LMA;
+	/* The exit came while an event was being delivered (SDM 28.2.4):
+	 * the access is the delivery's, not the instruction's at RIP. */
+	if (vmread(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID)
+		st |= HV_X64_VP_EXEC_INTERRUPTION_PENDING;
 	if (vmread(VMCS_GUEST_INTERRUPTIBILITY) & 3)
 		st |= HV_X64_VP_EXEC_INTERRUPT_SHADOW;
 	return st;
@@ -112,18 +129,44 @@ static struct hv_x64_segment_register segment(struct hv_vp *vp, uint32_t name)
 	return v.segment;
 }
 
+/* The header every intercept message starts with, for the exit in the
+ * current VMCS: `len` the instruction length (0 when the exit gives
+ * none), `access` HV_INTERCEPT_ACCESS_*. */
+static void intercept_header(struct hv_vp *vp, unsigned len, uint8_t access, struct hv_x64_intercept_message_header *h)
+{
+	h->vp_index = vp->index;
+	h->instruction_length = (uint8_t)(len & 0xf);
+	h->intercept_access_type = access;
+	h->execution_state = execution_state();
+	h->cs_segment = segment(vp, HV_X64_REGISTER_CS);
+	h->rip = vmread(VMCS_GUEST_RIP);
+	h->rflags = vmread(VMCS_GUEST_RFLAGS);
+}
+
+/* Post intercept message `m` of `type` about `vp` to its parent's VP
+ * `target` on SINT0 and suspend `vp` until the parent completes it; if
+ * the parent cannot take it now, the instruction is not done and `vp`
+ * yields: it exits again on its next turn. */
+static void intercept_post(struct hv_vp *vp, struct hv_vp *target, uint32_t type, const void *m, unsigned len)
+{
+	struct hv_partition *p = vp->part;
+
+	if (hv_synic_post(target, HV_SYNIC_INTERCEPTION_SINT_INDEX, type, p->id, m, len)) {
+		vp->yield = 1;
+		return;
+	}
+	vp->intercept_suspended = 1;
+	p->intercepts_posted++;
+	hv_root_news(target);	/* a root waiting in HLT looks at its messages */
+	HV_MARKER(HV_MARK_INTERCEPT_POSTED, p->id << 32 | vp->index);
+}
+
 /* The intercept message for the I/O exit in the current VMCS. */
 static void io_message(struct hv_vp *vp, uint64_t q, struct hv_x64_io_port_intercept_message *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->header.vp_index = vp->index;
-	m->header.instruction_length = (uint8_t)(vmread(VMCS_EXIT_INSTRUCTION_LEN) & 0xf);
-	m->header.intercept_access_type = (q & EXIT_QUAL_IO_IN) ? HV_INTERCEPT_ACCESS_READ :
-								  HV_INTERCEPT_ACCESS_WRITE;
-	m->header.execution_state = execution_state();
-	m->header.cs_segment = segment(vp, HV_X64_REGISTER_CS);
-	m->header.rip = vmread(VMCS_GUEST_RIP);
-	m->header.rflags = vmread(VMCS_GUEST_RFLAGS);
+	intercept_header(vp, (unsigned)vmread(VMCS_EXIT_INSTRUCTION_LEN),
+			 (q & EXIT_QUAL_IO_IN) ? HV_INTERCEPT_ACCESS_READ : HV_INTERCEPT_ACCESS_WRITE, &m->header);
 	m->port_number = (uint16_t)(q >> EXIT_QUAL_IO_PORT_SHIFT);
 	m->access_info = (uint8_t)((q & EXIT_QUAL_IO_SIZE_MASK) + 1) |
 			 ((q & EXIT_QUAL_IO_STRING) ? HV_X64_IO_ACCESS_STRING_OP : 0) |
@@ -142,7 +185,7 @@ int hv_io_exit(struct hv_vp *vp)
 {
 	struct hv_partition *p = vp->part;
 	struct hv_vp *target = p->parent ? p->parent->vps[0] : NULL;
-	uint64_t q = vmread(VMCS_EXIT_QUALIFICATION), id = p->id << 32 | vp->index;
+	uint64_t q = vmread(VMCS_EXIT_QUALIFICATION);
 	unsigned size = (unsigned)(q & EXIT_QUAL_IO_SIZE_MASK) + 1, port = (unsigned)(q >> EXIT_QUAL_IO_PORT_SHIFT);
 	bool in = q & EXIT_QUAL_IO_IN;
 
@@ -150,17 +193,9 @@ int hv_io_exit(struct hv_vp *vp)
 								  HV_INTERCEPT_ACCESS_MASK_WRITE)) {
 		static struct hv_x64_io_port_intercept_message m;
 
-		HV_MARKER(HV_MARK_INTERCEPT_EXIT, id);
+		HV_MARKER(HV_MARK_INTERCEPT_EXIT, p->id << 32 | vp->index);
 		io_message(vp, q, &m);
-		if (hv_synic_post(target, HV_SYNIC_INTERCEPTION_SINT_INDEX, HVMSG_X64_IO_PORT_INTERCEPT, p->id, &m,
-				  sizeof(m))) {
-			vp->yield = 1;	/* not taken: the instruction runs again later */
-			return 0;
-		}
-		vp->intercept_suspended = 1;
-		p->intercepts_posted++;
-		hv_root_news(target);	/* a root waiting in HLT looks at its messages */
-		HV_MARKER(HV_MARK_INTERCEPT_POSTED, id);
+		intercept_post(vp, target, HVMSG_X64_IO_PORT_INTERCEPT, &m, sizeof(m));
 		return 0;
 	}
 	if (q & EXIT_QUAL_IO_STRING)
@@ -173,5 +208,53 @@ int hv_io_exit(struct hv_vp *vp)
 		vp->g.rax = size == 4 ? ones : (vp->g.rax & ~ones) | ones;
 	}
 	hv_skip_instruction();
+	return 0;
+}
+
+/* The memory intercept message for the EPT violation in the current
+ * VMCS (qualification `q`, SDM 28.2.1 Table 28-7). */
+static void gpa_message(struct hv_vp *vp, uint64_t q, struct hv_x64_memory_intercept_message *m)
+{
+	struct hv_fetch f;
+
+	memset(m, 0, sizeof(*m));
+	/* A read-modify-write sets both the read and the write bit: it is a
+	 * write.  The exit gives no instruction length (SDM 28.2.4): 0, the
+	 * parent decodes the bytes. */
+	intercept_header(vp, 0, (q & EXIT_QUAL_EPT_FETCH) ? HV_INTERCEPT_ACCESS_EXECUTE :
+				(q & EXIT_QUAL_EPT_WRITE) ? HV_INTERCEPT_ACCESS_WRITE : HV_INTERCEPT_ACCESS_READ,
+			 &m->header);
+	/* No memory is behind the GPA, so no memory type either: the
+	 * hypervisor does not derive the guest's PAT type for it. */
+	m->cache_type = HV_CACHE_TYPE_UNCACHED;
+	if (q & EXIT_QUAL_EPT_GLA_VALID) {
+		m->memory_access_info = HV_X64_MEMORY_ACCESS_GVA_VALID;
+		if (q & EXIT_QUAL_EPT_GLA_TRANSLATED)
+			m->memory_access_info |= HV_X64_MEMORY_ACCESS_GVA_GPA_VALID;
+		m->guest_virtual_address = vmread(VMCS_GUEST_LINEAR_ADDRESS);
+	}
+	m->guest_physical_address = vmread(VMCS_GUEST_PHYSICAL_ADDRESS);
+	/* The instruction at CS:RIP, as far as the child's own paging and
+	 * memory let it be read (an instruction fetch from the unmapped page
+	 * itself gives none). */
+	m->instruction_byte_count = (uint8_t)hv_fetch_insn(vp, m->instruction_bytes, sizeof(m->instruction_bytes), &f);
+}
+
+int hv_gpa_exit(struct hv_vp *vp)
+{
+	static struct hv_x64_memory_intercept_message m;
+	struct hv_partition *p = vp->part;
+	struct hv_vp *target = p->parent ? p->parent->vps[0] : NULL;
+	uint64_t q = vmread(VMCS_EXIT_QUALIFICATION);
+
+	/* Bits 5:3 are what the EPT entries allowed (SDM Table 28-7): none
+	 * means no mapping.  A mapped page whose rights forbid the access
+	 * would be HvMessageTypeGpaIntercept, which is not offered. */
+	if ((q & (EXIT_QUAL_EPT_READABLE | EXIT_QUAL_EPT_WRITABLE | EXIT_QUAL_EPT_EXECUTABLE)) || !target ||
+	    !hv_synic_listening(target))
+		return 1;
+	HV_MARKER(HV_MARK_INTERCEPT_GPA_EXIT, p->id << 32 | vp->index);
+	gpa_message(vp, q, &m);
+	intercept_post(vp, target, HVMSG_UNMAPPED_GPA, &m, sizeof(m));
 	return 0;
 }

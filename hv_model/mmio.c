@@ -4,7 +4,7 @@
  * guest-linear addresses (SDM Vol. 3C 28.2.1, 28.2.4) but no instruction
  * length or information.  The hypervisor fetches the instruction from
  * CS:RIP through the guest's paging structures and the child's EPT
- * (insn.c hv_walk), decodes it (hv_insn_decode: the MOV forms only),
+ * (insn.c hv_walk), decodes it (hv_insn_decode: MOV, MOVZX, MOVSX),
  * checks that its memory operand is the access that exited, performs the
  * register access (vapic.c), writes the destination register or takes
  * the source, and moves RIP past it.
@@ -22,8 +22,6 @@
 #include "insn.h"
 #include "rt.h"
 
-#define AR_L (1u << 13)		/* VMX access rights (SDM 25.4.1) */
-#define AR_DB (1u << 14)
 #define RFLAGS_VM (1ull << 17)
 
 /* A guest-physical qword (or the dword at the end of a page) through the
@@ -39,21 +37,58 @@ int hv_read_gpa(void *ctx, uint64_t gpa, uint64_t *v)
 	return 0;
 }
 
-int hv_mmio_exit(struct hv_vp *vp, const char **why)
+unsigned hv_fetch_insn(struct hv_vp *vp, uint8_t *code, unsigned max, struct hv_fetch *f)
 {
-	uint64_t q = vmread(VMCS_EXIT_QUALIFICATION), gpa = vmread(VMCS_GUEST_PHYSICAL_ADDRESS);
-	uint64_t rip = vmread(VMCS_GUEST_RIP), rflags = vmread(VMCS_GUEST_RFLAGS), rsp = vmread(VMCS_GUEST_RSP);
-	uint32_t cs_ar = (uint32_t)vmread(VMCS_GUEST_CS_AR_BYTES), pf = 0;
-	struct hv_walk_regs r = {
+	struct hv_walk_regs *r = &f->regs;
+	uint64_t lin;
+	unsigned got = 0;
+
+	*r = (struct hv_walk_regs){
 		.cr0 = vmread(VMCS_GUEST_CR0), .cr3 = vmread(VMCS_GUEST_CR3), .cr4 = vmread(VMCS_GUEST_CR4),
 		.efer = vmread(VMCS_GUEST_IA32_EFER), .cpl = (vmread(VMCS_GUEST_SS_AR_BYTES) >> 5) & 3,
 		.maxphyaddr = cpuid(0x80000008, 0).eax & 0xff,
 	};
-	unsigned bits, got = 0;
+	f->bits = hv_insn_code_bits(r->cr0 & X86_CR0_PE, vmread(VMCS_GUEST_RFLAGS) & RFLAGS_VM, r->efer & EFER_LMA,
+				    (uint32_t)vmread(VMCS_GUEST_CS_AR_BYTES));
+	f->ws = HV_WALK_OK;
+	f->pf = 0;
+	f->fault_lin = 0;
+	if ((r->cr0 & X86_CR0_PG) && (r->cr4 & X86_CR4_PAE) && !(r->efer & EFER_LMA))
+		for (unsigned i = 0; i < 4; i++)
+			r->pdpte[i] = vmread(VMCS_GUEST_PDPTE0 + 2 * i);	/* the processor's (SDM 28.3.1) */
+
+	/* Page by page, as far as they can be read. */
+	lin = f->bits == 64 ? vmread(VMCS_GUEST_RIP) : vmread(VMCS_GUEST_CS_BASE) + vmread(VMCS_GUEST_RIP);
+	for (uint64_t hpa = 0; got < max; got++) {
+		uint64_t a = lin + got, g;
+
+		if (f->bits < 64)
+			a &= 0xffffffffull;	/* CS.base is 0 in 64-bit mode */
+		if (got == 0 || !(a & 0xfff)) {
+			f->ws = hv_walk(r, a, HV_WALK_FETCH, hv_read_gpa, vp->part, &g, &f->pf);
+			if (f->ws == HV_WALK_OK)
+				hpa = hv_ept_translate(&vp->part->ept, g, EPT_X);
+			if (f->ws != HV_WALK_OK || hpa == ~0ull) {
+				f->fault_lin = a;
+				if (f->ws == HV_WALK_OK)
+					f->ws = HV_WALK_NO_MEMORY;
+				break;
+			}
+		}
+		code[got] = *(volatile uint8_t *)hv_va((hpa & ~0xfffull) | (a & 0xfff));
+	}
+	return got;
+}
+
+int hv_mmio_exit(struct hv_vp *vp, const char **why)
+{
+	uint64_t q = vmread(VMCS_EXIT_QUALIFICATION), gpa = vmread(VMCS_GUEST_PHYSICAL_ADDRESS);
+	uint64_t rip = vmread(VMCS_GUEST_RIP), rsp = vmread(VMCS_GUEST_RSP);
 	uint8_t code[HV_INSN_MAX];
-	uint64_t lin, gpr[16], fault_lin = 0, want;
-	enum hv_walk_status ws = HV_WALK_OK;
+	uint64_t gpr[16], want;
+	struct hv_fetch f;
 	struct hv_insn d;
+	unsigned got;
 	int st;
 
 	if (!hv_vapic_xapic_page(vp, gpa))
@@ -67,44 +102,13 @@ int hv_mmio_exit(struct hv_vp *vp, const char **why)
 		*why = "its xAPIC page touched by event delivery or as a paging structure (GPA, RIP)";
 		return -1;
 	}
-	/* The code size (SDM Vol. 3A 5.2.1 / 3.4.5): real and virtual-8086
-	 * mode 16 bits, else CS.L in IA-32e mode, else CS.D. */
-	if (!(r.cr0 & X86_CR0_PE) || (rflags & RFLAGS_VM))
-		bits = 16;
-	else if ((r.efer & EFER_LMA) && (cs_ar & AR_L))
-		bits = 64;
-	else
-		bits = (cs_ar & AR_DB) ? 32 : 16;
-	if ((r.cr0 & X86_CR0_PG) && (r.cr4 & X86_CR4_PAE) && !(r.efer & EFER_LMA))
-		for (unsigned i = 0; i < 4; i++)
-			r.pdpte[i] = vmread(VMCS_GUEST_PDPTE0 + 2 * i);	/* the processor's (SDM 28.3.1) */
-
-	/* Fetch up to 15 bytes at CS:RIP, page by page, as far as they can
-	 * be read; the decoder says whether that was enough. */
-	lin = bits == 64 ? rip : vmread(VMCS_GUEST_CS_BASE) + rip;	/* CS.base is 0 in 64-bit mode */
-	for (uint64_t hpa = 0; got < HV_INSN_MAX; got++) {
-		uint64_t a = lin + got, g;
-
-		if (bits < 64)
-			a &= 0xffffffffull;
-		if (got == 0 || !(a & 0xfff)) {
-			ws = hv_walk(&r, a, HV_WALK_FETCH, hv_read_gpa, vp->part, &g, &pf);
-			if (ws == HV_WALK_OK)
-				hpa = hv_ept_translate(&vp->part->ept, g, EPT_X);
-			if (ws != HV_WALK_OK || hpa == ~0ull) {
-				fault_lin = a;
-				if (ws == HV_WALK_OK)
-					ws = HV_WALK_NO_MEMORY;
-				break;
-			}
-		}
-		code[got] = *(volatile uint8_t *)hv_va((hpa & ~0xfffull) | (a & 0xfff));
-	}
-	st = hv_insn_decode(code, got, bits, &d);
+	/* Up to 15 bytes at CS:RIP; the decoder says whether that was enough. */
+	got = hv_fetch_insn(vp, code, HV_INSN_MAX, &f);
+	st = hv_insn_decode(code, got, f.bits, &d);
 	if (st == HV_INSN_SHORT) {
-		if (ws == HV_WALK_PAGE_FAULT) {
-			vp->g.cr2 = fault_lin;	/* SDM 6.15 #PF: CR2, error code */
-			hv_inject_exception(14, 1, pf);
+		if (f.ws == HV_WALK_PAGE_FAULT) {
+			vp->g.cr2 = f.fault_lin;	/* SDM 6.15 #PF: CR2, error code */
+			hv_inject_exception(14, 1, f.pf);
 			return 0;
 		}
 		*why = "the instruction at RIP on its xAPIC page could not be fetched from its memory (GPA, RIP)";
@@ -115,46 +119,35 @@ int hv_mmio_exit(struct hv_vp *vp, const char **why)
 		return 0;
 	}
 	if (st != HV_INSN_OK) {
-		*why = "an instruction other than MOV on its xAPIC page (GPA, RIP)";
+		*why = "an instruction other than MOV, MOVZX or MOVSX on its xAPIC page (GPA, RIP)";
 		return -1;
 	}
 	/* Its memory operand must be the access that exited. */
 	for (unsigned i = 0; i < 16; i++)
 		gpr[i] = *hv_vp_gpr(vp, i, &rsp);
 	want = hv_insn_ea(&d, gpr, rip + d.len);
-	if (bits < 64 || d.seg == HV_SEG_FS || d.seg == HV_SEG_GS)
+	if (f.bits < 64 || d.seg == HV_SEG_FS || d.seg == HV_SEG_GS)
 		want += vmread(VMCS_GUEST_ES_BASE + 2 * d.seg);
-	if (bits < 64)
+	if (f.bits < 64)
 		want &= 0xffffffffull;
 	if (want != vmread(VMCS_GUEST_LINEAR_ADDRESS) || (gpa & 0xfff) + d.size > HV_PAGE_SIZE) {
 		*why = "an access to its xAPIC page that is not the MOV at RIP (GPA, RIP)";
 		return -1;
 	}
 	if (d.store) {
-		uint64_t v = d.reg == HV_INSN_NO_REG ? d.imm : *hv_vp_gpr(vp, d.reg, &rsp);
-
-		if (d.high8)
-			v >>= 8;
-		hv_vapic_mmio_write(vp, gpa & 0xfff, d.size, d.size == 8 ? v : v & ((1ull << (8 * d.size)) - 1));
+		hv_vapic_mmio_write(vp, gpa & 0xfff, d.size, hv_insn_store_value(&d, *hv_vp_gpr(vp, d.reg, &rsp)));
 	} else {
-		uint64_t v = hv_vapic_mmio_read(vp, gpa & 0xfff, d.size), *dst = hv_vp_gpr(vp, d.reg, &rsp);
+		uint64_t *dst = hv_vp_gpr(vp, d.reg, &rsp);
 
-		/* SDM Vol. 1 3.4.1.1: a 32-bit destination is zero-extended,
-		 * 8- and 16-bit ones leave the rest of the register alone. */
-		if (d.size == 1)
-			*dst = d.high8 ? (*dst & ~0xff00ull) | v << 8 : (*dst & ~0xffull) | v;
-		else if (d.size == 2)
-			*dst = (*dst & ~0xffffull) | v;
-		else
-			*dst = v;
+		*dst = hv_insn_load(&d, *dst, hv_vapic_mmio_read(vp, gpa & 0xfff, d.size));
 		if (d.reg == 4)
 			vmwrite(VMCS_GUEST_RSP, rsp);
 	}
 	/* The instruction completed (as hv_skip_instruction, with the
 	 * decoded length: the exit gives none). */
 	rip += d.len;
-	if (bits < 64)
-		rip &= bits == 16 ? 0xffffull : 0xffffffffull;
+	if (f.bits < 64)
+		rip &= f.bits == 16 ? 0xffffull : 0xffffffffull;
 	vmwrite(VMCS_GUEST_RIP, rip);
 	vmwrite(VMCS_GUEST_INTERRUPTIBILITY, vmread(VMCS_GUEST_INTERRUPTIBILITY) & ~3ull);
 	return 0;

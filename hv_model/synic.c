@@ -251,6 +251,11 @@ int hv_synic_post_at(struct hv_vp *vp, unsigned sint, uint32_t type, uint64_t se
 	return 0;
 }
 
+bool hv_synic_listening(struct hv_vp *vp)
+{
+	return synic_page(vp, vp->synic.simp) != NULL;
+}
+
 int hv_synic_signal_event(struct hv_vp *vp, unsigned sint, unsigned flag)
 {
 	uint8_t *page = synic_page(vp, vp->synic.siefp), *b;

@@ -48,13 +48,17 @@
  *            completion system call follows
  *   RESUMED  hv_model: the intercept was completed (registers set,
  *            HvRegisterInterceptSuspend cleared) and the child VP is
- *            about to be entered again (its RUN_VP marker follows). */
+ *            about to be entered again (its RUN_VP marker follows).
+ *   GPA_EXIT hv_model: in place of EXIT, a child's access to a GPA it has
+ *            no mapping for; POSTED then says the UNMAPPED_GPA message is
+ *            in the slot, and the rest of the round trip is the same. */
 #define HV_MARK_INTERCEPT_EXIT 6
 #define HV_MARK_INTERCEPT_POSTED 7
 #define HV_MARK_INTERCEPT_TAKEN 8
 #define HV_MARK_WORKER_START 9
 #define HV_MARK_WORKER_DONE 10
 #define HV_MARK_INTERCEPT_RESUMED 11
+#define HV_MARK_INTERCEPT_GPA_EXIT 13
 
 /* A synthetic timer expired (docs/hypervisor.md "Synthetic time"):
  * `value` points to a struct hv_mark_stimer.  hv_model emits it when it

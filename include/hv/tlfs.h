@@ -1190,6 +1190,39 @@ struct hv_x64_io_port_intercept_message { /* HV_X64_IO_PORT_INTERCEPT_MESSAGE */
 	uint64_t rdi;
 } HV_PACKED;
 
+/* HvMessageTypeUnmappedGpa (HVMSG_UNMAPPED_GPA: an access to a GPA the
+ * partition has no mapping for) and HvMessageTypeGpaIntercept
+ * (HVMSG_GPA_INTERCEPT: a mapped page whose access rights forbid the
+ * access) carry this payload [L hvhdk.h struct
+ * hv_x64_memory_intercept_message, union hv_x64_memory_access_info; L
+ * hvgdk_mini.h enum hv_cache_type][T "Intercepts"]. */
+#define HV_CACHE_TYPE_UNCACHED			0	/* cache_type */
+#define HV_CACHE_TYPE_WRITE_COMBINING		1
+#define HV_CACHE_TYPE_WRITE_THROUGH		4
+#define HV_CACHE_TYPE_WRITE_PROTECTED		5
+#define HV_CACHE_TYPE_WRITE_BACK		6
+
+/* HV_X64_MEMORY_ACCESS_INFO (8 bits): 0 guest_virtual_address is valid;
+ * 1 it is the address whose translation gave guest_physical_address (not
+ * an access to a paging structure); 2 a hypercall's output is pending;
+ * 3 TLB locked, no overlay. */
+#define HV_X64_MEMORY_ACCESS_GVA_VALID		(1u << 0)
+#define HV_X64_MEMORY_ACCESS_GVA_GPA_VALID	(1u << 1)
+#define HV_X64_MEMORY_ACCESS_HYPERCALL_OUTPUT_PENDING (1u << 2)
+#define HV_X64_MEMORY_ACCESS_TLB_LOCKED_NO_OVERLAY (1u << 3)
+
+struct hv_x64_memory_intercept_message { /* HV_X64_MEMORY_INTERCEPT_MESSAGE */
+	struct hv_x64_intercept_message_header header;
+	uint32_t cache_type;		/* HV_CACHE_TYPE_* */
+	uint8_t instruction_byte_count;	/* valid bytes in instruction_bytes */
+	uint8_t memory_access_info;	/* HV_X64_MEMORY_ACCESS_* */
+	uint8_t tpr_priority;
+	uint8_t reserved1;
+	uint64_t guest_virtual_address;
+	uint64_t guest_physical_address;
+	uint8_t instruction_bytes[16];	/* from the intercepted instruction's first byte */
+} HV_PACKED;
+
 /* ---- Layout checks: every size and offset the TLFS/REFERENCE.md gives ---- */
 
 #ifdef __cplusplus
@@ -1350,5 +1383,13 @@ HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, ds_segment, 72);
 HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, es_segment, 88);
 HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, rcx, 104);
 HV_ASSERT_OFFSET(struct hv_x64_io_port_intercept_message, rdi, 120);
+HV_ASSERT_SIZE(struct hv_x64_memory_intercept_message, 80);
+HV_ASSERT_OFFSET(struct hv_x64_memory_intercept_message, cache_type, 40);
+HV_ASSERT_OFFSET(struct hv_x64_memory_intercept_message, instruction_byte_count, 44);
+HV_ASSERT_OFFSET(struct hv_x64_memory_intercept_message, memory_access_info, 45);
+HV_ASSERT_OFFSET(struct hv_x64_memory_intercept_message, tpr_priority, 46);
+HV_ASSERT_OFFSET(struct hv_x64_memory_intercept_message, guest_virtual_address, 48);
+HV_ASSERT_OFFSET(struct hv_x64_memory_intercept_message, guest_physical_address, 56);
+HV_ASSERT_OFFSET(struct hv_x64_memory_intercept_message, instruction_bytes, 64);
 
 #endif

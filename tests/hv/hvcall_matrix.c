@@ -12,8 +12,9 @@
  *   4 lifecycle       partition states, bad ids, VP indices, registers,
  *                     mappings, deposit and withdrawal
  *   5 a running child computes, calls what it may not, halts
- *   6 isolation       a child that stores outside its memory is stopped,
- *                     nothing else changes; one that touches a port nobody
+ *   6 isolation       a child that stores outside its memory is stopped
+ *                     (the root's SIM page is still off: nobody could be
+ *                     told), nothing else changes; one that touches a port nobody
  *                     intercepts reads all ones and carries on
  *   6b SynIC and      the root's SynIC MSRs (SVERSION, #GP for a low
  *      intercepts     vector or SIRBP, SIMP enable and its empty page);
@@ -21,7 +22,10 @@
  *                     intercept messages: layout, msg_pending and EOM,
  *                     the polling SINT, a vector-16 SINT injected when the
  *                     root opens an interrupt window, completion through
- *                     SetVpRegisters and InterceptSuspend
+ *                     SetVpRegisters and InterceptSuspend; a store to a
+ *                     GPA the child was not given as an UnmappedGpa
+ *                     message (layout, instruction bytes), completed the
+ *                     same way
  *   7 continuation    a 511-page deposit and withdrawal as one call each
  *
  * Statuses are the TLFS's ("Hypercall Interface", "Common Hypercall
@@ -1678,6 +1682,66 @@ static void intercepts(void)
 	report(slot->header.message_type == HVMSG_NONE, "no further message arrived");
 }
 
+/* A child's store to a GPA it was not given, once the root's SIM page is
+ * on (hv_model intercept.c): an HvMessageTypeUnmappedGpa message with the
+ * store's bytes, the VP suspended at it until the root completes it by
+ * moving RIP past the store, as a device that drops writes would; the
+ * child's own memory is unchanged. */
+static void gpa_intercept(void)
+{
+	static struct child W = { .part = { .name = "W" } };
+	volatile struct hv_message *slot = (volatile struct hv_message *)hvt_va(simp) + HV_SYNIC_INTERCEPTION_SINT_INDEX;
+	uint64_t rip_store = CHILD_CODE + (uint64_t)(child_wild_store - child_wild_start), code_hash;
+	const struct hv_x64_memory_intercept_message *g;
+	struct hv_message m;
+	struct hv_register_assoc r[2] = { { .name = HV_X64_REGISTER_RIP, .value.reg64 = rip_store + 8 },
+					  { .name = HV_REGISTER_INTERCEPT_SUSPEND } };
+	unsigned halts = 0;
+
+	if (!simp || !child_start(&W, child_wild_start, child_wild_end))
+		return;
+	code_hash = hash(W.region + CHILD_CODE, CHILD_SIZE - CHILD_CODE);
+	while (intercept_suspended(&W) != 1 && halts++ < 1000)
+		asm volatile("hlt" ::: "memory");
+	memcpy(&m, (const void *)slot, sizeof(m));
+	g = (const void *)m.payload;
+	report(intercept_suspended(&W) == 1 && W.shared[SH_MARK / 8] == 1 && m.header.message_type == HVMSG_UNMAPPED_GPA &&
+		       m.header.sender == W.part.id && m.header.payload_size == sizeof(*g),
+	       "W stopped at its store to GPA 0x%x: InterceptSuspend %lu, mark %lu; message type 0x%x from %lu, %u "
+	       "bytes (want 0x80000000, %lu, %zu)", CHILD_WILD, (unsigned long)intercept_suspended(&W),
+	       (unsigned long)W.shared[SH_MARK / 8], m.header.message_type, (unsigned long)m.header.sender,
+	       m.header.payload_size, (unsigned long)W.part.id, sizeof(*g));
+	report(g->header.vp_index == 0 && g->header.intercept_access_type == HV_INTERCEPT_ACCESS_WRITE &&
+		       g->header.instruction_length == 0 && g->header.rip == rip_store &&
+		       g->header.cs_segment.selector == 0x08 &&
+		       g->header.execution_state == (HV_X64_VP_EXEC_CR0_PE | HV_X64_VP_EXEC_CR0_AM |
+						     HV_X64_VP_EXEC_EFER_LMA),
+	       "W's message header: VP %u, access %u (want 1, write), length %u (want 0: not known), RIP 0x%lx (want "
+	       "0x%lx), CS 0x%x, state 0x%x", g->header.vp_index, g->header.intercept_access_type,
+	       g->header.instruction_length, (unsigned long)g->header.rip, (unsigned long)rip_store,
+	       g->header.cs_segment.selector, g->header.execution_state);
+	report(g->cache_type == HV_CACHE_TYPE_UNCACHED &&
+		       g->memory_access_info == (HV_X64_MEMORY_ACCESS_GVA_VALID | HV_X64_MEMORY_ACCESS_GVA_GPA_VALID) &&
+		       g->guest_virtual_address == CHILD_WILD && g->guest_physical_address == CHILD_WILD &&
+		       g->instruction_byte_count == 16 && !memcmp(g->instruction_bytes, child_wild_store, 16),
+	       "W's memory access: cache type %u, access info 0x%x (want 3), GVA 0x%lx, GPA 0x%lx, %u instruction "
+	       "bytes starting %02x %02x %02x %02x (the store's, from its memory)", g->cache_type,
+	       g->memory_access_info, (unsigned long)g->guest_virtual_address,
+	       (unsigned long)g->guest_physical_address, g->instruction_byte_count, g->instruction_bytes[0],
+	       g->instruction_bytes[1], g->instruction_bytes[2], g->instruction_bytes[3]);
+	slot->header.message_type = HVMSG_NONE;
+	/* Complete it: RIP past the 8-byte MOV (REX.W 89 /r, SIB, disp32). */
+	in_set_regs(W.part.id, 0, r, 2);
+	expect(call(hc_ctl(HVCALL_SET_VP_REGISTERS, 2, 0), hc_in, hc_out), ST(SUCCESS), 2,
+	       "complete W's access: RIP past the store, InterceptSuspend = 0");
+	wait_for(&W.shared[SH_MARK / 8], 2);
+	report(W.shared[SH_MARK / 8] == 2 && hash(W.region + CHILD_CODE, CHILD_SIZE - CHILD_CODE) == code_hash,
+	       "W ran on past its store: mark %lu (want 2); its memory from 0x%x unchanged",
+	       (unsigned long)W.shared[SH_MARK / 8], CHILD_CODE);
+	report(slot->header.message_type == HVMSG_NONE, "no further message arrived");
+	teardown(&W.part, true, false);
+}
+
 /* ---- 7: continuation ---- */
 
 static void continuation(void)
@@ -1790,6 +1854,7 @@ void hvt_main(const struct hv_bootinfo *bi)
 	printf("--- 6b: SynIC and intercepts ---\n");
 	synic_msrs();
 	intercepts();
+	gpa_intercept();
 	teardown(&C.part, true, true);
 	teardown(&D.part, true, false);
 	teardown(&E.part, true, false);

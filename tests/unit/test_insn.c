@@ -1,7 +1,9 @@
-/* hv_model/insn.c on the host: the MOV forms a guest uses for MMIO,
- * decoded from the bytes compilers and assemblers emit (lengths, register,
- * size, direction, immediate, effective address), the forms refused, and
- * the guest page walk in every paging mode on a crafted memory. */
+/* hv_model/insn.c on the host: the MOV, MOVZX and MOVSX forms a guest
+ * uses for MMIO, decoded from the bytes compilers and assemblers emit
+ * (lengths, register, sizes, direction, immediate, effective address),
+ * the register values a load or store makes, the code size, the forms
+ * refused, and the guest page walk in every paging mode on a crafted
+ * memory. */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -237,9 +239,95 @@ Test(insn, refused_forms)
 	cr_assert_eq(hv_insn_decode((const uint8_t[]){ 0xc7, 0x08, 0, 0, 0, 0 }, 6, 64, &d), HV_INSN_UNSUPPORTED,
 		     "C7 /1");
 	cr_assert_eq(hv_insn_decode((const uint8_t[]){ 0x01, 0x08 }, 2, 64, &d), HV_INSN_UNSUPPORTED, "ADD");
-	cr_assert_eq(hv_insn_decode((const uint8_t[]){ 0x0f, 0xb6, 0x00 }, 3, 64, &d), HV_INSN_UNSUPPORTED, "MOVZX");
+	cr_assert_eq(hv_insn_decode((const uint8_t[]){ 0x0f, 0xb6, 0xc1 }, 3, 64, &d), HV_INSN_UNSUPPORTED,
+		     "MOVZX mod 11");
+	cr_assert_eq(hv_insn_decode((const uint8_t[]){ 0x0f, 0xb8, 0x00 }, 3, 64, &d), HV_INSN_UNSUPPORTED, "POPCNT");
+	cr_assert_eq(hv_insn_decode((const uint8_t[]){ 0x0f, 0x10, 0x00 }, 3, 64, &d), HV_INSN_UNSUPPORTED, "MOVUPS");
+	cr_assert_eq(hv_insn_decode((const uint8_t[]){ 0x0f }, 1, 64, &d), HV_INSN_SHORT, "0F alone");
 	cr_assert_eq(hv_insn_decode((const uint8_t[]){ 0xa5 }, 1, 64, &d), HV_INSN_UNSUPPORTED, "MOVS");
 	cr_assert_eq(hv_insn_decode((const uint8_t[]){ 0xf0, 0x89, 0x08 }, 3, 64, &d), HV_INSN_LOCK, "LOCK MOV");
+}
+
+Test(insn, movzx_movsx)
+{
+	struct hv_insn d = DEC(64, 0x0f, 0xb6, 0x03);	/* movzbl (%rbx),%eax */
+
+	regs_init();
+	cr_assert(!d.store);
+	cr_assert_eq(d.size, 1);
+	cr_assert_eq(d.reg_size, 4);
+	cr_assert_eq(d.ext, HV_INSN_EXT_ZERO);
+	cr_assert_eq(d.reg, RAX);
+	cr_assert(!d.high8, "ModRM reg 0-7 are never AH-BH for MOVZX");
+	cr_assert_eq(hv_insn_ea(&d, regs, 0), 0x4000);
+	d = DEC(64, 0x0f, 0xb6, 0x20);	/* movzbl (%rax),%esp: reg 4 is ESP, not AH */
+	cr_assert_eq(d.reg, RSP);
+	cr_assert(!d.high8);
+	d = DEC(64, 0x48, 0x0f, 0xbf, 0x4e, 0x02);	/* movswq 2(%rsi),%rcx */
+	cr_assert_eq(d.size, 2);
+	cr_assert_eq(d.reg_size, 8);
+	cr_assert_eq(d.ext, HV_INSN_EXT_SIGN);
+	cr_assert_eq(d.reg, RCX);
+	cr_assert_eq(hv_insn_ea(&d, regs, 0), 0x7002);
+	d = DEC(64, 0x66, 0x0f, 0xbe, 0x00);	/* movsbw (%rax),%ax */
+	cr_assert_eq(d.size, 1);
+	cr_assert_eq(d.reg_size, 2);
+	d = DEC(64, 0x44, 0x0f, 0xb7, 0x00);	/* movzwl (%rax),%r8d */
+	cr_assert_eq(d.size, 2);
+	cr_assert_eq(d.reg_size, 4);
+	cr_assert_eq(d.reg, R8);
+	d = DEC(16, 0x0f, 0xb6, 0x07);	/* movzbw (%bx),%ax in 16-bit code */
+	cr_assert_eq(d.reg_size, 2);
+	cr_assert_eq(d.base, RBX);
+}
+
+Test(insn, load_results)
+{
+	/* SDM Vol. 1 3.4.1.1: 32-bit destinations zero-extend, 8 and 16 keep
+	 * the rest; MOVZX/MOVSX widen first. */
+	const uint64_t old = 0x1122334455667788ull;
+	struct hv_insn d = DEC(64, 0x8b, 0x00);	/* mov (%rax),%eax */
+
+	cr_assert_eq(hv_insn_load(&d, old, 0xfffffffff0e0d0c0ull), 0xf0e0d0c0ull);
+	d = DEC(64, 0x48, 0x8b, 0x00);	/* mov (%rax),%rax */
+	cr_assert_eq(hv_insn_load(&d, old, 0x8000000000000001ull), 0x8000000000000001ull);
+	d = DEC(64, 0x66, 0x8b, 0x00);	/* mov (%rax),%ax */
+	cr_assert_eq(hv_insn_load(&d, old, 0xabcd), 0x112233445566abcdull);
+	d = DEC(64, 0x8a, 0x00);	/* mov (%rax),%al */
+	cr_assert_eq(hv_insn_load(&d, old, 0x1ee), 0x11223344556677eeull);
+	d = DEC(64, 0x8a, 0x20);	/* mov (%rax),%ah */
+	cr_assert_eq(hv_insn_load(&d, old, 0xee), 0x112233445566ee88ull);
+	d = DEC(64, 0x0f, 0xb6, 0x00);	/* movzbl */
+	cr_assert_eq(hv_insn_load(&d, old, 0xf0), 0xf0);
+	d = DEC(64, 0x0f, 0xbe, 0x00);	/* movsbl: sign-extended to 32, then zero-extended */
+	cr_assert_eq(hv_insn_load(&d, old, 0xf0), 0xfffffff0ull);
+	d = DEC(64, 0x48, 0x0f, 0xbf, 0x00);	/* movswq */
+	cr_assert_eq(hv_insn_load(&d, old, 0x8001), 0xffffffffffff8001ull);
+	d = DEC(64, 0x66, 0x0f, 0xbe, 0x00);	/* movsbw: the upper 48 bits stay */
+	cr_assert_eq(hv_insn_load(&d, old, 0x80), 0x112233445566ff80ull);
+}
+
+Test(insn, store_values)
+{
+	struct hv_insn d = DEC(64, 0x88, 0x38);	/* mov %bh,(%rax) */
+
+	cr_assert_eq(hv_insn_store_value(&d, 0x1234), 0x12);
+	d = DEC(64, 0x66, 0x89, 0x08);	/* mov %cx,(%rax) */
+	cr_assert_eq(hv_insn_store_value(&d, 0xffff5678), 0x5678);
+	d = DEC(64, 0x48, 0xc7, 0x00, 0x00, 0x00, 0x00, 0x80);	/* movq $-0x80000000,(%rax) */
+	cr_assert_eq(hv_insn_store_value(&d, 0), 0xffffffff80000000ull);
+	d = DEC(64, 0xc7, 0x00, 0xff, 0xff, 0xff, 0xff);	/* movl $-1,(%rax) */
+	cr_assert_eq(hv_insn_store_value(&d, 0), 0xffffffffull);
+}
+
+Test(insn, code_bits)
+{
+	cr_assert_eq(hv_insn_code_bits(false, false, false, 0xffff), 16, "real mode");
+	cr_assert_eq(hv_insn_code_bits(true, true, false, 0x4000), 16, "virtual-8086 mode");
+	cr_assert_eq(hv_insn_code_bits(true, false, true, 0x209b), 64, "CS.L in IA-32e mode");
+	cr_assert_eq(hv_insn_code_bits(true, false, true, 0xc09b), 32, "compatibility mode, CS.D");
+	cr_assert_eq(hv_insn_code_bits(true, false, false, 0x209b), 16, "CS.L outside IA-32e mode, no CS.D");
+	cr_assert_eq(hv_insn_code_bits(true, false, false, 0xc09b), 32, "protected mode, CS.D");
 }
 
 Test(insn, short_input)
