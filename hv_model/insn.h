@@ -23,7 +23,12 @@
  *   0F BE /r  MOVSX r16/32/64, r/m8    0F BF /r  MOVSX r16/32/64, r/m16
  * with ModRM, SIB, displacements, 16-bit addressing and RIP-relative
  * addressing.  Anything else is HV_INSN_UNSUPPORTED; a register-only
- * ModRM (mod 11) is too (it touches no memory). */
+ * ModRM (mod 11) is too (it touches no memory).
+ *
+ * Besides the hypervisor (mmio.c: the xAPIC page) the root's worker
+ * process decodes with it, built into its ring-3 image, the instruction
+ * bytes of a child's unmapped-GPA intercept message (partitions/root/
+ * user/vmwp.c). */
 #ifndef HV_MODEL_INSN_H
 #define HV_MODEL_INSN_H
 

@@ -6,7 +6,8 @@
  * its physical addresses (linked at CHILD_LOAD_BASE).  VP 0 starts in
  * 64-bit mode at the ELF entry, CPL 0, interrupts off, with:
  *   - CR3 = identity page tables (2 MiB pages) covering the child's memory,
- *     built by the root at CHILD_PAGE_TABLES;
+ *     built by the root at CHILD_PAGE_TABLES, and the 2 MiB page of its
+ *     MMIO devices, CHILD_MMIO_2M (uncached: PCD and PWT);
  *   - a GDT at CHILD_GDT: 0x08 64-bit code, 0x10 data, 0x18 a 64-bit TSS
  *     (at CHILD_TSS); CS = 0x08, DS = ES = SS = 0x10, TR = 0x18;
  *   - RSP = CHILD_STACK_TOP, RDI = CHILD_BOOT (a struct hv_child_boot);
@@ -54,6 +55,28 @@
 #define CHILD_VMWP_ID_PORT 0x600
 #define CHILD_VMWP_ID(partition) (0x56570000u | ((uint32_t)(partition) & 0xffffu))	/* "WV" */
 #define CHILD_NODEV_PORT 0x700
+/* An HPET (IA-PC HPET Specification 1.0a) at CHILD_HPET_BASE, its 1 KiB of
+ * registers emulated by the worker on the unmapped-GPA path: the child's
+ * access to memory it was not given reaches the worker as the
+ * hypervisor's HvMessageTypeUnmappedGpa message, and the worker decodes
+ * and emulates the instruction (docs/hypervisor.md "Intercepts").  Three
+ * comparators, a 64-bit main counter at 10 MHz (the root's reference
+ * counter: CHILD_HPET_PERIOD_FS femtoseconds a tick), no interrupt
+ * routes (docs: partitions/root/README.md "The worker").  Anything else
+ * between the HPET and CHILD_MMIO_2M's end has no device: an access
+ * there stops the child. */
+#define CHILD_MMIO_2M 0xfec00000ull	/* the 2 MiB page mapped for the devices below */
+#define CHILD_HPET_BASE 0xfed00000ull
+#define CHILD_HPET_SIZE 0x400ull
+#define CHILD_HPET_PERIOD_FS 100000000u	/* 100 ns: the largest period the spec allows */
+#define CHILD_HPET_VENDOR 0x1414u	/* Microsoft's PCI vendor ID */
+#define CHILD_HPET_TIMERS 3
+#define CHILD_HPET_REV 1
+/* The capabilities register's low half (HPET 1.0a 2.3.4): revision,
+ * comparators - 1 in 12:8, a 64-bit counter (13), no legacy replacement
+ * route (15), vendor. */
+#define CHILD_HPET_ID \
+	(CHILD_HPET_VENDOR << 16 | 1u << 13 | (CHILD_HPET_TIMERS - 1u) << 8 | CHILD_HPET_REV)
 /* The SynIC test device (docs/hypervisor.md "SynIC test device"), for a
  * child whose configuration says synic_test_device: a 32-bit write of
  * CHILD_SYNIC_TEST_CMD(conn, ctl, vp, sint) runs a command; a 32-bit read

@@ -62,7 +62,30 @@
  * access as vmwp_complete does, and the VMMS stops the child, whose exit
  * value it is -> 0; errors as vmwp_complete. */
 #define RK_SYS_VMWP_EXIT 8
-#define RK_SYS_COUNT 9
+/* The calls a worker emulates an instruction with (an RK_REQ_MMIO
+ * request: the child touched a GPA it has no memory at), all on the VP of
+ * the request it returned last, as Hyper-V's VID driver offers its
+ * worker process:
+ * vmwp_get_regs(const uint32_t *names, n, void *values): HvCallGetVpRegisters
+ * of n (1 to RK_VMWP_REGS) register names (tlfs.h HV_X64_REGISTER_*)
+ * -> 0 and n 16-byte values (tlfs.h union hv_register_value) written.
+ * vmwp_resume(const uint32_t *names, const uint64_t *values, n): completes
+ * that request: one HvCallSetVpRegisters of n (0 to RK_VMWP_SET_REGS)
+ * general registers or RIP, then HvRegisterInterceptSuspend = 0 -> 0.
+ * vmwp_crash(): the worker has no way to emulate the access (no device
+ * there, an instruction it does not decode): the request is dropped and
+ * the VMMS stops the child, whose guest has crashed -> 0.
+ * Errors: -RK_EINVAL from a process that is no worker, with no request
+ * outstanding, for an n or a name out of range; -RK_EFAULT for a pointer
+ * that is not user memory (writable, for values); -RK_EIO if the
+ * hypervisor refused. */
+#define RK_SYS_VMWP_GET_REGS 9
+#define RK_SYS_VMWP_RESUME 10
+#define RK_SYS_VMWP_CRASH 11
+#define RK_SYS_COUNT 12
+
+#define RK_VMWP_REGS 4		/* vmwp_get_regs: names per call */
+#define RK_VMWP_SET_REGS 3	/* vmwp_resume: registers per call */
 
 /* vmwp_synic ops: the device's ctl values. */
 #define RK_SYNIC_ROUTE_CREATE 1
@@ -78,13 +101,19 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
-/* One intercepted port access, as the worker sees it. */
+/* One intercepted access, as the worker sees it: a port (RK_REQ_IO) or
+ * a GPA with no memory behind it (RK_REQ_MMIO, from the hypervisor's
+ * HvMessageTypeUnmappedGpa message: the worker decodes the instruction
+ * and emulates it with vmwp_get_regs and vmwp_resume). */
+#define RK_REQ_IO 0
+#define RK_REQ_MMIO 1
+
 struct rk_io_request {
 	uint64_t partition;	/* the child's partition id */
 	uint32_t vp;		/* its VP index */
-	uint16_t port;
-	uint8_t size;		/* bytes: 1, 2 or 4 */
-	uint8_t write;		/* 1: OUT (value = the bytes written); 0: IN */
+	uint16_t port;		/* RK_REQ_IO */
+	uint8_t size;		/* RK_REQ_IO: bytes, 1, 2 or 4 */
+	uint8_t write;		/* 1: OUT (value = the bytes written), or a write to the GPA; 0: IN, a read */
 	uint64_t value;
 	char child[16];		/* the child's name, NUL-terminated */
 	/* The child, for the devices that describe it. */
@@ -92,6 +121,20 @@ struct rk_io_request {
 	uint32_t vps;
 	uint32_t flags;		/* HV_BOOT_PART_*; RK_CHILD_MULTIBOOT */
 	uint64_t ref_time;	/* the root's reference time when the request was handed over, 100 ns */
+	/* RK_REQ_MMIO: the message's fields (tlfs.h struct
+	 * hv_x64_memory_intercept_message). */
+	uint32_t kind;		/* RK_REQ_IO or RK_REQ_MMIO */
+	uint8_t access;		/* HV_INTERCEPT_ACCESS_READ, _WRITE or _EXECUTE */
+	uint8_t access_info;	/* HV_X64_MEMORY_ACCESS_* */
+	uint8_t insn_count;	/* bytes in insn, 0-16 */
+	uint8_t reserved;
+	uint16_t exec_state;	/* HV_X64_VP_EXEC_* */
+	uint16_t cs_attributes;	/* the CS segment's (L 13, D/B 14) */
+	uint32_t reserved2;
+	uint64_t rip, rflags;
+	uint64_t gva;		/* valid if access_info says so */
+	uint64_t gpa;
+	uint8_t insn[16];	/* the bytes at CS:RIP */
 };
 
 #define RK_CHILD_MULTIBOOT 0x80000000u	/* rk_io_request.flags: a multiboot guest (childboot.h CHILD_MB_*) */

@@ -102,6 +102,52 @@ static int64_t rk_sys_vmwp_exit(struct rk_proc *p, const struct rk_frame *f)
 	return vmms_worker_exit(p->pid, f->rdi);
 }
 
+/* vmwp_get_regs(names, n, values): registers of the VP whose access the
+ * caller is emulating. */
+static int64_t rk_sys_vmwp_get_regs(struct rk_proc *p, const struct rk_frame *f)
+{
+	uint32_t names[RK_VMWP_REGS];
+	union hv_register_value v[RK_VMWP_REGS];
+	uint64_t n = f->rsi;
+	int64_t k;
+	int err;
+
+	if (n < 1 || n > RK_VMWP_REGS)
+		return -RK_EINVAL;
+	err = rk_uaccess_check(&p->as, f->rdx, n * sizeof(v[0]), true);
+	if (!err)
+		err = rk_copy_from_user(&p->as, names, f->rdi, n * sizeof(names[0]));
+	if (err)
+		return err;
+	k = vmms_worker_get_regs(p->pid, names, (unsigned)n, v);
+	if (k)
+		return k;
+	return rk_copy_to_user(&p->as, f->rdx, v, n * sizeof(v[0]));
+}
+
+/* vmwp_resume(names, values, n): the emulated instruction's registers;
+ * the VID layer completes the intercept before the call returns. */
+static int64_t rk_sys_vmwp_resume(struct rk_proc *p, const struct rk_frame *f)
+{
+	uint32_t names[RK_VMWP_SET_REGS];
+	uint64_t values[RK_VMWP_SET_REGS], n = f->rdx;
+	int err = 0;
+
+	if (n > RK_VMWP_SET_REGS)
+		return -RK_EINVAL;
+	if (n)
+		err = rk_copy_from_user(&p->as, names, f->rdi, n * sizeof(names[0]));
+	if (n && !err)
+		err = rk_copy_from_user(&p->as, values, f->rsi, n * sizeof(values[0]));
+	return err ? err : vmms_worker_resume(p->pid, names, values, (unsigned)n);
+}
+
+/* vmwp_crash(): the child's access cannot be emulated: it stops. */
+static int64_t rk_sys_vmwp_crash(struct rk_proc *p, const struct rk_frame *f)
+{
+	return vmms_worker_crash(p->pid);
+}
+
 static rk_syscall_fn *const rk_syscall_table[RK_SYS_COUNT] = {
 	[RK_SYS_WRITE] = rk_sys_write,
 	[RK_SYS_EXIT] = rk_sys_exit,
@@ -112,6 +158,9 @@ static rk_syscall_fn *const rk_syscall_table[RK_SYS_COUNT] = {
 	[RK_SYS_VMWP_COMPLETE] = rk_sys_vmwp_complete,
 	[RK_SYS_VMWP_SYNIC] = rk_sys_vmwp_synic,
 	[RK_SYS_VMWP_EXIT] = rk_sys_vmwp_exit,
+	[RK_SYS_VMWP_GET_REGS] = rk_sys_vmwp_get_regs,
+	[RK_SYS_VMWP_RESUME] = rk_sys_vmwp_resume,
+	[RK_SYS_VMWP_CRASH] = rk_sys_vmwp_crash,
 };
 
 void rk_syscall(struct rk_frame *f)

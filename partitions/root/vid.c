@@ -201,17 +201,43 @@ bool vid_take_message(struct hv_message *out)
 	return true;
 }
 
-uint16_t vid_complete_io(uint64_t partition, uint32_t vp, bool set_rax, uint64_t rax, uint64_t rip)
+#define VID_REGS 4	/* registers per vid_complete and vid_get_registers */
+
+uint16_t vid_complete(uint64_t partition, uint32_t vp, const struct hv_register_assoc *r, unsigned n)
 {
 	struct {
 		struct hv_input_set_vp_registers h;
-		struct hv_register_assoc r[3];
+		struct hv_register_assoc r[VID_REGS + 1];
 	} in = { .h = { .partition_id = partition, .vp_index = vp } };
+
+	if (n > VID_REGS)
+		return HV_STATUS_INVALID_PARAMETER;
+	memcpy(in.r, r, n * sizeof(*r));
+	in.r[n++] = (struct hv_register_assoc){ .name = HV_REGISTER_INTERCEPT_SUSPEND, .value.reg64 = 0 };
+	return status_of(vid_call(HVCALL_SET_VP_REGISTERS, n, &in, sizeof(in.h) + n * sizeof(in.r[0]), NULL, 0));
+}
+
+uint16_t vid_complete_io(uint64_t partition, uint32_t vp, bool set_rax, uint64_t rax, uint64_t rip)
+{
+	struct hv_register_assoc r[2];
 	unsigned n = 0;
 
 	if (set_rax)
-		in.r[n++] = (struct hv_register_assoc){ .name = HV_X64_REGISTER_RAX, .value.reg64 = rax };
-	in.r[n++] = (struct hv_register_assoc){ .name = HV_X64_REGISTER_RIP, .value.reg64 = rip };
-	in.r[n++] = (struct hv_register_assoc){ .name = HV_REGISTER_INTERCEPT_SUSPEND, .value.reg64 = 0 };
-	return status_of(vid_call(HVCALL_SET_VP_REGISTERS, n, &in, sizeof(in.h) + n * sizeof(in.r[0]), NULL, 0));
+		r[n++] = (struct hv_register_assoc){ .name = HV_X64_REGISTER_RAX, .value.reg64 = rax };
+	r[n++] = (struct hv_register_assoc){ .name = HV_X64_REGISTER_RIP, .value.reg64 = rip };
+	return vid_complete(partition, vp, r, n);
+}
+
+uint16_t vid_get_registers(uint64_t partition, uint32_t vp, const uint32_t *names, unsigned n,
+			   union hv_register_value *out)
+{
+	struct {
+		struct hv_input_get_vp_registers h;
+		uint32_t names[VID_REGS];
+	} in = { .h = { .partition_id = partition, .vp_index = vp } };
+
+	if (n > VID_REGS)
+		return HV_STATUS_INVALID_PARAMETER;
+	memcpy(in.names, names, n * sizeof(names[0]));
+	return status_of(vid_call(HVCALL_GET_VP_REGISTERS, n, &in, sizeof(in.h) + 4 * n, out, sizeof(out[0]) * n));
 }

@@ -31,10 +31,16 @@ int vid_synic_init(void);
 /* The message in SINT0's slot, copied out and the slot freed (with EOM
  * when the hypervisor has more waiting): true if there was one. */
 bool vid_take_message(struct hv_message *out);
-/* Complete an I/O intercept of `partition`'s VP `vp`: RAX (when
- * `set_rax`), RIP, then HvRegisterInterceptSuspend = 0, in one
+/* Complete an intercept of `partition`'s VP `vp`: the `n` registers
+ * (at most 4), then HvRegisterInterceptSuspend = 0, in one
  * HvCallSetVpRegisters.  The status. */
+uint16_t vid_complete(uint64_t partition, uint32_t vp, const struct hv_register_assoc *r, unsigned n);
+/* The same for an I/O intercept: RAX (when `set_rax`) and RIP. */
 uint16_t vid_complete_io(uint64_t partition, uint32_t vp, bool set_rax, uint64_t rax, uint64_t rip);
+/* HvCallGetVpRegisters of `n` (at most 4) registers of `partition`'s VP
+ * `vp`, one snapshot.  The status. */
+uint16_t vid_get_registers(uint64_t partition, uint32_t vp, const uint32_t *names, unsigned n,
+			   union hv_register_value *out);
 extern uint64_t vid_deposited;		/* pages deposited for children and not withdrawn */
 extern uint64_t vid_deposited_self;	/* pages in the root's own pool (not withdrawn) */
 

@@ -153,13 +153,23 @@ static int child_load(struct rk_child *ch, const struct hv_boot_module *m, uint6
 	}
 	load_segments(ch, m, img.seg, img.nseg);
 	/* PML4 at CHILD_PAGE_TABLES, one PDPT after it, then a PD per GiB,
-	 * 2 MiB pages over the child's memory (SDM Vol. 3A 4.5). */
+	 * 2 MiB pages over the child's memory (SDM Vol. 3A 4.5); and the
+	 * devices' 2 MiB page, uncached (PCD, PWT: SDM 11.12.3), whose GiB
+	 * (the fourth) holds no child memory (RK_CHILD_DIR_PAGES). */
 	pt = child_va(ch, CHILD_PAGE_TABLES);
 	pt[0] = (CHILD_PAGE_TABLES + RK_PAGE) | RK_PTE_P | RK_PTE_W;
-	for (uint64_t g = 0; g < ngib; g++) {
+	for (uint64_t g = 0; g < 4; g++) {
 		uint64_t *pdpt = child_va(ch, CHILD_PAGE_TABLES + RK_PAGE);
 		uint64_t pd = CHILD_PAGE_TABLES + (2 + g) * RK_PAGE;
 
+		if (g == CHILD_MMIO_2M / RK_GIB) {
+			pdpt[g] = pd | RK_PTE_P | RK_PTE_W;
+			((uint64_t *)child_va(ch, pd))[CHILD_MMIO_2M % RK_GIB / RK_2M] =
+				CHILD_MMIO_2M | RK_PTE_P | RK_PTE_W | RK_PTE_PS | RK_PTE_PCD | RK_PTE_PWT;
+			continue;
+		}
+		if (g >= ngib)
+			continue;
 		pdpt[g] = pd | RK_PTE_P | RK_PTE_W;
 		for (uint64_t i = 0; i < 512 && g * RK_GIB + i * RK_2M < ch->cfg.memory; i++)
 			((uint64_t *)child_va(ch, pd))[i] = (g * RK_GIB + i * RK_2M) | RK_PTE_P | RK_PTE_W | RK_PTE_PS;
@@ -368,21 +378,11 @@ static uint16_t set_suspend(struct rk_child *ch, unsigned vps, uint64_t v)
  * the call (docs/hypervisor.md "Scheduling").  ~0 for each on failure. */
 static void get_regs(struct rk_child *ch, const uint32_t *names, unsigned n, uint64_t *v)
 {
-	struct {
-		struct hv_input_get_vp_registers h;
-		uint32_t names[4];
-	} in = { .h = { .partition_id = ch->id } };
 	union hv_register_value out[4];
+	bool failed = n > 4 || vid_get_registers(ch->id, 0, names, n, out);
 
 	for (unsigned i = 0; i < n; i++)
-		in.names[i] = names[i];
-	if (status(vid_call(HVCALL_GET_VP_REGISTERS, n, &in, sizeof(in.h) + 4 * n, out, sizeof(out[0]) * n))) {
-		for (unsigned i = 0; i < n; i++)
-			v[i] = ~0ull;
-		return;
-	}
-	for (unsigned i = 0; i < n; i++)
-		v[i] = out[i].reg64;
+		v[i] = failed ? ~0ull : out[i].reg64;
 }
 
 /* ---- the worker path ---- */
@@ -473,6 +473,59 @@ static void run_workers(void)
 	}
 }
 
+/* A port access the hypervisor reported (HvMessageTypeX64IoPortIntercept),
+ * queued for the worker unless it is INS/OUTS.  True if queued. */
+static bool take_io(struct rk_child *ch, const struct hv_message *m)
+{
+	struct hv_x64_io_port_intercept_message io;
+	unsigned size, len;
+
+	memcpy(&io, m->payload, sizeof(io));
+	HV_MARKER(HV_MARK_INTERCEPT_TAKEN, ch->id << 32 | io.header.vp_index);
+	size = io.access_info & HV_X64_IO_ACCESS_SIZE_MASK;
+	len = io.header.instruction_length & 0xf;
+	ch->taken++;
+	if ((io.access_info & (HV_X64_IO_ACCESS_STRING_OP | HV_X64_IO_ACCESS_REP_PREFIX)) ||
+	    (size != 1 && size != 2 && size != 4) || !len) {
+		/* INS/OUTS are not emulated: the access is dropped. */
+		ch->refused++;
+		vid_complete_io(ch->id, io.header.vp_index, false, 0, io.header.rip + len);
+		return false;
+	}
+	ch->req[(ch->head + ch->nreq++) % VMMS_IO_QUEUE] = (struct vmms_io){
+		.req = { .kind = RK_REQ_IO, .vp = io.header.vp_index, .port = io.port_number, .size = (uint8_t)size,
+			 .write = io.header.intercept_access_type == HV_INTERCEPT_ACCESS_WRITE,
+			 .rip = io.header.rip },
+		.rax = io.rax, .len = (uint8_t)len,
+	};
+	return true;
+}
+
+/* An access to a GPA the child has no memory at
+ * (HvMessageTypeUnmappedGpa): queued for the worker, which decodes and
+ * emulates the instruction (user/vmwp.c). */
+static void take_gpa(struct rk_child *ch, const struct hv_message *m)
+{
+	struct hv_x64_memory_intercept_message g;
+	struct rk_io_request *r = &ch->req[(ch->head + ch->nreq) % VMMS_IO_QUEUE].req;
+
+	memcpy(&g, m->payload, sizeof(g));
+	HV_MARKER(HV_MARK_INTERCEPT_TAKEN, ch->id << 32 | g.header.vp_index);
+	ch->taken++;
+	*r = (struct rk_io_request){
+		.kind = RK_REQ_MMIO, .vp = g.header.vp_index, .access = g.header.intercept_access_type,
+		.write = g.header.intercept_access_type == HV_INTERCEPT_ACCESS_WRITE,
+		.access_info = g.memory_access_info,
+		.insn_count = g.instruction_byte_count < sizeof(g.instruction_bytes) ? g.instruction_byte_count :
+										       sizeof(g.instruction_bytes),
+		.exec_state = g.header.execution_state, .cs_attributes = g.header.cs_segment.attributes,
+		.rip = g.header.rip, .rflags = g.header.rflags, .gva = g.guest_virtual_address,
+		.gpa = g.guest_physical_address,
+	};
+	memcpy(r->insn, g.instruction_bytes, sizeof(r->insn));
+	ch->nreq++;
+}
+
 /* Take every message waiting on SINT0 and queue each intercept for its
  * child's worker (read once, checked, copied: the hypervisor wrote the
  * page, the child chose the values).  True if a worker was woken. */
@@ -482,34 +535,22 @@ static bool take_intercepts(void)
 	bool woke = false;
 
 	while (vid_take_message(&m)) {
-		struct hv_x64_io_port_intercept_message io;
 		struct rk_child *ch = child_by_id(m.header.sender);
-		unsigned size, len;
+		uint32_t type = m.header.message_type;
+		unsigned want = type == HVMSG_X64_IO_PORT_INTERCEPT ? sizeof(struct hv_x64_io_port_intercept_message) :
+				type == HVMSG_UNMAPPED_GPA ? sizeof(struct hv_x64_memory_intercept_message) : ~0u;
 
-		if (m.header.message_type != HVMSG_X64_IO_PORT_INTERCEPT || m.header.payload_size < sizeof(io) ||
-		    !ch || !ch->worker_pid || ch->worker_ended || ch->nreq == VMMS_IO_QUEUE) {
+		if (m.header.payload_size < want || want > sizeof(m.payload) || !ch || !ch->worker_pid ||
+		    ch->worker_ended || ch->nreq == VMMS_IO_QUEUE) {
 			stray_messages++;
-			rk_printf("vmms: message type 0x%x from partition %lu not handled\n", m.header.message_type,
+			rk_printf("vmms: message type 0x%x from partition %lu not handled\n", type,
 				  (unsigned long)m.header.sender);
 			continue;
 		}
-		memcpy(&io, m.payload, sizeof(io));
-		HV_MARKER(HV_MARK_INTERCEPT_TAKEN, ch->id << 32 | io.header.vp_index);
-		size = io.access_info & HV_X64_IO_ACCESS_SIZE_MASK;
-		len = io.header.instruction_length & 0xf;
-		ch->taken++;
-		if ((io.access_info & (HV_X64_IO_ACCESS_STRING_OP | HV_X64_IO_ACCESS_REP_PREFIX)) ||
-		    (size != 1 && size != 2 && size != 4) || !len) {
-			/* INS/OUTS are not emulated: the access is dropped. */
-			ch->refused++;
-			vid_complete_io(ch->id, io.header.vp_index, false, 0, io.header.rip + len);
+		if (type == HVMSG_UNMAPPED_GPA)
+			take_gpa(ch, &m);
+		else if (!take_io(ch, &m))
 			continue;
-		}
-		ch->req[(ch->head + ch->nreq++) % VMMS_IO_QUEUE] = (struct vmms_io){
-			.vp = io.header.vp_index, .port = io.port_number, .size = (uint8_t)size,
-			.write = io.header.intercept_access_type == HV_INTERCEPT_ACCESS_WRITE,
-			.rax = io.rax, .rip = io.header.rip, .len = (uint8_t)len,
-		};
 		rk_proc_wake(ch->worker_pid);
 		woke = true;
 	}
@@ -522,43 +563,91 @@ int64_t vmms_worker_next(uint32_t pid, struct rk_io_request *out)
 
 	if (!ch || ch->busy)
 		return -RK_EINVAL;
-	memset(out, 0, sizeof(*out));
+	if (ch->nreq) {
+		ch->cur = ch->req[ch->head];
+		ch->head = (ch->head + 1) % VMMS_IO_QUEUE;
+		ch->nreq--;
+		ch->busy = true;
+		*out = ch->cur.req;
+		out->partition = ch->id;
+		out->ref_time = rdmsr(HV_X64_MSR_TIME_REF_COUNT);
+		if (out->kind == RK_REQ_IO && out->write)
+			out->value = ch->cur.rax & (out->size == 4 ? 0xffffffffull : out->size == 2 ? 0xffffull : 0xffull);
+	} else {
+		memset(out, 0, sizeof(*out));
+	}
 	memcpy(out->child, ch->cfg.name, sizeof(out->child) - 1);
+	out->child[sizeof(out->child) - 1] = '\0';
 	out->memory = ch->cfg.memory;
 	out->vps = ch->cfg.vps;
 	out->flags = ch->cfg.flags | (ch->multiboot ? RK_CHILD_MULTIBOOT : 0);
-	if (!ch->nreq)
+	if (!ch->busy)
 		return ch->worker_stop ? RK_VMWP_STOPPED : -RK_EAGAIN;
-	ch->cur = ch->req[ch->head];
-	ch->head = (ch->head + 1) % VMMS_IO_QUEUE;
-	ch->nreq--;
-	ch->busy = true;
-	out->partition = ch->id;
-	out->ref_time = rdmsr(HV_X64_MSR_TIME_REF_COUNT);
-	out->vp = ch->cur.vp;
-	out->port = ch->cur.port;
-	out->size = ch->cur.size;
-	out->write = ch->cur.write;
-	if (ch->cur.write)
-		out->value = ch->cur.rax & (ch->cur.size == 4 ? 0xffffffffull : ch->cur.size == 2 ? 0xffffull : 0xffull);
 	return 0;
 }
 
 int64_t vmms_worker_complete(uint32_t pid, uint64_t value)
 {
 	struct rk_child *ch = child_by_worker(pid);
+	const struct rk_io_request *r;
 	uint64_t mask, rax;
 
-	if (!ch || !ch->busy)
+	if (!ch || !ch->busy || ch->cur.req.kind != RK_REQ_IO)
 		return -RK_EINVAL;
+	r = &ch->cur.req;
 	ch->busy = false;
 	/* IN AL/AX keeps the rest of RAX; IN EAX zero-extends (SDM Vol. 1
 	 * 3.4.1.1). */
-	mask = ch->cur.size == 4 ? ~0ull : ch->cur.size == 2 ? 0xffffull : 0xffull;
-	rax = ch->cur.size == 4 ? (uint32_t)value : (ch->cur.rax & ~mask) | (value & mask);
-	if (vid_complete_io(ch->id, ch->cur.vp, !ch->cur.write, rax, ch->cur.rip + ch->cur.len))
+	mask = r->size == 4 ? ~0ull : r->size == 2 ? 0xffffull : 0xffull;
+	rax = r->size == 4 ? (uint32_t)value : (ch->cur.rax & ~mask) | (value & mask);
+	if (vid_complete_io(ch->id, r->vp, !r->write, rax, r->rip + ch->cur.len))
 		return -RK_EIO;
 	ch->completed++;
+	return 0;
+}
+
+int64_t vmms_worker_get_regs(uint32_t pid, const uint32_t *names, unsigned n, union hv_register_value *out)
+{
+	struct rk_child *ch = child_by_worker(pid);
+
+	if (!ch || !ch->busy || n < 1 || n > RK_VMWP_REGS)
+		return -RK_EINVAL;
+	return vid_get_registers(ch->id, ch->cur.req.vp, names, n, out) ? -RK_EIO : 0;
+}
+
+int64_t vmms_worker_resume(uint32_t pid, const uint32_t *names, const uint64_t *values, unsigned n)
+{
+	struct rk_child *ch = child_by_worker(pid);
+	struct hv_register_assoc r[RK_VMWP_SET_REGS];
+
+	if (!ch || !ch->busy || n > RK_VMWP_SET_REGS)
+		return -RK_EINVAL;
+	/* What emulating an instruction changes, and nothing else: the
+	 * general registers and RIP. */
+	for (unsigned i = 0; i < n; i++) {
+		if (names[i] < HV_X64_REGISTER_RAX || names[i] > HV_X64_REGISTER_RIP)
+			return -RK_EINVAL;
+		r[i] = (struct hv_register_assoc){ .name = names[i], .value.reg64 = values[i] };
+	}
+	ch->busy = false;
+	if (vid_complete(ch->id, ch->cur.req.vp, r, n))
+		return -RK_EIO;
+	ch->completed++;
+	return 0;
+}
+
+int64_t vmms_worker_crash(uint32_t pid)
+{
+	struct rk_child *ch = child_by_worker(pid);
+
+	if (!ch || !ch->busy)
+		return -RK_EINVAL;
+	/* The access is never completed: the VP stays suspended on it, and
+	 * every VP is paused for good, as after a debug-exit write. */
+	ch->busy = false;
+	ch->refused++;
+	ch->crashed = true;
+	set_suspend(ch, ch->cfg.vps, 1);
 	return 0;
 }
 
@@ -567,8 +656,8 @@ int64_t vmms_worker_exit(uint32_t pid, uint64_t value)
 	struct rk_child *ch = child_by_worker(pid);
 	int64_t r;
 
-	if (!ch || !ch->busy || !ch->cur.write || ch->cur.port < CHILD_DEBUG_EXIT_PORT ||
-	    ch->cur.port > CHILD_DEBUG_EXIT_PORT + 3)
+	if (!ch || !ch->busy || ch->cur.req.kind != RK_REQ_IO || !ch->cur.req.write ||
+	    ch->cur.req.port < CHILD_DEBUG_EXIT_PORT || ch->cur.req.port > CHILD_DEBUG_EXIT_PORT + 3)
 		return -RK_EINVAL;
 	r = vmms_worker_complete(pid, 0);
 	if (r)
@@ -664,8 +753,8 @@ static bool child_check(struct rk_child *ch)
 	get_regs(ch, names, 3, r);
 	halted = r[0] == ~0ull || ((r[0] & HV_INTERNAL_ACTIVITY_HALT_SUSPEND) && !(r[1] & RFLAGS_IF));
 
-	if (ch->exited) {
-		/* its debug-exit port: done */
+	if (ch->exited || ch->crashed) {
+		/* its debug-exit port, or its worker stopped it: done */
 	} else if (r[2] == 1) {
 		rk_notice("vmms: %s: stopped by the hypervisor\n", ch->cfg.name);
 		ch->faulted = true;
@@ -688,15 +777,21 @@ static void child_report(struct rk_child *ch)
 	const struct hv_child_mailbox *mb = ch->mailbox;
 	const char *p, *end;
 
-	if (ch->multiboot) {
+	if (ch->multiboot && !ch->crashed) {
 		if (ch->exited)
 			rk_report(true, "%s: wrote %u to its debug-exit port", ch->cfg.name, ch->exit_value);
 		else
 			rk_report(false, "%s: did not write its debug-exit port", ch->cfg.name);
 		return;
 	}
-	if (!mb || mb->magic != CHILD_MAILBOX_MAGIC || !mb->done) {
-		rk_report(false, "%s: finished and reported (mailbox %s)", ch->cfg.name, mb ? "not done" : "missing");
+	/* A child its worker stopped did not finish: what it logged until
+	 * then, and the failure. */
+	if (!mb || mb->magic != CHILD_MAILBOX_MAGIC || (!mb->done && !ch->crashed)) {
+		if (ch->crashed)
+			rk_report(false, "%s: stopped by its worker: an access it could not emulate", ch->cfg.name);
+		else
+			rk_report(false, "%s: finished and reported (mailbox %s)", ch->cfg.name,
+				  mb ? "not done" : "missing");
 		return;
 	}
 	p = mb->log;
@@ -708,6 +803,10 @@ static void child_report(struct rk_child *ch)
 			nl++;
 		rk_printf("%s| %.*s\n", ch->cfg.name, (int)(nl - p), p);
 		p = nl + 1;
+	}
+	if (ch->crashed) {
+		rk_report(false, "%s: stopped by its worker: an access it could not emulate", ch->cfg.name);
+		return;
 	}
 	rk_report(mb->status == 0 && mb->checks > 0,
 		  "%s: %u checks, %u failed, %u hypercalls, workload %lu cycles", ch->cfg.name, mb->checks,

@@ -7,6 +7,7 @@
 
 #include <hv/bootinfo.h>
 #include <hv/childboot.h>
+#include <hv/tlfs.h>
 
 #include "abi.h"
 
@@ -22,13 +23,11 @@ enum rk_child_state {
 
 #define VMMS_IO_QUEUE 8	/* intercepts taken for a worker and not yet handed to it */
 
-/* One intercepted port access, from the message to the completion. */
+/* One intercepted access, from the message to the completion. */
 struct vmms_io {
-	uint32_t vp;
-	uint16_t port;
-	uint8_t size, write;
-	uint64_t rax, rip;	/* at the intercept */
-	uint8_t len;		/* instruction length */
+	struct rk_io_request req;	/* for the worker; the child's fields are filled when it takes it */
+	uint64_t rax;		/* RK_REQ_IO: RAX at the intercept */
+	uint8_t len;		/* RK_REQ_IO: instruction length */
 };
 
 struct rk_child {
@@ -60,6 +59,7 @@ struct rk_child {
 	bool multiboot;
 	bool exited;			/* it wrote its debug-exit port */
 	uint32_t exit_value;		/* what it wrote */
+	bool crashed;			/* its worker could not emulate an access (vmwp_crash) */
 };
 
 /* The worker side of the system calls (abi.h RK_SYS_VMWP_*), for process
@@ -71,6 +71,11 @@ int64_t vmms_worker_complete(uint32_t pid, uint64_t value);
 /* The child wrote `value` to its debug-exit port: complete the access,
  * stop the child (0, or as vmms_worker_complete). */
 int64_t vmms_worker_exit(uint32_t pid, uint64_t value);
+/* The MMIO calls (abi.h RK_SYS_VMWP_GET_REGS, _RESUME, _CRASH) of worker
+ * `pid`, on the VP of its outstanding request: 0, -RK_EINVAL, -RK_EIO. */
+int64_t vmms_worker_get_regs(uint32_t pid, const uint32_t *names, unsigned n, union hv_register_value *out);
+int64_t vmms_worker_resume(uint32_t pid, const uint32_t *names, const uint64_t *values, unsigned n);
+int64_t vmms_worker_crash(uint32_t pid);
 /* Whether `pid` is the worker of the child that has the console. */
 bool vmms_worker_has_console(uint32_t pid);
 /* The child with the console, if it wrote its debug-exit port: true and

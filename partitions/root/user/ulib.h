@@ -61,6 +61,21 @@ static inline int64_t u_vmwp_exit(uint64_t value)
 	return u_syscall3(RK_SYS_VMWP_EXIT, value, 0, 0);
 }
 
+static inline int64_t u_vmwp_get_regs(const uint32_t *names, uint64_t n, void *values)
+{
+	return u_syscall3(RK_SYS_VMWP_GET_REGS, (uint64_t)(uintptr_t)names, n, (uint64_t)(uintptr_t)values);
+}
+
+static inline int64_t u_vmwp_resume(const uint32_t *names, const uint64_t *values, uint64_t n)
+{
+	return u_syscall3(RK_SYS_VMWP_RESUME, (uint64_t)(uintptr_t)names, (uint64_t)(uintptr_t)values, n);
+}
+
+static inline int64_t u_vmwp_crash(void)
+{
+	return u_syscall3(RK_SYS_VMWP_CRASH, 0, 0, 0);
+}
+
 /* The fourth argument goes in R10 (the convention's RCX is SYSCALL's). */
 static inline int64_t u_vmwp_synic(uint64_t op, uint64_t vp, uint64_t sint, uint64_t conn)
 {

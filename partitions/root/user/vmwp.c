@@ -12,7 +12,9 @@
 #include <hv/bootinfo.h>
 #include <hv/childboot.h>
 #include <hv/marker.h>
+#include <hv/tlfs.h>
 
+#include "insn.h"
 #include "ulib.h"
 
 #define MEASURE_CALLS 1000
@@ -238,6 +240,30 @@ static int role_yield(uint32_t pid)
 
 #define VMWP_CONSOLE_CHUNK 256
 
+/* The HPET's registers (IA-PC HPET Specification 1.0a, 2.3, Table 2). */
+#define HPET_CAP 0x000		/* General Capabilities and ID */
+#define HPET_CONFIG 0x010	/* General Configuration */
+#define HPET_STATUS 0x020	/* General Interrupt Status */
+#define HPET_COUNTER 0x0f0	/* Main Counter Value */
+#define HPET_TIMER0 0x100	/* Timer N Configuration and Capability at 0x100 + 0x20 N, */
+#define HPET_TIMER_STRIDE 0x20	/* Comparator Value at +8, FSB Interrupt Route at +0x10 */
+#define HPET_CNF_ENABLE 0x1ull		/* the counter runs (LEG_RT_CNF, bit 1, not offered) */
+#define HPET_TN_INT_TYPE (1ull << 1)
+#define HPET_TN_INT_ENB (1ull << 2)
+#define HPET_TN_TYPE (1ull << 3)	/* periodic, where Tn_PER_INT_CAP */
+#define HPET_TN_PER_INT_CAP (1ull << 4)
+#define HPET_TN_SIZE_CAP (1ull << 5)	/* 64-bit comparator */
+#define HPET_TN_VAL_SET (1ull << 6)
+#define HPET_TN_32MODE (1ull << 8)
+
+struct hpet {
+	uint64_t config;	/* ENABLE_CNF */
+	uint64_t counter;	/* stopped: the main counter; running: its value at `since` */
+	uint64_t since;		/* the reference time it has run from */
+	uint64_t timer[CHILD_HPET_TIMERS];	/* Tn_*_CNF bits kept */
+	uint64_t comparator[CHILD_HPET_TIMERS];
+};
+
 struct vmwp {
 	struct rk_io_request req;
 	uint8_t regs[8];	/* IER, LCR, MCR, SCR by offset; DLL, DLM below */
@@ -257,6 +283,9 @@ struct vmwp {
 	bool console;		/* the child has the run's console (HV_BOOT_PART_CONSOLE) */
 	bool exit_pending;	/* the access is a write to the debug-exit port */
 	uint32_t exit_value;
+	/* GPAs without memory (RK_REQ_MMIO). */
+	struct hpet hpet;
+	uint64_t mmio_reads, mmio_writes, hpet_accesses, mmio_refused;
 };
 
 /* The console child's output goes to the run's console as it comes, a
@@ -449,6 +478,189 @@ static uint64_t device(struct vmwp *w, const struct rk_io_request *r)
 	}
 }
 
+/* ---- the HPET: IA-PC HPET Specification 1.0a, at CHILD_HPET_BASE ----
+ * Three comparators and a 64-bit main counter at 10 MHz, the child's
+ * view of the root's reference counter (TLFS "Partition Reference
+ * Counter", 100 ns, CHILD_HPET_PERIOD_FS) as the worker takes each
+ * access: it counts while ENABLE_CNF is set and keeps its value while
+ * not, when a write sets it.  No legacy replacement route (LEG_RT_CAP 0)
+ * and no interrupt routes at all (Tn_INT_ROUTE_CAP 0, no FSB delivery):
+ * the comparators keep what is written and never fire, so the interrupt
+ * status stays 0.  Timer 0 can be set periodic (Tn_PER_INT_CAP), as on
+ * PC chipsets.  Every register reads and writes in any size; reserved
+ * bytes read 0 and ignore writes. */
+static uint64_t hpet_counter(const struct hpet *h, uint64_t now)
+{
+	return (h->config & HPET_CNF_ENABLE) ? h->counter + (now - h->since) : h->counter;
+}
+
+static uint64_t hpet_timer_caps(unsigned n)
+{
+	return HPET_TN_SIZE_CAP | (n == 0 ? HPET_TN_PER_INT_CAP : 0);
+}
+
+/* The 64-bit register at `off` (8-aligned) at reference time `now`. */
+static uint64_t hpet_read(const struct hpet *h, unsigned off, uint64_t now)
+{
+	unsigned n = (off - HPET_TIMER0) / HPET_TIMER_STRIDE;
+
+	switch (off) {
+	case HPET_CAP:
+		return (uint64_t)CHILD_HPET_PERIOD_FS << 32 | CHILD_HPET_ID;
+	case HPET_CONFIG:
+		return h->config;
+	case HPET_COUNTER:
+		return hpet_counter(h, now);
+	}
+	if (off < HPET_TIMER0 || n >= CHILD_HPET_TIMERS)
+		return 0;	/* the interrupt status (never set) and reserved space */
+	switch ((off - HPET_TIMER0) % HPET_TIMER_STRIDE) {
+	case 0:
+		return h->timer[n] | hpet_timer_caps(n);
+	case 8:
+		return h->comparator[n];
+	default:
+		return 0;	/* FSB route: no FSB delivery */
+	}
+}
+
+static void hpet_write(struct hpet *h, unsigned off, uint64_t v, uint64_t now)
+{
+	unsigned n = (off - HPET_TIMER0) / HPET_TIMER_STRIDE;
+
+	switch (off) {
+	case HPET_CONFIG:
+		/* Halting keeps the count; starting counts from it (2.3.5). */
+		if ((v ^ h->config) & HPET_CNF_ENABLE) {
+			h->counter = hpet_counter(h, now);
+			h->since = now;
+		}
+		h->config = v & HPET_CNF_ENABLE;
+		return;
+	case HPET_COUNTER:
+		/* Written only while halted (2.3.7: writes to a running
+		 * counter are undefined; here they do nothing). */
+		if (!(h->config & HPET_CNF_ENABLE))
+			h->counter = v;
+		return;
+	}
+	if (off < HPET_TIMER0 || n >= CHILD_HPET_TIMERS)
+		return;
+	switch ((off - HPET_TIMER0) % HPET_TIMER_STRIDE) {
+	case 0:
+		/* VAL_SET is write-only and clears itself; the route fields
+		 * keep nothing, since no route is capable (2.3.8). */
+		h->timer[n] = v & (HPET_TN_INT_TYPE | HPET_TN_INT_ENB | HPET_TN_32MODE |
+				   (hpet_timer_caps(n) & HPET_TN_PER_INT_CAP ? HPET_TN_TYPE : 0));
+		return;
+	case 8:
+		h->comparator[n] = (h->timer[n] & HPET_TN_32MODE) ? (uint32_t)v : v;
+		return;
+	}
+}
+
+/* `size` bytes at offset `off` of the register space: a read returns
+ * them, a write (`v`) merges them into the registers they fall in. */
+static uint64_t hpet_access(struct hpet *h, unsigned off, unsigned size, bool write, uint64_t v, uint64_t now)
+{
+	uint64_t got = 0;
+
+	for (unsigned i = 0; i < size;) {
+		unsigned reg = (off + i) & ~7u, sh = (off + i) & 7u, n = 8 - sh < size - i ? 8 - sh : size - i;
+		uint64_t mask = (n == 8 ? ~0ull : (1ull << (8 * n)) - 1) << (8 * sh), old = hpet_read(h, reg, now);
+
+		if (write)
+			hpet_write(h, reg, (old & ~mask) | ((v >> (8 * i)) << (8 * sh) & mask), now);
+		else
+			got |= ((old & mask) >> (8 * sh)) << (8 * i);
+		i += n;
+	}
+	return got;
+}
+
+/* ---- MMIO: an access to a GPA the child has no memory at ----
+ * The hypervisor's HvMessageTypeUnmappedGpa message carries the
+ * instruction's bytes; the worker decodes them (hv_model/insn.c, built
+ * into this program too: MOV, MOVZX, MOVSX), checks that the instruction
+ * is the access the message reports (direction, size, and its operand's
+ * linear address against the message's), reads the registers it needs,
+ * lets the device at the GPA answer and writes back the destination
+ * register and RIP past the instruction, which also resumes the VP.
+ * What it cannot do that way is a guest crash: the reason, or NULL. */
+static const char *mmio(struct vmwp *w, const struct rk_io_request *r, uint64_t id)
+{
+	unsigned bits = hv_insn_code_bits(r->exec_state & HV_X64_VP_EXEC_CR0_PE, r->rflags & (1ull << 17),
+					  r->exec_state & HV_X64_VP_EXEC_EFER_LMA, r->cs_attributes);
+	union hv_register_value v[RK_VMWP_REGS];
+	uint32_t names[RK_VMWP_REGS], out[2];
+	uint64_t gpr[16] = { 0 }, seg_base = 0, ea, value = 0, next, vals[2];
+	unsigned n = 0, m = 0, slot_reg = ~0u, slot_seg = ~0u;
+	struct hv_insn d;
+	int st;
+
+	if (r->access == HV_INTERCEPT_ACCESS_EXECUTE)
+		return "an instruction fetch";
+	if ((r->exec_state & HV_X64_VP_EXEC_INTERRUPTION_PENDING) || !(r->access_info & HV_X64_MEMORY_ACCESS_GVA_GPA_VALID))
+		return "an access by event delivery or to a paging structure";
+	st = hv_insn_decode(r->insn, r->insn_count, bits, &d);
+	if (st == HV_INSN_SHORT)
+		return "an instruction whose bytes the hypervisor could not fetch";
+	if (st != HV_INSN_OK)
+		return st == HV_INSN_LOCK ? "a LOCK-prefixed MOV (#UD)" : "an instruction other than MOV, MOVZX, MOVSX";
+	if (d.store != (r->access == HV_INTERCEPT_ACCESS_WRITE))
+		return "an access that is not the one of the instruction at RIP";
+	if (r->gpa < CHILD_HPET_BASE || r->gpa + d.size > CHILD_HPET_BASE + CHILD_HPET_SIZE)
+		return "an access where no device is";
+
+	/* The registers the instruction reads: its register operand (a
+	 * store's source; an 8- or 16-bit load keeps the rest of its
+	 * destination), the address's base and index, and the segment's
+	 * base where it can be other than 0 (SDM Vol. 1 3.4.2.1). */
+	if (d.reg != HV_INSN_NO_REG && (d.store || d.reg_size < 4)) {
+		slot_reg = n;
+		names[n++] = HV_X64_REGISTER_RAX + d.reg;
+	}
+	if (d.base != HV_INSN_NO_REG)
+		names[n++] = HV_X64_REGISTER_RAX + d.base;
+	if (d.index != HV_INSN_NO_REG)
+		names[n++] = HV_X64_REGISTER_RAX + d.index;
+	if (bits < 64 || d.seg == HV_SEG_FS || d.seg == HV_SEG_GS) {
+		slot_seg = n;
+		names[n++] = HV_X64_REGISTER_ES + d.seg;
+	}
+	if (n && u_vmwp_get_regs(names, n, v))
+		return "an access whose registers could not be read";
+	for (unsigned i = 0; i < n; i++)
+		if (i == slot_seg)
+			seg_base = v[i].segment.base;
+		else
+			gpr[names[i] - HV_X64_REGISTER_RAX] = v[i].reg64;
+	next = r->rip + d.len;
+	ea = hv_insn_ea(&d, gpr, next) + seg_base;
+	if (bits < 64) {
+		ea &= 0xffffffffull;
+		next &= bits == 16 ? 0xffffull : 0xffffffffull;
+	}
+	if ((r->access_info & HV_X64_MEMORY_ACCESS_GVA_VALID) && ea != r->gva)
+		return "an access that is not the one of the instruction at RIP";
+
+	w->hpet_accesses++;
+	if (d.store) {
+		w->mmio_writes++;
+		hpet_access(&w->hpet, (unsigned)(r->gpa - CHILD_HPET_BASE), d.size, true,
+			    hv_insn_store_value(&d, slot_reg != ~0u ? gpr[d.reg] : 0), r->ref_time);
+	} else {
+		w->mmio_reads++;
+		value = hpet_access(&w->hpet, (unsigned)(r->gpa - CHILD_HPET_BASE), d.size, false, 0, r->ref_time);
+		out[m] = HV_X64_REGISTER_RAX + d.reg;
+		vals[m++] = hv_insn_load(&d, gpr[d.reg], value);
+	}
+	out[m] = HV_X64_REGISTER_RIP;
+	vals[m++] = next;
+	HV_MARKER(HV_MARK_WORKER_DONE, id);
+	return u_vmwp_resume(out, vals, m) ? "an access whose completion the hypervisor refused" : NULL;
+}
+
 static int role_vmwp(void)
 {
 	static struct vmwp w;
@@ -464,6 +676,21 @@ static int role_vmwp(void)
 			break;
 		id = w.req.partition << 32 | w.req.vp;
 		HV_MARKER(HV_MARK_WORKER_START, id);
+		if (w.req.kind == RK_REQ_MMIO) {
+			const char *why = mmio(&w, &w.req, id);
+
+			if (!why)
+				continue;
+			/* As a worker reports its guest's crash: the child
+			 * stops, the root and the other children go on. */
+			u_printf("FAIL: vmwp[%s]: VP %u: %s at GPA 0x%lx, RIP 0x%lx: the child is stopped\n",
+				 w.req.child, w.req.vp, why, (unsigned long)w.req.gpa, (unsigned long)w.req.rip);
+			console_flush(&w);
+			w.mmio_refused++;
+			if (u_vmwp_crash())
+				bad++;
+			continue;
+		}
 		value = device(&w, &w.req);
 		HV_MARKER(HV_MARK_WORKER_DONE, id);
 		if (w.exit_pending) {
@@ -493,6 +720,11 @@ static int role_vmwp(void)
 		 "returned 0x%x; %lu to no device; last wait %ld\n",
 		 w.req.child, (unsigned long)(w.reads + w.writes), (unsigned long)w.reads, (unsigned long)w.writes,
 		 (unsigned long)w.bytes, (unsigned long)w.id_reads, w.id_returned, (unsigned long)w.other, (long)k);
+	if (w.mmio_reads + w.mmio_writes + w.mmio_refused)
+		u_printf("vmwp[%s]: %lu MMIO accesses emulated: %lu reads, %lu writes; %lu to the HPET; %lu not "
+			 "emulated\n", w.req.child, (unsigned long)(w.mmio_reads + w.mmio_writes),
+			 (unsigned long)w.mmio_reads, (unsigned long)w.mmio_writes, (unsigned long)w.hpet_accesses,
+			 (unsigned long)w.mmio_refused);
 	return bad;
 }
 
