@@ -72,9 +72,9 @@
 #define CHILD_HPET_VENDOR 0x1414u	/* Microsoft's PCI vendor ID */
 #define CHILD_HPET_TIMERS 3
 #define CHILD_HPET_REV 1
-/* The capabilities register's low half (HPET 1.0a 2.3.4): revision,
- * comparators - 1 in 12:8, a 64-bit counter (13), no legacy replacement
- * route (15), vendor. */
+/* The capabilities register's low half (HPET 1.0a 2.3.4), which the ACPI
+ * HPET table's Event Timer Block ID repeats: revision, comparators - 1 in
+ * 12:8, a 64-bit counter (13), no legacy replacement route (15), vendor. */
 #define CHILD_HPET_ID \
 	(CHILD_HPET_VENDOR << 16 | 1u << 13 | (CHILD_HPET_TIMERS - 1u) << 8 | CHILD_HPET_REV)
 /* The SynIC test device (docs/hypervisor.md "SynIC test device"), for a
@@ -110,7 +110,8 @@
  * xAPIC mode.  The root writes the information structure, the memory map
  * and the command line at CHILD_MB_INFO and ACPI 1.0 tables at
  * CHILD_MB_ACPI (RSDP, RSDT, FADT with the PM timer, an empty DSDT, a MADT
- * with a local APIC per VP); the memory map reserves [CHILD_MB_LOW_TOP,
+ * with a local APIC per VP, an HPET table for the HPET above); the memory
+ * map reserves [CHILD_MB_LOW_TOP,
  * 1 MiB).  Its worker adds to the devices above: */
 #define CHILD_MB_GDT 0x8000ull
 #define CHILD_MB_INFO 0x9000ull		/* struct multiboot_info, then the map, then the command line */

@@ -241,6 +241,8 @@ uint32_t rk_mb_boot_data(uint8_t *buf, uint64_t memory, const char *cmdline)
 #define ACPI_FADT 0x60u
 #define ACPI_DSDT 0x100u
 #define ACPI_MADT 0x140u
+#define ACPI_HPET 0x370u	/* after the largest MADT (RK_ACPI_MAX_VPS) */
+#define HPET_LEN 56u
 #define ACPI_HDR 36u
 #define FADT_LEN 116u	/* the ACPI 1.0 FADT, revision 1 */
 #define FADT_TMR_VAL_EXT (1u << 8)
@@ -278,6 +280,7 @@ static void sdt_checksum(uint8_t *p)
 uint32_t rk_acpi_build(uint8_t *buf, unsigned vps)
 {
 	uint8_t *rsdt = buf + ACPI_RSDT, *fadt = buf + ACPI_FADT, *dsdt = buf + ACPI_DSDT, *madt = buf + ACPI_MADT;
+	uint8_t *hpet = buf + ACPI_HPET;
 	uint32_t madt_len;
 
 	if (vps > RK_ACPI_MAX_VPS)
@@ -290,10 +293,11 @@ uint32_t rk_acpi_build(uint8_t *buf, unsigned vps)
 	wr_str(buf + 9, "HVSIM ", 6);
 	wr(buf + 16, CHILD_MB_ACPI + ACPI_RSDT, 4);
 	buf[8] = (uint8_t)-sum(buf, 20);
-	/* RSDT (5.2.7): the FADT and the MADT. */
-	sdt_header(rsdt, "RSDT", ACPI_HDR + 8, 1);
+	/* RSDT (5.2.7): the FADT, the MADT and the HPET table. */
+	sdt_header(rsdt, "RSDT", ACPI_HDR + 12, 1);
 	wr(rsdt + ACPI_HDR, CHILD_MB_ACPI + ACPI_FADT, 4);
 	wr(rsdt + ACPI_HDR + 4, CHILD_MB_ACPI + ACPI_MADT, 4);
+	wr(rsdt + ACPI_HDR + 8, CHILD_MB_ACPI + ACPI_HPET, 4);
 	sdt_checksum(rsdt);
 	/* FADT (5.2.9): DSDT, SCI 9, the PM timer block and its length,
 	 * TMR_VAL_EXT (a 32-bit counter); no other fixed hardware. */
@@ -321,5 +325,20 @@ uint32_t rk_acpi_build(uint8_t *buf, unsigned vps)
 		wr(e + 4, 1, 4);	/* enabled */
 	}
 	sdt_checksum(madt);
-	return ACPI_MADT + madt_len;
+	/* The HPET Description Table (IA-PC HPET Specification 1.0a, 3.2.4):
+	 * the Event Timer Block ID (the capabilities register's low half),
+	 * its base as a Generic Address Structure in system memory (space
+	 * 0, 64 bits wide), HPET number 0, no minimum periodic tick (it
+	 * raises no interrupts), and 4 KiB page protection: nothing else
+	 * shares its page. */
+	sdt_header(hpet, "HPET", HPET_LEN, 1);
+	wr(hpet + ACPI_HDR, CHILD_HPET_ID, 4);
+	hpet[ACPI_HDR + 4] = 0;
+	hpet[ACPI_HDR + 5] = 64;
+	wr(hpet + ACPI_HDR + 8, CHILD_HPET_BASE, 8);
+	hpet[ACPI_HDR + 16] = 0;
+	wr(hpet + ACPI_HDR + 17, 0, 2);
+	hpet[ACPI_HDR + 19] = 1;
+	sdt_checksum(hpet);
+	return ACPI_HPET + HPET_LEN;
 }

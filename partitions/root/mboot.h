@@ -67,9 +67,10 @@ uint32_t rk_mb_boot_data(uint8_t *buf, uint64_t memory, const char *cmdline);
 /* ACPI 1.0 tables (ACPI 6.5 chapter 5.2) in `buf`, which stands for the
  * child's GPAs [CHILD_MB_ACPI, CHILD_MB_ACPI + RK_ACPI_BYTES): RSDP
  * (revision 0), RSDT, FADT (PM timer at CHILD_PMTIMER_PORT, 32 bits),
- * an empty DSDT, and a MADT with one enabled local APIC per VP (APIC ID
- * and processor UID = VP index; no 8259s, no IO-APIC).  Returns the
- * bytes used; `vps` is capped at RK_ACPI_MAX_VPS. */
+ * an empty DSDT, a MADT with one enabled local APIC per VP (APIC ID
+ * and processor UID = VP index; no 8259s, no IO-APIC), and an HPET table
+ * for the worker's HPET at CHILD_HPET_BASE.  Returns the bytes used;
+ * `vps` is capped at RK_ACPI_MAX_VPS. */
 #define RK_ACPI_BYTES 0x400u
 #define RK_ACPI_MAX_VPS 64u
 uint32_t rk_acpi_build(uint8_t *buf, unsigned vps);

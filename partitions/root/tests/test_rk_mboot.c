@@ -270,7 +270,7 @@ Test(rk_mboot, acpi_tables)
 {
 	static uint8_t acpi[RK_ACPI_BYTES];
 	uint32_t used = rk_acpi_build(acpi, 3);
-	const uint8_t *rsdt, *fadt, *madt, *dsdt;
+	const uint8_t *rsdt, *fadt, *madt, *dsdt, *hpet;
 
 	cr_assert(used <= RK_ACPI_BYTES);
 	cr_assert_eq(memcmp(acpi, "RSD PTR ", 8), 0);
@@ -278,10 +278,11 @@ Test(rk_mboot, acpi_tables)
 	cr_assert_eq(acpi[15], 0);	/* revision 0 */
 	rsdt = table(acpi, rd(acpi + 16, 4));
 	cr_assert_eq(memcmp(rsdt, "RSDT", 4), 0);
-	cr_assert_eq(rd(rsdt + 4, 4), 44u);
-	cr_assert_eq(sum(rsdt, 44), 0);
+	cr_assert_eq(rd(rsdt + 4, 4), 48u);
+	cr_assert_eq(sum(rsdt, 48), 0);
 	fadt = table(acpi, rd(rsdt + 36, 4));
 	madt = table(acpi, rd(rsdt + 40, 4));
+	hpet = table(acpi, rd(rsdt + 44, 4));
 	cr_assert_eq(memcmp(fadt, "FACP", 4), 0);
 	cr_assert_eq(sum(fadt, (unsigned)rd(fadt + 4, 4)), 0);
 	cr_assert_eq(rd(fadt + 76, 4), CHILD_PMTIMER_PORT);
@@ -304,4 +305,30 @@ Test(rk_mboot, acpi_tables)
 		cr_assert_eq(e[3], v);
 		cr_assert_eq(rd(e + 4, 4), 1u);
 	}
+	/* The HPET table (HPET 1.0a 3.2.4): 56 bytes, revision 1. */
+	cr_assert_eq(memcmp(hpet, "HPET", 4), 0);
+	cr_assert_eq(rd(hpet + 4, 4), 56u);
+	cr_assert_eq(hpet[8], 1);
+	cr_assert_eq(sum(hpet, 56), 0);
+	cr_assert_eq(rd(hpet + 36, 4), 0x14142201u, "Event Timer Block ID: vendor 0x1414, 64-bit, 3 timers, rev 1");
+	cr_assert_eq(hpet[40], 0, "system memory");
+	cr_assert_eq(hpet[41], 64);
+	cr_assert_eq(rd(hpet + 44, 8), 0xfed00000u);
+	cr_assert_eq(hpet[52], 0, "HPET number");
+	cr_assert_eq(hpet[55], 1, "4 KiB page protection");
+	cr_assert((uint64_t)(hpet - acpi) + 56 <= used);
+}
+
+Test(rk_mboot, acpi_tables_fit_with_the_most_vps)
+{
+	static uint8_t acpi[RK_ACPI_BYTES];
+	uint32_t used = rk_acpi_build(acpi, RK_ACPI_MAX_VPS + 5);
+	const uint8_t *rsdt = table(acpi, rd(acpi + 16, 4)), *madt = table(acpi, rd(rsdt + 40, 4));
+	const uint8_t *hpet = table(acpi, rd(rsdt + 44, 4));
+
+	cr_assert(used <= RK_ACPI_BYTES);
+	cr_assert_eq(rd(madt + 4, 4), 36u + 8 + RK_ACPI_MAX_VPS * 8, "capped at RK_ACPI_MAX_VPS");
+	cr_assert(madt + rd(madt + 4, 4) <= hpet, "the MADT ends before the HPET table");
+	cr_assert_eq(sum(hpet, 56), 0);
+	cr_assert_eq(sum(madt, (unsigned)rd(madt + 4, 4)), 0);
 }
