@@ -2790,7 +2790,9 @@ int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned siz
 	}
 	if (!reason)
 		return 0;
-	set_pending_exit(c, reason, qual, addr, size, 0);
+	/* `addr` is linear; the exit saves RIP, the offset into CS (SDM
+	 * 28.3.3), which Unicorn syncs before a code hook runs. */
+	set_pending_exit(c, reason, qual, reg(c, UC_X86_REG_RIP), size, 0);
 	stop_engine(c);
 	return 1;
 }
