@@ -51,9 +51,16 @@ static void exit_cpuid(struct hv_vp *vp)
 	if (!hv_cpuid_synthetic(vp, leaf, &r)) {
 		r = cpuid(leaf, sub);
 		if (leaf == 1) {
-			/* A hypervisor is present (CPUID.1:ECX[31]); no nested VMX. */
+			/* A hypervisor is present (CPUID.1:ECX[31]); no nested VMX;
+			 * no MONITOR/MWAIT (ECX[3]): a VP idles with HLT, which
+			 * yields its LP (leaf 5 then reads as the processor's,
+			 * unused). */
 			r.ecx |= 1u << 31;
-			r.ecx &= ~(1u << 5);
+			r.ecx &= ~(1u << 5 | 1u << 3);
+			/* OSXSAVE is the VP's CR4.OSXSAVE, not the hypervisor's. */
+			r.ecx &= ~X86_CPUID1_ECX_OSXSAVE;
+			if ((r.ecx & X86_CPUID1_ECX_XSAVE) && (vmread(VMCS_GUEST_CR4) & X86_CR4_OSXSAVE))
+				r.ecx |= X86_CPUID1_ECX_OSXSAVE;
 		}
 		if (!vp->part->is_root && leaf == 1) {
 			/* A child's APIC is its virtual x2APIC (vapic.c): ECX[21]
@@ -75,6 +82,24 @@ static void exit_cpuid(struct hv_vp *vp)
 	vp->g.rbx = r.ebx;
 	vp->g.rcx = r.ecx;
 	vp->g.rdx = r.edx;
+	hv_skip_instruction();
+}
+
+/* XSETBV exits unconditionally (SDM 26.1.2) with the value unchecked:
+ * the checks of SDM Vol. 2C XSETBV against the components this processor
+ * has (CPUID 0DH.0), then the VP's XCR0, which hv_run loads before each
+ * of its entries.  (The #UD for CR4.OSXSAVE = 0 and the #GP at CPL > 0
+ * came before the exit.) */
+static void exit_xsetbv(struct hv_vp *vp)
+{
+	struct cpuid_regs d = cpuid(0xd, 0);
+	uint64_t v = (uint32_t)vp->g.rax | vp->g.rdx << 32, valid = d.eax | (uint64_t)d.edx << 32;
+
+	if ((uint32_t)vp->g.rcx != 0 || !(v & X86_XCR0_X87) || (v & ~valid) || ((v & X86_XCR0_AVX) && !(v & X86_XCR0_SSE))) {
+		hv_inject_exception(13, 1, 0);
+		return;
+	}
+	vp->xcr0 = v;
 	hv_skip_instruction();
 }
 
@@ -150,6 +175,9 @@ static void handle_exit(struct hv_vp *vp)
 	case EXIT_REASON_VMCALL:
 		hv_hypercall(vp);
 		break;
+	case EXIT_REASON_XSETBV:
+		exit_xsetbv(vp);
+		break;
 	case EXIT_REASON_HLT:
 		hv_skip_instruction();
 		if (hv_intr_hlt_wakes(vp))
@@ -198,6 +226,8 @@ static void handle_exit(struct hv_vp *vp)
 	case EXIT_REASON_VMXON:
 	case EXIT_REASON_INVEPT:
 	case EXIT_REASON_INVVPID:
+	case EXIT_REASON_MONITOR:	/* not in the partitions' CPUID */
+	case EXIT_REASON_MWAIT:
 		hv_inject_exception(6, 0, 0);	/* no nested VMX: #UD */
 		break;
 	case EXIT_REASON_EPT_VIOLATION: {
@@ -342,6 +372,10 @@ void hv_run(unsigned lp)
 		if (vp->mark_resume) {
 			vp->mark_resume = 0;
 			HV_MARKER(HV_MARK_INTERCEPT_RESUMED, vp->part->id << 32 | vp->index);
+		}
+		if (me->xcr0 != vp->xcr0 && me->xcr0) {
+			xsetbv(0, vp->xcr0);
+			me->xcr0 = vp->xcr0;
 		}
 		HV_MARKER(HV_MARK_RUN_VP, vp->part->id << 32 | vp->index);
 		me->cur = vp;

@@ -271,6 +271,7 @@ struct hv_vp {
 	int runnable;		/* started and not halted */
 	int halted;		/* executed HLT: waits for an interrupt */
 	int wake_pending;	/* the root's: woken while it ran; its next HLT returns at once */
+	uint64_t xcr0;		/* its XCR0 (exit.c exit_xsetbv), loaded before each entry */
 	unsigned lp;		/* the LP it runs on (lp.c: placed at creation) */
 	int vmcs_lp;		/* the LP its VMCS is active on, -1 if clear (lp.c) */
 	volatile int clear_request;	/* another LP waits for that LP to VMCLEAR it */
@@ -394,6 +395,7 @@ struct hv_lp {
 	volatile enum hv_lp_state state;
 	uint64_t vmcs;			/* the VMCS current on it, 0 none */
 	uint64_t exit_tsc;		/* TSC at its last VM exit, before the lock */
+	uint64_t xcr0;			/* XCR0 on it now (hv_run) */
 	struct hv_vp *cur;		/* the VP it ran last (hv_run) */
 	unsigned nvps;			/* VPs placed on it */
 	volatile int clear_requests;	/* some VP active here has clear_request set */

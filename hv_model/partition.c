@@ -76,9 +76,11 @@ static void vp_write_controls(struct hv_vp *vp)
 	 * the root's (intr.c). */
 	vmwrite(VMCS_PIN_BASED_CTLS, hv_vmx_ctl(MSR_IA32_VMX_TRUE_PINBASED_CTLS, PIN_BASED_EXT_INTR_EXITING));
 	/* Only the root touches devices: a child's port I/O exits.  A
-	 * child's CR8 is its virtual APIC's TPR (vapic.c). */
+	 * child's CR8 is its virtual APIC's TPR (vapic.c).  MONITOR and MWAIT
+	 * are not offered to partitions (exit.c): they exit to a #UD. */
 	vmwrite(VMCS_PROC_BASED_CTLS, hv_vmx_ctl(MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
 						 CPU_BASED_HLT_EXITING | CPU_BASED_USE_MSR_BITMAPS |
+							 CPU_BASED_MONITOR_EXITING | CPU_BASED_MWAIT_EXITING |
 							 CPU_BASED_ACTIVATE_SECONDARY_CONTROLS |
 							 (p->is_root ? 0 : CPU_BASED_UNCOND_IO_EXITING |
 										   CPU_BASED_CR8_LOAD_EXITING |
@@ -139,6 +141,7 @@ struct hv_vp *hv_vp_create(struct hv_partition *p, unsigned index, struct hv_poo
 	vp->vmcs = vmcs;
 	vp->lp = lp;
 	vp->vmcs_lp = -1;
+	vp->xcr0 = 1;		/* x87 only, as at reset (SDM Vol. 1 13.3) */
 	*(uint32_t *)hv_va(vmcs) = hv_vmcs_revision();
 	if (hv_vmclear(vmcs) || hv_vmcs_load(vp)) {
 		hv_pool_put(pool, vmcs);

@@ -50,6 +50,12 @@ int hv_vmx_on(unsigned lp)
 	/* SDM 24.8: CR0 and CR4 within the fixed bits. */
 	write_cr0((read_cr0() | rdmsr(MSR_IA32_VMX_CR0_FIXED0)) & rdmsr(MSR_IA32_VMX_CR0_FIXED1));
 	write_cr4((read_cr4() | rdmsr(MSR_IA32_VMX_CR4_FIXED0)) & rdmsr(MSR_IA32_VMX_CR4_FIXED1));
+	/* CR4.OSXSAVE, so that each VP's XCR0 can be loaded before its
+	 * entry (exit.c): VMX does not switch it (SDM 28.1). */
+	if (cpuid(1, 0).ecx & X86_CPUID1_ECX_XSAVE) {
+		write_cr4(read_cr4() | X86_CR4_OSXSAVE);
+		hv_lps[lp].xcr0 = 1;
+	}
 	region = hv_pool_get(&hv_pool);
 	if (!region)
 		return -1;

@@ -2,19 +2,20 @@
 # Boot kvm-unit-tests' x86 test kernels on hvsim's bare platform and
 # report each one's result (docs/vmx.md "Conformance").
 #
-#   scripts/kvm-unit-tests.sh [-b BUILD_DIR] [-k KUT_DIR] [-c] [TEST...]
+#   scripts/kvm-unit-tests.sh [-b BUILD_DIR] [-k KUT_DIR] [-c [-l LPS]] [TEST...]
 #
 # With -c each test runs as the guest of a child partition under the
 # hv_model hypervisor (`hvsim run --child-kernel`, docs/hypervisor.md
-# "Unmodified guests") instead, and TESTs default to the Hyper-V ones:
-# hyperv_synic, hyperv_connections, hyperv_stimer, hyperv_stimer_direct,
-# hyperv_clock.  A child has no initrd, so no TEST_DEVICE=0 there.
+# "Unmodified guests") instead, on LPS logical processors (default 1),
+# and TESTs default to the Hyper-V ones: hyperv_synic, hyperv_connections,
+# hyperv_stimer, hyperv_stimer_direct, hyperv_clock, and xsave.  A child
+# has no initrd, so no TEST_DEVICE=0 there.
 #
 # KUT_DIR is a kvm-unit-tests checkout (default: ./kvm-unit-tests, cloned
 # from upstream if it does not exist: this needs the network).  It is
 # configured and built for x86_64 if its .flat files are missing.  TESTs
-# default to the ones hvsim is expected to pass: smptest, tsc, msr, x2apic,
-# ioapic, vmx.  Each runs as unittests.cfg describes it (smp count, test
+# default to the ones hvsim is expected to pass: smptest, tsc, msr, xsave,
+# x2apic, ioapic, vmx.  Each runs as unittests.cfg describes it (smp count, test
 # arguments); the environment kvm-unit-tests reads from its initrd is a
 # multiboot module saying TEST_DEVICE=0 (hvsim has no QEMU pc-testdev).
 #
@@ -27,19 +28,21 @@ kut=kvm-unit-tests
 upstream=https://gitlab.com/kvm-unit-tests/kvm-unit-tests.git
 
 child=0
-while getopts b:k:ch opt; do
+lps=1
+while getopts b:k:l:ch opt; do
 	case $opt in
 	b) build=$OPTARG ;;
 	k) kut=$OPTARG ;;
 	c) child=1 ;;
-	*) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	l) lps=$OPTARG ;;
+	*) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
 if [ $child = 1 ]; then
-	tests=${*:-hyperv_synic hyperv_connections hyperv_stimer hyperv_stimer_direct hyperv_clock}
+	tests=${*:-hyperv_synic hyperv_connections hyperv_stimer hyperv_stimer_direct hyperv_clock xsave}
 else
-	tests=${*:-smptest tsc msr x2apic ioapic vmx}
+	tests=${*:-smptest tsc msr xsave x2apic ioapic vmx}
 fi
 
 hvsim=$build/sim/cli/hvsim
@@ -84,7 +87,7 @@ for t in $tests; do
 	# "Conformance").
 	[ "$t" = vmx ] && args="$args -vmx_preemption_timer_tf_test"
 	if [ $child = 1 ]; then
-		set -- run --raw-exit --no-stats --child-vps "$smp" --child-kernel "x86/$file"
+		set -- run --raw-exit --no-stats --lps "$lps" --child-vps "$smp" --child-kernel "x86/$file"
 	else
 		set -- boot --raw-exit --no-stats --lps "$smp" --module "$env_file" "x86/$file"
 	fi

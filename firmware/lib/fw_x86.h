@@ -106,6 +106,12 @@ static inline uint64_t read_rflags(void)
 	return v;
 }
 
+/* XCR `n` (SDM Vol. 2C XSETBV): CR4.OSXSAVE must be set. */
+static inline void xsetbv(uint32_t n, uint64_t v)
+{
+	asm volatile("xsetbv" : : "c"(n), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+
 static inline void invlpg(const volatile void *va)
 {
 	asm volatile("invlpg (%0)" : : "r"(va) : "memory");
@@ -123,6 +129,12 @@ static inline void cpu_pause(void)
 #define X86_CR0_PG (1ull << 31)
 #define X86_CR4_PAE (1ull << 5)
 #define X86_CR4_VMXE (1ull << 13)
+#define X86_CR4_OSXSAVE (1ull << 18)
+#define X86_CPUID1_ECX_XSAVE (1u << 26)
+#define X86_CPUID1_ECX_OSXSAVE (1u << 27)
+#define X86_XCR0_X87 (1ull << 0)	/* XCR0 state components (SDM Vol. 1 13.1) */
+#define X86_XCR0_SSE (1ull << 1)
+#define X86_XCR0_AVX (1ull << 2)
 #define X86_RFLAGS_CF (1ull << 0)
 #define X86_RFLAGS_PF (1ull << 2)
 #define X86_RFLAGS_AF (1ull << 4)

@@ -615,6 +615,8 @@ static int site_kind(const cs_insn *in)
 		return SITE_PAUSE;
 	case X86_INS_INVD:
 		return SITE_INVD;
+	case X86_INS_XSETBV:
+		return SITE_XSETBV;
 	case X86_INS_POP:
 		/* POP SS (17) */
 		return x->op_count >= 1 && x->operands[0].type == X86_OP_REG && x->operands[0].reg == X86_REG_SS ?

@@ -43,6 +43,7 @@ enum cost_site_kind {
 	SITE_CALL_FAR,
 	SITE_JMP_FAR,
 	SITE_INVD,	/* exits unconditionally in non-root operation (vmx.c) */
+	SITE_XSETBV,	/* XCR0's checks (cpu.c); exits unconditionally in non-root operation */
 	SITE_MOV_SS,	/* MOV SS / POP SS: the blocking that follows is by MOV SS, not STI */
 };
 

@@ -1087,6 +1087,8 @@ static int site_still_there(struct cpu *c, const struct site *s)
 		switch (s->kind) {
 		case SITE_INVD:		/* 0F 08 */
 			return op == 0x08;
+		case SITE_XSETBV:	/* 0F 01 D1 */
+			return op == 0x01 && i + 2 < n && b[i + 2] == 0xd1;
 		case SITE_INVLPG:	/* 0F 01 /7, memory operand */
 			return op == 0x01 && modrm_reg == 7 && (b[i + 2] >> 6) != 3;
 		case SITE_MOV_CR:
@@ -1408,6 +1410,27 @@ static void hook_ac(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	ac_check_insn(c, addr, size);
 }
 
+/* XSETBV (SDM Vol. 2C XSETBV): #UD without CR4.OSXSAVE and #GP at CPL
+ * > 0 are Unicorn's; #GP(0) for an XCR other than 0, or a value that
+ * clears x87, sets a component this CPU lacks (CPUID 0DH.0; Unicorn's
+ * model would take AVX, which it cannot execute) or AVX without SSE, is
+ * the model's.  Otherwise the instruction runs natively and the value is
+ * the LP's. */
+static void xsetbv_site(struct cpu *c)
+{
+	uint64_t v = (uint32_t)reg(c, UC_X86_REG_RAX) | reg(c, UC_X86_REG_RDX) << 32;
+
+	if (!(reg(c, UC_X86_REG_CR4) & CR4_OSXSAVE) || cpu_cpl(c))
+		return;
+	if ((uint32_t)reg(c, UC_X86_REG_RCX) != 0 || !(v & XCR0_X87) || (v & ~c->xcr0_valid) ||
+	    ((v & XCR0_AVX) && !(v & XCR0_SSE))) {
+		cpu_raise_from_hook(c, VEC_GP, 0);
+		return;
+	}
+	c->xcr0 = v;
+	c->e->xcr0 = v;
+}
+
 static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
 	struct cpu *c = user;
@@ -1522,6 +1545,9 @@ static void hook_site(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	case SITE_JMP_FAR:
 	case SITE_INVD:
 		return;		/* native but in non-root operation (above) */
+	case SITE_XSETBV:
+		xsetbv_site(c);
+		return;
 	default:
 		/* MOV CR/DR, CLTS, LMSW, SMSW: native outside VMX operation,
 		 * except CR8, which is the LAPIC's TPR. */
@@ -1825,6 +1851,11 @@ int cpu_engine_open(struct cpu *c, struct engine *e, int guest)
 	e->ctx = cpu_ctx_new(e->uc);
 	if (!e->ctx)
 		return -ENOMEM;
+	/* Unicorn starts XCR0 with every component it knows; the engine
+	 * takes the LP's. */
+	e->xcr0 = c->xcr0;
+	if (cpu_ctx_set_xcr0(e->ctx, e->xcr0))
+		return -EIO;
 	if (uc_mem_map_ptr(e->uc, 0, memmap_ram_low(m), UC_PROT_ALL, memmap_ram(m)) != UC_ERR_OK)
 		return -EIO;
 	if (memmap_ram_high(m) &&
@@ -1906,6 +1937,7 @@ struct cpu *cpu_new(const struct cpu_config *cfg)
 	c->msr = calloc(c->prof->nmsrs ? c->prof->nmsrs : 1, sizeof(*c->msr));
 	c->cm = cost_model_new(c->prof);
 	c->e = &c->root;
+	c->xcr0 = XCR0_X87;	/* at reset (SDM Vol. 1 13.3) */
 	if (!c->msr || !c->cm || cpu_engine_open(c, &c->root, 0))
 		goto fail;
 	for (size_t i = 0; i < c->prof->nmsrs; i++)
@@ -1943,8 +1975,13 @@ struct cpu *cpu_new(const struct cpu_config *cfg)
 			c->cr4_valid |= 1ull << 14;	/* SMXE */
 		if (r1[2] & (1u << 17))
 			c->cr4_valid |= 1ull << 17;	/* PCIDE */
-		if (r1[2] & (1u << 26))
-			c->cr4_valid |= 1ull << 18;	/* OSXSAVE */
+		if (r1[2] & (1u << 26)) {
+			uint32_t rd[4];
+
+			c->cr4_valid |= CR4_OSXSAVE;
+			profile_cpuid(c->prof, 0xd, 0, rd);
+			c->xcr0_valid = (rd[0] | (uint64_t)rd[3] << 32) | XCR0_X87;
+		}
 		if (r7[1] & (1u << 0))
 			c->cr4_valid |= 1ull << 16;	/* FSGSBASE */
 		if (r7[1] & (1u << 7))
@@ -2066,6 +2103,56 @@ static int insn_is(struct cpu *c, uint64_t lin, const uint8_t *op, unsigned n)
 	return n <= sizeof(b) && !cpu_lin_peek(c, lin, b, n, 1) && !memcmp(b, op, n);
 }
 
+/* MONITOR and MWAIT (SDM Vol. 2B), which Unicorn's model lacks, when the
+ * profile enumerates them (CPUID.01H:ECX.MONITOR): #UD at CPL > 0;
+ * MONITOR with ECX other than 0 (no extensions) and MWAIT with ECX bits
+ * other than 0 (interrupts as break events, leaf 5 ECX[1]) #GP(0).
+ * MONITOR arms the monitoring hardware for DS:RAX (EAX, AX by the
+ * address size: no 67H prefix is taken); MWAIT returns at once, which the
+ * SDM allows ("the processor may exit the state for other events"): the
+ * model has no idle state to enter.  It disarms the monitor.  Returns 1 if
+ * the instruction at `lin` was one of them. */
+static int monitor_mwait(struct cpu *c, uint64_t rip, uint64_t lin)
+{
+	static const uint8_t monitor[] = { 0x0f, 0x01, 0xc8 }, mwait[] = { 0x0f, 0x01, 0xc9 };
+	uint32_t id[4];
+	int is_mwait;
+
+	profile_cpuid(c->prof, 1, 0, id);
+	if (!(id[2] & (1u << 3)))
+		return 0;
+	if (insn_is(c, lin, mwait, sizeof(mwait)))
+		is_mwait = 1;
+	else if (insn_is(c, lin, monitor, sizeof(monitor)))
+		is_mwait = 0;
+	else
+		return 0;
+	if (cpu_cpl(c)) {
+		cpu_raise_fault(c, VEC_UD, 0);
+		return 1;
+	}
+	if ((uint32_t)reg(c, UC_X86_REG_RCX) & ~(is_mwait ? 1u : 0u)) {
+		cpu_raise_fault(c, VEC_GP, 0);
+		return 1;
+	}
+	if (is_mwait) {
+		c->monitor_armed = 0;
+	} else {
+		unsigned bits = cpu_ctx_code_bits(c->e->ctx);
+		uint64_t a = reg(c, UC_X86_REG_RAX), ds = 0;
+		struct cpu_sysstate s;
+
+		if (bits != 64) {
+			a &= bits == 32 ? 0xffffffffull : 0xffffull;
+			ds = cpu_ctx_read(c->e->ctx, &s) ? 0 : s.seg[SEG_DS].base;
+		}
+		c->monitor_armed = 1;
+		c->monitor_addr = ds + a;
+	}
+	set_reg(c, UC_X86_REG_RIP, rip + 3);
+	return 1;
+}
+
 static void handle_invalid(struct cpu *c)
 {
 	static const uint8_t rdpmc[] = { 0x0f, 0x33 }, rdtscp[] = { 0x0f, 0x01, 0xf9 };
@@ -2074,6 +2161,8 @@ static void handle_invalid(struct cpu *c)
 	if (vmx_handle_invalid(c, rip, lin))
 		return;
 	if (c->vmx.nonroot && vmx_intercept_ud(c, rip, lin))
+		return;
+	if (monitor_mwait(c, rip, lin))
 		return;
 	/* RDPMC exists on every P6 and later core; Unicorn raises #UD for it.
 	 * The profiles model no performance counters (CPUID leaf 0xA is 0), so

@@ -24,6 +24,10 @@
 #define CR4_PCE (1ull << 8)
 #define CR4_OSFXSR (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_OSXSAVE (1ull << 18)
+#define XCR0_X87 (1ull << 0)		/* XCR0 state components (SDM Vol. 1 13.1) */
+#define XCR0_SSE (1ull << 1)
+#define XCR0_AVX (1ull << 2)
 #define CR4_VMXE (1ull << 13)
 #define CR0_WP (1ull << 16)
 #define CR0_AM (1ull << 18)
@@ -121,6 +125,7 @@ struct engine {
 	struct tlb_mark *charged;
 	uint32_t ncharged, charged_cap, charged_gen;
 	uint64_t dr7;			/* the architectural DR7 (cpu_set_dr7) */
+	uint64_t xcr0;			/* XCR0 in this engine (vmx.c copy_shared) */
 	uint64_t tlb_apic;		/* ... and APIC-access page (vmx.c x->apic_access) */
 	uc_hook ac_hook;		/* alignment checking's code hook (cpu.c) ... */
 	int ac_on;			/* ... installed: CPL 3 and RFLAGS.AC */
@@ -300,6 +305,10 @@ struct cpu {
 
 	uint64_t cr4_valid;		/* CR4 bits the CPU has; the rest #GP */
 	unsigned maxphyaddr;
+	uint64_t xcr0;			/* XCR0 (SDM Vol. 1 13.3); engines hold copies */
+	int monitor_armed;		/* a MONITOR armed the monitoring hardware (cpu.c) */
+	uint64_t monitor_addr;		/* ... for this linear address */
+	uint64_t xcr0_valid;		/* state components XSETBV may enable (CPUID 0DH.0) */
 
 	int64_t tsc_offset;		/* IA32_TSC = cycles + tsc_offset */
 	uint64_t *msr;			/* values of profile MSRs not held by Unicorn */

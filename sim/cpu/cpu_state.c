@@ -32,6 +32,7 @@ struct layout {
 	size_t data;		/* start of CPUX86State in the blob */
 	size_t hflags, segs, ldt, tr, gdt, idt, cr, efer;
 	size_t error_code, exception_is_int, old_exception;
+	size_t xcr0;
 	int ok;
 };
 
@@ -283,6 +284,14 @@ int cpu_ctx_take_fault(struct cpu_ctx *x, uint32_t *error_code, int *is_soft)
 	return uc_context_restore(x->uc, x->ctx) == UC_ERR_OK ? 0 : -EIO;
 }
 
+int cpu_ctx_set_xcr0(struct cpu_ctx *x, uint64_t xcr0)
+{
+	if (save(x))
+		return -EIO;
+	put64(x->blob, L.xcr0, xcr0);
+	return uc_context_restore(x->uc, x->ctx) == UC_ERR_OK ? 0 : -EIO;
+}
+
 unsigned cpu_ctx_code_bits(struct cpu_ctx *x)
 {
 	uint32_t hf;
@@ -341,6 +350,10 @@ int cpu_ctx_calibrate(void)
 	uint8_t de[] = { 0x31, 0xD2, 0xF7, 0xF2, 0xF4 };
 	/* mov eax,5; dec eax (0x48: REX.W in 64-bit code); hlt */
 	uint8_t m32[] = { 0xB8, 5, 0, 0, 0, 0x48, 0xF4 };
+	/* xor ecx,ecx; xor edx,edx; mov eax,N; xsetbv; hlt */
+	uint8_t xset[] = { 0x31, 0xC9, 0x31, 0xD2, 0xB8, 3, 0, 0, 0, 0x0F, 0x01, 0xD1, 0xF4 };
+	/* xor ecx,ecx; xgetbv; hlt */
+	uint8_t xget[] = { 0x31, 0xC9, 0x0F, 0x01, 0xD0, 0xF4 };
 	uint64_t gdt[3] = { 0, 0x00af9b000000ffffull, 0x00cf93000000ffffull };
 	uc_x86_mmr gdtr = { 0, 0x5000, sizeof(gdt) - 1, 0 };
 
@@ -348,6 +361,11 @@ int cpu_ctx_calibrate(void)
 		return 0;
 	if (uc_open(UC_ARCH_X86, UC_MODE_64, &uc) != UC_ERR_OK)
 		return calib_fail("uc_open");
+	/* The model the LPs' engines use (cpu.c): it has XSAVE. */
+	if (uc_ctl_set_cpu_model(uc, UC_CPU_X86_SANDYBRIDGE) != UC_ERR_OK) {
+		uc_close(uc);
+		return calib_fail("no Sandy Bridge CPU model");
+	}
 	uc_mem_map(uc, 0, 0x10000, UC_PROT_ALL);
 	uc_hook_add(uc, &h, UC_HOOK_INTR, (void *)calib_intr, NULL, 1, 0);
 	uc_mem_write(uc, 0x5000, gdt, sizeof(gdt));
@@ -450,6 +468,39 @@ gp_fail:
 		}
 		/* QEMU keeps exception_is_int right after error_code. */
 		L.exception_is_int = L.error_code + 4;
+
+		/* XCR0 (SDM Vol. 1 13.3): the one 64-bit field an XSETBV of 1
+		 * and then one of 3 change from 1 to 3. */
+		uc_reg_read(uc, UC_X86_REG_CR4, &v);
+		v |= 1ull << 18;	/* CR4.OSXSAVE */
+		uc_reg_write(uc, UC_X86_REG_CR4, &v);
+		xset[5] = 1;
+		if (calib_run(uc, xset, sizeof(xset)) != -1)
+			goto xset_fail;
+		save(x);
+		memcpy(a, x->blob, x->size);
+		xset[5] = 3;
+		if (calib_run(uc, xset, sizeof(xset)) != -1) {
+xset_fail:
+			rc = calib_fail("XSETBV faulted");
+			goto out;
+		}
+		save(x);
+		found = 0;
+		for (size_t off = 600; off + 8 <= x->size - L.data; off += 8) {
+			uint64_t va, vb;
+
+			memcpy(&va, a + L.data + off, 8);
+			vb = get64(x->blob, off);
+			if (va == 1 && vb == 3) {
+				found++;
+				L.xcr0 = off;
+			}
+		}
+		if (found != 1) {
+			rc = calib_fail("XCR0 not found");
+			goto out;
+		}
 	}
 	L.ok = 1;
 
@@ -470,7 +521,14 @@ de_fail:
 		}
 		cpu_ctx_take_fault(x, &ec, &soft);
 	}
-	/* Self-check 2: loading flat 32-bit protected mode decodes 32-bit code. */
+	/* Self-check 2: XCR0 set through the context is what XGETBV reads. */
+	cpu_ctx_set_xcr0(x, 1);
+	if (calib_run(uc, xget, sizeof(xget)) != -1 || (uc_reg_read(uc, UC_X86_REG_RAX, &v), v != 1)) {
+		L.ok = 0;
+		rc = calib_fail("XCR0 could not be loaded");
+		goto out;
+	}
+	/* Self-check 3: loading flat 32-bit protected mode decodes 32-bit code. */
 	{
 		struct cpu_sysstate s;
 

@@ -82,6 +82,9 @@ int cpu_ctx_set_inhibited(struct cpu_ctx *x, int on);
  * software interrupt, and clear the in-flight marker so the next fault is
  * not mistaken for a nested one. */
 int cpu_ctx_take_fault(struct cpu_ctx *x, uint32_t *error_code, int *is_soft);
+/* XCR0 (SDM Vol. 1 13.3), which Unicorn's register API does not offer;
+ * no checks: XSETBV's are the caller's. */
+int cpu_ctx_set_xcr0(struct cpu_ctx *x, uint64_t xcr0);
 /* Code size of the current CS: 16, 32 or 64. */
 unsigned cpu_ctx_code_bits(struct cpu_ctx *x);
 

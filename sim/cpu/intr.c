@@ -508,8 +508,11 @@ static int apic_page_update(struct cpu *c)
 void intr_remap(struct cpu *c)
 {
 	c->apic_remap = 0;
+	/* Code translated from the pages the move remapped is stale.  All of
+	 * it goes: uc_ctl_remove_cache() over the whole address space does
+	 * nothing in Unicorn 2.1.1 (its range wraps), and a move is rare. */
 	if (apic_page_update(c))
-		uc_ctl_remove_cache(c->e->uc, 0, ~0ull);	/* code cached from the old mapping */
+		uc_ctl_flush_tb(c->e->uc);
 }
 
 void intr_engine_opened(struct cpu *c, struct engine *e)

@@ -1282,13 +1282,14 @@ static int check_guest(struct cpu *c, uint64_t *qual)
 /* ---- moving state between the root and non-root engines --------------- */
 
 /* State VMX transitions do not switch (SDM 28.1: GPRs other than RSP,
- * CR2, DR0-DR3, DR6, x87/SSE state and MSRs outside the VMCS) moves with
- * the LP from one engine to the other. */
+ * CR2, DR0-DR3, DR6, x87/SSE state, XCR0 and MSRs outside the VMCS)
+ * moves with the LP from one engine to the other. */
 static const int shared_regs[] = {
 	UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI, UC_X86_REG_RDI,
 	UC_X86_REG_RBP, UC_X86_REG_R8,	UC_X86_REG_R9,	UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12,
 	UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15, UC_X86_REG_DR0, UC_X86_REG_DR1,
-	UC_X86_REG_DR2, UC_X86_REG_DR3, UC_X86_REG_DR6, UC_X86_REG_MXCSR,
+	UC_X86_REG_DR2, UC_X86_REG_DR3, UC_X86_REG_DR6, UC_X86_REG_MXCSR, UC_X86_REG_FPCW,
+	UC_X86_REG_FPSW, UC_X86_REG_FPTAG,
 };
 static const uint32_t shared_msrs[] = { MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_FMASK, MSR_KERNEL_GS_BASE, MSR_TSC_AUX };
 
@@ -1298,6 +1299,7 @@ static void copy_shared(struct engine *from, struct engine *to)
 	uint64_t v[N];
 	void *pv[N];
 	uint8_t xmm[16][16];
+	uint8_t st[8][10];	/* 80-bit: mantissa, then sign and exponent */
 	uint64_t cr2;
 
 	for (int i = 0; i < N; i++)
@@ -1311,6 +1313,13 @@ static void copy_shared(struct engine *from, struct engine *to)
 		uc_reg_read(from->uc, UC_X86_REG_XMM0 + i, xmm[i]);
 		uc_reg_write(to->uc, UC_X86_REG_XMM0 + i, xmm[i]);
 	}
+	for (int i = 0; i < 8; i++) {
+		uc_reg_read(from->uc, UC_X86_REG_FP0 + i, st[i]);
+		uc_reg_write(to->uc, UC_X86_REG_FP0 + i, st[i]);
+	}
+	/* Only an XSETBV changes it: a context load when it did. */
+	if (to->xcr0 != from->xcr0 && !cpu_ctx_set_xcr0(to->ctx, from->xcr0))
+		to->xcr0 = from->xcr0;
 	for (size_t i = 0; i < sizeof(shared_msrs) / sizeof(shared_msrs[0]); i++) {
 		uc_x86_msr m = { .rid = shared_msrs[i] };
 
@@ -2762,6 +2771,14 @@ int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned siz
 			return 0;	/* #GP has priority (SDM 26.1.1) */
 		reason = EXIT_REASON_INVD;	/* unconditionally (SDM 26.1.2) */
 		break;
+	case SITE_XSETBV:
+		/* Unconditionally (SDM 26.1.2), after the #UD for CR4.OSXSAVE =
+		 * 0 and the #GP for CPL > 0 (26.1.1), before the value's
+		 * checks, which are the hypervisor's to make. */
+		if (!(reg(c, UC_X86_REG_CR4) & CR4_OSXSAVE) || cpu_cpl(c))
+			return 0;
+		reason = EXIT_REASON_XSETBV;
+		break;
 	case SITE_IRET:
 		/* With NT = 1 a task switch, which exits before the IRET does
 		 * anything: NMI blocking stays (26.4.2).  Otherwise IRET ends
@@ -2790,7 +2807,9 @@ int vmx_intercept_site(struct cpu *c, unsigned kind, uint64_t addr, unsigned siz
 	}
 	if (!reason)
 		return 0;
-	set_pending_exit(c, reason, qual, addr, size, 0);
+	/* `addr` is linear; the exit saves RIP, the offset into CS (SDM
+	 * 28.3.3), which Unicorn syncs before a code hook runs. */
+	set_pending_exit(c, reason, qual, reg(c, UC_X86_REG_RIP), size, 0);
 	stop_engine(c);
 	return 1;
 }
@@ -3003,12 +3022,16 @@ int vmx_intercept_ud(struct cpu *c, uint64_t rip, uint64_t lin)
 	monitor = !!(id[2] & (1u << 3));	/* CPUID.01H:ECX.MONITOR */
 	if (b[0] == 0x0f && b[1] == 0x33 && (pc & CPU_BASED_RDPMC_EXITING)) {
 		set_pending_exit(c, EXIT_REASON_RDPMC, 0, rip, 2, 0);
-	} else if (!monitor) {
-		return 0;	/* #UD comes first without CPUID MONITOR (SDM 26.1.1) */
+	} else if (!monitor || cpu_cpl(c)) {
+		/* #UD comes first without CPUID MONITOR, and at CPL > 0 (SDM
+		 * 26.1.1; Vol. 2B MONITOR, MWAIT). */
+		return 0;
 	} else if (b[0] == 0x0f && b[1] == 0x01 && b[2] == 0xc8 && (pc & CPU_BASED_MONITOR_EXITING)) {
 		set_pending_exit(c, EXIT_REASON_MONITOR, 0, rip, 3, 0);
 	} else if (b[0] == 0x0f && b[1] == 0x01 && b[2] == 0xc9 && (pc & CPU_BASED_MWAIT_EXITING)) {
-		set_pending_exit(c, EXIT_REASON_MWAIT, 0, rip, 3, 0);
+		/* Qualification bit 0: the monitoring hardware is armed (SDM
+		 * 28.2.1, Table 28-1). */
+		set_pending_exit(c, EXIT_REASON_MWAIT, c->monitor_armed ? 1 : 0, rip, 3, 0);
 	} else {
 		return 0;
 	}

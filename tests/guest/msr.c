@@ -165,7 +165,7 @@ static void test_cr_reserved_bits(void)
 
 	report(write_cr_safe(0, cr0 | (1ull << 32)) == GP_VECTOR, "CR0 bit 32: #GP");
 	report(write_cr_safe(0, cr0 | (1ull << 29)) == GP_VECTOR, "CR0.NW without CD: #GP");
-	report(write_cr_safe(4, cr4 | (1ull << 18)) == GP_VECTOR, "CR4.OSXSAVE without XSAVE: #GP");
+	report(write_cr_safe(4, cr4 | (1ull << 14)) == GP_VECTOR, "CR4.SMXE without SMX: #GP");
 	report(write_cr_safe(4, cr4 | (1ull << 12)) == GP_VECTOR, "CR4 bit 12 (LA57, not enumerated): #GP");
 	report(write_cr_safe(3, cr3 | (1ull << 40)) == GP_VECTOR, "CR3 bit 40 above MAXPHYADDR: #GP");
 	report(read_cr0() == cr0 && read_cr4() == cr4 && read_cr3() == cr3, "nothing changed");

@@ -98,6 +98,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	volatile uint16_t *ivt;
 	unsigned n = fwcfg_present() ? fwcfg_read_u16(FW_CFG_NB_CPUS) : 1;
 	uint32_t all = 0;
+	bool done;	/* read before what is printed: argument order is unspecified */
 
 	(void)magic;
 	(void)info;
@@ -120,8 +121,8 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	apic_w(R_ICR_LO, 0x000C8500);	/* INIT level de-assert: ignored by the APs */
 	apic_w(R_ICR_LO, 0x000C4600 | SIPI_VECTOR);
 	apic_w(R_ICR_LO, 0x000C4600 | SIPI_VECTOR);
-	report(wait_for(&d->started, n - 1, 50000000), "%u of %u APs started from the SIPI vector", d->started,
-	       n - 1);
+	done = wait_for(&d->started, n - 1, 50000000);
+	report(done, "%u of %u APs started from the SIPI vector", d->started, n - 1);
 	report(d->present == all, "APIC ids seen 0x%x (expected 0x%x)", d->present, all);
 
 	/* The BSP to x2APIC too: IPIs by 32-bit x2APIC id (SDM 10.12.9). */
@@ -132,8 +133,8 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	}
 	report(d->ipis == n - 1, "each AP took exactly one (%u)", d->ipis);
 	wrmsr(0x830, 0x000C0000 | IPI_VECTOR);	/* all excluding self */
-	report(wait_for(&d->ipis, 2 * (n - 1), 5000000), "all-excluding-self reached every AP (%u IPIs in all)",
-	       d->ipis);
+	done = wait_for(&d->ipis, 2 * (n - 1), 5000000);
+	report(done, "all-excluding-self reached every AP (%u IPIs in all)", d->ipis);
 	for (unsigned i = 1; i < n; i++)
 		if (d->per_ap[i] != 2)
 			report(false, "AP %u took %u IPIs", i, d->per_ap[i]);

@@ -197,6 +197,9 @@ asm(".pushsection .text\n"
     "gp_invd:\tinvd\n\tvmcall\n"
     "gp_monitor:\tmonitor\n\tvmcall\n"
     "gp_mwait:\tmwait\n\tvmcall\n"
+    ".globl gp_monitor_mwait, gp_monitor_mwait_2\n"
+    "gp_monitor_mwait:\tmonitor\n"
+    "gp_monitor_mwait_2:\tmwait\n\tvmcall\n"
     "gp_sti:\tsti\n"
     "gp_sti_shadow:\tincq g_c1(%rip)\n"
     "gp_sti_after:\tincq g_c2(%rip)\n\tvmcall\n"
@@ -227,6 +230,12 @@ asm(".pushsection .text\n"
     "gp_pong:\tincq g_c2(%rip)\n\tjmp gp_pingpong\n"
     /* own GDT: a far return into a not-yet-accessed code segment (0x08)
      * and LTR of an available TSS (0x10), then VMCALL twice */
+    /* XSETBV, XGETBV; x87 state left for the VMM and taken from it */
+    ".globl gp_xsetbv, gp_xgetbv, gp_x87, gp_x87_store\n"
+    "gp_xsetbv:\txsetbv\n\tvmcall\n"
+    "gp_xgetbv:\txgetbv\n\tvmcall\n"
+    "gp_x87:\tfninit\n\tfld1\n\tfld1\n\tfaddp\n\tvmcall\n"
+    "gp_x87_store:\tfstpl g_c1(%rip)\n\tvmcall\n"
     ".globl gp_segload\n"
     "gp_segload:\tlgdt seg_gdtr(%rip)\n"
     "\tpushq $0x08\n\tlea 1f(%rip), %rax\n\tpushq %rax\n\tlretq\n"
@@ -241,10 +250,12 @@ extern void gp_rdmsr(void), gp_wrmsr(void), gp_ud2(void), gp_movds(void), gp_int
 extern void gp_store(void), gp_spin(void), gp_count(void), gp_hlt(void), gp_rdtsc(void), gp_rdtscp(void);
 extern void gp_invd(void);
 extern void gp_invlpg(void), gp_rdpmc(void), gp_monitor(void), gp_mwait(void), gp_sti(void);
+extern void gp_monitor_mwait(void), gp_monitor_mwait_2(void);
 extern void gp_sti_after(void), gp_count2(void), gp_count2_second(void), gp_pause(void), gp_iret(void);
 extern void gp_iret_after(void), gp_cpuid_mid(void), gp_cpuid_mid_insn(void), gp_out_mid(void);
 extern void gp_out_mid_insn(void), gp_cpuid_tail(void), gp_cpuid_notail(void), gp_segload(void);
 extern void gp_pingpong(void), gp_pong(void);
+extern void gp_xsetbv(void), gp_xgetbv(void), gp_x87(void), gp_x87_store(void);
 
 /* gp_segload's GDT: null, 64-bit code with the accessed bit clear (type
  * 0xA), an available 64-bit TSS (type 9, base filled in at run time). */
@@ -1198,13 +1209,102 @@ static void test_instruction_exits(void)
 		vmwrite(VMCS_EXCEPTION_BITMAP, 1u << UD_VECTOR);
 		r = enter();
 		if (has_monitor)
-			check_exit("MWAIT with MWAIT exiting", r, EXIT_REASON_MWAIT, ANY, 3, A(gp_mwait));
+			check_exit("MWAIT with MWAIT exiting, the monitor not armed: qualification 0", r,
+				   EXIT_REASON_MWAIT, 0, 3, A(gp_mwait));
 		else
 			check_exc_exit("MWAIT exiting, no MONITOR in CPUID: #UD first", r, HW_EXC(UD_VECTOR), 0, 0,
 				       A(gp_mwait));
 	} else {
 		report_skip("MWAIT exiting not offered");
 	}
+	/* A MONITOR that does not exit arms the monitor: the MWAIT exit's
+	 * qualification bit 0 says so (SDM 28.2.1, Table 28-1). */
+	if (has_monitor && (proc1 & CPU_BASED_MWAIT_EXITING)) {
+		guest_setup(gp_monitor_mwait);
+		set_ctl(VMCS_PROC_BASED_CTLS, CPU_BASED_MWAIT_EXITING, CPU_BASED_MONITOR_EXITING);
+		gr.rax = A(guest_stack);
+		r = enter();
+		check_exit("MONITOR, then MWAIT with MWAIT exiting: qualification 1 (armed)", r, EXIT_REASON_MWAIT, 1,
+			   3, A(gp_monitor_mwait_2));
+		guest_setup(gp_monitor_mwait);
+		gr.rax = A(guest_stack);
+		r = enter();
+		check_vmcall("MONITOR and MWAIT without exiting: MWAIT returns", r, A(gp_monitor_mwait_2) + 3);
+	}
+}
+
+/* ---- 7b. XSETBV (SDM 26.1.2, 26.1.1), and the state VMX does not switch:
+ * XCR0 and the x87 registers (28.1) ---- */
+
+#define CR4_OSXSAVE X86_CR4_OSXSAVE
+
+static uint64_t xgetbv(void)
+{
+	uint32_t lo, hi;
+
+	asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static void test_xsetbv(void)
+{
+	uint64_t cr4, st;
+	int r;
+
+	if (!(cpuid(1, 0).ecx & (1u << 26))) {
+		report_skip("no XSAVE in CPUID: XSETBV is #UD");
+		return;
+	}
+	asm volatile("mov %%cr4, %0" : "=r"(cr4));
+	asm volatile("mov %0, %%cr4" : : "r"(cr4 | CR4_OSXSAVE));
+	xsetbv(0, 1);
+
+	/* XSETBV exits unconditionally, whatever the value: its checks are
+	 * the VMM's.  XCR0 is unchanged. */
+	guest_setup(gp_xsetbv);
+	vmwrite(VMCS_GUEST_CR4, vmread(VMCS_GUEST_CR4) | CR4_OSXSAVE);
+	gr.rax = 3;
+	r = enter();
+	check_exit("XSETBV 3 exits", r, EXIT_REASON_XSETBV, 0, 3, A(gp_xsetbv));
+	report(xgetbv() == 1, "... and XCR0 is still the VMM's 1 (0x%lx)", (unsigned long)xgetbv());
+	guest_setup(gp_xsetbv);
+	vmwrite(VMCS_GUEST_CR4, vmread(VMCS_GUEST_CR4) | CR4_OSXSAVE);
+	gr.rcx = 5;
+	gr.rax = 0;
+	r = enter();
+	check_exit("XSETBV with ECX = 5 and EAX = 0 exits before the #GP", r, EXIT_REASON_XSETBV, 0, 3, A(gp_xsetbv));
+
+	/* With the guest's CR4.OSXSAVE clear, the #UD comes first. */
+	guest_setup(gp_xsetbv);
+	vmwrite(VMCS_GUEST_CR4, vmread(VMCS_GUEST_CR4) & ~CR4_OSXSAVE);
+	vmwrite(VMCS_EXCEPTION_BITMAP, 1u << UD_VECTOR);
+	r = enter();
+	check_exc_exit("XSETBV with CR4.OSXSAVE = 0: #UD, not an XSETBV exit", r, HW_EXC(UD_VECTOR), 0, 0,
+		       A(gp_xsetbv));
+
+	/* XCR0 is not switched: the guest reads what the VMM set. */
+	guest_setup(gp_xgetbv);
+	vmwrite(VMCS_GUEST_CR4, vmread(VMCS_GUEST_CR4) | CR4_OSXSAVE);
+	xsetbv(0, 3);
+	r = enter();
+	check_vmcall("XGETBV in the guest does not exit", r, A(gp_xgetbv) + 3);
+	report(gr.rax == 3, "the guest's XGETBV reads the VMM's XCR0 3 (0x%lx)", (unsigned long)gr.rax);
+	xsetbv(0, 1);
+	asm volatile("mov %0, %%cr4" : : "r"(cr4));
+
+	/* Nor is the x87 state: the guest's 1 + 1 is on the VMM's stack top
+	 * after the exit, and the VMM's pi on the guest's after the entry. */
+	guest_setup(gp_x87);
+	r = enter();
+	asm volatile("fstpl %0" : "=m"(st));
+	check_vmcall("x87: the guest computes 1 + 1 and VMCALLs", r, A(gp_x87_store) - 3);
+	report(st == 0x4000000000000000ull, "x87 ST0 after the exit is the guest's 2.0 (0x%lx)", (unsigned long)st);
+	asm volatile("fldpi\n\tfstl %0" : "=m"(st));
+	vmwrite(VMCS_GUEST_RIP, A(gp_x87_store));
+	r = enter();
+	report(r == 0 && (uint64_t)g_c1 == st && st == 0x400921fb54442d18ull,
+	       "x87 ST0 in the guest after the entry is the VMM's pi (0x%lx)", (unsigned long)g_c1);
+	asm volatile("fninit");
 }
 
 /* ---- 8. interrupt-window exiting (SDM 25.6.2, 26.2, 26.7.5) ---- */
@@ -1623,6 +1723,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	test_preemption_between_blocks();
 	test_rdtsc();
 	test_instruction_exits();
+	test_xsetbv();
 	test_intr_window();
 	test_nmi_window();
 	test_external_interrupts();

@@ -34,6 +34,8 @@
  * handler (for an injected #GP), rm_bad_cr0 a MOV to CR0 that faults. */
 extern const char rm_start[], rm_vmcall[], rm_int80[], rm_gp[], rm_gp_vmcall[], rm_bad_cr0[], rm_bad_cr0_mov[],
 	rm_end[];
+extern const char rm_exits[], rm_x_cpuid[], rm_x_rdmsr[], rm_x_wrmsr[], rm_x_in[], rm_x_out[], rm_x_hlt[],
+	rm_x_vmcall[];
 extern const char pm32_from_real[], pm32_vmcall[];
 volatile uint32_t pm32_marker;
 asm(".pushsection .text\n"
@@ -82,6 +84,24 @@ asm(".pushsection .text\n"
     "	movl $0x80000030, %eax\n"	/* PG without PE */
     "rm_bad_cr0_mov:\n"
     "	movl %eax, %cr0\n"
+    "	vmcall\n"
+    "rm_exits:\n"
+    "	movl $1, %eax\n"
+    "rm_x_cpuid:\n"
+    "	cpuid\n"
+    "	movl $0x10, %ecx\n"
+    "rm_x_rdmsr:\n"
+    "	rdmsr\n"
+    "	movl $0x174, %ecx\n"
+    "rm_x_wrmsr:\n"
+    "	wrmsr\n"
+    "rm_x_in:\n"
+    "	inb $0x70, %al\n"
+    "rm_x_out:\n"
+    "	outw %ax, %dx\n"
+    "rm_x_hlt:\n"
+    "	hlt\n"
+    "rm_x_vmcall:\n"
     "	vmcall\n"
     "rm_end:\n"
     ".code32\n"
@@ -472,6 +492,48 @@ static void test_real_mode(void)
 	       (unsigned long)vmread(VMCS_EXIT_INTR_INFO), (unsigned long)vmread(VMCS_GUEST_RIP));
 }
 
+/* Instruction exits from real mode: the guest RIP saved is the IP, an
+ * offset into CS, not the linear address (SDM 28.3.3 "Saving RIP, RSP,
+ * RFLAGS, and SSP"), with the instruction's length (28.2.4), so the
+ * hypervisor resumes the guest past the instruction.  CS base 7000H
+ * makes a linear address wrong by that much. */
+static void test_real_mode_exits(void)
+{
+	static const struct {
+		const char *at;
+		uint32_t reason;
+		unsigned len;
+		const char *what;
+	} want[] = {
+		{ rm_x_cpuid, EXIT_REASON_CPUID, 2, "CPUID" },
+		{ rm_x_rdmsr, EXIT_REASON_MSR_READ, 2, "RDMSR" },
+		{ rm_x_wrmsr, EXIT_REASON_MSR_WRITE, 2, "WRMSR" },
+		{ rm_x_in, EXIT_REASON_IO_INSTRUCTION, 2, "IN AL, imm8" },
+		{ rm_x_out, EXIT_REASON_IO_INSTRUCTION, 1, "OUT DX, AX" },
+		{ rm_x_hlt, EXIT_REASON_HLT, 1, "HLT" },
+		{ rm_x_vmcall, EXIT_REASON_VMCALL, 3, "VMCALL" },
+	};
+	int r;
+
+	rm_vmcs(RM_OFF(rm_exits));
+	vmwrite(VMCS_PROC_BASED_CTLS,
+		vmread(VMCS_PROC_BASED_CTLS) | CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING);
+	r = vmx_enter(0);
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		uint64_t ip = vmread(VMCS_GUEST_RIP), len = vmread(VMCS_EXIT_INSTRUCTION_LEN);
+
+		report(r == 0 && exit_is(want[i].reason) && ip == RM_OFF(want[i].at) && len == want[i].len &&
+			       vmread(VMCS_GUEST_CS_BASE) == RM_BASE,
+		       "real mode %s: exit 0x%lx at IP 0x%lx, length %lu (want 0x%x at 0x%x, length %u)", want[i].what,
+		       (unsigned long)vmread(VMCS_EXIT_REASON), (unsigned long)ip, (unsigned long)len,
+		       want[i].reason, RM_OFF(want[i].at), want[i].len);
+		if (want[i].reason == EXIT_REASON_VMCALL)
+			break;
+		vmwrite(VMCS_GUEST_RIP, ip + len);
+		r = vmx_enter(1);
+	}
+}
+
 /* ---- 4. protected mode without paging, into IA-32e mode and out --------- */
 
 static void test_long_mode_switch(void)
@@ -592,6 +654,7 @@ void test_main(uint32_t magic, struct multiboot_info *info)
 	memcpy((void *)(uintptr_t)RM_BASE, rm_start, (size_t)(rm_end - rm_start));
 	test_entry_checks();
 	test_real_mode();
+	test_real_mode_exits();
 	test_long_mode_switch();
 	test_ept_paging_off();
 	report(vmxoff() == 0, "VMXOFF");

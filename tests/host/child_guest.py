@@ -61,6 +61,9 @@ check(rc == 3 and 'FAIL: guest: did not write its debug-exit port' in out,
 rc, out, _ = run('run', '--no-stats', '--child-kernel', triple)
 check(rc == 3 and 'vmms: guest: stopped by the hypervisor' in out and 'FAIL: guest: did not write' in out,
       'a guest that triple-faults is stopped by the hypervisor; the run ends, exit 3 (%d)' % rc)
+# Its unfinished line is ended before the root's own lines.
+check('about to fault\nFAIL: guest: did not write' in out,
+      'the line the guest left unfinished is ended; the root\'s FAIL starts a line: %r' % out[:80])
 
 # Flag 3 is a requirement hvsim does not offer (Multiboot 3.1.2).
 bad = os.path.join(work, 'flag3.bin')

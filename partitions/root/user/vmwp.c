@@ -272,6 +272,7 @@ struct vmwp {
 	unsigned nlines, col;
 	char out[VMWP_CONSOLE_CHUNK];	/* the console child's bytes not yet written */
 	unsigned nout;
+	bool midline;		/* the last byte written to the console was not a newline */
 	uint64_t reads, writes, bytes, id_reads, other;
 	uint32_t id_returned;
 	uint32_t synic_status;	/* the SynIC test device: status of the last command */
@@ -292,9 +293,21 @@ struct vmwp {
  * line (or a chunk) at a time. */
 static void console_flush(struct vmwp *w)
 {
-	if (w->nout)
+	if (w->nout) {
 		u_write(1, w->out, w->nout);
+		w->midline = w->out[w->nout - 1] != '\n';
+	}
 	w->nout = 0;
+}
+
+/* The child stopped: a line it left unfinished is ended, so what the
+ * root prints next starts a line of its own. */
+static void console_end(struct vmwp *w)
+{
+	console_flush(w);
+	if (w->midline)
+		u_write(1, "\n", 1);
+	w->midline = false;
 }
 
 static void uart_tx(struct vmwp *w, uint8_t c)
@@ -707,7 +720,7 @@ static int role_vmwp(void)
 	}
 	if (k != RK_VMWP_STOPPED)
 		bad++;
-	console_flush(&w);
+	console_end(&w);
 	if (w.console)
 		return bad;	/* its output was the run's; the VMMS reports the rest */
 	for (unsigned i = 0; i < w.nlines; i++)
