@@ -695,10 +695,11 @@ static int role_vmwp(void)
 			if (!why)
 				continue;
 			/* As a worker reports its guest's crash: the child
-			 * stops, the root and the other children go on. */
+			 * stops, the root and the other children go on.  A
+			 * console child's unfinished line ends first. */
+			console_end(&w);
 			u_printf("FAIL: vmwp[%s]: VP %u: %s at GPA 0x%lx, RIP 0x%lx: the child is stopped\n",
 				 w.req.child, w.req.vp, why, (unsigned long)w.req.gpa, (unsigned long)w.req.rip);
-			console_flush(&w);
 			w.mmio_refused++;
 			if (u_vmwp_crash())
 				bad++;
