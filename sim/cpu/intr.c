@@ -146,7 +146,12 @@ const char *cpu_irq_stage_name(enum cpu_irq_stage s)
 
 void intr_sample(struct cpu *c, unsigned kind, enum cpu_irq_stage st, uint64_t ps)
 {
-	struct cpu_irq_samples *s = &c->irq.kind[kind].stage[st];
+	cpu_irq_sample(&c->irq, kind, st, ps);
+}
+
+void cpu_irq_sample(struct cpu_irq_stats *stats, unsigned kind, enum cpu_irq_stage st, uint64_t ps)
+{
+	struct cpu_irq_samples *s = &stats->kind[kind].stage[st];
 
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;

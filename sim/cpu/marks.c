@@ -144,6 +144,7 @@ void marks_vm_exit(struct cpu *c, unsigned basic, uint64_t start, uint64_t end)
 	if (m->vp_known && basic < CPU_VMX_REASONS)
 		part_exits(&c->hv, m->partition)->count[basic]++;
 	m->hc = basic == EXIT_REASON_VMCALL ? HC_EXITED : HC_NONE;
+	m->in_exit = 1;
 	m->t_exit = start;
 	m->t_exit_end = end;
 }
@@ -154,6 +155,7 @@ void marks_vm_entry(struct cpu *c, uint64_t end)
 	struct cpu_hv_stats *h = &c->hv;
 	struct cpu_hcall *k;
 
+	m->in_exit = 0;
 	if (m->hc != HC_DONE) {
 		m->hc = HC_NONE;
 		return;

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Interrupts the hypervisor raises for its VPs, followed across LPs
+(docs/cli.md stats.json `interrupts`).  With two LPs the root runs on LP0
+and the children's VPs elsewhere (docs/hypervisor.md "Scheduling"), so a
+message the root posts is injected on another LP than the one that
+posted it.
+
+The default run with --lps 2: the enlightened child's synthetic timers
+and the root's messages are in stats.json's `synth-timer` and `synic-msg`
+sources as many times as the child counted them, each with an `eoi`
+sample for every EOM it wrote, every stage shorter than the run, and in
+the trace route + dispatch + deliver = total.
+
+usage: irq_stats.py HVSIM WORKDIR
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hv_default import SYNTH_STAGES, check, failures, interrupt_events  # noqa: E402
+
+
+def run(hvsim, work, name, args):
+    """`hvsim run` with a trace: its output, stats.json and trace lines."""
+    d = os.path.join(work, name)
+    os.makedirs(d, exist_ok=True)
+    trace = os.path.join(d, 'run.hvt')
+    r = subprocess.run([hvsim, 'run', '-o', d, '--trace', trace] + args, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=600)
+    check(r.returncode == 0, '%s: hvsim run %s exits 0 (got %d: %s)' % (name, ' '.join(args), r.returncode,
+                                                                        r.stderr.strip()[-200:]))
+    stats = {}
+    if os.path.exists(os.path.join(d, 'stats.json')):
+        stats = json.load(open(os.path.join(d, 'stats.json')))
+    t = subprocess.run([hvsim, 'trace', 'dump', trace], stdout=subprocess.PIPE, text=True, timeout=600)
+    lines = [l.split() for l in t.stdout.splitlines() if not l.startswith('#')]
+    return r.stdout, stats, lines
+
+
+def run_cycles(stats):
+    return max(lp['cycles'] for lp in stats.get('lps', [{'cycles': 0}]))
+
+
+def check_bounded(name, stats, kind):
+    """Every stage of `kind` no longer than the run, min <= median <= p99
+    <= max, and as many samples of route, dispatch, deliver and total as
+    the count."""
+    e = stats.get('interrupts', {}).get(kind, {})
+    st, n, end = e.get('stages', {}), e.get('count'), run_cycles(stats)
+    check(all(st.get(s, {}).get('count') == n for s in SYNTH_STAGES),
+          '%s: %s has %r samples of route, dispatch, deliver and total (want its count %r)' %
+          (name, kind, [st.get(s, {}).get('count') for s in SYNTH_STAGES], n))
+    check(all(st[s]['min_cycles'] <= st[s]['median_cycles'] <= st[s]['p99_cycles'] <= st[s]['max_cycles'] < end
+              for s in st), '%s: %s stages ordered and each shorter than the run (%d cycles): %r' %
+          (name, kind, end, {s: st[s]['max_cycles'] for s in st}))
+
+
+def check_trace_sums(name, lines, kinds):
+    """route + dispatch + deliver = total for each synthetic interrupt of
+    `kinds` in the trace; returns how many of each kind."""
+    bad, seen = [], {}
+    for i, l, f, g in interrupt_events(lines, bad):
+        src = int(f['source'], 16)
+        kind = src >> 8 & 0xff
+        if kind not in kinds:
+            continue
+        seen[kind] = seen.get(kind, 0) + 1
+        a, h, e = int(f['assert_ps']), int(f['handler_ps']), int(g['entry_ps'])
+        parts = [int(g['route_ps']) - a, e - int(g['route_ps']), h - e]
+        if min(parts) < 0 or sum(parts) != h - a or int(f['ack_ps']) or int(g['accept_ps']) or int(g['exit_ps']):
+            bad.append('%s / %s' % (' '.join(l), ' '.join(lines[i + 1])))
+    check(not bad, '%s: route + dispatch + deliver = total for every interrupt of kinds %r in the trace %s' %
+          (name, kinds, bad[:2]))
+    return seen
+
+
+def check_default_lps2(hvsim, work):
+    """The default run's enlightened child on LP1, the root posting from
+    LP0."""
+    out, stats, lines = run(hvsim, work, 'default-lps2', ['--lps', '2'])
+    m = re.search(r'enlightened\| PASS: synthetic interrupts: (\d+) direct timer \(vector 0x40\), (\d+) timer messages '
+                  r'\(SINT1 vector 0x41\), (\d+) root messages \(SINT3 vector 0x42\), (\d+) EOMs', out)
+    check(m is not None, 'default-lps2: the child counted its synthetic interrupts: %s' % (m and m.group(0)))
+    direct, tmsg, root, eoms = (int(x) for x in m.groups()) if m else (0, 0, 0, 0)
+    check(root == 4 and eoms == tmsg + root and direct > 5 and tmsg > 5,
+          'default-lps2: %d direct, %d timer messages, %d root messages, %d EOMs' % (direct, tmsg, root, eoms))
+    ints = stats.get('interrupts', {})
+    # Direct-mode timers end at the handler (no EOM); a message at its EOM.
+    for kind, want, want_eoi in (('synth-timer', direct + tmsg, tmsg), ('synic-msg', root, root)):
+        e = ints.get(kind, {})
+        st = e.get('stages', {})
+        check(e.get('count') == want and st.get('eoi', {}).get('count') == want_eoi,
+              'default-lps2: stats.json interrupts.%s: count %r (want %d, as the child counted), eoi samples %r '
+              '(want %d, one per EOM)' % (kind, e.get('count'), want, st.get('eoi', {}).get('count'), want_eoi))
+        check_bounded('default-lps2', stats, kind)
+    seen = check_trace_sums('default-lps2', lines, (6, 7))
+    check(seen == {6: direct + tmsg, 7: root}, 'default-lps2: trace interrupts by kind %r (want %r)' %
+          (seen, {6: direct + tmsg, 7: root}))
+
+
+def main():
+    hvsim, work = sys.argv[1:3]
+    check_default_lps2(hvsim, work)
+    print('%d failed' % len(failures))
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == '__main__':
+    main()
