@@ -114,6 +114,11 @@
 #define HV_MARK_SYNTH_PEND 35
 #define HV_MARK_SYNIC_EOM 36
 
+/* hv_model is about to write its LAPIC's ICR to kick LP `value`
+ * (docs/hypervisor.md "Scheduling"): the IPI that write sends is the
+ * hypervisor's own, stats.json's `hv-kick` source, not a guest's `ipi`. */
+#define HV_MARK_KICK 37
+
 struct hv_mark_hypercall {
 	uint16_t code;		/* call code from RCX */
 	uint16_t status;	/* HV_STATUS_* */

@@ -205,6 +205,7 @@ struct vmx {
 /* An interrupt acknowledged and not yet at its handler or EOI (intr.c). */
 struct cpu_irq_flight {
 	int valid, exited;
+	int hv_own;		/* exited for the hypervisor itself (a kick): its handler is the exit's */
 	uint8_t kind, pin;
 	uint64_t assert_ps, route_ps, accept_ps, ack_ps, exit_done_ps, entry_ps, handler_ps;
 };
@@ -375,6 +376,8 @@ int intr_cr8(struct cpu *c, int write, int ucr, uint64_t addr, unsigned size);
 /* VM entry injected external interrupt `vec` and delivered it; the
  * entry began at LP cycle `entry_begin`. */
 void intr_injected(struct cpu *c, unsigned vec, uint64_t entry_begin);
+/* HV_MARK_KICK: the IPI the hypervisor sends next is a kick. */
+void intr_kick_marker(struct cpu *c);
 /* One latency sample of `stage` for source kind `kind` (ps), on this LP. */
 void intr_sample(struct cpu *c, unsigned kind, enum cpu_irq_stage st, uint64_t ps);
 

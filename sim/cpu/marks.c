@@ -118,6 +118,12 @@ void marks_marker(struct cpu *c, unsigned id, uint64_t value, uint64_t cycle)
 		      r.sint | (uint64_t)r.vector << 8 | (uint64_t)r.kind << 16, r.seq);
 		break;
 	}
+	case HV_MARK_KICK:
+		/* The ICR write that follows is a kick (intr.c), and into the
+		 * trace as it is: arg1 = the LP kicked. */
+		intr_kick_marker(c);
+		event(c, TRACE_MARKER, cycle, id, value, 0, 0);
+		break;
 	default:
 		/* A marker of the guest's own, or one only observers read
 		 * (HV_MARK_POOL and later): into the trace as it is. */

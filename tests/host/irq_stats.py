@@ -9,7 +9,9 @@ The default run with --lps 2: the enlightened child's synthetic timers
 and the root's messages are in stats.json's `synth-timer` and `synic-msg`
 sources as many times as the child counted them, each with an `eoi`
 sample for every EOM it wrote, every stage shorter than the run, and in
-the trace route + dispatch + deliver = total.
+the trace route + dispatch + deliver = total.  The hypervisor's kicks
+between the LPs are its own `hv-kick` source, each ending at an exit or
+through the hypervisor's IDT, and none of them is a guest's `ipi`.
 
 usage: irq_stats.py HVSIM WORKDIR
 """
@@ -99,6 +101,34 @@ def check_default_lps2(hvsim, work):
     seen = check_trace_sums('default-lps2', lines, (6, 7))
     check(seen == {6: direct + tmsg, 7: root}, 'default-lps2: trace interrupts by kind %r (want %r)' %
           (seen, {6: direct + tmsg, 7: root}))
+    check_kicks('default-lps2', stats, lines)
+
+
+def check_kicks(name, stats, lines):
+    """The hypervisor's kicks (docs/hypervisor.md "Scheduling"): their own
+    row, no `ipi` (the root sends none), each ended by an exit or through
+    the hypervisor's IDT and EOIed by it; in the trace each one's stages
+    sum to its total."""
+    ints = stats.get('interrupts', {})
+    k = ints.get('hv-kick', {})
+    st, n = k.get('stages', {}), k.get('count', 0)
+    check(n > 0 and 'ipi' not in ints, '%s: %d hv-kick interrupts, no ipi row (%r)' % (name, n, sorted(ints)))
+    check('dispatch' not in st and st.get('exit', {}).get('count', 0) + st.get('deliver', {}).get('count', 0) == n and
+          all(st.get(s, {}).get('count') == n for s in ('route', 'accept', 'ack', 'eoi', 'total')),
+          '%s: hv-kick stages %r: route, accept, ack, eoi, total for each; exit or deliver' %
+          (name, {s: st[s]['count'] for s in st}))
+    bad, seen = [], 0
+    for i, l, f, g in interrupt_events(lines, bad):
+        if int(f['source'], 16) >> 8 & 0xff != 9:
+            continue
+        seen += 1
+        a, ack, h = int(f['assert_ps']), int(f['ack_ps']), int(f['handler_ps'])
+        r, acc, x, e = int(g['route_ps']), int(g['accept_ps']), int(g['exit_ps']), int(g['entry_ps'])
+        parts = [r - a, acc - r, ack - acc] + ([x - ack] if x else [h - ack])
+        if int(f['source'], 16) & 0xff != 0xf2 or e or (x and x != h) or min(parts) < 0 or sum(parts) != h - a:
+            bad.append('%s / %s' % (' '.join(l), ' '.join(lines[i + 1])))
+    check(seen == n and not bad, '%s: %d kicks in the trace (want %d), vector 0xf2, none injected, '
+          'route + accept + ack + exit or deliver = total %s' % (name, seen, n, bad[:2]))
 
 
 def main():
