@@ -95,6 +95,8 @@ enum irq_source_kind {
 	IRQ_SRC_SYNIC_MSG = 7,
 	IRQ_SRC_EVENT_FLAG = 8,
 	IRQ_SRC_HV_KICK = 9,	/* an IPI the hypervisor sends between LPs (lapic_set_ipi_kind) */
+	IRQ_SRC_VAPIC_TIMER = 10,	/* a VP's virtual APIC timer (the hypervisor's markers) */
+	IRQ_SRC_VIPI = 11,	/* an IPI between VPs, through the hypervisor */
 	IRQ_SRC_KINDS
 };
 const char *irq_source_kind_name(enum irq_source_kind k);

@@ -161,6 +161,8 @@ const char *irq_source_kind_name(enum irq_source_kind k)
 		[IRQ_SRC_SYNIC_MSG] = "synic-msg",
 		[IRQ_SRC_EVENT_FLAG] = "event-flag",
 		[IRQ_SRC_HV_KICK] = "hv-kick",
+		[IRQ_SRC_VAPIC_TIMER] = "vapic-timer",
+		[IRQ_SRC_VIPI] = "vipi",
 	};
 
 	return (unsigned)k < IRQ_SRC_KINDS ? names[k] : "unknown";

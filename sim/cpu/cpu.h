@@ -138,7 +138,7 @@ enum cpu_irq_stage {
 	CPU_IRQ_TOTAL,
 	CPU_IRQ_STAGES
 };
-#define CPU_IRQ_KINDS 10
+#define CPU_IRQ_KINDS 12
 struct cpu_irq_samples {
 	uint64_t *ps;
 	size_t n, cap;

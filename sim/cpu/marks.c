@@ -105,17 +105,19 @@ void marks_marker(struct cpu *c, unsigned id, uint64_t value, uint64_t cycle)
 	}
 	case HV_MARK_SYNIC_POST:
 	case HV_MARK_SYNTH_PEND:
-	case HV_MARK_SYNIC_EOM: {
-		/* Synthetic interrupts (synintr.c); into the trace as arg1 =
-		 * partition << 32 | VP index, arg2 = SINT (or timer) | vector
-		 * << 8 | kind << 16, arg3 = the queue entry. */
+	case HV_MARK_SYNIC_EOM:
+	case HV_MARK_VAPIC_EOI: {
+		/* The hypervisor's interrupts (synintr.c); into the trace as
+		 * arg1 = partition << 32 | VP index, arg2 = SINT (timer,
+		 * sender) | vector << 8 | kind << 16 | flags << 24, arg3 = the
+		 * queue entry. */
 		struct hv_mark_synic r;
 
 		if (read_record(c, value, &r, sizeof(r)))
 			break;
 		synth_marker(c, id, &r, cycle);
 		event(c, TRACE_MARKER, cycle, id, r.partition << 32 | r.vp,
-		      r.sint | (uint64_t)r.vector << 8 | (uint64_t)r.kind << 16, r.seq);
+		      r.sint | (uint64_t)r.vector << 8 | (uint64_t)r.kind << 16 | (uint64_t)r.flags << 24, r.seq);
 		break;
 	}
 	case HV_MARK_KICK:

@@ -1,20 +1,24 @@
-/* Synthetic interrupts, stage by stage (docs/cli.md stats.json
- * `interrupts`, sources synth-timer, synic-msg and event-flag): the
- * hypervisor's SynIC and synthetic timers raise them with no LAPIC on
- * the way, so their stages come from its markers (include/hv/marker.h
- * HV_MARK_SYNIC_POST, _SYNTH_PEND, _SYNIC_EOM) and from the VM entry
- * that injects the vector:
+/* The interrupts the hypervisor raises for its VPs, stage by stage
+ * (docs/cli.md stats.json `interrupts`, sources synth-timer, synic-msg,
+ * event-flag, vapic-timer and vipi): its SynIC, synthetic timers and a
+ * child's virtual APIC raise them with no LAPIC on the way, so their
+ * stages come from its markers (include/hv/marker.h HV_MARK_SYNIC_POST,
+ * _SYNTH_PEND, _SYNIC_EOM, _VAPIC_EOI) and from the VM entry that
+ * injects the vector:
  *
- *   asserted  a timer's due TSC; the VMCALL of the PostMessage or
- *             SignalEvent that sent it; else the hypervisor's own post
+ *   asserted  a timer's due TSC; the guest instruction whose VM exit the
+ *             hypervisor was handling (the VMCALL of a PostMessage,
+ *             SignalEvent or SendSyntheticClusterIpi, an ICR write);
+ *             else the hypervisor's own post
  *   routed    SYNTH_PEND: the vector became pending for the VP (a queued
  *             message when it moved into its slot)
  *   entry     the VM entry that injected it began (vmx.c inject() ->
  *             intr_injected(), for the VP that RUN_VP named)
  *   handler   its delivery through the guest's IDT is done: the handler's
  *             first instruction
- *   EOM       a message's: the VP's next write of HV_X64_MSR_EOM (its
- *             WRMSR instruction)
+ *   end       a message's: the VP's next write of HV_X64_MSR_EOM (its
+ *             WRMSR instruction); one whose vector entered the virtual
+ *             APIC's ISR: the guest's EOI (VAPIC_EOI)
  *
  * The markers of one interrupt come from whichever LPs did the work (the
  * sender's, the target VP's), so the flights live in the machine's book
@@ -36,6 +40,10 @@ static unsigned source_kind(unsigned k)
 		return IRQ_SRC_SYNTH_TIMER;
 	case HV_MARK_SYNTH_EVENT:
 		return IRQ_SRC_EVENT_FLAG;
+	case HV_MARK_SYNTH_APIC_TIMER:
+		return IRQ_SRC_VAPIC_TIMER;
+	case HV_MARK_SYNTH_IPI:
+		return IRQ_SRC_VIPI;
 	default:
 		return IRQ_SRC_SYNIC_MSG;
 	}
@@ -61,11 +69,21 @@ static uint64_t asserted(struct cpu *c, const struct hv_mark_synic *r, uint64_t 
 	return exit_or_now(c, cycle);
 }
 
+/* What ends it: a message its EOM (whether or not its vector also
+ * enters the ISR), anything else whose vector enters the virtual APIC's
+ * ISR the guest's EOI, the rest its handler. */
+static enum vflight_end end_of(const struct hv_mark_synic *r)
+{
+	if (r->seq)
+		return VFLIGHT_END_EOM;
+	return (r->flags & HV_MARK_SYNTH_EOI) ? VFLIGHT_END_EOI : VFLIGHT_END_NONE;
+}
+
 static void pend(struct cpu *c, const struct hv_mark_synic *r, uint64_t cycle)
 {
 	struct vflight_pend p = {
 		.partition = r->partition, .vp = r->vp, .vector = r->vector, .kind = (uint8_t)source_kind(r->kind),
-		.pin = r->sint, .seq = r->seq, .end = r->seq ? VFLIGHT_END_EOM : VFLIGHT_END_NONE,
+		.pin = r->sint, .seq = r->seq, .merged = !!(r->flags & HV_MARK_SYNTH_MERGED), .end = end_of(r),
 		.assert_ps = asserted(c, r, cycle), .route_ps = ps_at(c, cycle),
 	};
 
@@ -84,6 +102,12 @@ void synth_marker(struct cpu *c, unsigned id, const struct hv_mark_synic *r, uin
 	case HV_MARK_SYNIC_EOM:
 		/* Its WRMSR began the exit in hand. */
 		vflight_eom(c->vflights, r->partition, r->vp, exit_or_now(c, cycle), &c->irq);
+		break;
+	case HV_MARK_VAPIC_EOI:
+		/* The guest's EOI (its WRMSR or MOV began the exit in hand);
+		 * an assisted one happened before this exit, which is when
+		 * the hypervisor saw it (an upper bound). */
+		vflight_eoi(c->vflights, r->partition, r->vp, r->vector, exit_or_now(c, cycle), &c->irq);
 		break;
 	default:
 		break;

@@ -8,12 +8,19 @@ posted it.
 The default run with --lps 2: the enlightened child's synthetic timers
 and the root's messages are in stats.json's `synth-timer` and `synic-msg`
 sources as many times as the child counted them, each with an `eoi`
-sample for every EOM it wrote, every stage shorter than the run, and in
+sample for every EOM or EOI it wrote, every stage shorter than the run, and in
 the trace route + dispatch + deliver = total.  The hypervisor's kicks
 between the LPs are its own `hv-kick` source, each ending at an exit or
 through the hypervisor's IDT, and none of them is a guest's `ipi`.
 
-usage: irq_stats.py HVSIM WORKDIR
+A child's virtual APIC with its two VPs on two LPs (tests/hv/vapic.yaml,
+apic_timer.yaml with --lps 2): the IPIs between its VPs are `vipi`, as
+many as the guest's handlers took and each with its EOI (x2APIC MSR,
+HV_X64_MSR_EOI or the VP assist page's EOI assist), and its APIC timer's
+interrupts are `vapic-timer`, as many as its handlers counted; neither is
+counted as a physical `ipi` or `lapic-timer`.
+
+usage: irq_stats.py HVSIM WORKDIR VAPIC_CONFIG APIC_TIMER_CONFIG
 """
 import json
 import os
@@ -90,13 +97,14 @@ def check_default_lps2(hvsim, work):
     check(root == 4 and eoms == tmsg + root and direct > 5 and tmsg > 5,
           'default-lps2: %d direct, %d timer messages, %d root messages, %d EOMs' % (direct, tmsg, root, eoms))
     ints = stats.get('interrupts', {})
-    # Direct-mode timers end at the handler (no EOM); a message at its EOM.
-    for kind, want, want_eoi in (('synth-timer', direct + tmsg, tmsg), ('synic-msg', root, root)):
+    # A message ends at its EOM, a direct-mode timer at its EOI (the child
+    # does both for each).
+    for kind, want, want_eoi in (('synth-timer', direct + tmsg, direct + tmsg), ('synic-msg', root, root)):
         e = ints.get(kind, {})
         st = e.get('stages', {})
         check(e.get('count') == want and st.get('eoi', {}).get('count') == want_eoi,
               'default-lps2: stats.json interrupts.%s: count %r (want %d, as the child counted), eoi samples %r '
-              '(want %d, one per EOM)' % (kind, e.get('count'), want, st.get('eoi', {}).get('count'), want_eoi))
+              '(want %d, one per EOM or EOI)' % (kind, e.get('count'), want, st.get('eoi', {}).get('count'), want_eoi))
         check_bounded('default-lps2', stats, kind)
     seen = check_trace_sums('default-lps2', lines, (6, 7))
     check(seen == {6: direct + tmsg, 7: root}, 'default-lps2: trace interrupts by kind %r (want %r)' %
@@ -131,9 +139,35 @@ def check_kicks(name, stats, lines):
           'route + accept + ack + exit or deliver = total %s' % (name, seen, n, bad[:2]))
 
 
+def check_child_apic(hvsim, work, name, config, kind, pattern):
+    """One child's interrupts through its virtual APIC: `kind` counted as
+    the guest counted them (`pattern`'s first group), an eoi each, bounded,
+    in the trace route + dispatch + deliver = total; and no physical IPI."""
+    out, stats, lines = run(hvsim, work, name, ['--lps', '2', config])
+    m = re.search(pattern, out)
+    check(m is not None, '%s: the guest counted them: %s' % (name, m and m.group(0)))
+    want = int(m.group(1)) if m else -1
+    ints = stats.get('interrupts', {})
+    e = ints.get(kind, {})
+    st = e.get('stages', {})
+    check(e.get('count') == want and st.get('eoi', {}).get('count') == want,
+          '%s: stats.json interrupts.%s: count %r, eoi samples %r (want %d each, as the guest counted)' %
+          (name, kind, e.get('count'), st.get('eoi', {}).get('count'), want))
+    check('ipi' not in ints and not any(s in st for s in ('accept', 'ack', 'exit')),
+          '%s: no physical ipi row (%r), no LAPIC stages in %s (%r)' % (name, sorted(ints), kind, sorted(st)))
+    check_bounded(name, stats, kind)
+    num = {'vapic-timer': 10, 'vipi': 11}[kind]
+    seen = check_trace_sums(name, lines, (num,))
+    check(seen.get(num) == want, '%s: %r %s interrupts in the trace (want %d)' % (name, seen.get(num), kind, want))
+    return stats
+
+
 def main():
-    hvsim, work = sys.argv[1:3]
+    hvsim, work, vapic, apic_timer = sys.argv[1:5]
     check_default_lps2(hvsim, work)
+    check_child_apic(hvsim, work, 'vapic-lps2', vapic, 'vipi', r'vapic\| PASS: IPIs: (\d+) taken')
+    check_child_apic(hvsim, work, 'apic-timer-lps2', apic_timer, 'vapic-timer',
+                     r'apic_timer\| INFO: APIC timer: (\d+) interrupts taken')
     print('%d failed' % len(failures))
     sys.exit(1 if failures else 0)
 

@@ -106,22 +106,22 @@ Test(vflight, stages_sum_to_the_total_when_an_lp_reports_behind)
 
 Test(vflight, merged_pend_is_one_interrupt_from_the_first)
 {
-	pend(0, 0x50, IRQ_SRC_EVENT_FLAG, 1, 0, 0, VFLIGHT_END_EOI, 1000, 1100);
-	pend(0, 0x50, IRQ_SRC_EVENT_FLAG, 1, 0, 1, VFLIGHT_END_EOI, 2000, 2100);
+	pend(0, 0x50, IRQ_SRC_VIPI, 1, 0, 0, VFLIGHT_END_EOI, 1000, 1100);
+	pend(0, 0x50, IRQ_SRC_VIPI, 1, 0, 1, VFLIGHT_END_EOI, 2000, 2100);
 	cr_assert(inject(0, 0, 0x50, 3000, 3100));
 	cr_assert_not(inject(0, 0, 0x50, 4000, 4100), "one interrupt, injected once");
-	cr_assert_eq(count_of(IRQ_SRC_EVENT_FLAG), 1);
-	cr_assert_eq(only(0, IRQ_SRC_EVENT_FLAG, CPU_IRQ_TOTAL), 2100);
+	cr_assert_eq(count_of(IRQ_SRC_VIPI), 1);
+	cr_assert_eq(only(0, IRQ_SRC_VIPI, CPU_IRQ_TOTAL), 2100);
 }
 
 Test(vflight, unmerged_pend_replaces_a_pending_one_dropped_unseen)
 {
 	/* The first never went in (the APIC was reset); the hypervisor says
 	 * the second found the vector clear: it is timed from itself. */
-	pend(0, 0x50, IRQ_SRC_EVENT_FLAG, 1, 0, 0, VFLIGHT_END_EOI, 1000, 1100);
-	pend(0, 0x50, IRQ_SRC_EVENT_FLAG, 1, 0, 0, VFLIGHT_END_EOI, 50000, 50100);
+	pend(0, 0x50, IRQ_SRC_VIPI, 1, 0, 0, VFLIGHT_END_EOI, 1000, 1100);
+	pend(0, 0x50, IRQ_SRC_VIPI, 1, 0, 0, VFLIGHT_END_EOI, 50000, 50100);
 	cr_assert(inject(0, 0, 0x50, 60000, 60100));
-	cr_assert_eq(only(0, IRQ_SRC_EVENT_FLAG, CPU_IRQ_TOTAL), 10100);
+	cr_assert_eq(only(0, IRQ_SRC_VIPI, CPU_IRQ_TOTAL), 10100);
 }
 
 Test(vflight, eoi_ends_its_vector_only)
@@ -169,12 +169,12 @@ Test(vflight, eom_ends_messages_of_every_sint_of_the_vp)
 
 Test(vflight, reinjection_retires_an_eoi_never_seen)
 {
-	pend(0, 0x61, IRQ_SRC_EVENT_FLAG, 0, 0, 0, VFLIGHT_END_EOI, 1000, 1100);
+	pend(0, 0x61, IRQ_SRC_VIPI, 0, 0, 0, VFLIGHT_END_EOI, 1000, 1100);
 	cr_assert(inject(0, 0, 0x61, 1200, 1300));
-	pend(0, 0x61, IRQ_SRC_EVENT_FLAG, 0, 0, 0, VFLIGHT_END_EOI, 5000, 5100);
+	pend(0, 0x61, IRQ_SRC_VIPI, 0, 0, 0, VFLIGHT_END_EOI, 5000, 5100);
 	cr_assert(inject(0, 0, 0x61, 5200, 5300));
 	vflight_eoi(book, 2, 0, 0x61, 6300, &lp[0]);
-	cr_assert_eq(only(0, IRQ_SRC_EVENT_FLAG, CPU_IRQ_EOI), 1000, "the second's EOI, not the first's");
+	cr_assert_eq(only(0, IRQ_SRC_VIPI, CPU_IRQ_EOI), 1000, "the second's EOI, not the first's");
 }
 
 Test(vflight, a_vector_it_does_not_follow_is_not_its)
