@@ -507,7 +507,8 @@ void hv_irq_raise(struct hv_vp *vp, unsigned vector, unsigned kind, unsigned pin
  * TLFS EOI/ICR/TPR and VP assist page): 0 done, -1 #GP, 1 not one of
  * them or not a child.  hv_vapic_accept: a fixed interrupt arrives (a
  * halted VP wakes if it can be delivered); it says whether the APIC took
- * it and whether the vector was in the IRR already.  hv_vapic_inject: before a VM
+ * it and whether the vector was in the IRR already (hv_irq_raise calls
+ * it).  hv_vapic_inject: before a VM
  * entry (VMCS current), the highest deliverable vector goes in, else
  * interrupt-window exiting while one waits.  hv_vapic_sync: after a VM
  * exit, an EOI the guest left to the hypervisor through the VP assist

@@ -120,7 +120,8 @@
  *               ISR: the guest's EOI (x2APIC MSR, xAPIC page,
  *               HV_X64_MSR_EOI; in the exit in hand) or, with
  *               HV_MARK_SYNTH_ASSISTED, the EOI it left to the hypervisor
- *               through the VP assist page, found cleared at this exit */
+ *               through the VP assist page, found cleared at this exit
+ *               (sint, kind, seq unused) */
 #define HV_MARK_SYNIC_POST 34
 #define HV_MARK_SYNTH_PEND 35
 #define HV_MARK_SYNIC_EOM 36
