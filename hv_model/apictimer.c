@@ -37,8 +37,9 @@
  * Expiry.  hv_stimer_run() calls hv_apic_timer_run() for every armed
  * timer on the LP before each VM entry (the synthetic timers' loop): an
  * expiry at or before that TSC raises the LVT timer's vector through the
- * virtual APIC, as a fixed edge interrupt (hv_vapic_accept: into the IRR,
- * injected by priority; a halted VP wakes if it can take it), unless the
+ * virtual APIC, as a fixed edge interrupt (hv_irq_raise: into the IRR,
+ * injected by priority; a halted VP wakes if it can take it; hvsim is
+ * told its due TSC, marker.h HV_MARK_SYNTH_PEND), unless the
  * entry is masked (the expiry then happens and raises nothing).  The TSC
  * of the next expiry bounds the VM entry through the VMX-preemption timer
  * and the LP's idle wait, as a synthetic timer's does, so an expiry is
@@ -57,6 +58,8 @@
  * silently, when its registers are next touched (timer_advance).  Every
  * register access first brings the timer up to the TSC of the access, so
  * an expiry due before a write happens before it. */
+#include <hv/marker.h>
+
 #include "hv.h"
 #include "rt.h"
 
@@ -193,7 +196,7 @@ static void timer_advance(struct hv_vp *vp, uint64_t tsc)
 	a->timer_expiries++;
 	a->timer_last = tsc;
 	if (!(a->lvt[LVT_TIMER] & LVT_MASKED))
-		hv_vapic_accept(vp, a->lvt[LVT_TIMER] & LVT_VECTOR);
+		hv_irq_raise(vp, a->lvt[LVT_TIMER] & LVT_VECTOR, HV_MARK_SYNTH_APIC_TIMER, 0, 0, a->timer_due);
 	switch (mode(a)) {
 	case TIMER_PERIODIC:
 		period = (uint64_t)a->timer_initial * tick(a->timer_divide);

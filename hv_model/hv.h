@@ -482,11 +482,12 @@ int hv_synic_post(struct hv_vp *vp, unsigned sint, uint32_t type, uint64_t sende
  * HV_MARK_SYNIC_POST); hv_synic_post passes 0: the hypercall in hand. */
 int hv_synic_post_at(struct hv_vp *vp, unsigned sint, uint32_t type, uint64_t sender, const void *payload,
 		     unsigned len, uint64_t src_tsc);
-/* Tell hvsim about a synthetic interrupt (marker.h HV_MARK_SYNIC_POST,
- * _SYNTH_PEND, _SYNIC_EOM; `kind` enum hv_mark_synth_kind).  Costs the
- * record's stores only. */
-void hv_synic_mark(unsigned id, const struct hv_vp *vp, unsigned sint, unsigned vector, unsigned kind, uint64_t seq,
-		   uint64_t src_tsc);
+/* Tell hvsim about an interrupt the hypervisor raises (marker.h
+ * HV_MARK_SYNIC_POST, _SYNTH_PEND, _SYNIC_EOM, _VAPIC_EOI; `kind` enum
+ * hv_mark_synth_kind, `flags` HV_MARK_SYNTH_*).  Costs the record's
+ * stores only. */
+void hv_synic_mark(unsigned id, const struct hv_vp *vp, unsigned sint, unsigned vector, unsigned kind, unsigned flags,
+		   uint64_t seq, uint64_t src_tsc);
 /* Set event flag `flag` of SINT `sint` in the SIEF page; an interrupt if
  * it was clear (TLFS "SynIC Event Flags").  0, or -1 if the page is off. */
 int hv_synic_signal_event(struct hv_vp *vp, unsigned sint, unsigned flag);
@@ -495,15 +496,22 @@ int hv_synic_signal_event(struct hv_vp *vp, unsigned sint, unsigned flag);
  * an interrupt-window exit (SDM 26.7.5). */
 void hv_synic_inject(struct hv_vp *vp);
 
-/* Make `vector` pending for `vp` (injected by hv_synic_inject); a halted
- * VP wakes. */
-void hv_synic_pend_vector(struct hv_vp *vp, unsigned vector);
+/* Make `vector` pending for `vp`: a child's through its virtual APIC
+ * (hv_vapic_accept), the root's in the pending set hv_synic_inject
+ * drains; a halted VP wakes.  hvsim learns what raised it (marker.h
+ * HV_MARK_SYNTH_PEND): `kind` (enum hv_mark_synth_kind), `pin` (the
+ * record's sint: a SINT, a timer's index, an IPI's sender), the message
+ * `seq` (0: none) and when its source asserted it (`src_tsc`, 0: the
+ * exit in hand). */
+void hv_irq_raise(struct hv_vp *vp, unsigned vector, unsigned kind, unsigned pin, uint64_t seq, uint64_t src_tsc);
 
 /* The virtual local APIC of a child's VP (vapic.c; docs/hypervisor.md
  * "Virtual APIC").  Its MSRs (x2APIC 0x800-0x8FF, IA32_APIC_BASE, the
  * TLFS EOI/ICR/TPR and VP assist page): 0 done, -1 #GP, 1 not one of
  * them or not a child.  hv_vapic_accept: a fixed interrupt arrives (a
- * halted VP wakes if it can be delivered).  hv_vapic_inject: before a VM
+ * halted VP wakes if it can be delivered); it says whether the APIC took
+ * it and whether the vector was in the IRR already (hv_irq_raise calls
+ * it).  hv_vapic_inject: before a VM
  * entry (VMCS current), the highest deliverable vector goes in, else
  * interrupt-window exiting while one waits.  hv_vapic_sync: after a VM
  * exit, an EOI the guest left to the hypervisor through the VP assist
@@ -512,7 +520,12 @@ void hv_synic_pend_vector(struct hv_vp *vp, unsigned vector);
 void hv_vapic_reset(struct hv_vp *vp);
 int hv_vapic_msr_read(struct hv_vp *vp, uint32_t idx, uint64_t *v);
 int hv_vapic_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v);
-void hv_vapic_accept(struct hv_vp *vp, unsigned vector);
+enum hv_vapic_accepted {
+	HV_VAPIC_DROPPED,	/* disabled, software-disabled, or an illegal vector */
+	HV_VAPIC_NEW,		/* into the IRR */
+	HV_VAPIC_MERGED,	/* the IRR had it already: the same interrupt */
+};
+enum hv_vapic_accepted hv_vapic_accept(struct hv_vp *vp, unsigned vector);
 void hv_vapic_inject(struct hv_vp *vp);
 void hv_vapic_sync(struct hv_vp *vp);
 int hv_vapic_deliverable(const struct hv_vp *vp);

@@ -23,6 +23,7 @@
  * (the root's Get/SetVpRegisters, an INIT IPI from a VP elsewhere) asks
  * the owner to VMCLEAR it, loads it, and clears it again when done.
  * While it waits, it lets go of the lock, so the owner can answer. */
+#include <hv/marker.h>
 #include <hv/vmx.h>
 
 #include "hv.h"
@@ -107,12 +108,14 @@ void hv_unlock(enum hv_lp_state next)
 }
 
 /* A fixed IPI to LP `lp` (whose APIC id is `lp`, bootinfo.h).  LP0's
- * LAPIC is also the root's: its ICR high half is put back. */
+ * LAPIC is also the root's: its ICR high half is put back.  The marker
+ * tells hvsim the IPI is a kick (marker.h HV_MARK_KICK). */
 static void send_kick(unsigned lp)
 {
 	uint32_t hi = *lapic(LAPIC_ICR_HI);
 
 	*lapic(LAPIC_ICR_HI) = lp << 24;
+	HV_MARKER(HV_MARK_KICK, (uint64_t)lp);
 	*lapic(LAPIC_ICR_LO) = ICR_FIXED | HV_KICK_VECTOR;
 	while (*lapic(LAPIC_ICR_LO) & ICR_BUSY)
 		cpu_pause();

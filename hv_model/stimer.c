@@ -207,8 +207,7 @@ static void expire(struct hv_vp *vp, unsigned i, uint64_t now)
 	if (direct) {
 		unsigned vec = (unsigned)((t->config & HV_STIMER_APIC_VECTOR_MASK) >> HV_STIMER_APIC_VECTOR_SHIFT);
 
-		hv_synic_mark(HV_MARK_SYNTH_PEND, vp, i, vec, HV_MARK_SYNTH_TIMER, 0, t->due_tsc);
-		hv_synic_pend_vector(vp, vec);
+		hv_irq_raise(vp, vec, HV_MARK_SYNTH_TIMER, i, 0, t->due_tsc);
 	} else {
 		post(vp, i, due, t->due_tsc);
 	}

@@ -72,32 +72,52 @@ static void *synic_page(struct hv_vp *vp, uint64_t msr)
 	return (vp->synic.scontrol & HV_SYNIC_CONTROL_ENABLE) ? guest_page(vp, msr) : NULL;
 }
 
-void hv_synic_pend_vector(struct hv_vp *vp, unsigned vector)
+void hv_irq_raise(struct hv_vp *vp, unsigned vector, unsigned kind, unsigned pin, uint64_t seq, uint64_t src_tsc)
 {
+	unsigned flags = 0;
+
 	vector &= 0xff;
 	vp->synic.interrupts++;
 	if (!vp->part->is_root) {
-		hv_vapic_accept(vp, vector);	/* a child's goes through its virtual APIC */
-		return;
+		/* A child's goes through its virtual APIC, which may drop it;
+		 * one that enters the ISR ends with the guest's EOI. */
+		switch (hv_vapic_accept(vp, vector)) {
+		case HV_VAPIC_DROPPED:
+			return;
+		case HV_VAPIC_MERGED:
+			flags |= HV_MARK_SYNTH_MERGED;
+			break;
+		default:
+			break;
+		}
+		if (!hv_synic_auto_eoi(vp, vector))
+			flags |= HV_MARK_SYNTH_EOI;
+	} else {
+		if (vp->synic.irr[vector / 64] & 1ull << (vector % 64))
+			flags |= HV_MARK_SYNTH_MERGED;
+		vp->synic.irr[vector / 64] |= 1ull << (vector % 64);
+		hv_vp_wake(vp);
 	}
-	vp->synic.irr[vector / 64] |= 1ull << (vector % 64);
-	hv_vp_wake(vp);
+	hv_synic_mark(HV_MARK_SYNTH_PEND, vp, pin, vector, kind, flags, seq, src_tsc);
 }
 
-void hv_synic_mark(unsigned id, const struct hv_vp *vp, unsigned sint, unsigned vector, unsigned kind, uint64_t seq,
-		   uint64_t src_tsc)
+void hv_synic_mark(unsigned id, const struct hv_vp *vp, unsigned sint, unsigned vector, unsigned kind, unsigned flags,
+		   uint64_t seq, uint64_t src_tsc)
 {
 	static struct hv_mark_synic rec;
 
 	rec = (struct hv_mark_synic){ .partition = vp->part->id, .vp = vp->index, .sint = (uint8_t)sint,
-				      .vector = (uint8_t)vector, .kind = (uint8_t)kind, .seq = seq,
-				      .src_tsc = src_tsc };
+				      .vector = (uint8_t)vector, .kind = (uint8_t)kind, .flags = (uint8_t)flags,
+				      .seq = seq, .src_tsc = src_tsc };
 	switch (id) {
 	case HV_MARK_SYNIC_POST:
 		HV_MARKER(HV_MARK_SYNIC_POST, &rec);
 		break;
 	case HV_MARK_SYNTH_PEND:
 		HV_MARKER(HV_MARK_SYNTH_PEND, &rec);
+		break;
+	case HV_MARK_VAPIC_EOI:
+		HV_MARKER(HV_MARK_VAPIC_EOI, &rec);
 		break;
 	default:
 		HV_MARKER(HV_MARK_SYNIC_EOM, &rec);
@@ -138,8 +158,7 @@ static void synic_raise(struct hv_vp *vp, unsigned sint, unsigned kind, uint64_t
 
 	if (v & (HV_SYNIC_SINT_MASKED | HV_SYNIC_SINT_POLLING))
 		return;
-	hv_synic_mark(HV_MARK_SYNTH_PEND, vp, sint, SINT_VECTOR(v), kind, seq, 0);
-	hv_synic_pend_vector(vp, SINT_VECTOR(v));
+	hv_irq_raise(vp, SINT_VECTOR(v), kind, sint, seq, 0);
 }
 
 static unsigned msg_kind(uint32_t type)
@@ -246,7 +265,7 @@ int hv_synic_post_at(struct hv_vp *vp, unsigned sint, uint32_t type, uint64_t se
 	e->msg.header.sender = sender;
 	memcpy(e->msg.payload, payload, len);
 	s->posted++;
-	hv_synic_mark(HV_MARK_SYNIC_POST, vp, sint, 0, msg_kind(type), e->seq, src_tsc);
+	hv_synic_mark(HV_MARK_SYNIC_POST, vp, sint, 0, msg_kind(type), 0, e->seq, src_tsc);
 	deliver(vp, sint);
 	return 0;
 }
@@ -377,7 +396,7 @@ int hv_synic_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 		rescan(vp);
 		return 0;
 	case HV_X64_MSR_EOM:
-		hv_synic_mark(HV_MARK_SYNIC_EOM, vp, 0, 0, HV_MARK_SYNTH_MESSAGE, 0, 0);
+		hv_synic_mark(HV_MARK_SYNIC_EOM, vp, 0, 0, HV_MARK_SYNTH_MESSAGE, 0, 0, 0);
 		rescan(vp);
 		return 0;
 	default:

@@ -285,17 +285,19 @@ void hv_vapic_init(struct hv_vp *vp)
 	reset_state(vp, vp->vapic.apic_base);
 }
 
-void hv_vapic_accept(struct hv_vp *vp, unsigned vector)
+enum hv_vapic_accepted hv_vapic_accept(struct hv_vp *vp, unsigned vector)
 {
 	struct hv_vapic *a = &vp->vapic;
+	bool had;
 
 	vector &= 0xff;
 	if (!accepting(a))
-		return;
+		return HV_VAPIC_DROPPED;
 	if (vector < 16) {
 		a->esr_pending |= ESR_RECEIVE_ILLEGAL;	/* SDM 10.5.3 */
-		return;
+		return HV_VAPIC_DROPPED;
 	}
+	had = bit(a->irr, vector);
 	set_bit(a->irr, vector);
 	clear_bit(a->tmr, vector);	/* edge */
 	a->accepted++;
@@ -304,6 +306,7 @@ void hv_vapic_accept(struct hv_vp *vp, unsigned vector)
 	if (hv_vapic_deliverable(vp) >= 0)
 		vp->halted = 0;
 	hv_vp_notify(vp);	/* on another LP: it takes it at its next entry */
+	return had ? HV_VAPIC_MERGED : HV_VAPIC_NEW;
 }
 
 /* The "no EOI required" doubleword of the VP assist page, if enabled and
@@ -318,7 +321,8 @@ static volatile uint32_t *assist_word(struct hv_vp *vp)
 	return hpa == ~0ull ? NULL : hv_va(hpa);
 }
 
-static void eoi(struct hv_vp *vp)
+/* `assisted`: the EOI the guest left to the hypervisor (hv_vapic_sync). */
+static void eoi(struct hv_vp *vp, bool assisted)
 {
 	struct hv_vapic *a = &vp->vapic;
 	int v = highest(a->isr);
@@ -327,6 +331,7 @@ static void eoi(struct hv_vp *vp)
 	if (v < 0)
 		return;		/* SDM 10.8.5: nothing in service, nothing happens */
 	clear_bit(a->isr, (unsigned)v);
+	hv_synic_mark(HV_MARK_VAPIC_EOI, vp, 0, (unsigned)v, 0, assisted ? HV_MARK_SYNTH_ASSISTED : 0, 0, 0);
 	hv_synic_eoi(vp, (unsigned)v);
 }
 
@@ -354,7 +359,7 @@ void hv_vapic_sync(struct hv_vp *vp)
 	if (!w || !(*w & ASSIST_NO_EOI_REQUIRED)) {
 		a->assist_vector = -1;
 		a->eois_assisted++;
-		eoi(vp);
+		eoi(vp, true);
 	}
 }
 
@@ -540,7 +545,7 @@ static void send_icr(struct hv_vp *src, uint64_t icr, bool x2)
 		default:
 			if (!started(t))
 				continue;
-			hv_vapic_accept(t, vec);
+			hv_irq_raise(t, vec, HV_MARK_SYNTH_IPI, src->index, 0, 0);
 			if (dm == ICR_DM_LOWEST)
 				return;	/* the lowest VP index of the set takes it */
 		}
@@ -708,7 +713,7 @@ static int x2apic_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 	case X2APIC_EOI:
 		if (v)
 			return -1;	/* SDM Table 10-6: non-zero EOI is #GP */
-		eoi(vp);
+		eoi(vp, false);
 		return 0;
 	case X2APIC_SVR:
 		/* 7:0 vector, 8 enable; focus checking (9) and EOI-broadcast
@@ -821,7 +826,7 @@ int hv_vapic_msr_write(struct hv_vp *vp, uint32_t idx, uint64_t v)
 		/* TLFS: bits 31:0 are ignored ("EOI"), 63:32 RsvdZ. */
 		if (v >> 32 || !(vp->vapic.apic_base & APIC_BASE_EN))
 			return -1;
-		eoi(vp);
+		eoi(vp, false);
 		return 0;
 	case HV_X64_MSR_ICR:
 		if (x2apic_mode(&vp->vapic))
@@ -949,7 +954,7 @@ static void xapic_write(struct hv_vp *vp, unsigned off, uint32_t v)
 		a->tpr = v & 0xff;
 		return;
 	case XAPIC_OFF(X2APIC_EOI):
-		eoi(vp);
+		eoi(vp, false);
 		return;
 	case XAPIC_OFF(X2APIC_LDR):
 		a->ldr = v & 0xff000000u;
@@ -1067,10 +1072,8 @@ static void ipi_bank(struct hv_vp *src, uint64_t mask, unsigned bank, uint32_t v
 
 		if (!(mask & 1) || i >= HV_MAX_VPS || i >= p->nvps || !started(p->vps[i]))
 			continue;
-		if (p->is_root)
-			hv_synic_pend_vector(p->vps[i], vector);	/* the root has no virtual APIC */
-		else
-			hv_vapic_accept(p->vps[i], vector);
+		/* The root has no virtual APIC: its pending set (hv_irq_raise). */
+		hv_irq_raise(p->vps[i], vector, HV_MARK_SYNTH_IPI, src->index, 0, 0);
 	}
 }
 

@@ -98,25 +98,43 @@
 #define HV_MARK_EXT_INTR 32
 #define HV_MARK_ROOT_ISR 33
 
-/* Synthetic interrupts (docs/hypervisor.md "SynIC", "Synthetic time"):
- * where one starts and where it becomes pending, for hvsim's interrupt
- * statistics (sources synth-timer, synic-msg, event-flag).  Each `value`
- * points to a struct hv_mark_synic.
+/* Interrupts the hypervisor raises for a VP (docs/hypervisor.md "SynIC",
+ * "Synthetic time", "Virtual APIC", "APIC timer"): where one starts,
+ * where it becomes pending and where the guest ends it, for hvsim's
+ * interrupt statistics (sources synth-timer, synic-msg, event-flag,
+ * vapic-timer, vipi).  Each `value` points to a struct hv_mark_synic.
+ * A src_tsc of 0 means "the VM exit being handled": hvsim takes the
+ * guest instruction that exited (a PostMessage's VMCALL, an ICR write)
+ * and, outside an exit, the marker itself.
  *   SYNIC_POST  hv_model: a message joined the queue of (partition, VP,
  *               sint) as entry `seq`; src_tsc is when its source asserted
- *               it: a timer's due TSC, or 0 for "the hypercall being
- *               handled" (PostMessage: hvsim takes that call's VMCALL) and,
- *               outside a hypercall, the marker itself
+ *               it: a timer's due TSC, or 0 (above)
  *   SYNTH_PEND  hv_model: `vector` became pending for the VP (it goes in
- *               at a later VM entry): message `seq` went into the slot of
- *               `sint` and the SINT fired (seq != 0); a direct-mode timer
- *               expired (sint = the timer's index, src_tsc = its due TSC);
- *               or an event flag of `sint` was set (src_tsc 0, as above)
+ *               at a later VM entry; flags say whether it was already
+ *               and how it will end): message `seq` went into the slot
+ *               of `sint` and the SINT fired (seq != 0); a direct-mode
+ *               timer expired (sint = the timer's index, src_tsc = its
+ *               due TSC); an event flag of `sint` was set (src_tsc 0);
+ *               the virtual APIC's timer expired (src_tsc = its due TSC);
+ *               or an IPI from VP `sint` of the partition arrived (an ICR
+ *               write or HvCallSendSyntheticClusterIpi{,Ex}, src_tsc 0)
  *   SYNIC_EOM   hv_model: the VP wrote HV_X64_MSR_EOM (sint, vector, seq
- *               unused) */
+ *               unused)
+ *   VAPIC_EOI   hv_model: the VP's virtual APIC retired `vector` from its
+ *               ISR: the guest's EOI (x2APIC MSR, xAPIC page,
+ *               HV_X64_MSR_EOI; in the exit in hand) or, with
+ *               HV_MARK_SYNTH_ASSISTED, the EOI it left to the hypervisor
+ *               through the VP assist page, found cleared at this exit
+ *               (sint, kind, seq unused) */
 #define HV_MARK_SYNIC_POST 34
 #define HV_MARK_SYNTH_PEND 35
 #define HV_MARK_SYNIC_EOM 36
+#define HV_MARK_VAPIC_EOI 38
+
+/* hv_model is about to write its LAPIC's ICR to kick LP `value`
+ * (docs/hypervisor.md "Scheduling"): the IPI that write sends is the
+ * hypervisor's own, stats.json's `hv-kick` source, not a guest's `ipi`. */
+#define HV_MARK_KICK 37
 
 struct hv_mark_hypercall {
 	uint16_t code;		/* call code from RCX */
@@ -172,15 +190,22 @@ enum hv_mark_synth_kind {
 	HV_MARK_SYNTH_TIMER,	/* a synthetic timer: direct mode, or its expiration message */
 	HV_MARK_SYNTH_MESSAGE,	/* any other message (PostMessage, the hypervisor's own) */
 	HV_MARK_SYNTH_EVENT,	/* an event flag (SignalEvent) */
+	HV_MARK_SYNTH_APIC_TIMER,	/* a child's virtual APIC timer */
+	HV_MARK_SYNTH_IPI,	/* an IPI between VPs of a partition */
 };
+
+/* struct hv_mark_synic flags. */
+#define HV_MARK_SYNTH_MERGED 1u		/* SYNTH_PEND: the vector was pending already: the same interrupt */
+#define HV_MARK_SYNTH_EOI 2u		/* SYNTH_PEND: it enters the virtual APIC's ISR: the guest EOIs it */
+#define HV_MARK_SYNTH_ASSISTED 4u	/* VAPIC_EOI: through the VP assist page */
 
 struct hv_mark_synic {
 	uint64_t partition;
 	uint32_t vp;
-	uint8_t sint;		/* the SINT; a direct-mode timer's index */
-	uint8_t vector;		/* SYNTH_PEND: the vector made pending */
+	uint8_t sint;		/* the SINT; a direct-mode timer's index; an IPI's sender VP */
+	uint8_t vector;		/* SYNTH_PEND: the vector made pending; VAPIC_EOI: the one retired */
 	uint8_t kind;		/* enum hv_mark_synth_kind */
-	uint8_t reserved;
+	uint8_t flags;		/* HV_MARK_SYNTH_* */
 	uint64_t seq;		/* the message's queue entry; 0 for timers in direct mode and events */
 	uint64_t src_tsc;	/* the source asserted it (TSC); 0: the hypercall being handled */
 };

@@ -16,10 +16,9 @@
  * writes EOM every time [T "SynIC Message Flags": EOM is needed only with
  * msg_pending; writing it always is allowed and gives hvsim an end for
  * every message].  Every handler ends with an EOI through
-HV_X64_MSR_EOI: the child's virtual APIC keeps the vector in service
-until then.  The handlers
- * count and check what they find; the checks are logged at the end, out
- * of interrupt context. */
+ * HV_X64_MSR_EOI: the child's virtual APIC keeps the vector in service
+ * until then.  The handlers count and check what they find; the checks
+ * are logged at the end, out of interrupt context. */
 #include <hv/tlfs.h>
 
 #include "child.h"

@@ -94,6 +94,9 @@ enum irq_source_kind {
 	IRQ_SRC_SYNTH_TIMER = 6,	/* assigned by the hypervisor's markers */
 	IRQ_SRC_SYNIC_MSG = 7,
 	IRQ_SRC_EVENT_FLAG = 8,
+	IRQ_SRC_HV_KICK = 9,	/* an IPI the hypervisor sends between LPs (lapic_set_ipi_kind) */
+	IRQ_SRC_VAPIC_TIMER = 10,	/* a VP's virtual APIC timer (the hypervisor's markers) */
+	IRQ_SRC_VIPI = 11,	/* an IPI between VPs, through the hypervisor */
 	IRQ_SRC_KINDS
 };
 const char *irq_source_kind_name(enum irq_source_kind k);
@@ -239,6 +242,11 @@ int lapic_ack_intr(struct lapic *l, struct irq_origin *o);
 
 /* The vector the next EOI retires: the highest ISR bit, or -1. */
 int lapic_isr_top(const struct lapic *l);
+/* The next IPI this LAPIC sends (the next write of the ICR's low half or
+ * SELF IPI, whatever it sends) is reported as source `kind` instead of
+ * IRQ_SRC_IPI: software that tells hvsim what its IPI is for (the
+ * hypervisor's kicks, include/hv/marker.h HV_MARK_KICK). */
+void lapic_set_ipi_kind(struct lapic *l, enum irq_source_kind kind);
 
 #define LAPIC_EV_NMI (1u << 0)
 #define LAPIC_EV_INIT (1u << 1)

@@ -143,6 +143,7 @@ struct lapic {
 
 	unsigned events;	/* LAPIC_EV_* */
 	uint8_t sipi_vector;
+	uint8_t ipi_kind;	/* the next IPI's source kind (lapic_set_ipi_kind), 0: IRQ_SRC_IPI */
 
 	int depth;		/* nesting of snap()/unsnap() */
 };
@@ -159,6 +160,9 @@ const char *irq_source_kind_name(enum irq_source_kind k)
 		[IRQ_SRC_SYNTH_TIMER] = "synth-timer",
 		[IRQ_SRC_SYNIC_MSG] = "synic-msg",
 		[IRQ_SRC_EVENT_FLAG] = "event-flag",
+		[IRQ_SRC_HV_KICK] = "hv-kick",
+		[IRQ_SRC_VAPIC_TIMER] = "vapic-timer",
+		[IRQ_SRC_VIPI] = "vipi",
 	};
 
 	return (unsigned)k < IRQ_SRC_KINDS ? names[k] : "unknown";
@@ -726,8 +730,14 @@ static int icr_valid(unsigned dm, unsigned shorthand)
 	}
 }
 
+void lapic_set_ipi_kind(struct lapic *l, enum irq_source_kind kind)
+{
+	l->ipi_kind = (uint8_t)kind;
+}
+
 static void send_ipi(struct lapic *l, uint32_t lo, uint32_t dest)
 {
+	enum irq_source_kind kind = l->ipi_kind ? (enum irq_source_kind)l->ipi_kind : IRQ_SRC_IPI;
 	struct apic_msg m = {
 		.dest = dest,
 		.src = l->cfg.index,
@@ -744,6 +754,7 @@ static void send_ipi(struct lapic *l, uint32_t lo, uint32_t dest)
 		m.level = 1;
 		m.assert = 0;
 	}
+	l->ipi_kind = 0;	/* one IPI, sent or not */
 	/* Every other IPI goes out edge-triggered, whatever the trigger and
 	 * level bits say (Table 10-3 note 2). */
 	if (!icr_valid(m.dm, m.shorthand))
@@ -752,7 +763,7 @@ static void send_ipi(struct lapic *l, uint32_t lo, uint32_t dest)
 		apic_error(l, ESR_SEND_ILLEGAL_VECTOR);
 		return;
 	}
-	local_origin(l, &m.origin, IRQ_SRC_IPI, lapic_id(l) & 0xFF);
+	local_origin(l, &m.origin, kind, lapic_id(l) & 0xFF);
 	if (l->cfg.bus)
 		apic_bus_send(l->cfg.bus, &m);
 }
@@ -1086,6 +1097,7 @@ void lapic_reset(struct lapic *l, int init)
 	/* INIT keeps IA32_APIC_BASE (and so x2APIC mode) and the APIC id
 	 * (SDM Vol. 3 10.4.7.3, 10.12.5.1); pending events are the CPU's. */
 	reset_registers(l, init);
+	l->ipi_kind = 0;
 	if (init)
 		return;
 	l->base_msr = APIC_DEFAULT_BASE | APIC_BASE_EN | (l->cfg.bsp ? APIC_BASE_BSP : 0);

@@ -1989,7 +1989,7 @@ struct cpu *cpu_new(const struct cpu_config *cfg)
 		if (r7[1] & (1u << 20))
 			c->cr4_valid |= 1ull << 21;	/* SMAP */
 	}
-	if (vmx_init(c) || intr_init(c, cfg->lapic))
+	if (vmx_init(c) || intr_init(c, cfg->lapic) || synth_init(c, cfg->vflights))
 		goto fail;
 	return c;
 fail:
@@ -2006,6 +2006,7 @@ void cpu_free(struct cpu *c)
 	marks_free(c);
 	align_free(c->align);
 	intr_free(c);
+	synth_free(c);
 	cpu_engine_close(&c->root);
 	cpu_engine_close(&c->guest);
 	cost_model_free(c->cm);

@@ -138,7 +138,7 @@ enum cpu_irq_stage {
 	CPU_IRQ_TOTAL,
 	CPU_IRQ_STAGES
 };
-#define CPU_IRQ_KINDS 9
+#define CPU_IRQ_KINDS 12
 struct cpu_irq_samples {
 	uint64_t *ps;
 	size_t n, cap;
@@ -150,6 +150,10 @@ struct cpu_irq_stats {
 	} kind[CPU_IRQ_KINDS];
 };
 const char *cpu_irq_stage_name(enum cpu_irq_stage s);
+/* One latency sample of `stage` for source kind `kind` (ps). */
+void cpu_irq_sample(struct cpu_irq_stats *s, unsigned kind, enum cpu_irq_stage st, uint64_t ps);
+
+struct vflight_book;
 
 struct cpu_config {
 	unsigned index;		/* LP index = APIC id */
@@ -159,6 +163,9 @@ struct cpu_config {
 	int bsp;		/* 1: starts running; 0: waits for SIPI */
 	struct trace_writer *trace;	/* events (VM entries and exits) go here; may be NULL */
 	struct lapic *lapic;	/* the LP's local APIC; NULL: none (no interrupts) */
+	/* The machine's book of the hypervisor's interrupts (vflight.h),
+	 * shared by every LP; NULL: the LP keeps one of its own. */
+	struct vflight_book *vflights;
 };
 
 /* Checks, once per process, the Unicorn facts this CPU model rests on

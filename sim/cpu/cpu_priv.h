@@ -163,6 +163,7 @@ struct cpu_marks {
 	uint32_t vp;
 	int vp_known;
 	int hc;			/* the hypercall in flight: marks.c HC_* */
+	int in_exit;		/* between a VM exit (t_exit) and the next VM entry */
 	uint64_t t_exit, t_exit_end, t_body, t_body_end;
 	struct hv_mark_hypercall rec;
 };
@@ -209,34 +210,9 @@ struct vmx {
 /* An interrupt acknowledged and not yet at its handler or EOI (intr.c). */
 struct cpu_irq_flight {
 	int valid, exited;
+	int hv_own;		/* exited for the hypervisor itself (a kick): its handler is the exit's */
 	uint8_t kind, pin;
 	uint64_t assert_ps, route_ps, accept_ps, ack_ps, exit_done_ps, entry_ps, handler_ps;
-};
-
-/* Synthetic interrupts (synintr.c), from the hypervisor's markers: the
- * messages posted and not yet in their slot (by queue entry), and the
- * vectors pending for a VP or handled and waiting for its EOM. */
-#define CPU_SYNTH_POSTS 64
-#define CPU_SYNTH_FLIGHTS 64
-struct cpu_synth_post {
-	int valid;
-	uint32_t vp;
-	uint64_t partition, seq;
-	uint64_t assert_ps;
-};
-enum { SYNTH_FREE, SYNTH_PENDING, SYNTH_HANDLED };
-struct cpu_synth_flight {
-	int state;		/* SYNTH_* */
-	int msg;		/* carried by a message: its EOM ends it */
-	uint64_t partition;
-	uint32_t vp;
-	uint8_t vector, kind, pin;	/* kind: enum irq_source_kind; pin: SINT or timer index */
-	uint64_t assert_ps, route_ps, handler_ps;
-};
-struct cpu_synth {
-	struct cpu_synth_post post[CPU_SYNTH_POSTS];
-	unsigned post_next;	/* the ring's next slot */
-	struct cpu_synth_flight f[CPU_SYNTH_FLIGHTS];
 };
 
 struct cpu {
@@ -301,7 +277,8 @@ struct cpu {
 	uint64_t mmio_seen;		/* ... the engines were last mapped at (cpu_mmio_sync) */
 	struct cpu_irq_flight flight[256];
 	struct cpu_irq_stats irq;
-	struct cpu_synth synth;
+	struct vflight_book *vflights;	/* synintr.c: the machine's (cpu_config) */
+	int own_vflights;		/* ... or this LP's own */
 
 	uint64_t cr4_valid;		/* CR4 bits the CPU has; the rest #GP */
 	unsigned maxphyaddr;
@@ -408,7 +385,9 @@ int intr_cr8(struct cpu *c, int write, int ucr, uint64_t addr, unsigned size);
 /* VM entry injected external interrupt `vec` and delivered it; the
  * entry began at LP cycle `entry_begin`. */
 void intr_injected(struct cpu *c, unsigned vec, uint64_t entry_begin);
-/* One latency sample of `stage` for source kind `kind` (ps). */
+/* HV_MARK_KICK: the IPI the hypervisor sends next is a kick. */
+void intr_kick_marker(struct cpu *c);
+/* One latency sample of `stage` for source kind `kind` (ps), on this LP. */
 void intr_sample(struct cpu *c, unsigned kind, enum cpu_irq_stage st, uint64_t ps);
 
 /* synintr.c: synthetic interrupts.  A marker HV_MARK_SYNIC_POST,
@@ -417,6 +396,10 @@ void intr_sample(struct cpu *c, unsigned kind, enum cpu_irq_stage st, uint64_t p
  * VP entered (its handler starts now). */
 void synth_marker(struct cpu *c, unsigned id, const struct hv_mark_synic *r, uint64_t cycle);
 int synth_injected(struct cpu *c, unsigned vec, uint64_t entry_begin);
+/* The machine's book (cpu_config.vflights), or one of the LP's own if
+ * NULL; -1 if it cannot be made. */
+int synth_init(struct cpu *c, struct vflight_book *shared);
+void synth_free(struct cpu *c);
 
 /* vmx.c */
 uint32_t vmx_pin_controls(struct cpu *c);

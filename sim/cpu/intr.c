@@ -146,7 +146,12 @@ const char *cpu_irq_stage_name(enum cpu_irq_stage s)
 
 void intr_sample(struct cpu *c, unsigned kind, enum cpu_irq_stage st, uint64_t ps)
 {
-	struct cpu_irq_samples *s = &c->irq.kind[kind].stage[st];
+	cpu_irq_sample(&c->irq, kind, st, ps);
+}
+
+void cpu_irq_sample(struct cpu_irq_stats *stats, unsigned kind, enum cpu_irq_stage st, uint64_t ps)
+{
+	struct cpu_irq_samples *s = &stats->kind[kind].stage[st];
 
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
@@ -186,7 +191,7 @@ static void irq_acked(struct cpu *c, unsigned vec, const struct irq_origin *o, i
 	if (o->kind >= IRQ_SRC_KINDS)
 		return;
 	*f = (struct cpu_irq_flight){
-		.valid = 1, .exited = exited, .kind = o->kind, .pin = o->pin,
+		.valid = 1, .exited = exited, .hv_own = exited && o->kind == IRQ_SRC_HV_KICK, .kind = o->kind, .pin = o->pin,
 		.assert_ps = o->assert_ps, .route_ps = o->route_ps, .accept_ps = o->accept_ps,
 		.ack_ps = ps_after(c, c->cycles, o->accept_ps),
 	};
@@ -197,20 +202,25 @@ static uint64_t span(uint64_t from, uint64_t to)
 	return to > from ? to - from : 0;
 }
 
-/* The handler of `vec` starts now: its routing up to here is complete. */
+/* The handler of `vec` starts now: its routing up to here is complete.
+ * A kick that exited has no handler in the guest: the hypervisor's exit
+ * handler, which starts as the exit completes, is its handler. */
 static void irq_handler_starts(struct cpu *c, unsigned vec)
 {
 	struct cpu_irq_flight *f = &c->flight[vec & 0xff];
-	uint64_t now = ps_after(c, c->cycles, f->exited ? f->entry_ps : f->ack_ps);
+	uint64_t now;
 
 	if (!f->valid || f->handler_ps)
 		return;
+	now = f->hv_own ? f->exit_done_ps : ps_after(c, c->cycles, f->exited ? f->entry_ps : f->ack_ps);
 	f->handler_ps = now;
 	c->irq.kind[f->kind].count++;
 	intr_sample(c, f->kind, CPU_IRQ_ROUTE, span(f->assert_ps, f->route_ps));
 	intr_sample(c, f->kind, CPU_IRQ_ACCEPT, span(f->route_ps, f->accept_ps));
 	intr_sample(c, f->kind, CPU_IRQ_ACK, span(f->accept_ps, f->ack_ps));
-	if (f->exited) {
+	if (f->hv_own) {
+		intr_sample(c, f->kind, CPU_IRQ_EXIT, span(f->ack_ps, now));
+	} else if (f->exited) {
 		intr_sample(c, f->kind, CPU_IRQ_EXIT, span(f->ack_ps, f->exit_done_ps));
 		intr_sample(c, f->kind, CPU_IRQ_DISPATCH, span(f->exit_done_ps, f->entry_ps));
 		intr_sample(c, f->kind, CPU_IRQ_DELIVER, span(f->entry_ps, now));
@@ -232,9 +242,15 @@ static void irq_handler_starts(struct cpu *c, unsigned vec)
 		ev.arg[0] = f->route_ps;
 		ev.arg[1] = f->accept_ps;
 		ev.arg[2] = f->exited ? f->exit_done_ps : 0;
-		ev.arg[3] = f->exited ? f->entry_ps : 0;
+		ev.arg[3] = f->exited && !f->hv_own ? f->entry_ps : 0;
 		trace_emit(c->trace, &ev);
 	}
+}
+
+void intr_kick_marker(struct cpu *c)
+{
+	if (c->lapic)
+		lapic_set_ipi_kind(c->lapic, IRQ_SRC_HV_KICK);
 }
 
 /* The LAPIC took an EOI for `vec`: the last stage of its routing. */
@@ -341,8 +357,11 @@ static void take(struct cpu *c, enum intr_action a)
 			info = INTR_INFO_VALID | (uint32_t)vec | INTR_TYPE_EXT_INTR << INTR_INFO_TYPE_SHIFT;
 		}
 		vmx_event_exit(c, EXIT_REASON_EXTERNAL_INTERRUPT, 0, info);
-		if (info && c->flight[info & 0xff].valid)
+		if (info && c->flight[info & 0xff].valid) {
 			c->flight[info & 0xff].exit_done_ps = ps_after(c, c->cycles, c->flight[info & 0xff].ack_ps);
+			if (c->flight[info & 0xff].hv_own)
+				irq_handler_starts(c, info & 0xff);
+		}
 		return;
 	}
 	case ACT_INTR:

@@ -105,19 +105,27 @@ void marks_marker(struct cpu *c, unsigned id, uint64_t value, uint64_t cycle)
 	}
 	case HV_MARK_SYNIC_POST:
 	case HV_MARK_SYNTH_PEND:
-	case HV_MARK_SYNIC_EOM: {
-		/* Synthetic interrupts (synintr.c); into the trace as arg1 =
-		 * partition << 32 | VP index, arg2 = SINT (or timer) | vector
-		 * << 8 | kind << 16, arg3 = the queue entry. */
+	case HV_MARK_SYNIC_EOM:
+	case HV_MARK_VAPIC_EOI: {
+		/* The hypervisor's interrupts (synintr.c); into the trace as
+		 * arg1 = partition << 32 | VP index, arg2 = SINT (timer,
+		 * sender) | vector << 8 | kind << 16 | flags << 24, arg3 = the
+		 * queue entry. */
 		struct hv_mark_synic r;
 
 		if (read_record(c, value, &r, sizeof(r)))
 			break;
 		synth_marker(c, id, &r, cycle);
 		event(c, TRACE_MARKER, cycle, id, r.partition << 32 | r.vp,
-		      r.sint | (uint64_t)r.vector << 8 | (uint64_t)r.kind << 16, r.seq);
+		      r.sint | (uint64_t)r.vector << 8 | (uint64_t)r.kind << 16 | (uint64_t)r.flags << 24, r.seq);
 		break;
 	}
+	case HV_MARK_KICK:
+		/* The ICR write that follows is a kick (intr.c), and into the
+		 * trace as it is: arg1 = the LP kicked. */
+		intr_kick_marker(c);
+		event(c, TRACE_MARKER, cycle, id, value, 0, 0);
+		break;
 	default:
 		/* A marker of the guest's own, or one only observers read
 		 * (HV_MARK_POOL and later): into the trace as it is. */
@@ -144,6 +152,7 @@ void marks_vm_exit(struct cpu *c, unsigned basic, uint64_t start, uint64_t end)
 	if (m->vp_known && basic < CPU_VMX_REASONS)
 		part_exits(&c->hv, m->partition)->count[basic]++;
 	m->hc = basic == EXIT_REASON_VMCALL ? HC_EXITED : HC_NONE;
+	m->in_exit = 1;
 	m->t_exit = start;
 	m->t_exit_end = end;
 }
@@ -154,6 +163,7 @@ void marks_vm_entry(struct cpu *c, uint64_t end)
 	struct cpu_hv_stats *h = &c->hv;
 	struct cpu_hcall *k;
 
+	m->in_exit = 0;
 	if (m->hc != HC_DONE) {
 		m->hc = HC_NONE;
 		return;

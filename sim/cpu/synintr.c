@@ -1,40 +1,36 @@
-/* Synthetic interrupts, stage by stage (docs/cli.md stats.json
- * `interrupts`, sources synth-timer, synic-msg and event-flag): the
- * hypervisor's SynIC and synthetic timers raise them with no LAPIC on
- * the way, so their stages come from its markers (include/hv/marker.h
- * HV_MARK_SYNIC_POST, _SYNTH_PEND, _SYNIC_EOM) and from the VM entry
- * that injects the vector:
+/* The interrupts the hypervisor raises for its VPs, stage by stage
+ * (docs/cli.md stats.json `interrupts`, sources synth-timer, synic-msg,
+ * event-flag, vapic-timer and vipi): its SynIC, synthetic timers and a
+ * child's virtual APIC raise them with no LAPIC on the way, so their
+ * stages come from its markers (include/hv/marker.h HV_MARK_SYNIC_POST,
+ * _SYNTH_PEND, _SYNIC_EOM, _VAPIC_EOI) and from the VM entry that
+ * injects the vector:
  *
- *   asserted  a timer's due TSC; the VMCALL of the PostMessage or
- *             SignalEvent that sent it; else the hypervisor's own post
+ *   asserted  a timer's due TSC; the guest instruction whose VM exit the
+ *             hypervisor was handling (the VMCALL of a PostMessage,
+ *             SignalEvent or SendSyntheticClusterIpi, an ICR write);
+ *             else the hypervisor's own post
  *   routed    SYNTH_PEND: the vector became pending for the VP (a queued
  *             message when it moved into its slot)
  *   entry     the VM entry that injected it began (vmx.c inject() ->
  *             intr_injected(), for the VP that RUN_VP named)
  *   handler   its delivery through the guest's IDT is done: the handler's
  *             first instruction
- *   EOM       a message's: the VP's next write of HV_X64_MSR_EOM (its
- *             WRMSR instruction)
+ *   end       a message's: the VP's next write of HV_X64_MSR_EOM (its
+ *             WRMSR instruction); one whose vector entered the virtual
+ *             APIC's ISR: the guest's EOI (VAPIC_EOI)
  *
- * Stages: route = routed - asserted, dispatch = entry - routed, deliver =
- * handler - entry, total = handler - asserted (the three sum to it
- * exactly), eoi = EOM - handler.  A vector made pending again before it
- * went in is one interrupt (as the hypervisor's pending set makes it),
- * timed from the first.  Attributed on the LP where the markers and the
- * entry ran: with one LP, every one. */
-#include <string.h>
-
+ * The markers of one interrupt come from whichever LPs did the work (the
+ * sender's, the target VP's), so the flights live in the machine's book
+ * (vflight.h), not in the LP; this file turns each LP's markers and
+ * entries into the book's times. */
 #include "cpu_priv.h"
 #include "trace.h"
+#include "vflight.h"
 
 static uint64_t ps_at(struct cpu *c, uint64_t cycles)
 {
 	return sim_cycles_to_ps(cycles, c->prof->freq_khz);
-}
-
-static uint64_t at_least(uint64_t ps, uint64_t floor)
-{
-	return ps > floor ? ps : floor;
 }
 
 static unsigned source_kind(unsigned k)
@@ -44,14 +40,25 @@ static unsigned source_kind(unsigned k)
 		return IRQ_SRC_SYNTH_TIMER;
 	case HV_MARK_SYNTH_EVENT:
 		return IRQ_SRC_EVENT_FLAG;
+	case HV_MARK_SYNTH_APIC_TIMER:
+		return IRQ_SRC_VAPIC_TIMER;
+	case HV_MARK_SYNTH_IPI:
+		return IRQ_SRC_VIPI;
 	default:
 		return IRQ_SRC_SYNIC_MSG;
 	}
 }
 
+/* The VM exit the hypervisor is handling began with the guest
+ * instruction that asked for what it does now (a VMCALL, a WRMSR); with
+ * none in hand (the hypervisor's own work), the marker itself. */
+static uint64_t exit_or_now(struct cpu *c, uint64_t cycle)
+{
+	return ps_at(c, c->marks.in_exit && c->marks.t_exit <= cycle ? c->marks.t_exit : cycle);
+}
+
 /* When the source asserted it: the record's TSC (the LP's cycles plus
- * IA32_TSC_ADJUST's offset), or 0 for the hypercall being handled, whose
- * VMCALL began the exit, or the marker itself outside a hypercall. */
+ * IA32_TSC_ADJUST's offset), or 0 for the exit in hand. */
 static uint64_t asserted(struct cpu *c, const struct hv_mark_synic *r, uint64_t cycle)
 {
 	if (r->src_tsc) {
@@ -59,100 +66,48 @@ static uint64_t asserted(struct cpu *c, const struct hv_mark_synic *r, uint64_t 
 
 		return ps_at(c, t > 0 && (uint64_t)t < cycle ? (uint64_t)t : cycle);
 	}
-	return ps_at(c, c->marks.hc ? c->marks.t_exit : cycle);
+	return exit_or_now(c, cycle);
 }
 
-/* The message posted as queue entry `seq`: its assertion time, taken off
- * the list.  0 if it was never seen. */
-static uint64_t take_post(struct cpu *c, const struct hv_mark_synic *r)
+/* What ends it: a message its EOM (whether or not its vector also
+ * enters the ISR), anything else whose vector enters the virtual APIC's
+ * ISR the guest's EOI, the rest its handler. */
+static enum vflight_end end_of(const struct hv_mark_synic *r)
 {
-	for (unsigned i = 0; i < CPU_SYNTH_POSTS; i++) {
-		struct cpu_synth_post *p = &c->synth.post[i];
-
-		if (p->valid && p->seq == r->seq && p->partition == r->partition && p->vp == r->vp) {
-			p->valid = 0;
-			return p->assert_ps;
-		}
-	}
-	return 0;
-}
-
-static struct cpu_synth_flight *find(struct cpu *c, int state, uint64_t partition, uint32_t vp, unsigned vec)
-{
-	for (unsigned i = 0; i < CPU_SYNTH_FLIGHTS; i++) {
-		struct cpu_synth_flight *f = &c->synth.f[i];
-
-		if (f->state == state && f->partition == partition && f->vp == vp && f->vector == vec)
-			return f;
-	}
-	return NULL;
-}
-
-/* A free slot; when none is, the oldest one (a VP that never took its
- * interrupt, e.g. one stopped) gives way. */
-static struct cpu_synth_flight *new_flight(struct cpu *c)
-{
-	struct cpu_synth_flight *o = &c->synth.f[0];
-
-	for (unsigned i = 0; i < CPU_SYNTH_FLIGHTS; i++) {
-		struct cpu_synth_flight *f = &c->synth.f[i];
-
-		if (f->state == SYNTH_FREE)
-			return f;
-		if (f->route_ps < o->route_ps)
-			o = f;
-	}
-	return o;
+	if (r->seq)
+		return VFLIGHT_END_EOM;
+	return (r->flags & HV_MARK_SYNTH_EOI) ? VFLIGHT_END_EOI : VFLIGHT_END_NONE;
 }
 
 static void pend(struct cpu *c, const struct hv_mark_synic *r, uint64_t cycle)
 {
-	struct cpu_synth_flight *f;
-	uint64_t a = r->seq ? take_post(c, r) : 0;
-
-	if (!r->seq || !a)
-		a = asserted(c, r, cycle);
-	if (find(c, SYNTH_PENDING, r->partition, r->vp, r->vector))
-		return;	/* already pending: the same interrupt */
-	f = new_flight(c);
-	*f = (struct cpu_synth_flight){
-		.state = SYNTH_PENDING, .msg = r->seq != 0, .partition = r->partition, .vp = r->vp,
-		.vector = r->vector, .kind = (uint8_t)source_kind(r->kind), .pin = r->sint,
-		.assert_ps = a, .route_ps = at_least(ps_at(c, cycle), a),
+	struct vflight_pend p = {
+		.partition = r->partition, .vp = r->vp, .vector = r->vector, .kind = (uint8_t)source_kind(r->kind),
+		.pin = r->sint, .seq = r->seq, .merged = !!(r->flags & HV_MARK_SYNTH_MERGED), .end = end_of(r),
+		.assert_ps = asserted(c, r, cycle), .route_ps = ps_at(c, cycle),
 	};
-}
 
-/* The VP wrote EOM (its WRMSR began the exit in hand): the end of every
- * message-borne interrupt of that VP whose handler ran. */
-static void eom(struct cpu *c, const struct hv_mark_synic *r, uint64_t cycle)
-{
-	uint64_t t = ps_at(c, c->marks.t_exit && c->marks.t_exit <= cycle ? c->marks.t_exit : cycle);
-
-	for (unsigned i = 0; i < CPU_SYNTH_FLIGHTS; i++) {
-		struct cpu_synth_flight *f = &c->synth.f[i];
-
-		if (f->state != SYNTH_HANDLED || f->partition != r->partition || f->vp != r->vp)
-			continue;
-		intr_sample(c, f->kind, CPU_IRQ_EOI, t > f->handler_ps ? t - f->handler_ps : 0);
-		f->state = SYNTH_FREE;
-	}
+	vflight_pend(c->vflights, &p);
 }
 
 void synth_marker(struct cpu *c, unsigned id, const struct hv_mark_synic *r, uint64_t cycle)
 {
-	struct cpu_synth_post *p;
-
 	switch (id) {
 	case HV_MARK_SYNIC_POST:
-		p = &c->synth.post[c->synth.post_next++ % CPU_SYNTH_POSTS];
-		*p = (struct cpu_synth_post){ .valid = 1, .vp = r->vp, .partition = r->partition, .seq = r->seq,
-					      .assert_ps = asserted(c, r, cycle) };
+		vflight_post(c->vflights, r->partition, r->vp, r->seq, asserted(c, r, cycle));
 		break;
 	case HV_MARK_SYNTH_PEND:
 		pend(c, r, cycle);
 		break;
 	case HV_MARK_SYNIC_EOM:
-		eom(c, r, cycle);
+		/* Its WRMSR began the exit in hand. */
+		vflight_eom(c->vflights, r->partition, r->vp, exit_or_now(c, cycle), &c->irq);
+		break;
+	case HV_MARK_VAPIC_EOI:
+		/* The guest's EOI (its WRMSR or MOV began the exit in hand);
+		 * an assisted one happened before this exit, which is when
+		 * the hypervisor saw it (an upper bound). */
+		vflight_eoi(c->vflights, r->partition, r->vp, r->vector, exit_or_now(c, cycle), &c->irq);
 		break;
 	default:
 		break;
@@ -161,39 +116,45 @@ void synth_marker(struct cpu *c, unsigned id, const struct hv_mark_synic *r, uin
 
 int synth_injected(struct cpu *c, unsigned vec, uint64_t entry_begin)
 {
-	struct cpu_synth_flight *f;
-	uint64_t entry, now;
+	struct vflight_done d;
 
-	if (!c->marks.vp_known)
+	if (!c->marks.vp_known ||
+	    !vflight_injected(c->vflights, c->marks.partition, c->marks.vp, vec, ps_at(c, entry_begin),
+			      ps_at(c, c->cycles), &c->irq, &d))
 		return 0;
-	f = find(c, SYNTH_PENDING, c->marks.partition, c->marks.vp, vec);
-	if (!f)
-		return 0;
-	entry = at_least(ps_at(c, entry_begin), f->route_ps);
-	now = at_least(ps_at(c, c->cycles), entry);
-	f->handler_ps = now;
-	c->irq.kind[f->kind].count++;
-	intr_sample(c, f->kind, CPU_IRQ_ROUTE, f->route_ps - f->assert_ps);
-	intr_sample(c, f->kind, CPU_IRQ_DISPATCH, entry - f->route_ps);
-	intr_sample(c, f->kind, CPU_IRQ_DELIVER, now - entry);
-	intr_sample(c, f->kind, CPU_IRQ_TOTAL, now - f->assert_ps);
 	if (c->trace) {
 		/* As a physical interrupt's events, without the LAPIC's
 		 * stages: acknowledged, accepted and the exit are 0. */
 		struct trace_event ev = {
 			.cycle = c->cycles, .kind = TRACE_INTERRUPT, .lp = (uint16_t)c->index,
-			.arg = { vec | (uint64_t)f->kind << 8 | (uint64_t)f->pin << 16, f->assert_ps, 0, now },
+			.arg = { vec | (uint64_t)d.kind << 8 | (uint64_t)d.pin << 16, d.assert_ps, 0, d.handler_ps },
 		};
 
 		marks_current(c, &ev.partition, &ev.vp);
 		trace_emit(c->trace, &ev);
 		ev.kind = TRACE_INTERRUPT_STAGES;
-		ev.arg[0] = f->route_ps;
+		ev.arg[0] = d.route_ps;
 		ev.arg[1] = 0;
 		ev.arg[2] = 0;
-		ev.arg[3] = entry;
+		ev.arg[3] = d.entry_ps;
 		trace_emit(c->trace, &ev);
 	}
-	f->state = f->msg ? SYNTH_HANDLED : SYNTH_FREE;
 	return 1;
+}
+
+int synth_init(struct cpu *c, struct vflight_book *shared)
+{
+	c->vflights = shared;
+	if (!shared) {
+		c->vflights = vflight_book_new();
+		c->own_vflights = 1;
+	}
+	return c->vflights ? 0 : -1;
+}
+
+void synth_free(struct cpu *c)
+{
+	if (c->own_vflights)
+		vflight_book_free(c->vflights);
+	c->vflights = NULL;
 }

@@ -17,6 +17,7 @@
 #include "profile.h"
 #include "sc_kernel.h"
 #include "trace.h"
+#include "vflight.h"
 
 #define IRQ_COM1 4
 /* The PCI device on bus 0 (docs/platform.md "PCI"): QEMU's edu at 00:03.0,
@@ -38,6 +39,7 @@ struct machine {
 	struct pmtimer *pmt;
 	struct cpu **lps;
 	unsigned nlps;
+	struct vflight_book *vflights;	/* every LP's (sim/cpu/vflight.h) */
 	struct apic_bus *bus;
 	struct lapic **lapics;
 	struct lp_slot *slots;		/* kick callbacks' opaque, per LP */
@@ -423,12 +425,13 @@ int machine_new(const struct machine_opts *o, struct machine **out)
 
 	rc = -ENOMEM;
 	m->lps = calloc(m->nlps, sizeof(*m->lps));
-	if (!m->lps)
+	m->vflights = vflight_book_new();
+	if (!m->lps || !m->vflights)
 		goto fail;
 	for (unsigned i = 0; i < m->nlps; i++) {
 		struct cpu_config cc = {
 			.index = i, .nlps = m->nlps, .profile = m->prof, .mem = m->mem, .bsp = i == 0,
-			.trace = m->trace, .lapic = m->lapics[i],
+			.trace = m->trace, .lapic = m->lapics[i], .vflights = m->vflights,
 		};
 
 		m->lps[i] = cpu_new(&cc);
@@ -466,6 +469,7 @@ void machine_free(struct machine *m)
 	for (unsigned i = 0; m->lps && i < m->nlps; i++)
 		cpu_free(m->lps[i]);
 	free(m->lps);
+	vflight_book_free(m->vflights);
 	irqtest_free(m->irqtest);
 	pit_free(m->pit);
 	pic_free(m->pic);

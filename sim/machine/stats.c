@@ -294,6 +294,7 @@ static json_t *irq_dist_json(const uint64_t *v, size_t n, uint64_t khz)
 	static const char *const names[4] = { "min", "median", "p99", "max" };
 	char key[16];
 
+	json_object_set_new(o, "count", json_integer((json_int_t)n));
 	for (int i = 0; i < 4; i++) {
 		snprintf(key, sizeof(key), "%s_cycles", names[i]);
 		json_object_set_new(o, key, json_integer((json_int_t)sim_ps_to_cycles(at[i], khz)));

@@ -542,6 +542,24 @@ static void check_start_vp(void)
 	child_check(expects == before + 5, "StartVirtualProcessor statuses: started, no such VP, not a child");
 }
 
+/* Every IPI this test sent reached a handler once (each waits for the
+ * last): their number, for hvsim's `vipi` count (tests/host/irq_stats.py),
+ * and none left in service, so each had its EOI. */
+static void report_ipis(void)
+{
+	static const uint8_t vecs[] = { VEC_LOW, VEC_SELF, VEC_IPI, VEC_HIGH, VEC_ASSIST, VEC_WAKE };
+	uint32_t n[2] = { 0, 0 };
+	bool idle = true;
+
+	for (unsigned i = 0; i < sizeof(vecs); i++) {
+		n[0] += hits[0][vecs[i]];
+		n[1] += hits[1][vecs[i]];
+	}
+	for (unsigned w = 0; w < 8; w++)
+		idle = idle && !rdmsr(X2_ISR(w * 32));
+	child_check(idle, "IPIs: %u taken (VP 0: %u, VP 1: %u), none in service", n[0] + n[1], n[0], n[1]);
+}
+
 void child_main(const struct hv_child_boot *boot, uint64_t entry_rsp, uint64_t entry_rflags)
 {
 	child_start(boot, entry_rsp, entry_rflags, CHILD_IMAGE_ENLIGHTENED);
@@ -558,6 +576,7 @@ void child_main(const struct hv_child_boot *boot, uint64_t entry_rsp, uint64_t e
 		ap_stop = 1;
 		wrmsr(X2_ICR, 1ull << 32 | VEC_WAKE);
 		child_check(wait_count(&ap_done, 0), "VP 1 ended");
+		report_ipis();
 	}
 	child_finish();
 }

@@ -287,6 +287,29 @@ Test(apicbus, ipi_fixed_is_edge_and_delivery_status_reads_idle)
 	cr_assert_eq(o.accept_ps, 1234);
 }
 
+Test(apicbus, ipi_kind_tags_the_next_ipi_only)
+{
+	struct irq_origin o;
+
+	start(2);
+	lapic_set_ipi_kind(lp[0], IRQ_SRC_HV_KICK);
+	ipi(0, 0x4000 | 0xF2, 1);
+	cr_assert_eq(lapic_ack_intr(lp[1], &o), 0xF2);
+	cr_assert_eq(o.kind, IRQ_SRC_HV_KICK, "the hypervisor's kick");
+	cr_assert_eq(o.pin, 0, "sender APIC id");
+	lapic_mmio_write(lp[1], LAPIC_REG_EOI, 0);
+	ipi(0, 0x4000 | 0x61, 1);
+	cr_assert_eq(lapic_ack_intr(lp[1], &o), 0x61);
+	cr_assert_eq(o.kind, IRQ_SRC_IPI, "the next one is an IPI again");
+	lapic_mmio_write(lp[1], LAPIC_REG_EOI, 0);
+	/* A refused ICR write uses the tag up too. */
+	lapic_set_ipi_kind(lp[0], IRQ_SRC_HV_KICK);
+	ipi(0, 0x4000 | 0x08, 1);	/* vector below 16: not sent */
+	ipi(0, 0x4000 | 0x62, 1);
+	cr_assert_eq(lapic_ack_intr(lp[1], &o), 0x62);
+	cr_assert_eq(o.kind, IRQ_SRC_IPI);
+}
+
 Test(apicbus, init_and_startup_ipis)
 {
 	uint8_t v = 0;

@@ -191,6 +191,9 @@ Test(lapic, source_kind_names)
 	cr_assert_str_eq(irq_source_kind_name(IRQ_SRC_PIN), "pin");
 	cr_assert_str_eq(irq_source_kind_name(IRQ_SRC_LAPIC_TIMER), "lapic-timer");
 	cr_assert_str_eq(irq_source_kind_name(IRQ_SRC_EVENT_FLAG), "event-flag");
+	cr_assert_str_eq(irq_source_kind_name(IRQ_SRC_HV_KICK), "hv-kick");
+	cr_assert_str_eq(irq_source_kind_name(IRQ_SRC_VAPIC_TIMER), "vapic-timer");
+	cr_assert_str_eq(irq_source_kind_name(IRQ_SRC_VIPI), "vipi");
 	cr_assert_str_eq(irq_source_kind_name(IRQ_SRC_KINDS), "unknown");
 }
 
