@@ -95,7 +95,8 @@ static void exit_xsetbv(struct hv_vp *vp)
 	struct cpuid_regs d = cpuid(0xd, 0);
 	uint64_t v = (uint32_t)vp->g.rax | vp->g.rdx << 32, valid = d.eax | (uint64_t)d.edx << 32;
 
-	if ((uint32_t)vp->g.rcx != 0 || !(v & X86_XCR0_X87) || (v & ~valid) || ((v & X86_XCR0_AVX) && !(v & X86_XCR0_SSE))) {
+	if ((uint32_t)vp->g.rcx != 0 || !(v & X86_XCR0_X87) || (v & ~valid) ||
+	    ((v & X86_XCR0_AVX) && !(v & X86_XCR0_SSE))) {
 		hv_inject_exception(13, 1, 0);
 		return;
 	}
