@@ -80,9 +80,12 @@ void child_set_cycles(uint64_t cycles);
  * CHILD_ROOT_MSG_*). */
 void child_request_root_messages(uint32_t n);
 
-/* enlightened.c: a hypercall through the page (RCX control, RDX input
- * GPA or first qword, R8 output GPA or second qword) -> RAX; a check
- * that a simple call returned `want`; the status's TLFS name ("?"). */
+/* runtime.c: a hypercall through the hypercall page at `page` (RCX
+ * control, RDX input GPA or first qword, R8 output GPA or second qword)
+ * -> RAX, counted. */
+uint64_t child_hv_call_at(const void *page, uint64_t control, uint64_t input, uint64_t output);
+/* enlightened.c: the same through the page it enabled; a check that a
+ * simple call returned `want`; the status's TLFS name ("?"). */
 uint64_t child_hv_call(uint64_t control, uint64_t input, uint64_t output);
 bool child_hv_expect(uint64_t rax, uint16_t want, const char *what);
 const char *child_status_name(uint16_t st);

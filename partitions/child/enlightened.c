@@ -55,25 +55,9 @@ static inline uint64_t gpa_of(const void *p)
 	return (uint64_t)(uintptr_t)p;
 }
 
-/* A hypercall as Linux's hv_do_hypercall makes it [T "Hypercall Inputs"]:
- * CALL to the start of the page with RCX = the input value, RDX = input
- * GPA (fast: the first input qword), R8 = output GPA (fast: the second);
- * the page returns with a near RET and the result value in RAX.  Only RAX
- * is written for simple calls [T "Volatile Registers"]; RCX, RDX and R8
- * are declared changed anyway, and R9-R11 as a function call's would be. */
 uint64_t child_hv_call(uint64_t control, uint64_t input, uint64_t output)
 {
-	uint64_t rax;
-
-	child_count_hypercall();
-	/* R8 is loaded inside the asm: a register variable would not survive
-	 * the function call above (GCC manual, "Specifying Registers for
-	 * Local Variables"). */
-	asm volatile("movq %[out], %%r8\n\tcall *%[page]"
-		     : "=a"(rax), "+c"(control), "+d"(input)
-		     : [out] "r"(output), [page] "m"(hc_page_gpa)
-		     : "cc", "memory", "r8", "r9", "r10", "r11");
-	return rax;
+	return child_hv_call_at((const void *)(uintptr_t)hc_page_gpa, control, input, output);
 }
 
 const char *child_status_name(uint16_t st)

@@ -101,6 +101,27 @@ void child_count_hypercall(void)
 	child.hypercalls++;
 }
 
+/* A hypercall as Linux's hv_do_hypercall makes it [T "Hypercall Inputs"]:
+ * CALL to the start of the page with RCX = the input value, RDX = input
+ * GPA (fast: the first input qword), R8 = output GPA (fast: the second);
+ * the page returns with a near RET and the result value in RAX.  Only RAX
+ * is written for simple calls [T "Volatile Registers"]; RCX, RDX and R8
+ * are declared changed anyway, and R9-R11 as a function call's would be. */
+uint64_t child_hv_call_at(const void *page, uint64_t control, uint64_t input, uint64_t output)
+{
+	uint64_t rax;
+
+	child_count_hypercall();
+	/* R8 is loaded inside the asm: a register variable would not survive
+	 * the function call above (GCC manual, "Specifying Registers for
+	 * Local Variables"). */
+	asm volatile("movq %[out], %%r8\n\tcall *%[page]"
+		     : "=a"(rax), "+c"(control), "+d"(input)
+		     : [out] "r"(output), [page] "r"(page)
+		     : "cc", "memory", "r8", "r9", "r10", "r11");
+	return rax;
+}
+
 void child_set_cycles(uint64_t cycles)
 {
 	mb->cycles = cycles;

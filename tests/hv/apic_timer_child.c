@@ -194,7 +194,7 @@ static bool count_in(uint32_t c, uint64_t n, uint64_t T, uint64_t t0, uint64_t t
 
 static uint64_t hv_call(uint64_t control, uint64_t input, uint64_t output)
 {
-	return hvt_hv_call(hc_page, control, input, output);
+	return child_hv_call_at(hc_page, control, input, output);
 }
 
 static uint64_t start_vp_at(void (*fn)(void), uint64_t rsp)

@@ -111,21 +111,6 @@ static inline bool rdmsr_gp(uint32_t msr, uint64_t *v)
 	return gp_count != before;
 }
 
-/* A hypercall through the hypercall page at `page` (TLFS "Hypercall
- * Inputs": RCX the input value, RDX the input GPA or first fast qword, R8
- * the output GPA or second; the result in RAX). */
-static inline uint64_t hvt_hv_call(const void *page, uint64_t control, uint64_t input, uint64_t output)
-{
-	uint64_t rax;
-
-	child_count_hypercall();
-	asm volatile("movq %[out], %%r8\n\tcall *%[page]"
-		     : "=a"(rax), "+c"(control), "+d"(input)
-		     : [out] "r"(output), [page] "r"(page)
-		     : "cc", "memory", "r8", "r9", "r10", "r11");
-	return rax;
-}
-
 /* HvCallStartVirtualProcessor of VP `index` of the caller's own partition
  * at `fn` with stack `rsp`, in the caller's 64-bit context (control
  * registers, EFER, PAT, GDT, IDT; flat CS 0x08, data 0x10, TR 0x18 at
@@ -159,7 +144,7 @@ static inline uint64_t hvt_start_vp_at(const void *page, void *in, uint32_t inde
 	x->idtr.base = idtr.base;
 	x->idtr.limit = idtr.limit;
 	memcpy(in, &c, sizeof(c));
-	return hvt_hv_call(page, HVCALL_START_VIRTUAL_PROCESSOR, (uint64_t)(uintptr_t)in, 0);
+	return child_hv_call_at(page, HVCALL_START_VIRTUAL_PROCESSOR, (uint64_t)(uintptr_t)in, 0);
 }
 
 /* Map the xAPIC page at 0xFEE00000 (a 2 MiB page, PCD|PWT) in the page

@@ -134,7 +134,7 @@ static void idt_init(void)
 
 static uint64_t hv_call(uint64_t control, uint64_t input, uint64_t output)
 {
-	return hvt_hv_call(hc_page, control, input, output);
+	return child_hv_call_at(hc_page, control, input, output);
 }
 
 static bool hv_init(void)
